@@ -1,0 +1,74 @@
+//! The command line (clap derive). The contract is in DESIGN.md.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+/// Watch a tokio scheduler at work: scripted scenarios spawn tasks, and you
+/// see every task's state change, which worker runs what, and when one
+/// blocking call stalls everyone else.
+#[derive(Debug, Parser)]
+#[command(name = "taskscope", version, about)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// List the bundled scenarios, one line each.
+    List {
+        /// One JSON array instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Validate scenario files (or bundled names); exit 2 on any problem.
+    Check {
+        /// Bundled scenario names or paths to .toml files.
+        #[arg(required = true)]
+        scenarios: Vec<String>,
+    },
+    /// Run a scenario.
+    Run(RunArgs),
+    /// Internal: the child process of a `process` step.
+    #[command(name = "__worker", hide = true)]
+    Worker {
+        /// What to do: `cpu`.
+        job: String,
+        /// For how long, in nanoseconds of CPU time.
+        nanos: u64,
+    },
+}
+
+#[derive(Debug, clap::Args)]
+pub struct RunArgs {
+    /// A bundled scenario name (see `taskscope list`) or a path to a .toml file.
+    pub scenario: String,
+    /// No dashboard: print a summary table at the end.
+    #[arg(long)]
+    pub headless: bool,
+    /// No dashboard: print one JSON summary on stdout.
+    #[arg(long)]
+    pub json: bool,
+    /// Write every task transition to FILE as JSON lines.
+    #[arg(long, value_name = "FILE")]
+    pub events: Option<PathBuf>,
+    /// Override the scenario's clock.
+    #[arg(long, value_enum)]
+    pub clock: Option<ClockArg>,
+    /// off: run the same tasks without the probe (an overhead baseline).
+    #[arg(long, value_enum, default_value = "on")]
+    pub probe: Switch,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ClockArg {
+    Virtual,
+    Real,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Switch {
+    On,
+    Off,
+}

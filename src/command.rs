@@ -1,0 +1,176 @@
+//! What each subcommand does.
+
+use std::io::Write;
+use std::path::Path;
+use std::sync::Arc;
+
+use crate::Error;
+use crate::cli::{Cli, ClockArg, Command, RunArgs, Switch};
+use crate::error::EXIT_FAILED;
+use crate::export::AtomicFile;
+use crate::runner::RunOptions;
+use crate::scenario::{self, Clock, Scenario, bundled};
+
+/// Quiet for panics inside scenario tasks (a `fail` step is a lesson, and
+/// its message is reported as the task's outcome); one line for anything
+/// else, never a backtrace.
+pub fn install_panic_hook() {
+    std::panic::set_hook(Box::new(|info| {
+        if crate::probe::in_task() {
+            return;
+        }
+        let message = crate::probe::panic_message(info.payload());
+        let at = info
+            .location()
+            .map(|l| format!(" at {}:{}", l.file(), l.line()))
+            .unwrap_or_default();
+        eprintln!("taskscope: internal error{at}: {message}");
+    }));
+}
+
+/// Runs one command; returns the exit code.
+pub fn dispatch(cli: Cli) -> Result<u8, Error> {
+    match cli.command {
+        None => {
+            // The scenario picker needs the dashboard; until then, headless.
+            run(RunArgs {
+                scenario: bundled::DEFAULT.into(),
+                headless: true,
+                json: false,
+                events: None,
+                clock: None,
+                probe: Switch::On,
+            })
+        }
+        Some(Command::List { json }) => list(json),
+        Some(Command::Check { scenarios }) => check(&scenarios),
+        Some(Command::Run(args)) => run(args),
+        Some(Command::Worker { job, nanos }) => worker(&job, nanos),
+    }
+}
+
+/// Prints to stdout, ignoring a closed pipe (`taskscope list | head -1`).
+fn out(text: &str) {
+    let mut stdout = std::io::stdout().lock();
+    let _ = stdout.write_all(text.as_bytes());
+    let _ = stdout.flush();
+}
+
+fn list(json: bool) -> Result<u8, Error> {
+    let scenarios: Vec<Scenario> = bundled::all()
+        .collect::<Result<_, _>>()
+        .map_err(|e| Error::Failed(format!("a bundled scenario is broken: {e}")))?;
+    if json {
+        let items: Vec<_> = scenarios
+            .iter()
+            .map(|s| {
+                serde_json::json!({
+                    "name": s.name,
+                    "description": s.description,
+                    "flavor": s.runtime.flavor.as_str(),
+                    "workers": s.runtime.workers,
+                    "clock": s.runtime.clock.as_str(),
+                    "tasks": s.tasks.iter().map(|t| u64::from(t.count)).sum::<u64>(),
+                })
+            })
+            .collect();
+        out(&format!("{}\n", serde_json::Value::Array(items)));
+    } else {
+        let width = scenarios.iter().map(|s| s.name.len()).max().unwrap_or(0);
+        let mut text = String::new();
+        for s in &scenarios {
+            let line: String = s.description.split_whitespace().collect::<Vec<_>>().join(" ");
+            text.push_str(&format!("{:<width$}  {}\n", s.name, line));
+        }
+        out(&text);
+    }
+    Ok(0)
+}
+
+/// A scenario named on the command line: a path to a file, or a bundled name.
+pub fn load(arg: &str) -> Result<Scenario, Error> {
+    let path = Path::new(arg);
+    let looks_like_path = arg.ends_with(".toml") || arg.contains(std::path::MAIN_SEPARATOR);
+    if looks_like_path || path.is_file() {
+        let bytes = std::fs::read(path).map_err(|e| Error::Input(format!("{arg}: cannot read: {e}")))?;
+        return Ok(scenario::parse(arg, &bytes)?);
+    }
+    match bundled::get(arg) {
+        Some(parsed) => Ok(parsed?),
+        None => {
+            let names: Vec<&str> = bundled::ALL.iter().map(|(n, _)| *n).collect();
+            Err(Error::Input(format!(
+                "no scenario called `{arg}`: expected a path to a .toml file or one of: {}",
+                names.join(", ")
+            )))
+        }
+    }
+}
+
+fn check(args: &[String]) -> Result<u8, Error> {
+    let mut failed = None;
+    for arg in args {
+        match load(arg) {
+            Ok(s) => out(&format!(
+                "{arg}: ok ({}, {} task kinds)\n",
+                s.name,
+                s.tasks.len()
+            )),
+            Err(e) => {
+                eprintln!("{e}");
+                failed = Some(e.exit_code());
+            }
+        }
+    }
+    Ok(failed.unwrap_or(0))
+}
+
+fn run(args: RunArgs) -> Result<u8, Error> {
+    let mut scenario = load(&args.scenario)?;
+    if let Some(clock) = args.clock {
+        let clock = match clock {
+            ClockArg::Virtual => Clock::Virtual,
+            ClockArg::Real => Clock::Real,
+        };
+        scenario = scenario
+            .with_clock(clock)
+            .map_err(|why| Error::Input(format!("--clock {}: {why}", clock.as_str())))?;
+    }
+    // Opened before the run, so an unwritable path costs nothing.
+    let events = args
+        .events
+        .as_deref()
+        .map(|p| {
+            AtomicFile::create(p)
+                .map_err(|e| Error::Input(format!("--events {}: cannot write there: {e}", p.display())))
+        })
+        .transpose()?;
+    let options = RunOptions {
+        probe: args.probe == Switch::On,
+        ..RunOptions::default()
+    };
+    let finished = crate::headless::run(Arc::new(scenario), options, events)?;
+    let summary = finished.summary();
+    if args.json {
+        let text = serde_json::to_string_pretty(&summary).map_err(|e| Error::Failed(e.to_string()))?;
+        out(&format!("{text}\n"));
+    } else {
+        out(&summary.table(40));
+    }
+    if let Some(why) = &finished.end.stalled {
+        eprintln!("taskscope: {why}");
+        return Ok(EXIT_FAILED);
+    }
+    Ok(0)
+}
+
+/// The child side of a `process` step: burn CPU, then exit.
+fn worker(job: &str, nanos: u64) -> Result<u8, Error> {
+    match job {
+        "cpu" => {
+            crate::runner::work::burn_cpu(std::time::Duration::from_nanos(nanos));
+            Ok(0)
+        }
+        other => Err(Error::Input(format!("unknown worker job `{other}`"))),
+    }
+}

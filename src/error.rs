@@ -1,0 +1,32 @@
+//! The one place errors become a message and an exit code.
+
+use crate::export::jsonl::LogError;
+use crate::scenario::ScenarioError;
+
+/// Exit code for invalid input: a scenario, a file, an argument.
+pub const EXIT_INVALID: u8 = 2;
+/// Exit code for a failure while running.
+pub const EXIT_FAILED: u8 = 1;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("{0}")]
+    Scenario(#[from] ScenarioError),
+    #[error("{0}")]
+    Log(#[from] LogError),
+    /// Bad input that is not a scenario: a missing file, a bad option value.
+    #[error("{0}")]
+    Input(String),
+    /// Something failed while running.
+    #[error("{0}")]
+    Failed(String),
+}
+
+impl Error {
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            Error::Scenario(_) | Error::Log(_) | Error::Input(_) => EXIT_INVALID,
+            Error::Failed(_) => EXIT_FAILED,
+        }
+    }
+}

@@ -1,0 +1,428 @@
+//! The model: a pure fold of events into what every view shows.
+//!
+//! No tokio and no drawing here: [`Model::apply`] takes one [`Event`] at a
+//! time and keeps per-task state, per-worker lanes and the counts a summary
+//! needs. The same events always give the same model, so a replayed log
+//! gives the same summary as the run that wrote it.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::probe::{Change, Event, Outcome, TaskIdx, TaskStats, Wait, WakeBy};
+
+/// What a task is doing, as a viewer sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum State {
+    Ready,
+    Running { worker: u16 },
+    Waiting(Wait),
+    Done(Outcome),
+}
+
+/// The run this model describes (from the log's header).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunInfo {
+    pub scenario: String,
+    pub flavor: String,
+    pub workers: usize,
+    pub clock: String,
+}
+
+/// One task, folded from its events.
+#[derive(Debug, Clone)]
+pub struct TaskView {
+    pub name: Arc<str>,
+    /// tokio's task id.
+    pub id: u64,
+    /// Index of its `[[task]]` in the scenario.
+    pub spec: u32,
+    pub parent: Option<TaskIdx>,
+    pub state: State,
+    /// Step index of the newest event.
+    pub step: u32,
+    /// When the current state began.
+    pub since: Duration,
+    pub spawned_at: Duration,
+    pub done_at: Option<Duration>,
+    pub first_poll_at: Option<Duration>,
+    /// Polls seen in the events.
+    pub polls: u64,
+    /// Summed running intervals.
+    pub running: Duration,
+    pub max_poll: Duration,
+    /// Time spent waiting, per reason (indexed by `Wait as usize`).
+    pub waits: [Duration; 8],
+    /// Wake-ups that came after their timer or reply was due.
+    pub late_wakes: u64,
+    pub max_late: Duration,
+    /// Who last woke it, and how late.
+    pub last_wake: Option<(WakeBy, Option<Duration>)>,
+    /// tokio-metrics figures, known once the task is done.
+    pub stats: Option<TaskStats>,
+    poll_start: Duration,
+}
+
+impl TaskView {
+    pub fn outcome(&self) -> Option<&Outcome> {
+        match &self.state {
+            State::Done(o) => Some(o),
+            _ => None,
+        }
+    }
+}
+
+/// A worker thread's lane: what it runs now.
+#[derive(Debug, Clone, Default)]
+pub struct WorkerView {
+    pub current: Option<TaskIdx>,
+    /// The task it polled last (for counting switches).
+    pub last: Option<TaskIdx>,
+    /// When its current poll began.
+    pub since: Duration,
+    pub polls: u64,
+    pub busy: Duration,
+}
+
+#[derive(Debug, Clone)]
+pub struct Model {
+    pub info: RunInfo,
+    pub tasks: Vec<TaskView>,
+    pub workers: Vec<WorkerView>,
+    /// Polls that started on a worker whose previous poll was another task.
+    pub switches: u64,
+    /// Time of the newest event.
+    pub now: Duration,
+    pub events: u64,
+    /// Events the probe had to drop (the run said so at its end).
+    pub dropped: u64,
+    /// Why the run stopped early, if it did.
+    pub stalled: Option<String>,
+    /// Events that referred to a task never spawned (a damaged log).
+    pub orphans: u64,
+}
+
+impl Model {
+    pub fn new(info: RunInfo) -> Model {
+        Model {
+            workers: vec![WorkerView::default(); info.workers],
+            info,
+            tasks: Vec::new(),
+            switches: 0,
+            now: Duration::ZERO,
+            events: 0,
+            dropped: 0,
+            stalled: None,
+            orphans: 0,
+        }
+    }
+
+    /// Scenario time when the last task finished.
+    pub fn wall(&self) -> Duration {
+        self.tasks
+            .iter()
+            .filter_map(|t| t.done_at)
+            .max()
+            .unwrap_or(Duration::ZERO)
+    }
+
+    pub fn task(&self, idx: TaskIdx) -> Option<&TaskView> {
+        self.tasks.get(idx as usize)
+    }
+
+    fn worker(&mut self, w: u16) -> &mut WorkerView {
+        let w = usize::from(w);
+        if self.workers.len() <= w {
+            self.workers.resize(w + 1, WorkerView::default());
+        }
+        &mut self.workers[w]
+    }
+
+    /// Folds one event in.
+    pub fn apply(&mut self, e: &Event) {
+        self.events += 1;
+        self.now = self.now.max(e.t);
+        if let Change::Spawned {
+            name,
+            id,
+            spec,
+            parent,
+        } = &e.change
+        {
+            let idx = e.task as usize;
+            if self.tasks.len() <= idx {
+                self.tasks.resize_with(idx + 1, || placeholder(e.t));
+            }
+            self.tasks[idx] = TaskView {
+                name: name.clone(),
+                id: *id,
+                spec: *spec,
+                parent: *parent,
+                state: State::Ready,
+                step: e.step,
+                since: e.t,
+                spawned_at: e.t,
+                done_at: None,
+                first_poll_at: None,
+                polls: 0,
+                running: Duration::ZERO,
+                max_poll: Duration::ZERO,
+                waits: [Duration::ZERO; 8],
+                late_wakes: 0,
+                max_late: Duration::ZERO,
+                last_wake: None,
+                stats: None,
+                poll_start: e.t,
+            };
+            return;
+        }
+        let Some(task) = self.tasks.get(e.task as usize) else {
+            self.orphans += 1;
+            return;
+        };
+        let was = task.state.clone();
+        // Leaving the old state.
+        match was {
+            State::Running { worker } if !matches!(e.change, Change::Running { .. }) => {
+                let start = task.poll_start;
+                let poll = e.t.saturating_sub(start);
+                let w = self.worker(worker);
+                w.current = None;
+                w.busy += poll;
+                let task = &mut self.tasks[e.task as usize];
+                task.running += poll;
+                task.max_poll = task.max_poll.max(poll);
+            }
+            State::Waiting(wait) => {
+                let task = &mut self.tasks[e.task as usize];
+                task.waits[wait as usize] += e.t.saturating_sub(task.since);
+            }
+            _ => {}
+        }
+        // Entering the new one.
+        let new_poll = matches!(e.change, Change::Running { .. }) && !matches!(was, State::Running { .. });
+        if let Change::Running { worker } = e.change
+            && new_poll
+        {
+            let w = self.worker(worker);
+            let switched = w.last != Some(e.task);
+            w.last = Some(e.task);
+            w.current = Some(e.task);
+            w.since = e.t;
+            w.polls += 1;
+            self.switches += u64::from(switched);
+        }
+        let task = &mut self.tasks[e.task as usize];
+        task.step = e.step;
+        match &e.change {
+            Change::Spawned { .. } => unreachable!("handled above"),
+            Change::Ready { by, late } => {
+                task.state = State::Ready;
+                task.since = e.t;
+                task.last_wake = Some((*by, *late));
+                if let Some(l) = late {
+                    task.late_wakes += 1;
+                    task.max_late = task.max_late.max(*l);
+                }
+            }
+            Change::Running { worker } => {
+                if new_poll {
+                    task.polls += 1;
+                    task.poll_start = e.t;
+                    task.since = e.t;
+                    task.first_poll_at.get_or_insert(e.t);
+                }
+                task.state = State::Running { worker: *worker };
+            }
+            Change::Waiting { wait } => {
+                task.state = State::Waiting(*wait);
+                task.since = e.t;
+            }
+            Change::Done { outcome, stats } => {
+                task.state = State::Done(outcome.clone());
+                task.since = e.t;
+                task.done_at = Some(e.t);
+                task.stats = Some((**stats).clone());
+            }
+        }
+    }
+
+    /// Records what the run said at its end.
+    pub fn finish(&mut self, dropped: u64, stalled: Option<String>) {
+        self.dropped = dropped;
+        self.stalled = stalled;
+    }
+}
+
+fn placeholder(t: Duration) -> TaskView {
+    TaskView {
+        name: "?".into(),
+        id: 0,
+        spec: 0,
+        parent: None,
+        state: State::Ready,
+        step: 0,
+        since: t,
+        spawned_at: t,
+        done_at: None,
+        first_poll_at: None,
+        polls: 0,
+        running: Duration::ZERO,
+        max_poll: Duration::ZERO,
+        waits: [Duration::ZERO; 8],
+        late_wakes: 0,
+        max_late: Duration::ZERO,
+        last_wake: None,
+        stats: None,
+        poll_start: t,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ms(n: u64) -> Duration {
+        Duration::from_millis(n)
+    }
+
+    fn ev(t: u64, task: TaskIdx, change: Change) -> Event {
+        Event {
+            t: ms(t),
+            task,
+            step: 0,
+            change,
+        }
+    }
+
+    fn spawned(t: u64, task: TaskIdx, name: &str) -> Event {
+        ev(
+            t,
+            task,
+            Change::Spawned {
+                name: name.into(),
+                id: u64::from(task) + 1,
+                spec: 0,
+                parent: None,
+            },
+        )
+    }
+
+    fn model(events: &[Event]) -> Model {
+        let mut m = Model::new(RunInfo {
+            scenario: "test".into(),
+            flavor: "current_thread".into(),
+            workers: 1,
+            clock: "virtual".into(),
+        });
+        for e in events {
+            m.apply(e);
+        }
+        m
+    }
+
+    fn done(t: u64, task: TaskIdx) -> Event {
+        ev(
+            t,
+            task,
+            Change::Done {
+                outcome: Outcome::Ok,
+                stats: Box::default(),
+            },
+        )
+    }
+
+    #[test]
+    fn a_sleeping_task_accumulates_timer_wait_and_one_poll_per_wake() {
+        let m = model(&[
+            spawned(0, 0, "a"),
+            ev(0, 0, Change::Running { worker: 0 }),
+            ev(0, 0, Change::Waiting { wait: Wait::Timer }),
+            ev(100, 0, Change::Ready { by: WakeBy::Timer, late: None }),
+            ev(100, 0, Change::Running { worker: 0 }),
+            done(105, 0),
+        ]);
+        let a = &m.tasks[0];
+        assert_eq!(a.polls, 2);
+        assert_eq!(a.waits[Wait::Timer as usize], ms(100));
+        assert_eq!(a.running, ms(5));
+        assert_eq!(a.max_poll, ms(5));
+        assert_eq!(a.done_at, Some(ms(105)));
+        assert_eq!(m.wall(), ms(105));
+        assert_eq!(m.switches, 1);
+    }
+
+    #[test]
+    fn switches_count_polls_that_change_task_on_a_worker() {
+        // a, b, a, b: four polls, each a different task from the one before.
+        let mut events = vec![spawned(0, 0, "a"), spawned(0, 1, "b")];
+        for (i, task) in [0, 1, 0, 1].into_iter().enumerate() {
+            let t = i as u64 * 10;
+            events.push(ev(t, task, Change::Running { worker: 0 }));
+            events.push(ev(t + 10, task, Change::Ready { by: WakeBy::Runtime, late: None }));
+        }
+        assert_eq!(model(&events).switches, 4);
+        // a, a, b: the second poll of a is no switch.
+        let events = vec![
+            spawned(0, 0, "a"),
+            spawned(0, 1, "b"),
+            ev(0, 0, Change::Running { worker: 0 }),
+            ev(10, 0, Change::Ready { by: WakeBy::Runtime, late: None }),
+            ev(10, 0, Change::Running { worker: 0 }),
+            done(20, 0),
+            ev(20, 1, Change::Running { worker: 0 }),
+            done(30, 1),
+        ];
+        assert_eq!(model(&events).switches, 2);
+    }
+
+    #[test]
+    fn a_step_change_mid_poll_is_not_a_new_poll() {
+        let m = model(&[
+            spawned(0, 0, "a"),
+            ev(0, 0, Change::Running { worker: 0 }),
+            Event {
+                step: 1,
+                ..ev(20, 0, Change::Running { worker: 0 })
+            },
+            done(30, 0),
+        ]);
+        assert_eq!(m.tasks[0].polls, 1);
+        assert_eq!(m.tasks[0].running, ms(30));
+        assert_eq!(m.tasks[0].step, 1);
+    }
+
+    #[test]
+    fn late_wakes_are_counted_with_the_worst_lateness() {
+        let m = model(&[
+            spawned(0, 0, "sleeper"),
+            ev(0, 0, Change::Running { worker: 0 }),
+            ev(0, 0, Change::Waiting { wait: Wait::Timer }),
+            ev(300, 0, Change::Ready { by: WakeBy::Timer, late: Some(ms(200)) }),
+        ]);
+        let t = &m.tasks[0];
+        assert_eq!(t.late_wakes, 1);
+        assert_eq!(t.max_late, ms(200));
+        assert_eq!(t.state, State::Ready);
+        assert_eq!(t.last_wake, Some((WakeBy::Timer, Some(ms(200)))));
+    }
+
+    #[test]
+    fn events_for_unknown_tasks_are_counted_not_trusted() {
+        let m = model(&[ev(0, 7, Change::Running { worker: 0 })]);
+        assert_eq!(m.orphans, 1);
+        assert!(m.tasks.is_empty());
+    }
+
+    #[test]
+    fn worker_lanes_track_the_running_task_and_its_busy_time() {
+        let m = model(&[
+            spawned(0, 0, "a"),
+            ev(0, 0, Change::Running { worker: 1 }),
+            ev(40, 0, Change::Waiting { wait: Wait::Io }),
+        ]);
+        assert_eq!(m.workers.len(), 2);
+        assert_eq!(m.workers[1].busy, ms(40));
+        assert_eq!(m.workers[1].current, None);
+        assert_eq!(m.tasks[0].state, State::Waiting(Wait::Io));
+    }
+}

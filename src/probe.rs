@@ -1,0 +1,484 @@
+//! The probe: turns scheduling into [`Event`]s without touching tokio's
+//! internals.
+//!
+//! Each task's future is wrapped in [`Probed`] (outside tokio-metrics'
+//! `Instrumented`), which records a poll's start and end and hands the inner
+//! future a waker of its own, so every wake-up is seen with who caused it.
+//! The step interpreter tells the probe what the task is about to wait for
+//! ([`TaskProbe::set_wait`]); the probe records what really happened.
+//!
+//! Events go into a [`Recorder`]: a buffer that a consumer drains while the
+//! run goes on. Transitions are recorded under the recorder's lock, so the log
+//! is in time order and a task's events never cross each other, even with
+//! several workers.
+
+pub mod event;
+
+use std::cell::Cell;
+use std::future::Future;
+use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU8, AtomicU16, AtomicU32, AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::task::{Context, Poll, Wake, Waker};
+use std::time::Duration;
+
+use tokio_metrics::{Instrumented, TaskMonitor};
+
+pub use event::{Change, Event, Outcome, TaskIdx, TaskStats, Wait, WakeBy};
+
+/// Events the buffer holds before the producer waits (lossless) or drops.
+pub const DEFAULT_CAPACITY: usize = 1 << 20;
+
+/// The event buffer between the runtime (producer) and a consumer.
+pub struct Recorder {
+    buf: Mutex<Buffer>,
+    /// Signalled when events arrive (for the consumer) or are drained (for a
+    /// producer waiting on a full buffer).
+    signal: Condvar,
+    capacity: usize,
+    /// Wait for room instead of dropping (virtual clock: real waiting is free).
+    lossless: bool,
+    /// Distinguishes runs, so thread-local worker numbers are never stale.
+    run: u64,
+    next_worker: AtomicU16,
+}
+
+struct Buffer {
+    events: Vec<Event>,
+    dropped: u64,
+    finished: bool,
+    start: Option<tokio::time::Instant>,
+    /// Time of the newest event, for events recorded off the runtime.
+    last: Duration,
+}
+
+/// What one drain handed over.
+pub struct Drained {
+    pub dropped: u64,
+    pub finished: bool,
+}
+
+static RUNS: AtomicU64 = AtomicU64::new(1);
+
+thread_local! {
+    /// The task being polled on this thread, for "who woke whom".
+    static CURRENT: Cell<Option<TaskIdx>> = const { Cell::new(None) };
+    /// (run, worker number) of this thread.
+    static WORKER: Cell<(u64, u16)> = const { Cell::new((0, 0)) };
+    /// Set while a scenario task is polled, so the panic hook can stay quiet.
+    static IN_TASK: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Whether the current thread is polling a scenario task (for panic hooks).
+pub fn in_task() -> bool {
+    IN_TASK.with(Cell::get)
+}
+
+impl Recorder {
+    pub fn new(capacity: usize, lossless: bool) -> Arc<Recorder> {
+        Arc::new(Recorder {
+            buf: Mutex::new(Buffer {
+                events: Vec::with_capacity(capacity.min(1 << 16)),
+                dropped: 0,
+                finished: false,
+                start: None,
+                last: Duration::ZERO,
+            }),
+            signal: Condvar::new(),
+            capacity,
+            lossless,
+            run: RUNS.fetch_add(1, Ordering::Relaxed),
+            next_worker: AtomicU16::new(0),
+        })
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Buffer> {
+        // A panic while holding this lock cannot leave the buffer invalid.
+        self.buf.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Marks scenario time zero; call inside the runtime before any task.
+    pub fn start_clock(&self) {
+        self.lock().start = Some(tokio::time::Instant::now());
+    }
+
+    /// Scenario time now (the runtime's clock: virtual or real).
+    fn now(buf: &Buffer) -> Duration {
+        let Some(start) = buf.start else {
+            return Duration::ZERO;
+        };
+        // Off the runtime (a helper thread waking a task) tokio's clock is
+        // the wall clock, which is right on the real clock; the virtual clock
+        // refuses such steps. Never go back in time either way.
+        if tokio::runtime::Handle::try_current().is_ok() {
+            tokio::time::Instant::now()
+                .saturating_duration_since(start)
+                .max(buf.last)
+        } else {
+            buf.last
+                .max(std::time::Instant::now().saturating_duration_since(start.into_std()))
+        }
+    }
+
+    /// Records one event, timed now, with the lock held for `f`.
+    fn record(&self, f: impl FnOnce(Duration) -> Option<Event>) {
+        let mut buf = self.lock();
+        if buf.events.len() >= self.capacity {
+            if self.lossless {
+                while buf.events.len() >= self.capacity && !buf.finished {
+                    buf = self.signal.wait(buf).unwrap_or_else(|e| e.into_inner());
+                }
+            } else {
+                buf.dropped += 1;
+                return;
+            }
+        }
+        let now = Self::now(&buf);
+        if let Some(event) = f(now) {
+            buf.last = now;
+            buf.events.push(event);
+            if buf.events.len() == self.capacity / 2 {
+                self.signal.notify_all();
+            }
+        }
+    }
+
+    /// Scenario time now, as the probe would stamp an event.
+    pub fn elapsed(&self) -> Duration {
+        Self::now(&self.lock())
+    }
+
+    /// Moves all buffered events into `into`, waiting up to `wait` for some.
+    pub fn drain(&self, into: &mut Vec<Event>, wait: Duration) -> Drained {
+        let mut buf = self.lock();
+        if buf.events.is_empty() && !buf.finished && !wait.is_zero() {
+            buf = self
+                .signal
+                .wait_timeout(buf, wait)
+                .unwrap_or_else(|e| e.into_inner())
+                .0;
+        }
+        into.append(&mut buf.events);
+        self.signal.notify_all();
+        Drained {
+            dropped: buf.dropped,
+            finished: buf.finished,
+        }
+    }
+
+    /// No more events will come; wakes the consumer.
+    pub fn finish(&self) {
+        self.lock().finished = true;
+        self.signal.notify_all();
+    }
+
+    /// This thread's worker number in this run (assigned on first poll).
+    fn worker(&self) -> u16 {
+        WORKER.with(|w| {
+            let (run, n) = w.get();
+            if run == self.run {
+                n
+            } else {
+                let n = self.next_worker.fetch_add(1, Ordering::Relaxed);
+                w.set((self.run, n));
+                n
+            }
+        })
+    }
+
+    /// Records a task's creation. `id` is tokio's task id.
+    pub fn spawned(&self, probe: &TaskProbe, name: Arc<str>, id: u64, parent: Option<TaskIdx>) {
+        self.record(|t| {
+            Some(Event {
+                t,
+                task: probe.idx,
+                step: 0,
+                change: Change::Spawned {
+                    name,
+                    id,
+                    spec: probe.spec,
+                    parent,
+                },
+            })
+        });
+    }
+}
+
+const READY: u8 = 0;
+const RUNNING: u8 = 1;
+const WAITING: u8 = 2;
+const DONE: u8 = 3;
+/// Woken while being polled: ready again as soon as the poll ends.
+const RUNNING_WOKEN: u8 = 4;
+const NO_DUE: u64 = u64::MAX;
+/// tokio's timer wheel ticks in milliseconds: a wake within one tick of its
+/// due time is on time.
+const ON_TIME: Duration = Duration::from_millis(1);
+
+/// One task's probe: its state, what it waits for, and its tokio-metrics.
+pub struct TaskProbe {
+    idx: TaskIdx,
+    spec: u32,
+    recorder: Arc<Recorder>,
+    state: AtomicU8,
+    step: AtomicU32,
+    /// Step of the newest Running event (to see a step change mid-poll).
+    shown_step: AtomicU32,
+    wait: AtomicU8,
+    /// When the awaited timer or reply is due (ns of scenario time).
+    due: AtomicU64,
+    /// Who woke the task while it was running (encoded `WakeBy`).
+    woken_by: AtomicU64,
+    inner_waker: Mutex<Option<Waker>>,
+    monitor: TaskMonitor,
+}
+
+impl TaskProbe {
+    pub fn new(idx: TaskIdx, spec: u32, recorder: Arc<Recorder>) -> Arc<TaskProbe> {
+        Arc::new(TaskProbe {
+            idx,
+            spec,
+            recorder,
+            state: AtomicU8::new(READY),
+            step: AtomicU32::new(0),
+            shown_step: AtomicU32::new(0),
+            wait: AtomicU8::new(Wait::Yield as u8),
+            due: AtomicU64::new(NO_DUE),
+            woken_by: AtomicU64::new(0),
+            inner_waker: Mutex::new(None),
+            monitor: TaskMonitor::new(),
+        })
+    }
+
+    pub fn idx(&self) -> TaskIdx {
+        self.idx
+    }
+
+    /// Wraps a task's future so its polls and wakes are recorded.
+    pub fn instrument<F: Future>(self: &Arc<Self>, future: F) -> Probed<F> {
+        Probed {
+            inner: self.monitor.instrument(future),
+            waker: Waker::from(self.clone()),
+            probe: self.clone(),
+            finished: false,
+        }
+    }
+
+    /// The interpreter starts step `step`; shown as a Running event when the
+    /// step changes in the middle of a poll.
+    pub fn begin_step(&self, step: u32) {
+        self.step.store(step, Ordering::Relaxed);
+        if self.shown_step.load(Ordering::Relaxed) == step {
+            return;
+        }
+        let worker = self.recorder.worker();
+        self.recorder.record(|t| {
+            if self.state.load(Ordering::Relaxed) != RUNNING {
+                return None;
+            }
+            self.shown_step.store(step, Ordering::Relaxed);
+            Some(self.event(t, Change::Running { worker }))
+        });
+    }
+
+    /// The interpreter is about to await `wait`, due at `due` (scenario time).
+    pub fn set_wait(&self, wait: Wait, due: Option<Duration>) {
+        self.wait.store(wait as u8, Ordering::Relaxed);
+        self.due.store(
+            due.map_or(NO_DUE, |d| d.as_nanos() as u64),
+            Ordering::Relaxed,
+        );
+    }
+
+    /// Scenario time now.
+    pub fn now(&self) -> Duration {
+        self.recorder.elapsed()
+    }
+
+    fn event(&self, t: Duration, change: Change) -> Event {
+        Event {
+            t,
+            task: self.idx,
+            step: self.step.load(Ordering::Relaxed),
+            change,
+        }
+    }
+
+    fn poll_started(&self, waker: &Waker) {
+        {
+            let mut inner = self.inner_waker.lock().unwrap_or_else(|e| e.into_inner());
+            if !inner.as_ref().is_some_and(|w| w.will_wake(waker)) {
+                *inner = Some(waker.clone());
+            }
+        }
+        let worker = self.recorder.worker();
+        self.recorder.record(|t| {
+            self.state.store(RUNNING, Ordering::Relaxed);
+            self.shown_step
+                .store(self.step.load(Ordering::Relaxed), Ordering::Relaxed);
+            Some(self.event(t, Change::Running { worker }))
+        });
+    }
+
+    fn poll_pending(&self) {
+        self.recorder.record(|t| {
+            if self.state.load(Ordering::Relaxed) == RUNNING_WOKEN {
+                self.state.store(READY, Ordering::Relaxed);
+                let by = decode_by(self.woken_by.load(Ordering::Relaxed));
+                Some(self.event(t, Change::Ready { by, late: None }))
+            } else {
+                self.state.store(WAITING, Ordering::Relaxed);
+                let wait = Wait::from_u8(self.wait.load(Ordering::Relaxed));
+                Some(self.event(t, Change::Waiting { wait }))
+            }
+        });
+    }
+
+    fn finished(&self, outcome: Outcome) {
+        let m = self.monitor.cumulative();
+        let stats = Box::new(TaskStats {
+            polls: m.total_poll_count,
+            busy: m.total_poll_duration,
+            scheduled: m.total_scheduled_duration,
+            idle: m.total_idle_duration,
+            slow_polls: m.total_slow_poll_count,
+            first_poll_delay: m.total_first_poll_delay,
+        });
+        self.recorder.record(|t| {
+            self.state.store(DONE, Ordering::Relaxed);
+            Some(self.event(t, Change::Done { outcome, stats }))
+        });
+    }
+
+    fn woken(&self) {
+        let current = CURRENT.with(Cell::get);
+        let wait = Wait::from_u8(self.wait.load(Ordering::Relaxed));
+        let by = match current {
+            Some(task) if task != self.idx => WakeBy::Task(task),
+            Some(_) => WakeBy::Runtime,
+            None => match wait {
+                Wait::Timer => WakeBy::Timer,
+                Wait::Io => WakeBy::Io,
+                _ => WakeBy::Runtime,
+            },
+        };
+        self.recorder.record(|t| match self.state.load(Ordering::Relaxed) {
+            WAITING => {
+                self.state.store(READY, Ordering::Relaxed);
+                let due = self.due.load(Ordering::Relaxed);
+                let late = (due != NO_DUE)
+                    .then(|| t.saturating_sub(Duration::from_nanos(due)))
+                    .filter(|l| *l > ON_TIME);
+                Some(self.event(t, Change::Ready { by, late }))
+            }
+            RUNNING => {
+                self.state.store(RUNNING_WOKEN, Ordering::Relaxed);
+                self.woken_by.store(encode_by(by), Ordering::Relaxed);
+                None
+            }
+            _ => None,
+        });
+        let inner = self.inner_waker.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(w) = inner.as_ref() {
+            w.wake_by_ref();
+        }
+    }
+}
+
+fn encode_by(by: WakeBy) -> u64 {
+    match by {
+        WakeBy::Task(t) => u64::from(t) + 3,
+        WakeBy::Timer => 0,
+        WakeBy::Io => 1,
+        WakeBy::Runtime => 2,
+    }
+}
+
+fn decode_by(v: u64) -> WakeBy {
+    match v {
+        0 => WakeBy::Timer,
+        1 => WakeBy::Io,
+        2 => WakeBy::Runtime,
+        t => WakeBy::Task((t - 3) as TaskIdx),
+    }
+}
+
+impl Wake for TaskProbe {
+    fn wake(self: Arc<Self>) {
+        self.woken();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.woken();
+    }
+}
+
+/// The task that is being polled on this thread, if any.
+pub fn current_task() -> Option<TaskIdx> {
+    CURRENT.with(Cell::get)
+}
+
+pin_project_lite::pin_project! {
+    /// A task's future, observed: see the module docs.
+    pub struct Probed<F> {
+        #[pin]
+        inner: Instrumented<F>,
+        waker: Waker,
+        probe: Arc<TaskProbe>,
+        finished: bool,
+    }
+
+    impl<F> PinnedDrop for Probed<F> {
+        fn drop(this: Pin<&mut Self>) {
+            let this = this.project();
+            if !*this.finished {
+                this.probe.finished(Outcome::Cancelled);
+            }
+        }
+    }
+}
+
+impl<F: Future> Future for Probed<F> {
+    type Output = F::Output;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+        let this = self.project();
+        let probe: &TaskProbe = this.probe;
+        probe.poll_started(cx.waker());
+        let outer = CURRENT.with(|c| c.replace(Some(probe.idx)));
+        IN_TASK.with(|c| c.set(true));
+        let mut inner_cx = Context::from_waker(this.waker);
+        let inner = this.inner;
+        let result = catch_unwind(AssertUnwindSafe(|| inner.poll(&mut inner_cx)));
+        IN_TASK.with(|c| c.set(false));
+        CURRENT.with(|c| c.set(outer));
+        match result {
+            Ok(Poll::Pending) => {
+                probe.poll_pending();
+                Poll::Pending
+            }
+            Ok(Poll::Ready(v)) => {
+                *this.finished = true;
+                probe.finished(Outcome::Ok);
+                Poll::Ready(v)
+            }
+            Err(payload) => {
+                *this.finished = true;
+                probe.finished(Outcome::Panicked(panic_message(payload.as_ref())));
+                resume_unwind(payload)
+            }
+        }
+    }
+}
+
+/// The text of a panic payload.
+pub fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    if let Some(s) = payload.downcast_ref::<&str>() {
+        (*s).to_string()
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "panicked".to_string()
+    }
+}

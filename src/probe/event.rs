@@ -1,0 +1,149 @@
+//! The event vocabulary: one [`Event`] per task transition.
+//!
+//! Events are what every output is computed from (summary, JSON lines,
+//! dashboard, exports, replay), so they hold everything those need and
+//! nothing that only one of them wants.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Index of a task within one run (0 = first spawned). Not tokio's id.
+pub type TaskIdx = u32;
+
+/// One transition of one task at scenario time `t`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Event {
+    /// Scenario time since the run started.
+    pub t: Duration,
+    pub task: TaskIdx,
+    /// Index of the task's current step (flattened, file order).
+    pub step: u32,
+    pub change: Change,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Change {
+    /// Created (and so ready). `spec` is the index of its `[[task]]`.
+    Spawned {
+        name: Arc<str>,
+        id: u64,
+        spec: u32,
+        parent: Option<TaskIdx>,
+    },
+    /// Woken: waiting for a worker again.
+    Ready { by: WakeBy, late: Option<Duration> },
+    /// A poll started on `worker`, or (already running) its step changed.
+    Running { worker: u16 },
+    /// The poll returned Pending; `wait` is what the current step awaits.
+    Waiting { wait: Wait },
+    /// Finished, with the task's tokio-metrics figures.
+    Done {
+        outcome: Outcome,
+        stats: Box<TaskStats>,
+    },
+}
+
+impl Change {
+    /// The state name used in JSON lines.
+    pub fn state(&self) -> &'static str {
+        match self {
+            Change::Spawned { .. } => "spawned",
+            Change::Ready { .. } => "ready",
+            Change::Running { .. } => "running",
+            Change::Waiting { .. } => "waiting",
+            Change::Done { .. } => "done",
+        }
+    }
+}
+
+/// Who made a task ready.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WakeBy {
+    /// Another task, while it was being polled (a send, an unlock, its end).
+    Task(TaskIdx),
+    /// The timer driver: a `sleep` ran out.
+    Timer,
+    /// The I/O driver: a socket became readable.
+    Io,
+    /// Anything else: a yield, a thread or process finishing, the scheduler.
+    Runtime,
+}
+
+/// What a waiting task waits for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[repr(u8)]
+pub enum Wait {
+    Timer = 0,
+    Io,
+    Channel,
+    Lock,
+    Join,
+    Blocking,
+    Process,
+    Yield,
+}
+
+impl Wait {
+    pub const ALL: [Wait; 8] = [
+        Wait::Timer,
+        Wait::Io,
+        Wait::Channel,
+        Wait::Lock,
+        Wait::Join,
+        Wait::Blocking,
+        Wait::Process,
+        Wait::Yield,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Wait::Timer => "timer",
+            Wait::Io => "io",
+            Wait::Channel => "channel",
+            Wait::Lock => "lock",
+            Wait::Join => "join",
+            Wait::Blocking => "blocking",
+            Wait::Process => "process",
+            Wait::Yield => "yield",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Wait> {
+        Wait::ALL.into_iter().find(|w| w.as_str() == s)
+    }
+
+    pub(crate) fn from_u8(v: u8) -> Wait {
+        Wait::ALL.get(usize::from(v)).copied().unwrap_or(Wait::Yield)
+    }
+}
+
+/// How a task ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    Ok,
+    /// It panicked, with this message.
+    Panicked(String),
+    /// The runtime stopped before it finished.
+    Cancelled,
+}
+
+impl Outcome {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Outcome::Ok => "ok",
+            Outcome::Panicked(_) => "panicked",
+            Outcome::Cancelled => "cancelled",
+        }
+    }
+}
+
+/// A task's tokio-metrics figures (from its own `TaskMonitor`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TaskStats {
+    pub polls: u64,
+    pub busy: Duration,
+    pub scheduled: Duration,
+    pub idle: Duration,
+    pub slow_polls: u64,
+    pub first_poll_delay: Duration,
+}

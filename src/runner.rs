@@ -1,0 +1,316 @@
+//! The runner: builds the scenario's tokio runtime on its own OS thread,
+//! spawns the scenario's tasks (named, probed, monitored) and reports how
+//! the run ended. What happened inside goes to the [`Recorder`] as events.
+
+mod io;
+mod step;
+pub mod work;
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use tokio::sync::{Notify, mpsc, watch};
+
+use crate::probe::{Recorder, TaskIdx, TaskProbe};
+use crate::scenario::{Clock, Flavor, Scenario};
+
+/// How to run a scenario.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    /// false: the same tasks without the probe or tokio-metrics (a baseline).
+    pub probe: bool,
+    /// The binary started for `process` steps (`taskscope __worker ...`).
+    pub worker_exe: PathBuf,
+    /// Events buffered between the runtime and the consumer.
+    pub capacity: usize,
+}
+
+impl Default for RunOptions {
+    fn default() -> Self {
+        RunOptions {
+            probe: true,
+            worker_exe: std::env::current_exe().unwrap_or_else(|_| "taskscope".into()),
+            capacity: crate::probe::DEFAULT_CAPACITY,
+        }
+    }
+}
+
+/// A run in progress.
+pub struct Run {
+    pub recorder: Arc<Recorder>,
+    thread: JoinHandle<Result<RunEnd, String>>,
+}
+
+/// How a run ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunEnd {
+    /// Scenario time when the last task finished (or was cancelled).
+    pub elapsed: Duration,
+    /// Set when tasks were left waiting forever and had to be cancelled.
+    pub stalled: Option<String>,
+}
+
+/// Errors that stop a run from starting or finishing.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error("could not start the runtime: {0}")]
+    Start(String),
+    #[error("the runtime failed: {0}")]
+    Failed(String),
+}
+
+impl Run {
+    /// Waits for the runtime thread to end.
+    pub fn wait(self) -> Result<RunEnd, RunError> {
+        match self.thread.join() {
+            Ok(Ok(end)) => Ok(end),
+            Ok(Err(e)) => Err(RunError::Failed(e)),
+            Err(p) => Err(RunError::Failed(crate::probe::panic_message(p.as_ref()))),
+        }
+    }
+}
+
+/// Starts `scenario` on its own thread; events flow into the returned
+/// run's recorder until it is finished.
+pub fn start(scenario: Arc<Scenario>, options: RunOptions) -> Result<Run, RunError> {
+    let lossless = scenario.runtime.clock == Clock::Virtual;
+    let recorder = Recorder::new(options.capacity.max(16), lossless);
+    let runtime = build_runtime(&scenario, &recorder, options.probe)
+        .map_err(|e| RunError::Start(e.to_string()))?;
+    let rec = recorder.clone();
+    let thread = std::thread::Builder::new()
+        .name("taskscope-runtime".into())
+        .spawn(move || {
+            let result = runtime.block_on(main(scenario, rec.clone(), options));
+            runtime.shutdown_timeout(Duration::from_secs(2));
+            rec.finish();
+            result
+        })
+        .map_err(|e| RunError::Start(e.to_string()))?;
+    Ok(Run { recorder, thread })
+}
+
+thread_local! {
+    /// The task being spawned on this thread, for the spawn hook.
+    static SPAWNING: std::cell::RefCell<Option<Spawning>> = const { std::cell::RefCell::new(None) };
+}
+
+struct Spawning {
+    probe: Arc<TaskProbe>,
+    name: Arc<str>,
+    parent: Option<TaskIdx>,
+}
+
+fn build_runtime(
+    scenario: &Scenario,
+    recorder: &Arc<Recorder>,
+    probe: bool,
+) -> std::io::Result<tokio::runtime::Runtime> {
+    let mut builder = match scenario.runtime.flavor {
+        Flavor::CurrentThread => tokio::runtime::Builder::new_current_thread(),
+        Flavor::MultiThread => {
+            let mut b = tokio::runtime::Builder::new_multi_thread();
+            b.worker_threads(scenario.runtime.workers);
+            b
+        }
+    };
+    builder.enable_all().thread_name("taskscope-worker");
+    if scenario.runtime.clock == Clock::Virtual {
+        builder.start_paused(true);
+    }
+    if probe {
+        let recorder = recorder.clone();
+        // Runs inside `spawn`, before the task can be scheduled, so the
+        // spawn is recorded before anything the task does.
+        builder.on_task_spawn(move |meta| {
+            if let Some(s) = SPAWNING.with(|s| s.borrow_mut().take()) {
+                let id = meta.id().to_string().parse().unwrap_or(0);
+                recorder.spawned(&s.probe, s.name, id, s.parent);
+            }
+        });
+    }
+    builder.build()
+}
+
+/// How many copies of each `[[task]]` were spawned and have finished.
+#[derive(Debug, Clone, Copy, Default)]
+struct SpecCounts {
+    spawned: u64,
+    finished: u64,
+}
+
+/// Everything the tasks of one run share.
+pub(crate) struct Shared {
+    scenario: Arc<Scenario>,
+    recorder: Option<Arc<Recorder>>,
+    worker_exe: PathBuf,
+    io: Arc<io::IoServer>,
+    next_task: AtomicU32,
+    /// Tasks spawned and not yet finished.
+    live: AtomicUsize,
+    /// Live tasks parked on a channel, lock or join (for deadlock detection).
+    sync_waiting: AtomicUsize,
+    /// Bumped at every step, so a stall can be told from slow progress.
+    progress: AtomicU64,
+    all_done: Notify,
+    specs: Vec<watch::Sender<SpecCounts>>,
+    channels: Vec<(mpsc::Sender<()>, tokio::sync::Mutex<mpsc::Receiver<()>>)>,
+    mutexes: Vec<Arc<tokio::sync::Mutex<()>>>,
+    aborts: Mutex<Vec<tokio::task::AbortHandle>>,
+}
+
+impl Shared {
+    /// Spawns every copy of task `spec`; `parent` is the spawning task.
+    fn spawn_copies(self: &Arc<Self>, spec: usize, parent: Option<TaskIdx>) {
+        let count = self.scenario.tasks[spec].count;
+        for copy in 0..count {
+            self.spawn_one(spec, copy, parent);
+        }
+    }
+
+    fn spawn_one(self: &Arc<Self>, spec: usize, copy: u32, parent: Option<TaskIdx>) {
+        let idx = self.next_task.fetch_add(1, Ordering::Relaxed);
+        let task = &self.scenario.tasks[spec];
+        let name: Arc<str> = task.instance_name(copy).into();
+        self.live.fetch_add(1, Ordering::SeqCst);
+        self.specs[spec].send_modify(|c| c.spawned += 1);
+        let builder = tokio::task::Builder::new().name(&name);
+        let spawned = match &self.recorder {
+            Some(recorder) => {
+                let probe = TaskProbe::new(idx, spec as u32, recorder.clone());
+                let future = probe.instrument(step::run_task(self.clone(), spec, Some(probe.clone())));
+                SPAWNING.with(|s| {
+                    *s.borrow_mut() = Some(Spawning {
+                        probe,
+                        name: name.clone(),
+                        parent,
+                    })
+                });
+                let handle = builder.spawn(future);
+                SPAWNING.with(|s| s.borrow_mut().take());
+                handle
+            }
+            None => builder.spawn(step::run_task(self.clone(), spec, None)),
+        };
+        match spawned {
+            Ok(handle) => self
+                .aborts
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push(handle.abort_handle()),
+            Err(_) => self.task_ended(spec),
+        }
+    }
+
+    /// Bookkeeping when a task ends in any way.
+    fn task_ended(&self, spec: usize) {
+        self.specs[spec].send_modify(|c| c.finished += 1);
+        if self.live.fetch_sub(1, Ordering::SeqCst) == 1 {
+            self.all_done.notify_one();
+        }
+    }
+
+    /// Live tasks that are stuck: everyone waits on a channel, lock or join.
+    fn looks_stalled(&self) -> bool {
+        let live = self.live.load(Ordering::SeqCst);
+        live > 0 && self.sync_waiting.load(Ordering::SeqCst) >= live
+    }
+}
+
+/// The runtime's main future: start the tasks, wait for them all.
+async fn main(scenario: Arc<Scenario>, recorder: Arc<Recorder>, options: RunOptions) -> Result<RunEnd, String> {
+    recorder.start_clock();
+    let virtual_clock = scenario.runtime.clock == Clock::Virtual;
+    let io = io::IoServer::start(virtual_clock)
+        .await
+        .map_err(|e| format!("could not start the loopback server for io steps: {e}"))?;
+    let shared = Arc::new(Shared {
+        recorder: options.probe.then(|| recorder.clone()),
+        worker_exe: options.worker_exe.clone(),
+        io,
+        next_task: AtomicU32::new(0),
+        live: AtomicUsize::new(0),
+        sync_waiting: AtomicUsize::new(0),
+        progress: AtomicU64::new(0),
+        all_done: Notify::new(),
+        specs: scenario
+            .tasks
+            .iter()
+            .map(|_| watch::Sender::new(SpecCounts::default()))
+            .collect(),
+        channels: scenario
+            .channels
+            .iter()
+            .map(|c| {
+                let (tx, rx) = mpsc::channel(c.capacity);
+                (tx, tokio::sync::Mutex::new(rx))
+            })
+            .collect(),
+        mutexes: scenario
+            .mutexes
+            .iter()
+            .map(|_| Arc::new(tokio::sync::Mutex::new(())))
+            .collect(),
+        aborts: Mutex::new(Vec::new()),
+        scenario: scenario.clone(),
+    });
+    for (spec, task) in scenario.tasks.iter().enumerate() {
+        if task.autostart {
+            shared.spawn_copies(spec, None);
+        }
+    }
+    // Checked this often for tasks that can never be woken again.
+    let check_every = if virtual_clock {
+        Duration::from_secs(1)
+    } else {
+        Duration::from_millis(100)
+    };
+    let mut suspect: Option<u64> = None;
+    let mut stalled = None;
+    loop {
+        let done = shared.all_done.notified();
+        tokio::pin!(done);
+        done.as_mut().enable();
+        if shared.live.load(Ordering::SeqCst) == 0 {
+            break;
+        }
+        tokio::select! {
+            _ = &mut done => {}
+            _ = tokio::time::sleep(check_every) => {
+                let progress = shared.progress.load(Ordering::SeqCst);
+                if shared.looks_stalled() {
+                    if suspect == Some(progress) {
+                        stalled = Some(cancel_all(&shared).await);
+                        break;
+                    }
+                    suspect = Some(progress);
+                } else {
+                    suspect = None;
+                }
+            }
+        }
+    }
+    Ok(RunEnd {
+        elapsed: recorder.elapsed(),
+        stalled,
+    })
+}
+
+/// Cancels every task (they all wait forever) and says why.
+async fn cancel_all(shared: &Arc<Shared>) -> String {
+    let live = shared.live.load(Ordering::SeqCst);
+    let aborts = std::mem::take(&mut *shared.aborts.lock().unwrap_or_else(|e| e.into_inner()));
+    for a in &aborts {
+        a.abort();
+    }
+    while shared.live.load(Ordering::SeqCst) > 0 {
+        tokio::task::yield_now().await;
+    }
+    format!(
+        "{live} task(s) waited forever on a channel, mutex or join that nothing \
+         could complete (a deadlock); they were cancelled"
+    )
+}

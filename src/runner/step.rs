@@ -1,0 +1,203 @@
+//! The step interpreter: one async function runs one task's steps.
+//!
+//! Before each await it tells the probe what the task is about to wait for
+//! (and when a timer or reply is due), so a wake-up can be judged on time or
+//! late by what really happened.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use tokio::sync::OwnedMutexGuard;
+
+use super::Shared;
+use super::work::{burn_cpu, charge_virtual};
+use crate::probe::{TaskProbe, Wait};
+use crate::scenario::{Action, Clock};
+
+/// Ends a task's bookkeeping however the task ends (done, panic, abort).
+struct Ending {
+    shared: Arc<Shared>,
+    spec: usize,
+}
+
+impl Drop for Ending {
+    fn drop(&mut self) {
+        self.shared.task_ended(self.spec);
+    }
+}
+
+/// Counts a task as parked on a channel, lock or join while it lives.
+struct SyncWait<'a>(&'a Shared);
+
+impl<'a> SyncWait<'a> {
+    fn new(shared: &'a Shared) -> Self {
+        shared.sync_waiting.fetch_add(1, Ordering::SeqCst);
+        SyncWait(shared)
+    }
+}
+
+impl Drop for SyncWait<'_> {
+    fn drop(&mut self) {
+        self.0.sync_waiting.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// A repeat block being run: body `start..end`, passes left.
+struct Frame {
+    start: usize,
+    end: usize,
+    left: u32,
+}
+
+pub(crate) async fn run_task(shared: Arc<Shared>, spec: usize, probe: Option<Arc<TaskProbe>>) {
+    let _ending = Ending {
+        shared: shared.clone(),
+        spec,
+    };
+    let scenario = shared.scenario.clone();
+    let steps = &scenario.tasks[spec].steps;
+    let virtual_clock = scenario.runtime.clock == Clock::Virtual;
+    let me = probe.as_ref().map(|p| p.idx());
+    let mut held: Vec<(usize, OwnedMutexGuard<()>)> = Vec::new();
+    let mut frames: Vec<Frame> = Vec::new();
+    let mut pc = 0;
+    let wait = |wait: Wait, lasts: Option<Duration>| {
+        if let Some(p) = &probe {
+            p.set_wait(wait, lasts.map(|d| p.now() + d));
+        }
+    };
+    loop {
+        while let Some(f) = frames.last_mut()
+            && pc == f.end
+        {
+            f.left -= 1;
+            if f.left > 0 {
+                pc = f.start;
+            } else {
+                frames.pop();
+            }
+        }
+        let Some(step) = steps.get(pc) else { break };
+        if let Some(p) = &probe {
+            p.begin_step(pc as u32);
+        }
+        shared.progress.fetch_add(1, Ordering::Relaxed);
+        match &step.action {
+            Action::Repeat { times, len } => {
+                frames.push(Frame {
+                    start: pc + 1,
+                    end: pc + 1 + len,
+                    left: *times,
+                });
+            }
+            Action::Sleep(d) => {
+                wait(Wait::Timer, Some(*d));
+                tokio::time::sleep(*d).await;
+            }
+            Action::Io(d) => {
+                wait(Wait::Io, Some(*d));
+                if let Err(e) = shared.io.request(*d).await {
+                    panic!("io step failed: {e}");
+                }
+            }
+            Action::Cpu { work, yield_every } => {
+                let chunk = yield_every.unwrap_or(*work);
+                let mut left = *work;
+                loop {
+                    let now = left.min(chunk);
+                    if virtual_clock {
+                        charge_virtual(now);
+                    } else {
+                        burn_cpu(now);
+                    }
+                    left -= now;
+                    if left.is_zero() {
+                        break;
+                    }
+                    wait(Wait::Yield, None);
+                    tokio::task::yield_now().await;
+                }
+            }
+            Action::Block(d) => {
+                if virtual_clock {
+                    charge_virtual(*d);
+                } else {
+                    std::thread::sleep(*d);
+                }
+            }
+            Action::Yield => {
+                wait(Wait::Yield, None);
+                tokio::task::yield_now().await;
+            }
+            Action::SpawnBlocking(d) => {
+                wait(Wait::Blocking, None);
+                let d = *d;
+                if let Err(e) = tokio::task::spawn_blocking(move || burn_cpu(d)).await {
+                    panic!("spawn_blocking job failed: {e}");
+                }
+            }
+            Action::Thread(d) => {
+                wait(Wait::Blocking, None);
+                let d = *d;
+                let (tx, rx) = tokio::sync::oneshot::channel();
+                let spawned = std::thread::Builder::new()
+                    .name("taskscope-helper".into())
+                    .spawn(move || {
+                        burn_cpu(d);
+                        let _ = tx.send(());
+                    });
+                if let Err(e) = spawned {
+                    panic!("could not start a thread: {e}");
+                }
+                let _ = rx.await;
+            }
+            Action::Process(d) => {
+                wait(Wait::Process, None);
+                let status = tokio::process::Command::new(&shared.worker_exe)
+                    .arg("__worker")
+                    .arg("cpu")
+                    .arg(d.as_nanos().to_string())
+                    .stdin(std::process::Stdio::null())
+                    .stdout(std::process::Stdio::null())
+                    .kill_on_drop(true)
+                    .status()
+                    .await;
+                match status {
+                    Ok(s) if s.success() => {}
+                    Ok(s) => panic!("child process failed: {s}"),
+                    Err(e) => panic!("could not start a child process: {e}"),
+                }
+            }
+            Action::Spawn(other) => shared.spawn_copies(*other, me),
+            Action::Join(other) => {
+                wait(Wait::Join, None);
+                let _parked = SyncWait::new(&shared);
+                let mut counts = shared.specs[*other].subscribe();
+                let _ = counts
+                    .wait_for(|c| c.spawned > 0 && c.finished >= c.spawned)
+                    .await;
+            }
+            Action::Send(ch) => {
+                wait(Wait::Channel, None);
+                let _parked = SyncWait::new(&shared);
+                let _ = shared.channels[*ch].0.send(()).await;
+            }
+            Action::Recv(ch) => {
+                wait(Wait::Channel, None);
+                let _parked = SyncWait::new(&shared);
+                let mut rx = shared.channels[*ch].1.lock().await;
+                let _ = rx.recv().await;
+            }
+            Action::Lock(m) => {
+                wait(Wait::Lock, None);
+                let _parked = SyncWait::new(&shared);
+                let guard = shared.mutexes[*m].clone().lock_owned().await;
+                held.push((*m, guard));
+            }
+            Action::Unlock(m) => held.retain(|(h, _)| h != m),
+            Action::Fail(message) => panic!("{message}"),
+        }
+        pc += 1;
+    }
+}

@@ -1,0 +1,317 @@
+//! Scenarios: the lessons taskscope runs, as checked data.
+//!
+//! A scenario file (TOML) is parsed and validated by [`validate`]; what comes
+//! out is a [`Scenario`] the runner can execute without further checks: every
+//! name resolved to an index, every limit enforced, every duration parsed.
+
+pub mod bundled;
+mod validate;
+
+use std::fmt;
+use std::time::Duration;
+
+pub use validate::{Diagnostic, ScenarioError, parse};
+
+/// Most tasks one run may create (copies and spawned tasks included).
+pub const MAX_TASKS: u64 = 1_000_000;
+/// Most polls one run may plan for.
+pub const MAX_POLLS: u64 = 10_000_000;
+/// Deepest nesting of `repeat` blocks.
+pub const MAX_REPEAT_DEPTH: usize = 4;
+/// Longest single step duration.
+pub const MAX_STEP_DURATION: Duration = Duration::from_secs(3600);
+/// Most worker threads of a multi_thread runtime.
+pub const MAX_WORKERS: usize = 64;
+
+/// A validated scenario.
+#[derive(Debug, Clone)]
+pub struct Scenario {
+    pub name: String,
+    pub description: String,
+    pub runtime: RuntimeSpec,
+    pub channels: Vec<ChannelSpec>,
+    pub mutexes: Vec<String>,
+    pub tasks: Vec<TaskSpec>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RuntimeSpec {
+    pub flavor: Flavor,
+    /// Worker threads; always 1 on current_thread.
+    pub workers: usize,
+    pub clock: Clock,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Flavor {
+    CurrentThread,
+    MultiThread,
+}
+
+impl Flavor {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Flavor::CurrentThread => "current_thread",
+            Flavor::MultiThread => "multi_thread",
+        }
+    }
+}
+
+/// Which clock scenario time runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Clock {
+    /// tokio's paused clock: exact, repeatable, instant when unpaced.
+    Virtual,
+    /// The wall clock.
+    Real,
+}
+
+impl Clock {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Clock::Virtual => "virtual",
+            Clock::Real => "real",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct ChannelSpec {
+    pub name: String,
+    pub capacity: usize,
+}
+
+/// One `[[task]]` table: a name, how many copies, and what each copy does.
+#[derive(Debug, Clone)]
+pub struct TaskSpec {
+    pub name: String,
+    pub autostart: bool,
+    pub count: u32,
+    /// Steps flattened in file order; a `Repeat` covers the steps after it.
+    pub steps: Vec<Step>,
+}
+
+impl TaskSpec {
+    /// Name of copy `copy` (0-based) of this task.
+    pub fn instance_name(&self, copy: u32) -> String {
+        if self.count > 1 {
+            format!("{}-{}", self.name, copy + 1)
+        } else {
+            self.name.clone()
+        }
+    }
+
+    /// Whether any step hands work outside the runtime (needs the real clock).
+    pub fn leaves_runtime(&self) -> bool {
+        self.steps.iter().any(|s| s.action.leaves_runtime())
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Step {
+    pub action: Action,
+    pub note: Option<String>,
+}
+
+/// What a step does. Indices refer to the scenario's tasks, channels, mutexes.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Action {
+    Sleep(Duration),
+    Io(Duration),
+    Cpu {
+        work: Duration,
+        yield_every: Option<Duration>,
+    },
+    Block(Duration),
+    Yield,
+    SpawnBlocking(Duration),
+    Thread(Duration),
+    Process(Duration),
+    Spawn(usize),
+    Join(usize),
+    Send(usize),
+    Recv(usize),
+    Lock(usize),
+    Unlock(usize),
+    Fail(String),
+    /// Run the next `len` flattened steps `times` times.
+    Repeat {
+        times: u32,
+        len: usize,
+    },
+}
+
+impl Action {
+    pub fn leaves_runtime(&self) -> bool {
+        matches!(
+            self,
+            Action::SpawnBlocking(_) | Action::Thread(_) | Action::Process(_)
+        )
+    }
+
+    /// Whether this step holds its worker without yielding (cpu or block).
+    pub fn holds_worker(&self) -> bool {
+        matches!(self, Action::Cpu { .. } | Action::Block(_))
+    }
+}
+
+/// A step rendered for people: `sleep 100ms`, `join toast`.
+pub struct StepLabel<'a> {
+    pub scenario: &'a Scenario,
+    pub action: &'a Action,
+}
+
+impl fmt::Display for StepLabel<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let s = self.scenario;
+        let d = |d: &Duration| format_duration(*d);
+        match self.action {
+            Action::Sleep(t) => write!(f, "sleep {}", d(t)),
+            Action::Io(t) => write!(f, "io {}", d(t)),
+            Action::Cpu {
+                work,
+                yield_every: None,
+            } => write!(f, "cpu {}", d(work)),
+            Action::Cpu {
+                work,
+                yield_every: Some(e),
+            } => write!(f, "cpu {} (yield every {})", d(work), d(e)),
+            Action::Block(t) => write!(f, "block {}", d(t)),
+            Action::Yield => write!(f, "yield"),
+            Action::SpawnBlocking(t) => write!(f, "spawn_blocking {}", d(t)),
+            Action::Thread(t) => write!(f, "thread {}", d(t)),
+            Action::Process(t) => write!(f, "process {}", d(t)),
+            Action::Spawn(i) => write!(f, "spawn {}", s.tasks[*i].name),
+            Action::Join(i) => write!(f, "join {}", s.tasks[*i].name),
+            Action::Send(i) => write!(f, "send {}", s.channels[*i].name),
+            Action::Recv(i) => write!(f, "recv {}", s.channels[*i].name),
+            Action::Lock(i) => write!(f, "lock {}", s.mutexes[*i]),
+            Action::Unlock(i) => write!(f, "unlock {}", s.mutexes[*i]),
+            Action::Fail(m) => write!(f, "fail {m:?}"),
+            Action::Repeat { times, .. } => write!(f, "repeat {times}"),
+        }
+    }
+}
+
+impl Scenario {
+    pub fn label<'a>(&'a self, action: &'a Action) -> StepLabel<'a> {
+        StepLabel {
+            scenario: self,
+            action,
+        }
+    }
+
+    /// Whether any task hands work to threads, the blocking pool or processes.
+    pub fn leaves_runtime(&self) -> bool {
+        self.tasks.iter().any(TaskSpec::leaves_runtime)
+    }
+
+    /// The same scenario on another clock, if that combination can run.
+    pub fn with_clock(&self, clock: Clock) -> Result<Scenario, String> {
+        if clock == Clock::Virtual {
+            if self.runtime.flavor == Flavor::MultiThread {
+                return Err("the virtual clock needs flavor = \"current_thread\" \
+                     (tokio can only pause time on a current_thread runtime); use --clock real"
+                    .into());
+            }
+            if self.leaves_runtime() {
+                return Err("this scenario hands work to threads, the blocking pool or \
+                     processes, which take real time; use --clock real"
+                    .into());
+            }
+        }
+        let mut s = self.clone();
+        s.runtime.clock = clock;
+        Ok(s)
+    }
+}
+
+/// `1.5s`, `300ms`, `20us`, `5ns`: the shortest exact form.
+pub fn format_duration(d: Duration) -> String {
+    let ns = d.as_nanos();
+    if ns == 0 {
+        "0ms".into()
+    } else if ns % 1_000_000_000 == 0 {
+        format!("{}s", ns / 1_000_000_000)
+    } else if ns % 1_000_000 == 0 {
+        format!("{}ms", ns / 1_000_000)
+    } else if ns % 1_000 == 0 {
+        format!("{}us", ns / 1_000)
+    } else {
+        format!("{ns}ns")
+    }
+}
+
+/// Parses `300ms`, `2s`, `1.5s`, `20us`, `10ns`, `1m`.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let t = text.trim();
+    let split = t
+        .find(|c: char| !(c.is_ascii_digit() || c == '.' || c == '_'))
+        .unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let unit_ns: u128 = match unit.trim() {
+        "ns" => 1,
+        "us" | "µs" => 1_000,
+        "ms" => 1_000_000,
+        "s" => 1_000_000_000,
+        "m" | "min" => 60_000_000_000,
+        "" => return Err("a unit is missing (ns, us, ms, s or m)".into()),
+        other => return Err(format!("`{other}` is not a unit (ns, us, ms, s or m)")),
+    };
+    let num = num.replace('_', "");
+    if num.is_empty() {
+        return Err("a number is missing".into());
+    }
+    let (int, frac) = num.split_once('.').unwrap_or((&num, ""));
+    if int.is_empty() && frac.is_empty() || frac.contains('.') {
+        return Err("not a number".into());
+    }
+    let int: u128 = if int.is_empty() {
+        0
+    } else {
+        int.parse().map_err(|_| "the number is too large")?
+    };
+    let mut ns = int.checked_mul(unit_ns).ok_or("the number is too large")?;
+    if !frac.is_empty() {
+        let digits = frac.len().min(18) as u32;
+        let f: u128 = frac[..digits as usize]
+            .parse()
+            .map_err(|_| "not a number")?;
+        ns += f * unit_ns / 10u128.pow(digits);
+    }
+    let ns = u64::try_from(ns).map_err(|_| "the number is too large")?;
+    Ok(Duration::from_nanos(ns))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_parse_in_every_unit() {
+        assert_eq!(parse_duration("300ms"), Ok(Duration::from_millis(300)));
+        assert_eq!(parse_duration("2s"), Ok(Duration::from_secs(2)));
+        assert_eq!(parse_duration("1.5s"), Ok(Duration::from_millis(1500)));
+        assert_eq!(parse_duration("20us"), Ok(Duration::from_micros(20)));
+        assert_eq!(parse_duration("7ns"), Ok(Duration::from_nanos(7)));
+        assert_eq!(parse_duration("1m"), Ok(Duration::from_secs(60)));
+        assert_eq!(parse_duration("1_000ms"), Ok(Duration::from_secs(1)));
+    }
+
+    #[test]
+    fn bad_durations_say_what_is_wrong() {
+        assert!(parse_duration("3").unwrap_err().contains("unit"));
+        assert!(parse_duration("3 parsecs").unwrap_err().contains("parsecs"));
+        assert!(parse_duration("-1s").is_err());
+        assert!(parse_duration("ms").unwrap_err().contains("number"));
+        assert!(parse_duration("1.2.3s").is_err());
+        assert!(parse_duration("99999999999999999999s").is_err());
+    }
+
+    #[test]
+    fn durations_format_back_exactly() {
+        for text in ["300ms", "2s", "20us", "7ns", "1500ms"] {
+            assert_eq!(format_duration(parse_duration(text).unwrap()), text);
+        }
+    }
+}

@@ -1,0 +1,233 @@
+//! The end-of-run summary: the JSON shape of the design, and the table a
+//! person reads. Both are computed from the [`Model`] alone.
+
+use std::fmt::Write as _;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::model::Model;
+use crate::probe::{Outcome, Wait};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Summary {
+    pub scenario: String,
+    pub runtime: RuntimeSummary,
+    /// Scenario time when the last task finished.
+    pub wall_ms: f64,
+    /// Polls that started on a worker whose previous poll was another task.
+    pub switches: u64,
+    pub events_dropped: u64,
+    /// Set when the run had to cancel tasks that waited forever.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stalled: Option<String>,
+    pub tasks: Vec<TaskSummary>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RuntimeSummary {
+    pub flavor: String,
+    pub workers: usize,
+    pub clock: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TaskSummary {
+    pub name: String,
+    /// tokio's task id.
+    pub id: u64,
+    /// ok, panicked, cancelled, or running (the log ended first).
+    pub outcome: String,
+    /// The panic message of a panicked task.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    pub spawned_ms: f64,
+    pub done_ms: Option<f64>,
+    /// tokio-metrics: polls, time polled, time ready but not polled, time
+    /// between a poll and the next wake, polls over 50 µs.
+    pub polls: u64,
+    pub busy_ms: f64,
+    pub scheduled_ms: f64,
+    pub idle_ms: f64,
+    pub slow_polls: u64,
+    /// tokio-metrics: from spawn to the first poll.
+    pub first_poll_delay_ms: f64,
+    /// Longest single poll, from the events.
+    pub max_poll_ms: f64,
+    /// Wake-ups that came after their timer or reply was due, and the worst.
+    pub late_wakes: u64,
+    pub max_late_ms: f64,
+    /// Time spent waiting, per reason.
+    pub waits: Waits,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Waits {
+    pub timer: f64,
+    pub io: f64,
+    pub channel: f64,
+    pub lock: f64,
+    pub join: f64,
+    pub blocking: f64,
+    pub process: f64,
+    #[serde(rename = "yield")]
+    pub yield_: f64,
+}
+
+/// Milliseconds, to the microsecond.
+pub fn ms(d: Duration) -> f64 {
+    (d.as_nanos() as f64 / 1_000.0).round() / 1_000.0
+}
+
+impl Summary {
+    pub fn from_model(model: &Model) -> Summary {
+        let tasks = model
+            .tasks
+            .iter()
+            .map(|t| {
+                let stats = t.stats.clone().unwrap_or_default();
+                let w = |wait: Wait| ms(t.waits[wait as usize]);
+                TaskSummary {
+                    name: t.name.to_string(),
+                    id: t.id,
+                    outcome: t.outcome().map_or("running", Outcome::as_str).to_string(),
+                    message: match t.outcome() {
+                        Some(Outcome::Panicked(m)) => Some(m.clone()),
+                        _ => None,
+                    },
+                    spawned_ms: ms(t.spawned_at),
+                    done_ms: t.done_at.map(ms),
+                    polls: stats.polls,
+                    busy_ms: ms(stats.busy),
+                    scheduled_ms: ms(stats.scheduled),
+                    idle_ms: ms(stats.idle),
+                    slow_polls: stats.slow_polls,
+                    first_poll_delay_ms: ms(stats.first_poll_delay),
+                    max_poll_ms: ms(t.max_poll),
+                    late_wakes: t.late_wakes,
+                    max_late_ms: ms(t.max_late),
+                    waits: Waits {
+                        timer: w(Wait::Timer),
+                        io: w(Wait::Io),
+                        channel: w(Wait::Channel),
+                        lock: w(Wait::Lock),
+                        join: w(Wait::Join),
+                        blocking: w(Wait::Blocking),
+                        process: w(Wait::Process),
+                        yield_: w(Wait::Yield),
+                    },
+                }
+            })
+            .collect();
+        Summary {
+            scenario: model.info.scenario.clone(),
+            runtime: RuntimeSummary {
+                flavor: model.info.flavor.clone(),
+                workers: model.info.workers,
+                clock: model.info.clock.clone(),
+            },
+            wall_ms: ms(model.wall()),
+            switches: model.switches,
+            events_dropped: model.dropped,
+            stalled: model.stalled.clone(),
+            tasks,
+        }
+    }
+
+    pub fn task(&self, name: &str) -> Option<&TaskSummary> {
+        self.tasks.iter().find(|t| t.name == name)
+    }
+
+    /// The human summary printed by `run --headless`.
+    pub fn table(&self, max_rows: usize) -> String {
+        let mut out = String::new();
+        let _ = writeln!(
+            out,
+            "{}: {} ({} worker{}, {} clock)",
+            self.scenario,
+            self.runtime.flavor,
+            self.runtime.workers,
+            if self.runtime.workers == 1 { "" } else { "s" },
+            self.runtime.clock
+        );
+        let _ = writeln!(
+            out,
+            "finished in {} ms of scenario time, {} task switches, {} tasks\n",
+            fmt_ms(self.wall_ms),
+            self.switches,
+            self.tasks.len()
+        );
+        let _ = writeln!(
+            out,
+            "{:<16} {:>9} {:>9} {:>6} {:>9} {:>9} {:>6}  {:<10} waited on",
+            "task", "done ms", "busy ms", "polls", "sched ms", "1st poll", "slow", "outcome"
+        );
+        for t in self.tasks.iter().take(max_rows) {
+            let mut waits: Vec<(f64, &str)> = [
+                (t.waits.timer, "timer"),
+                (t.waits.io, "io"),
+                (t.waits.channel, "channel"),
+                (t.waits.lock, "lock"),
+                (t.waits.join, "join"),
+                (t.waits.blocking, "blocking"),
+                (t.waits.process, "process"),
+                (t.waits.yield_, "yield"),
+            ]
+            .into_iter()
+            .filter(|(v, _)| *v > 0.0)
+            .collect();
+            waits.sort_by(|a, b| b.0.total_cmp(&a.0));
+            let mut waited: Vec<String> = waits
+                .iter()
+                .map(|(v, k)| format!("{k} {}ms", fmt_ms(*v)))
+                .collect();
+            if t.late_wakes > 0 {
+                waited.push(format!(
+                    "(woken up to {} ms late)",
+                    fmt_ms(t.max_late_ms)
+                ));
+            }
+            let name: String = t.name.chars().take(16).collect();
+            let _ = writeln!(
+                out,
+                "{:<16} {:>9} {:>9} {:>6} {:>9} {:>9} {:>6}  {:<10} {}",
+                name,
+                t.done_ms.map_or("-".into(), fmt_ms),
+                fmt_ms(t.busy_ms),
+                t.polls,
+                fmt_ms(t.scheduled_ms),
+                fmt_ms(t.first_poll_delay_ms),
+                t.slow_polls,
+                t.outcome,
+                waited.join(", ")
+            );
+            if let Some(m) = &t.message {
+                let _ = writeln!(out, "{:<16} panic: {m}", "");
+            }
+        }
+        if self.tasks.len() > max_rows {
+            let _ = writeln!(out, "... and {} more tasks", self.tasks.len() - max_rows);
+        }
+        if self.events_dropped > 0 {
+            let _ = writeln!(
+                out,
+                "\nnote: {} events were dropped (the consumer fell behind)",
+                self.events_dropped
+            );
+        }
+        if let Some(s) = &self.stalled {
+            let _ = writeln!(out, "\nstopped early: {s}");
+        }
+        out
+    }
+}
+
+fn fmt_ms(v: f64) -> String {
+    if v.fract() == 0.0 {
+        format!("{v:.0}")
+    } else if v >= 100.0 {
+        format!("{v:.1}")
+    } else {
+        format!("{v:.2}")
+    }
+}
