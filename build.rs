@@ -15,7 +15,10 @@ fn main() {
     files.sort();
     let mut out = String::from("&[\n");
     for path in files {
-        let stem = path.file_stem().and_then(|s| s.to_str()).expect("utf-8 file name");
+        let stem = path
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .expect("utf-8 file name");
         out.push_str(&format!(
             "    ({stem:?}, include_str!({:?})),\n",
             path.display().to_string()

@@ -79,7 +79,11 @@ fn list(json: bool) -> Result<u8, Error> {
         let width = scenarios.iter().map(|s| s.name.len()).max().unwrap_or(0);
         let mut text = String::new();
         for s in &scenarios {
-            let line: String = s.description.split_whitespace().collect::<Vec<_>>().join(" ");
+            let line: String = s
+                .description
+                .split_whitespace()
+                .collect::<Vec<_>>()
+                .join(" ");
             text.push_str(&format!("{:<width$}  {}\n", s.name, line));
         }
         out(&text);
@@ -92,7 +96,8 @@ pub fn load(arg: &str) -> Result<Scenario, Error> {
     let path = Path::new(arg);
     let looks_like_path = arg.ends_with(".toml") || arg.contains(std::path::MAIN_SEPARATOR);
     if looks_like_path || path.is_file() {
-        let bytes = std::fs::read(path).map_err(|e| Error::Input(format!("{arg}: cannot read: {e}")))?;
+        let bytes =
+            std::fs::read(path).map_err(|e| Error::Input(format!("{arg}: cannot read: {e}")))?;
         return Ok(scenario::parse(arg, &bytes)?);
     }
     match bundled::get(arg) {
@@ -141,8 +146,9 @@ fn run(args: RunArgs) -> Result<u8, Error> {
         .events
         .as_deref()
         .map(|p| {
-            AtomicFile::create(p)
-                .map_err(|e| Error::Input(format!("--events {}: cannot write there: {e}", p.display())))
+            AtomicFile::create(p).map_err(|e| {
+                Error::Input(format!("--events {}: cannot write there: {e}", p.display()))
+            })
         })
         .transpose()?;
     let options = RunOptions {
@@ -152,7 +158,8 @@ fn run(args: RunArgs) -> Result<u8, Error> {
     let finished = crate::headless::run(Arc::new(scenario), options, events)?;
     let summary = finished.summary();
     if args.json {
-        let text = serde_json::to_string_pretty(&summary).map_err(|e| Error::Failed(e.to_string()))?;
+        let text =
+            serde_json::to_string_pretty(&summary).map_err(|e| Error::Failed(e.to_string()))?;
         out(&format!("{text}\n"));
     } else {
         out(&summary.table(40));

@@ -38,11 +38,16 @@ pub fn run_info(scenario: &Scenario) -> RunInfo {
 }
 
 /// Runs `scenario` to its end; `events` receives every transition.
-pub fn run(scenario: Arc<Scenario>, options: RunOptions, mut events: Option<AtomicFile>) -> Result<Finished, Error> {
+pub fn run(
+    scenario: Arc<Scenario>,
+    options: RunOptions,
+    mut events: Option<AtomicFile>,
+) -> Result<Finished, Error> {
     let info = run_info(&scenario);
     let mut model = Model::new(info.clone());
     let mut lines = LineWriter::default();
-    let io_error = |e: std::io::Error| Error::Failed(format!("could not write the events file: {e}"));
+    let io_error =
+        |e: std::io::Error| Error::Failed(format!("could not write the events file: {e}"));
     if let Some(file) = events.as_mut() {
         lines.header(file.writer(), &info).map_err(io_error)?;
     }

@@ -199,7 +199,8 @@ impl Model {
             _ => {}
         }
         // Entering the new one.
-        let new_poll = matches!(e.change, Change::Running { .. }) && !matches!(was, State::Running { .. });
+        let new_poll =
+            matches!(e.change, Change::Running { .. }) && !matches!(was, State::Running { .. });
         if let Change::Running { worker } = e.change
             && new_poll
         {
@@ -337,7 +338,14 @@ mod tests {
             spawned(0, 0, "a"),
             ev(0, 0, Change::Running { worker: 0 }),
             ev(0, 0, Change::Waiting { wait: Wait::Timer }),
-            ev(100, 0, Change::Ready { by: WakeBy::Timer, late: None }),
+            ev(
+                100,
+                0,
+                Change::Ready {
+                    by: WakeBy::Timer,
+                    late: None,
+                },
+            ),
             ev(100, 0, Change::Running { worker: 0 }),
             done(105, 0),
         ]);
@@ -358,7 +366,14 @@ mod tests {
         for (i, task) in [0, 1, 0, 1].into_iter().enumerate() {
             let t = i as u64 * 10;
             events.push(ev(t, task, Change::Running { worker: 0 }));
-            events.push(ev(t + 10, task, Change::Ready { by: WakeBy::Runtime, late: None }));
+            events.push(ev(
+                t + 10,
+                task,
+                Change::Ready {
+                    by: WakeBy::Runtime,
+                    late: None,
+                },
+            ));
         }
         assert_eq!(model(&events).switches, 4);
         // a, a, b: the second poll of a is no switch.
@@ -366,7 +381,14 @@ mod tests {
             spawned(0, 0, "a"),
             spawned(0, 1, "b"),
             ev(0, 0, Change::Running { worker: 0 }),
-            ev(10, 0, Change::Ready { by: WakeBy::Runtime, late: None }),
+            ev(
+                10,
+                0,
+                Change::Ready {
+                    by: WakeBy::Runtime,
+                    late: None,
+                },
+            ),
             ev(10, 0, Change::Running { worker: 0 }),
             done(20, 0),
             ev(20, 1, Change::Running { worker: 0 }),
@@ -397,7 +419,14 @@ mod tests {
             spawned(0, 0, "sleeper"),
             ev(0, 0, Change::Running { worker: 0 }),
             ev(0, 0, Change::Waiting { wait: Wait::Timer }),
-            ev(300, 0, Change::Ready { by: WakeBy::Timer, late: Some(ms(200)) }),
+            ev(
+                300,
+                0,
+                Change::Ready {
+                    by: WakeBy::Timer,
+                    late: Some(ms(200)),
+                },
+            ),
         ]);
         let t = &m.tasks[0];
         assert_eq!(t.late_wakes, 1);

@@ -363,22 +363,23 @@ impl TaskProbe {
                 _ => WakeBy::Runtime,
             },
         };
-        self.recorder.record(|t| match self.state.load(Ordering::Relaxed) {
-            WAITING => {
-                self.state.store(READY, Ordering::Relaxed);
-                let due = self.due.load(Ordering::Relaxed);
-                let late = (due != NO_DUE)
-                    .then(|| t.saturating_sub(Duration::from_nanos(due)))
-                    .filter(|l| *l > ON_TIME);
-                Some(self.event(t, Change::Ready { by, late }))
-            }
-            RUNNING => {
-                self.state.store(RUNNING_WOKEN, Ordering::Relaxed);
-                self.woken_by.store(encode_by(by), Ordering::Relaxed);
-                None
-            }
-            _ => None,
-        });
+        self.recorder
+            .record(|t| match self.state.load(Ordering::Relaxed) {
+                WAITING => {
+                    self.state.store(READY, Ordering::Relaxed);
+                    let due = self.due.load(Ordering::Relaxed);
+                    let late = (due != NO_DUE)
+                        .then(|| t.saturating_sub(Duration::from_nanos(due)))
+                        .filter(|l| *l > ON_TIME);
+                    Some(self.event(t, Change::Ready { by, late }))
+                }
+                RUNNING => {
+                    self.state.store(RUNNING_WOKEN, Ordering::Relaxed);
+                    self.woken_by.store(encode_by(by), Ordering::Relaxed);
+                    None
+                }
+                _ => None,
+            });
         let inner = self.inner_waker.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(w) = inner.as_ref() {
             w.wake_by_ref();

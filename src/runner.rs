@@ -181,7 +181,8 @@ impl Shared {
         let spawned = match &self.recorder {
             Some(recorder) => {
                 let probe = TaskProbe::new(idx, spec as u32, recorder.clone());
-                let future = probe.instrument(step::run_task(self.clone(), spec, Some(probe.clone())));
+                let future =
+                    probe.instrument(step::run_task(self.clone(), spec, Some(probe.clone())));
                 SPAWNING.with(|s| {
                     *s.borrow_mut() = Some(Spawning {
                         probe,
@@ -221,7 +222,11 @@ impl Shared {
 }
 
 /// The runtime's main future: start the tasks, wait for them all.
-async fn main(scenario: Arc<Scenario>, recorder: Arc<Recorder>, options: RunOptions) -> Result<RunEnd, String> {
+async fn main(
+    scenario: Arc<Scenario>,
+    recorder: Arc<Recorder>,
+    options: RunOptions,
+) -> Result<RunEnd, String> {
     recorder.start_clock();
     let virtual_clock = scenario.runtime.clock == Clock::Virtual;
     let io = io::IoServer::start(virtual_clock)

@@ -182,10 +182,7 @@ impl Summary {
                 .map(|(v, k)| format!("{k} {}ms", fmt_ms(*v)))
                 .collect();
             if t.late_wakes > 0 {
-                waited.push(format!(
-                    "(woken up to {} ms late)",
-                    fmt_ms(t.max_late_ms)
-                ));
+                waited.push(format!("(woken up to {} ms late)", fmt_ms(t.max_late_ms)));
             }
             let name: String = t.name.chars().take(16).collect();
             let _ = writeln!(

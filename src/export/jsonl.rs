@@ -112,7 +112,13 @@ impl LineWriter {
         write_line(out, &line)
     }
 
-    pub fn end(&mut self, out: &mut impl Write, t: Duration, dropped: u64, stalled: Option<&str>) -> std::io::Result<()> {
+    pub fn end(
+        &mut self,
+        out: &mut impl Write,
+        t: Duration,
+        dropped: u64,
+        stalled: Option<&str>,
+    ) -> std::io::Result<()> {
         let line = Line {
             t_ms: exact_ms(t),
             state: "end".into(),
@@ -311,7 +317,12 @@ pub fn read(origin: &str, input: impl BufRead) -> Result<Log, LogError> {
             change,
         });
     }
-    let info = info.ok_or_else(|| err(1, "no header line: this is not a taskscope events file".into()))?;
+    let info = info.ok_or_else(|| {
+        err(
+            1,
+            "no header line: this is not a taskscope events file".into(),
+        )
+    })?;
     Ok(Log {
         info,
         events,

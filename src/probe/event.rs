@@ -113,7 +113,10 @@ impl Wait {
     }
 
     pub(crate) fn from_u8(v: u8) -> Wait {
-        Wait::ALL.get(usize::from(v)).copied().unwrap_or(Wait::Yield)
+        Wait::ALL
+            .get(usize::from(v))
+            .copied()
+            .unwrap_or(Wait::Yield)
     }
 }
 

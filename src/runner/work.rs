@@ -21,6 +21,7 @@ fn cpu_clock(clock: libc::clockid_t) -> Duration {
         tv_nsec: 0,
     };
     // SAFETY: `ts` is a valid, writable timespec; the clock ids are constants.
+    #[allow(unsafe_code)]
     let rc = unsafe { libc::clock_gettime(clock, &mut ts) };
     if rc != 0 {
         return Duration::ZERO;
@@ -46,5 +47,7 @@ pub fn charge_virtual(d: Duration) {
     // `advance` moves the clock, then yields; polling it once does the move
     // and drops the yield, so the task keeps its worker.
     let mut advance = pin!(tokio::time::advance(d));
-    let _ = advance.as_mut().poll(&mut Context::from_waker(Waker::noop()));
+    let _ = advance
+        .as_mut()
+        .poll(&mut Context::from_waker(Waker::noop()));
 }

@@ -209,7 +209,9 @@ impl<'t> Checker<'t> {
         for (key, value) in top.iter() {
             match key.get_ref().as_ref() {
                 "name" => name = self.string(value, "name").map(|n| (n, value.span())),
-                "description" => description = self.string(value, "description").unwrap_or_default(),
+                "description" => {
+                    description = self.string(value, "description").unwrap_or_default()
+                }
                 "runtime" => runtime_table = Some(value),
                 "channel" => {
                     for t in self.tables(value, "channel") {
@@ -237,7 +239,10 @@ impl<'t> Checker<'t> {
         let (name, name_span) = match name {
             Some((n, span)) => (n, span),
             None => {
-                self.at(0..0, "missing `name = \"...\"`: every scenario has a name".into());
+                self.at(
+                    0..0,
+                    "missing `name = \"...\"`: every scenario has a name".into(),
+                );
                 (String::new(), 0..0)
             }
         };
@@ -264,7 +269,10 @@ impl<'t> Checker<'t> {
             {
                 self.at(
                     t.name_span.clone(),
-                    format!("task `{}` is declared twice; task names must be unique", t.spec.name),
+                    format!(
+                        "task `{}` is declared twice; task names must be unique",
+                        t.spec.name
+                    ),
                 );
             }
         }
@@ -296,7 +304,11 @@ impl<'t> Checker<'t> {
         );
     }
 
-    fn unique<T: Named>(&mut self, items: Vec<(T, Range<usize>)>, what: &str) -> Vec<(T, Range<usize>)> {
+    fn unique<T: Named>(
+        &mut self,
+        items: Vec<(T, Range<usize>)>,
+        what: &str,
+    ) -> Vec<(T, Range<usize>)> {
         let mut seen = HashMap::new();
         for (item, span) in &items {
             if seen.insert(item.name().to_string(), ()).is_some() {
@@ -399,7 +411,10 @@ impl<'t> Checker<'t> {
                     } else {
                         self.at(
                             item.span(),
-                            format!("`{key}` holds {}; expected `[[{key}]]` tables", kind(item.get_ref())),
+                            format!(
+                                "`{key}` holds {}; expected `[[{key}]]` tables",
+                                kind(item.get_ref())
+                            ),
                         );
                     }
                 }
@@ -422,7 +437,12 @@ impl<'t> Checker<'t> {
         }
     }
 
-    fn runtime(&mut self, value: Option<&Value<'_>>, uses_outside: bool, tasks: &[ReadTask]) -> RuntimeSpec {
+    fn runtime(
+        &mut self,
+        value: Option<&Value<'_>>,
+        uses_outside: bool,
+        tasks: &[ReadTask],
+    ) -> RuntimeSpec {
         let mut flavor = Flavor::CurrentThread;
         let mut workers = None;
         let mut clock = None;
@@ -430,7 +450,10 @@ impl<'t> Checker<'t> {
             let DeValue::Table(table) = value.get_ref() else {
                 self.at(
                     value.span(),
-                    format!("`runtime` is {}; expected a `[runtime]` table", kind(value.get_ref())),
+                    format!(
+                        "`runtime` is {}; expected a `[runtime]` table",
+                        kind(value.get_ref())
+                    ),
                 );
                 return RuntimeSpec {
                     flavor,
@@ -519,8 +542,12 @@ impl<'t> Checker<'t> {
         for (key, v) in table.iter() {
             match key.get_ref().as_ref() {
                 "name" => name = self.string(v, "name").map(|n| (n, v.span())),
-                "capacity" => capacity = self.integer(v, "capacity", 1..1_000_001).unwrap_or(1) as usize,
-                other => self.unknown_key(key.span(), other, "in [[channel]]", &["name", "capacity"]),
+                "capacity" => {
+                    capacity = self.integer(v, "capacity", 1..1_000_001).unwrap_or(1) as usize
+                }
+                other => {
+                    self.unknown_key(key.span(), other, "in [[channel]]", &["name", "capacity"])
+                }
             }
         }
         match name {
@@ -598,7 +625,10 @@ impl<'t> Checker<'t> {
             Some(v) => self.steps(v, &mut task, 0, 1),
             None => self.at(
                 task.name_span.clone(),
-                format!("task `{}` has no `steps`; expected `steps = [ {{ sleep = \"1s\" }} ]`", task.spec.name),
+                format!(
+                    "task `{}` has no `steps`; expected `steps = [ {{ sleep = \"1s\" }} ]`",
+                    task.spec.name
+                ),
             ),
         }
         Some(task)
@@ -608,7 +638,10 @@ impl<'t> Checker<'t> {
         let DeValue::Array(items) = value.get_ref() else {
             self.at(
                 value.span(),
-                format!("`steps` is {}; expected a list of steps like [ {{ sleep = \"1s\" }} ]", kind(value.get_ref())),
+                format!(
+                    "`steps` is {}; expected a list of steps like [ {{ sleep = \"1s\" }} ]",
+                    kind(value.get_ref())
+                ),
             );
             return;
         };
@@ -621,7 +654,10 @@ impl<'t> Checker<'t> {
         let DeValue::Table(table) = value.get_ref() else {
             self.at(
                 value.span(),
-                format!("a step is {}; expected an inline table like {{ sleep = \"1s\" }}", kind(value.get_ref())),
+                format!(
+                    "a step is {}; expected an inline table like {{ sleep = \"1s\" }}",
+                    kind(value.get_ref())
+                ),
             );
             return;
         };
@@ -656,14 +692,22 @@ impl<'t> Checker<'t> {
             [] => {
                 self.at(
                     value.span(),
-                    format!("this step has no action; expected one of: {}", ACTIONS.join(", ")),
+                    format!(
+                        "this step has no action; expected one of: {}",
+                        ACTIONS.join(", ")
+                    ),
                 );
                 return;
             }
-            [_, second, ..] => {
+            [..] => {
                 let names: Vec<_> = actions.iter().map(|(k, _)| k.get_ref().as_ref()).collect();
+                let last = actions
+                    .iter()
+                    .map(|(k, _)| k.span())
+                    .max_by_key(|s| s.start)
+                    .expect("two or more");
                 self.at(
-                    second.0.span(),
+                    last,
                     format!(
                         "a step has exactly one action, this one has {}: {}; split it into separate steps",
                         names.len(),
@@ -675,13 +719,17 @@ impl<'t> Checker<'t> {
         };
         let k = key.get_ref().as_ref();
         for extra in ["yield_every", "steps"] {
-            let allowed = (extra == "yield_every" && k == "cpu") || (extra == "steps" && k == "repeat");
+            let allowed =
+                (extra == "yield_every" && k == "cpu") || (extra == "steps" && k == "repeat");
             if let Some((ek, _)) = table.get_key_value(extra)
                 && !allowed
             {
                 self.at(
                     ek.span(),
-                    format!("`{extra}` does not go with `{k}`; it belongs to `{}`", if extra == "steps" { "repeat" } else { "cpu" }),
+                    format!(
+                        "`{extra}` does not go with `{k}`; it belongs to `{}`",
+                        if extra == "steps" { "repeat" } else { "cpu" }
+                    ),
                 );
                 return;
             }
@@ -716,7 +764,10 @@ impl<'t> Checker<'t> {
             "yield" => match self.boolean(v, k) {
                 Some(true) => Some(Action::Yield),
                 Some(false) => {
-                    self.at(v.span(), "`yield = false` does nothing; expected `yield = true`".into());
+                    self.at(
+                        v.span(),
+                        "`yield = false` does nothing; expected `yield = true`".into(),
+                    );
                     None
                 }
                 None => None,
@@ -780,7 +831,7 @@ impl<'t> Checker<'t> {
         let Some(action) = action else { return };
         task.refs.extend(pending_ref);
         task.spec.steps.push(Step { action, note });
-        task.step_spans.push(value.span());
+        task.step_spans.push(v.span());
         task.multiplicity.push(mult);
     }
 
@@ -790,9 +841,17 @@ impl<'t> Checker<'t> {
         for task in tasks.iter_mut() {
             for r in std::mem::take(&mut task.refs) {
                 let (what, known): (&str, Vec<&str>) = match r.kind {
-                    RefKind::Spawn | RefKind::Join => ("task", task_names.iter().map(String::as_str).collect()),
-                    RefKind::Send | RefKind::Recv => ("channel", scenario.channels.iter().map(|c| c.name.as_str()).collect()),
-                    RefKind::Lock | RefKind::Unlock => ("mutex", scenario.mutexes.iter().map(String::as_str).collect()),
+                    RefKind::Spawn | RefKind::Join => {
+                        ("task", task_names.iter().map(String::as_str).collect())
+                    }
+                    RefKind::Send | RefKind::Recv => (
+                        "channel",
+                        scenario.channels.iter().map(|c| c.name.as_str()).collect(),
+                    ),
+                    RefKind::Lock | RefKind::Unlock => (
+                        "mutex",
+                        scenario.mutexes.iter().map(String::as_str).collect(),
+                    ),
                 };
                 let Some(i) = known.iter().position(|n| *n == r.name) else {
                     let expected = if known.is_empty() {
@@ -835,12 +894,9 @@ impl<'t> Checker<'t> {
                 }
             }
             if !t.spec.autostart
-                && !tasks.iter().any(|o| {
-                    o.spec
-                        .steps
-                        .iter()
-                        .any(|s| s.action == Action::Spawn(ti))
-                })
+                && !tasks
+                    .iter()
+                    .any(|o| o.spec.steps.iter().any(|s| s.action == Action::Spawn(ti)))
             {
                 self.at(
                     t.name_span.clone(),
@@ -998,7 +1054,12 @@ fn polls_per_instance(task: &ReadTask) -> u64 {
                 work,
                 yield_every: Some(e),
             } => work.as_nanos().div_ceil(e.as_nanos().max(1)) as u64,
-            Action::Cpu { .. } | Action::Block(_) | Action::Spawn(_) | Action::Unlock(_) | Action::Fail(_) | Action::Repeat { .. } => 0,
+            Action::Cpu { .. }
+            | Action::Block(_)
+            | Action::Spawn(_)
+            | Action::Unlock(_)
+            | Action::Fail(_)
+            | Action::Repeat { .. } => 0,
             _ => 1,
         };
         polls = polls.saturating_add(each.saturating_mul(*m));

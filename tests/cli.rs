@@ -1,0 +1,316 @@
+//! The command-line contract, driven through the real binary.
+
+use std::path::Path;
+
+use assert_cmd::Command;
+
+fn taskscope() -> Command {
+    let mut cmd = Command::cargo_bin("taskscope").expect("binary builds");
+    cmd.timeout(std::time::Duration::from_secs(60));
+    cmd
+}
+
+fn stdout(cmd: &mut Command) -> String {
+    let out = cmd.output().expect("runs");
+    assert!(
+        out.status.success(),
+        "failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).expect("utf-8")
+}
+
+#[test]
+fn list_shows_every_bundled_scenario_with_its_description() {
+    let text = stdout(taskscope().arg("list"));
+    let files: Vec<_> = std::fs::read_dir("scenarios")
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert!(files.len() >= 12, "at least 12 bundled scenarios");
+    for path in files {
+        let name = path.file_stem().unwrap().to_str().unwrap();
+        let line = text
+            .lines()
+            .find(|l| l.split_whitespace().next() == Some(name))
+            .unwrap_or_else(|| panic!("{name} is not listed"));
+        assert!(line.len() > name.len() + 20, "{name} has a description");
+    }
+}
+
+#[test]
+fn list_json_is_an_array_of_named_scenarios() {
+    let text = stdout(taskscope().args(["list", "--json"]));
+    let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let items = v.as_array().unwrap();
+    assert!(items.len() >= 12);
+    assert!(
+        items
+            .iter()
+            .all(|i| i["name"].is_string() && i["description"].is_string())
+    );
+}
+
+#[test]
+fn check_accepts_every_bundled_scenario() {
+    let files: Vec<String> = std::fs::read_dir("scenarios")
+        .unwrap()
+        .map(|e| e.unwrap().path().display().to_string())
+        .collect();
+    let text = stdout(taskscope().arg("check").args(&files));
+    assert_eq!(
+        text.lines().filter(|l| l.ends_with(')')).count(),
+        files.len()
+    );
+}
+
+/// Every file in tests/scenarios/invalid says what its error must contain
+/// (`# expect:`) and where (`# at: LINE:COL`).
+#[test]
+fn every_invalid_scenario_exits_2_naming_line_and_column() {
+    let dir = Path::new("tests/scenarios/invalid");
+    let mut checked = 0;
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        let text = std::fs::read_to_string(&path).unwrap();
+        let field = |key: &str| {
+            text.lines()
+                .find_map(|l| l.strip_prefix(key))
+                .map(str::trim)
+                .map(str::to_string)
+        };
+        let (expect, at) = match (field("# expect:"), field("# at:")) {
+            (Some(e), Some(a)) => (e, a),
+            _ => ("empty".to_string(), "1:1".to_string()),
+        };
+        let out = taskscope().arg("check").arg(&path).output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{}: {stderr}", path.display());
+        let located = format!("{}:{at}: ", path.display());
+        assert!(
+            stderr.contains(&located),
+            "{}: expected the error at {at}, got: {stderr}",
+            path.display()
+        );
+        assert!(
+            stderr.contains(&expect),
+            "{}: expected {expect:?} in: {stderr}",
+            path.display()
+        );
+        assert!(!stderr.contains("panicked"), "{stderr}");
+        checked += 1;
+    }
+    assert!(checked >= 20, "the folder has the cases the issue lists");
+}
+
+#[test]
+fn binary_and_non_utf8_files_are_rejected_with_a_position() {
+    let dir = tempfile::tempdir().unwrap();
+    let cases: [(&str, &[u8], &str, &str); 3] = [
+        (
+            "binary.toml",
+            b"name = \"x\"\n\x00\x01\x02",
+            "2:1",
+            "NUL byte",
+        ),
+        ("latin1.toml", b"name = \"caf\xe9\"\n", "1:12", "not UTF-8"),
+        ("png.toml", b"\x89PNG\r\n\x1a\n", "1:1", "not UTF-8"),
+    ];
+    for (name, bytes, at, expect) in cases {
+        let path = dir.path().join(name);
+        std::fs::write(&path, bytes).unwrap();
+        let out = taskscope().arg("check").arg(&path).output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{name}: {stderr}");
+        assert!(
+            stderr.contains(&format!("{name}:{at}: ")),
+            "{name}: {stderr}"
+        );
+        assert!(stderr.contains(expect), "{name}: {stderr}");
+    }
+}
+
+#[test]
+fn an_unknown_scenario_name_is_exit_2_listing_the_bundled_ones() {
+    let out = taskscope()
+        .args(["run", "no-such-lesson", "--headless"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("no-such-lesson") && stderr.contains("breakfast-concurrent"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn bad_arguments_are_exit_2() {
+    let out = taskscope()
+        .args(["run", "breakfast-concurrent", "--clock", "sundial"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let out = taskscope()
+        .args([
+            "run",
+            "breakfast-threads",
+            "--headless",
+            "--clock",
+            "virtual",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--clock virtual"));
+}
+
+#[test]
+fn run_json_prints_the_summary_shape() {
+    let text = stdout(taskscope().args(["run", "breakfast-concurrent", "--json"]));
+    let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+    for key in [
+        "scenario",
+        "runtime",
+        "wall_ms",
+        "switches",
+        "events_dropped",
+        "tasks",
+    ] {
+        assert!(v.get(key).is_some(), "summary has {key}");
+    }
+    for key in ["flavor", "workers", "clock"] {
+        assert!(v["runtime"].get(key).is_some(), "runtime has {key}");
+    }
+    let task = &v["tasks"][0];
+    for key in [
+        "name",
+        "id",
+        "outcome",
+        "spawned_ms",
+        "done_ms",
+        "polls",
+        "busy_ms",
+        "scheduled_ms",
+        "idle_ms",
+        "slow_polls",
+        "max_poll_ms",
+        "waits",
+    ] {
+        assert!(task.get(key).is_some(), "task has {key}");
+    }
+    for key in [
+        "timer", "io", "channel", "lock", "join", "blocking", "process", "yield",
+    ] {
+        assert!(task["waits"].get(key).is_some(), "waits has {key}");
+    }
+    assert_eq!(v["wall_ms"].as_f64(), Some(605.0));
+}
+
+#[test]
+fn run_events_writes_whole_json_lines_for_every_transition() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("events.jsonl");
+    stdout(
+        taskscope()
+            .args(["run", "create-task", "--headless", "--events"])
+            .arg(&path),
+    );
+    let text = std::fs::read_to_string(&path).unwrap();
+    assert!(text.ends_with('\n'));
+    let lines: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.first().unwrap()["state"], "run");
+    assert_eq!(lines.last().unwrap()["state"], "end");
+    let events = &lines[1..lines.len() - 1];
+    for e in events {
+        for key in ["t_ms", "task", "id", "state", "wait", "worker", "step"] {
+            assert!(e.get(key).is_some(), "{e} has {key}");
+        }
+    }
+    let spawned: Vec<_> = events.iter().filter(|e| e["state"] == "spawned").collect();
+    assert_eq!(spawned.len(), 3);
+    assert_eq!(spawned[1]["parent"], "main");
+    let woken_by_timer = events
+        .iter()
+        .filter(|e| e["state"] == "ready" && e["by"] == "timer")
+        .count();
+    assert_eq!(woken_by_timer, 2);
+    // main is woken by the tasks it joins, as they finish.
+    assert!(
+        events
+            .iter()
+            .any(|e| e["task"] == "main" && e["state"] == "ready" && e["by"] == "say-after-6s")
+    );
+    // No temporary file is left beside it.
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+}
+
+#[test]
+fn an_unwritable_events_path_is_exit_2_before_the_run() {
+    let out = taskscope()
+        .args([
+            "run",
+            "breakfast-concurrent",
+            "--headless",
+            "--events",
+            "/nonexistent/dir/e.jsonl",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(out.stdout.is_empty(), "nothing ran");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--events"));
+}
+
+#[test]
+fn no_arguments_without_a_terminal_runs_the_default_scenario_headless() {
+    let text = stdout(&mut taskscope());
+    assert!(text.starts_with("breakfast-concurrent"), "{text}");
+    assert!(text.contains("eggs"));
+}
+
+#[test]
+fn a_panicking_task_is_reported_and_the_others_finish() {
+    let text = stdout(taskscope().args(["run", "panic-in-task", "--json"]));
+    let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let tasks = v["tasks"].as_array().unwrap();
+    let toast = tasks.iter().find(|t| t["name"] == "toast").unwrap();
+    assert_eq!(toast["outcome"], "panicked");
+    assert_eq!(toast["message"], "the toast burned");
+    assert!(
+        tasks
+            .iter()
+            .filter(|t| t["name"] != "toast")
+            .all(|t| t["outcome"] == "ok")
+    );
+}
+
+#[test]
+fn a_deadlock_is_cancelled_and_reported_with_exit_1() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("deadlock.toml");
+    std::fs::write(
+        &path,
+        r#"name = "deadlock"
+[[channel]]
+name = "never"
+[[task]]
+name = "waiter"
+steps = [ { recv = "never" } ]
+"#,
+    )
+    .unwrap();
+    let out = taskscope()
+        .arg("run")
+        .arg(&path)
+        .arg("--json")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["tasks"][0]["outcome"], "cancelled");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("deadlock"));
+}

@@ -1,0 +1,50 @@
+//! Helpers shared by the integration tests.
+#![allow(dead_code)]
+
+use std::sync::Arc;
+
+use taskscope::headless::{self, Finished};
+use taskscope::runner::RunOptions;
+use taskscope::scenario::{self, Scenario, bundled};
+use taskscope::summary::Summary;
+
+pub fn options() -> RunOptions {
+    RunOptions {
+        worker_exe: env!("CARGO_BIN_EXE_taskscope").into(),
+        ..RunOptions::default()
+    }
+}
+
+pub fn bundled(name: &str) -> Scenario {
+    bundled::get(name).expect("bundled").expect("valid")
+}
+
+pub fn inline(toml: &str) -> Scenario {
+    scenario::parse("inline", toml.as_bytes()).unwrap_or_else(|e| panic!("{e}"))
+}
+
+pub fn run(scenario: Scenario) -> Finished {
+    headless::run(Arc::new(scenario), options(), None).unwrap_or_else(|e| panic!("{e}"))
+}
+
+pub fn summary(scenario: Scenario) -> Summary {
+    run(scenario).summary()
+}
+
+/// Whether `a` is within `pct` percent of `b`.
+pub fn near(a: f64, b: f64, pct: f64) -> bool {
+    (a - b).abs() <= b.abs() * pct / 100.0
+}
+
+/// Every event of one run, in order.
+pub fn record(scenario: Scenario) -> Vec<taskscope::probe::Event> {
+    let run = taskscope::runner::start(Arc::new(scenario), options()).expect("starts");
+    let mut events = Vec::new();
+    while !run
+        .recorder
+        .drain(&mut events, std::time::Duration::from_millis(5))
+        .finished
+    {}
+    run.wait().expect("runs");
+    events
+}

@@ -1,0 +1,317 @@
+//! How tasks are scheduled, on the virtual clock: exact, repeatable, and no
+//! faster machine needed. Each test names the behaviour it proves.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{bundled, inline, near, run, summary};
+use taskscope::probe::{Change, Wait, WakeBy};
+use taskscope::scenario::Action;
+
+/// Every duration a task's steps take, summed (repeat bodies counted once).
+fn step_total(s: &taskscope::scenario::Scenario) -> f64 {
+    s.tasks
+        .iter()
+        .flat_map(|t| &t.steps)
+        .map(|step| match step.action {
+            Action::Sleep(d) | Action::Io(d) | Action::Block(d) | Action::Cpu { work: d, .. } => {
+                d.as_secs_f64() * 1000.0
+            }
+            _ => 0.0,
+        })
+        .sum()
+}
+
+#[test]
+fn sequential_breakfast_takes_the_sum_of_its_steps() {
+    let s = bundled("breakfast-sequential");
+    let total = step_total(&s);
+    let wall = summary(s).wall_ms;
+    assert!(near(wall, total, 1.0), "wall {wall} vs sum {total}");
+}
+
+#[test]
+fn concurrent_breakfast_takes_about_its_longest_step() {
+    let s = bundled("breakfast-concurrent");
+    let longest = s
+        .tasks
+        .iter()
+        .flat_map(|t| &t.steps)
+        .filter_map(|step| match step.action {
+            Action::Io(d) | Action::Sleep(d) => Some(d.as_secs_f64() * 1000.0),
+            _ => None,
+        })
+        .fold(0.0, f64::max);
+    let wall = summary(s).wall_ms;
+    assert!(near(wall, longest, 1.0), "wall {wall} vs longest {longest}");
+}
+
+#[test]
+fn the_create_task_example_takes_6_seconds_not_9() {
+    let s = summary(bundled("create-task"));
+    assert_eq!(s.wall_ms, 6000.0);
+}
+
+/// The blocking-the-loop lesson: a timer cannot fire while the only worker
+/// is blocked, and a task behind the blocker cannot start.
+#[test]
+fn a_blocked_worker_makes_a_timer_fire_late_and_delays_first_polls() {
+    let finished = run(bundled("blocking-the-loop"));
+    let s = finished.summary();
+    let sleeper = s.task("sleeper").unwrap();
+    assert_eq!(sleeper.late_wakes, 1);
+    assert_eq!(sleeper.max_late_ms, 200.0, "due at 100, fired at 300");
+    let bystander = s.task("bystander").unwrap();
+    assert_eq!(
+        bystander.first_poll_delay_ms, 300.0,
+        "tokio-metrics' first-poll delay"
+    );
+
+    // The events say the same: the sleeper's timer woke it at 300 ms, 200 ms late.
+    let sleeper_idx = finished
+        .model
+        .tasks
+        .iter()
+        .position(|t| &*t.name == "sleeper")
+        .unwrap();
+    let wake = finished
+        .model
+        .tasks
+        .get(sleeper_idx)
+        .and_then(|t| t.last_wake)
+        .unwrap();
+    assert_eq!(wake, (WakeBy::Timer, Some(Duration::from_millis(200))));
+}
+
+#[test]
+fn a_blocked_timer_is_late_in_the_event_log() {
+    let events = common::record(bundled("blocking-the-loop"));
+    let ready_late: Vec<_> = events
+        .iter()
+        .filter_map(|e| match e.change {
+            Change::Ready {
+                by: WakeBy::Timer,
+                late: Some(l),
+            } => Some((e.t, l)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        ready_late,
+        vec![(Duration::from_millis(300), Duration::from_millis(200))]
+    );
+}
+
+#[test]
+fn cooperative_yields_interleave_two_cpu_tasks() {
+    let s = summary(bundled("cooperative-yields"));
+    // tokio wakes yielded tasks last-in first-out, so they take turns in
+    // pairs (a b b a a b ...): 20 polls, about 10 switches.
+    assert!(s.switches >= 10, "switches {}", s.switches);
+    assert_eq!(s.tasks.iter().map(|t| t.polls).sum::<u64>(), 20);
+    let done: Vec<f64> = s.tasks.iter().map(|t| t.done_ms.unwrap()).collect();
+    assert!(
+        done.iter().all(|d| *d >= 180.0),
+        "both finish near the end: {done:?}"
+    );
+}
+
+#[test]
+fn without_yields_two_cpu_tasks_run_one_after_the_other() {
+    let s = summary(bundled("greedy-cpu"));
+    assert!(s.switches <= 2, "switches {}", s.switches);
+    let mut done: Vec<f64> = s.tasks.iter().map(|t| t.done_ms.unwrap()).collect();
+    done.sort_by(f64::total_cmp);
+    assert_eq!(done, vec![100.0, 200.0]);
+}
+
+/// Yield-every-10ms makes every poll a short one; the same work without
+/// yields is one long poll per task.
+#[test]
+fn yield_every_splits_cpu_work_into_short_polls() {
+    let with = summary(bundled("cooperative-yields"));
+    let without = summary(bundled("greedy-cpu"));
+    assert!(with.tasks.iter().all(|t| t.max_poll_ms == 10.0));
+    assert!(without.tasks.iter().all(|t| t.max_poll_ms == 100.0));
+}
+
+#[test]
+fn two_virtual_runs_give_identical_event_sequences() {
+    for name in [
+        "breakfast-concurrent",
+        "channel-pipeline",
+        "mutex-contention",
+        "cooperative-yields",
+        "io-vs-cpu",
+    ] {
+        let record = || {
+            common::record(bundled(name))
+                .into_iter()
+                .map(|e| {
+                    let wait = match e.change {
+                        Change::Waiting { wait } => Some(wait),
+                        _ => None,
+                    };
+                    (e.task, e.change.state(), wait, e.step, e.t)
+                })
+                .collect::<Vec<_>>()
+        };
+        let first = record();
+        assert!(first.len() > 10);
+        assert_eq!(first, record(), "{name}");
+    }
+}
+
+#[test]
+fn busy_time_from_tokio_metrics_matches_the_running_intervals() {
+    for name in [
+        "breakfast-sequential",
+        "blocking-the-loop",
+        "cooperative-yields",
+        "channel-pipeline",
+        "io-vs-cpu",
+    ] {
+        let finished = run(bundled(name));
+        for t in &finished.model.tasks {
+            let metrics = t.stats.as_ref().unwrap().busy;
+            let events = t.running;
+            let diff = metrics.abs_diff(events);
+            assert!(
+                diff <= events / 100 + Duration::from_micros(1),
+                "{name}/{}: tokio-metrics {metrics:?} vs events {events:?}",
+                t.name
+            );
+        }
+    }
+}
+
+#[test]
+fn io_waits_are_real_socket_waits_woken_by_the_io_driver() {
+    let finished = run(bundled("breakfast-concurrent"));
+    let eggs = finished
+        .model
+        .tasks
+        .iter()
+        .find(|t| &*t.name == "eggs")
+        .unwrap();
+    assert_eq!(eggs.waits[Wait::Io as usize], Duration::from_millis(600));
+    assert_eq!(eggs.last_wake.map(|w| w.0), Some(WakeBy::Io));
+}
+
+#[test]
+fn a_receiver_is_woken_by_the_sender_and_a_full_channel_makes_the_sender_wait() {
+    let s = summary(bundled("channel-pipeline"));
+    assert!(
+        s.task("kitchen").unwrap().waits.channel > 0.0,
+        "backpressure"
+    );
+    // The diner eats slowly at first, then waits for the kitchen.
+    let events = common::record(inline(
+        r#"name = "both-ways"
+[[channel]]
+name = "counter"
+capacity = 1
+[[task]]
+name = "kitchen"
+steps = [ { send = "counter" }, { send = "counter" }, { sleep = "50ms" }, { send = "counter" } ]
+[[task]]
+name = "diner"
+steps = [ { sleep = "10ms" }, { recv = "counter" }, { recv = "counter" }, { recv = "counter" } ]
+"#,
+    ));
+    let idx = |name: &str| {
+        events
+            .iter()
+            .find_map(|e| match &e.change {
+                Change::Spawned { name: n, .. } if &**n == name => Some(e.task),
+                _ => None,
+            })
+            .unwrap()
+    };
+    let (kitchen, diner) = (idx("kitchen"), idx("diner"));
+    let woke = |by: u32, whom: u32| {
+        events
+            .iter()
+            .filter(|e| {
+                e.task == whom
+                    && e.change
+                        == Change::Ready {
+                            by: WakeBy::Task(by),
+                            late: None,
+                        }
+            })
+            .count()
+    };
+    assert!(
+        woke(kitchen, diner) >= 1,
+        "a send wakes the waiting receiver"
+    );
+    assert!(
+        woke(diner, kitchen) >= 1,
+        "a receive wakes the sender waiting on a full channel"
+    );
+}
+
+#[test]
+fn mutex_contention_serialises_the_critical_sections() {
+    let s = summary(bundled("mutex-contention"));
+    let mut done: Vec<f64> = s.tasks.iter().map(|t| t.done_ms.unwrap()).collect();
+    done.sort_by(f64::total_cmp);
+    assert_eq!(done, vec![210.0, 410.0, 610.0]);
+    assert!(s.tasks.iter().filter(|t| t.waits.lock > 0.0).count() == 2);
+}
+
+#[test]
+fn spawned_tasks_record_their_parent() {
+    let finished = run(bundled("create-task"));
+    let main = finished
+        .model
+        .tasks
+        .iter()
+        .position(|t| &*t.name == "main")
+        .unwrap() as u32;
+    let children: Vec<_> = finished
+        .model
+        .tasks
+        .iter()
+        .filter(|t| t.parent == Some(main))
+        .collect();
+    assert_eq!(children.len(), 2);
+}
+
+#[test]
+fn count_makes_numbered_copies() {
+    let s = summary(inline(
+        r#"name = "copies"
+[[task]]
+name = "w"
+count = 3
+steps = [ { sleep = "10ms" } ]
+"#,
+    ));
+    let names: Vec<&str> = s.tasks.iter().map(|t| t.name.as_str()).collect();
+    assert_eq!(names, ["w-1", "w-2", "w-3"]);
+    assert_eq!(s.wall_ms, 10.0);
+}
+
+#[test]
+fn repeat_runs_its_steps_the_given_number_of_times() {
+    let s = summary(inline(
+        r#"name = "repeat"
+[[task]]
+name = "r"
+steps = [ { repeat = 3, steps = [ { sleep = "10ms" }, { repeat = 2, steps = [ { cpu = "1ms" } ] } ] } ]
+"#,
+    ));
+    assert_eq!(s.wall_ms, 36.0);
+    assert_eq!(s.tasks[0].waits.timer, 30.0);
+}
+
+#[test]
+fn the_many_tasks_scenario_runs_ten_thousand_tasks() {
+    let s = summary(bundled("many-tasks"));
+    assert!(s.tasks.len() >= 10_000);
+    assert!(s.tasks.iter().all(|t| t.outcome == "ok"));
+    assert_eq!(s.events_dropped, 0);
+}
