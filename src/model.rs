@@ -406,7 +406,10 @@ mod tests {
                 step: 1,
                 ..ev(20, 0, Change::Running { worker: 0 })
             },
-            done(30, 0),
+            Event {
+                step: 1,
+                ..done(30, 0)
+            },
         ]);
         assert_eq!(m.tasks[0].polls, 1);
         assert_eq!(m.tasks[0].running, ms(30));
