@@ -68,11 +68,9 @@ pub fn run(
         }
     };
     let end = run.wait().map_err(|e| Error::Failed(e.to_string()))?;
-    model.finish(dropped, end.stalled.clone());
+    model.finish(dropped, end.stalled.clone(), Some(end.runtime.clone()));
     if let Some(mut file) = events {
-        lines
-            .end(file.writer(), model.now, dropped, end.stalled.as_deref())
-            .map_err(io_error)?;
+        lines.end(file.writer(), &model).map_err(io_error)?;
         file.commit().map_err(io_error)?;
     }
     Ok(Finished { model, end })

@@ -28,6 +28,19 @@ pub struct RunInfo {
     pub clock: String,
 }
 
+/// Worker figures from tokio-metrics' `RuntimeMonitor`, for the whole run.
+/// Busy time is wall-clock time, whatever the scenario's clock.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RuntimeFigures {
+    pub polls: u64,
+    pub busy: Duration,
+    pub steals: u64,
+    pub parks: u64,
+    pub remote_schedules: u64,
+    pub forced_yields: u64,
+    pub io_ready: u64,
+}
+
 /// One task, folded from its events.
 #[derive(Debug, Clone)]
 pub struct TaskView {
@@ -99,6 +112,8 @@ pub struct Model {
     pub stalled: Option<String>,
     /// Events that referred to a task never spawned (a damaged log).
     pub orphans: u64,
+    /// tokio-metrics' runtime figures, known at the end of the run.
+    pub runtime: Option<RuntimeFigures>,
 }
 
 impl Model {
@@ -113,6 +128,7 @@ impl Model {
             dropped: 0,
             stalled: None,
             orphans: 0,
+            runtime: None,
         }
     }
 
@@ -248,9 +264,15 @@ impl Model {
     }
 
     /// Records what the run said at its end.
-    pub fn finish(&mut self, dropped: u64, stalled: Option<String>) {
+    pub fn finish(
+        &mut self,
+        dropped: u64,
+        stalled: Option<String>,
+        runtime: Option<RuntimeFigures>,
+    ) {
         self.dropped = dropped;
         self.stalled = stalled;
+        self.runtime = runtime;
     }
 }
 

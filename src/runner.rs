@@ -14,6 +14,7 @@ use std::time::Duration;
 
 use tokio::sync::{Notify, mpsc, watch};
 
+use crate::model::RuntimeFigures;
 use crate::probe::{Recorder, TaskIdx, TaskProbe};
 use crate::scenario::{Clock, Flavor, Scenario};
 
@@ -51,6 +52,8 @@ pub struct RunEnd {
     pub elapsed: Duration,
     /// Set when tasks were left waiting forever and had to be cancelled.
     pub stalled: Option<String>,
+    /// tokio-metrics' runtime figures over the whole run.
+    pub runtime: RuntimeFigures,
 }
 
 /// Errors that stop a run from starting or finishing.
@@ -84,10 +87,25 @@ pub fn start(scenario: Arc<Scenario>, options: RunOptions) -> Result<Run, RunErr
     let thread = std::thread::Builder::new()
         .name("taskscope-runtime".into())
         .spawn(move || {
+            let mut metrics = tokio_metrics::RuntimeMonitor::new(runtime.handle()).intervals();
             let result = runtime.block_on(main(scenario, rec.clone(), options));
             runtime.shutdown_timeout(Duration::from_secs(2));
+            // Workers hand in their counts when they park or stop, so the
+            // figures are complete only once the runtime is shut down.
+            let m = metrics.next().unwrap_or_default();
             rec.finish();
-            result
+            result.map(|end| RunEnd {
+                runtime: RuntimeFigures {
+                    polls: m.total_polls_count,
+                    busy: m.total_busy_duration,
+                    steals: m.total_steal_count,
+                    parks: m.total_park_count,
+                    remote_schedules: m.num_remote_schedules,
+                    forced_yields: m.budget_forced_yield_count,
+                    io_ready: m.io_driver_ready_count,
+                },
+                ..end
+            })
         })
         .map_err(|e| RunError::Start(e.to_string()))?;
     Ok(Run { recorder, thread })
@@ -301,6 +319,7 @@ async fn main(
     Ok(RunEnd {
         elapsed: recorder.elapsed(),
         stalled,
+        runtime: RuntimeFigures::default(),
     })
 }
 

@@ -29,6 +29,22 @@ pub struct RuntimeSummary {
     pub flavor: String,
     pub workers: usize,
     pub clock: String,
+    /// tokio-metrics' `RuntimeMonitor` over the whole run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metrics: Option<RuntimeMetricsSummary>,
+}
+
+/// Worker figures from tokio-metrics; busy time is wall-clock time even on
+/// the virtual clock.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RuntimeMetricsSummary {
+    pub polls: u64,
+    pub busy_wall_ms: f64,
+    pub steals: u64,
+    pub parks: u64,
+    pub remote_schedules: u64,
+    pub budget_forced_yields: u64,
+    pub io_driver_ready: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -125,6 +141,15 @@ impl Summary {
                 flavor: model.info.flavor.clone(),
                 workers: model.info.workers,
                 clock: model.info.clock.clone(),
+                metrics: model.runtime.as_ref().map(|r| RuntimeMetricsSummary {
+                    polls: r.polls,
+                    busy_wall_ms: ms(r.busy),
+                    steals: r.steals,
+                    parks: r.parks,
+                    remote_schedules: r.remote_schedules,
+                    budget_forced_yields: r.forced_yields,
+                    io_driver_ready: r.io_ready,
+                }),
             },
             wall_ms: ms(model.wall()),
             switches: model.switches,
@@ -152,11 +177,22 @@ impl Summary {
         );
         let _ = writeln!(
             out,
-            "finished in {} ms of scenario time, {} task switches, {} tasks\n",
+            "finished in {} ms of scenario time, {} task switches, {} tasks",
             fmt_ms(self.wall_ms),
             self.switches,
             self.tasks.len()
         );
+        if let Some(m) = &self.runtime.metrics {
+            let _ = writeln!(
+                out,
+                "workers (tokio-metrics): {} polls, busy {} ms of wall time, {} steals, {} parks",
+                m.polls,
+                fmt_ms(m.busy_wall_ms),
+                m.steals,
+                m.parks
+            );
+        }
+        out.push('\n');
         let _ = writeln!(
             out,
             "{:<16} {:>9} {:>9} {:>6} {:>9} {:>9} {:>6}  {:<10} waited on",

@@ -315,3 +315,29 @@ fn the_many_tasks_scenario_runs_ten_thousand_tasks() {
     assert!(s.tasks.iter().all(|t| t.outcome == "ok"));
     assert_eq!(s.events_dropped, 0);
 }
+
+/// Every output is a function of the event log: reading the log back gives
+/// the very summary the run printed.
+#[test]
+fn the_events_file_folds_back_into_the_same_summary() {
+    for name in [
+        "breakfast-concurrent",
+        "blocking-the-loop",
+        "panic-in-task",
+        "channel-pipeline",
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("events.jsonl");
+        let file = taskscope::export::AtomicFile::create(&path).unwrap();
+        let finished = taskscope::headless::run(
+            std::sync::Arc::new(bundled(name)),
+            common::options(),
+            Some(file),
+        )
+        .unwrap();
+        let reader = std::io::BufReader::new(std::fs::File::open(&path).unwrap());
+        let log = taskscope::export::jsonl::read("events.jsonl", reader).unwrap();
+        let replayed = taskscope::summary::Summary::from_model(&log.model());
+        assert_eq!(replayed, finished.summary(), "{name}");
+    }
+}

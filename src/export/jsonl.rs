@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::model::RunInfo;
+use crate::model::{Model, RunInfo, RuntimeFigures};
 use crate::probe::{Change, Event, Outcome, TaskIdx, TaskStats, Wait, WakeBy};
 
 /// The version of this format, in the header line.
@@ -72,6 +72,19 @@ struct Line {
     events_dropped: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     stalled: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    runtime_metrics: Option<RuntimeMetricsLine>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct RuntimeMetricsLine {
+    polls: u64,
+    busy_ms: f64,
+    steals: u64,
+    parks: u64,
+    remote_schedules: u64,
+    forced_yields: u64,
+    io_ready: u64,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -112,18 +125,22 @@ impl LineWriter {
         write_line(out, &line)
     }
 
-    pub fn end(
-        &mut self,
-        out: &mut impl Write,
-        t: Duration,
-        dropped: u64,
-        stalled: Option<&str>,
-    ) -> std::io::Result<()> {
+    /// The last line: what the run said at its end.
+    pub fn end(&mut self, out: &mut impl Write, model: &Model) -> std::io::Result<()> {
         let line = Line {
-            t_ms: exact_ms(t),
+            t_ms: exact_ms(model.now),
             state: "end".into(),
-            events_dropped: Some(dropped),
-            stalled: stalled.map(str::to_string),
+            events_dropped: Some(model.dropped),
+            stalled: model.stalled.clone(),
+            runtime_metrics: model.runtime.as_ref().map(|r| RuntimeMetricsLine {
+                polls: r.polls,
+                busy_ms: exact_ms(r.busy),
+                steals: r.steals,
+                parks: r.parks,
+                remote_schedules: r.remote_schedules,
+                forced_yields: r.forced_yields,
+                io_ready: r.io_ready,
+            }),
             ..Line::default()
         };
         write_line(out, &line)
@@ -208,6 +225,19 @@ pub struct Log {
     pub events: Vec<Event>,
     pub dropped: u64,
     pub stalled: Option<String>,
+    pub runtime: Option<RuntimeFigures>,
+}
+
+impl Log {
+    /// The model this log describes, as the run that wrote it had it.
+    pub fn model(&self) -> Model {
+        let mut model = Model::new(self.info.clone());
+        for e in &self.events {
+            model.apply(e);
+        }
+        model.finish(self.dropped, self.stalled.clone(), self.runtime.clone());
+        model
+    }
 }
 
 /// What is wrong with an events file, and on which line.
@@ -230,6 +260,7 @@ pub fn read(origin: &str, input: impl BufRead) -> Result<Log, LogError> {
     let mut events = Vec::new();
     let mut dropped = 0;
     let mut stalled = None;
+    let mut runtime = None;
     let mut names: Vec<Arc<str>> = Vec::new();
     for (i, text) in input.split(b'\n').enumerate() {
         let n = i + 1;
@@ -257,6 +288,15 @@ pub fn read(origin: &str, input: impl BufRead) -> Result<Log, LogError> {
             "end" => {
                 dropped = line.events_dropped.unwrap_or(0);
                 stalled = line.stalled;
+                runtime = line.runtime_metrics.map(|r| RuntimeFigures {
+                    polls: r.polls,
+                    busy: from_ms(r.busy_ms),
+                    steals: r.steals,
+                    parks: r.parks,
+                    remote_schedules: r.remote_schedules,
+                    forced_yields: r.forced_yields,
+                    io_ready: r.io_ready,
+                });
                 continue;
             }
             "spawned" => {
@@ -328,5 +368,6 @@ pub fn read(origin: &str, input: impl BufRead) -> Result<Log, LogError> {
         events,
         dropped,
         stalled,
+        runtime,
     })
 }
