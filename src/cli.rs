@@ -56,6 +56,12 @@ pub struct RunArgs {
     /// Override the scenario's clock.
     #[arg(long, value_enum)]
     pub clock: Option<ClockArg>,
+    /// Pace of the virtual clock on screen: 0.25 is 4x slow motion.
+    #[arg(long, default_value_t = 1.0, value_parser = parse_speed)]
+    pub speed: f64,
+    /// Open the dashboard paused (press n to step one poll, space to go).
+    #[arg(long)]
+    pub paused: bool,
     /// off: run the same tasks without the probe (an overhead baseline).
     #[arg(long, value_enum, default_value = "on")]
     pub probe: Switch,
@@ -71,4 +77,12 @@ pub enum ClockArg {
 pub enum Switch {
     On,
     Off,
+}
+
+fn parse_speed(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(v) if (0.01..=100.0).contains(&v) => Ok(v),
+        Ok(_) => Err("expected a speed from 0.01 to 100 (1 = real time)".into()),
+        Err(_) => Err("expected a number, like 0.25 or 2".into()),
+    }
 }

@@ -1,10 +1,11 @@
 //! What each subcommand does.
 
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 use std::path::Path;
 use std::sync::Arc;
 
 use crate::Error;
+use crate::app::App;
 use crate::cli::{Cli, ClockArg, Command, RunArgs, Switch};
 use crate::error::EXIT_FAILED;
 use crate::export::AtomicFile;
@@ -31,17 +32,20 @@ pub fn install_panic_hook() {
 /// Runs one command; returns the exit code.
 pub fn dispatch(cli: Cli) -> Result<u8, Error> {
     match cli.command {
-        None => {
-            // The scenario picker needs the dashboard; until then, headless.
-            run(RunArgs {
-                scenario: bundled::DEFAULT.into(),
-                headless: true,
-                json: false,
-                events: None,
-                clock: None,
-                probe: Switch::On,
-            })
+        None if interactive() => {
+            let app = App::picker(RunOptions::default(), false, 1.0);
+            dashboard(app)
         }
+        None => run(RunArgs {
+            scenario: bundled::DEFAULT.into(),
+            headless: true,
+            json: false,
+            events: None,
+            clock: None,
+            speed: 1.0,
+            paused: false,
+            probe: Switch::On,
+        }),
         Some(Command::List { json }) => list(json),
         Some(Command::Check { scenarios }) => check(&scenarios),
         Some(Command::Run(args)) => run(args),
@@ -155,6 +159,11 @@ fn run(args: RunArgs) -> Result<u8, Error> {
         probe: args.probe == Switch::On,
         ..RunOptions::default()
     };
+    if !args.headless && !args.json && events.is_none() && options.probe && interactive() {
+        let app = App::running(Arc::new(scenario), options, args.paused, args.speed)
+            .map_err(|e| Error::Failed(e.to_string()))?;
+        return dashboard(app);
+    }
     let finished = crate::headless::run(Arc::new(scenario), options, events)?;
     let summary = finished.summary();
     if args.json {
@@ -168,6 +177,16 @@ fn run(args: RunArgs) -> Result<u8, Error> {
         eprintln!("taskscope: {why}");
         return Ok(EXIT_FAILED);
     }
+    Ok(0)
+}
+
+/// Whether a person is at a terminal (both ends are TTYs).
+fn interactive() -> bool {
+    std::io::stdout().is_terminal() && std::io::stdin().is_terminal()
+}
+
+fn dashboard(app: App) -> Result<u8, Error> {
+    crate::tui::run(app).map_err(|e| Error::Failed(format!("the terminal failed: {e}")))?;
     Ok(0)
 }
 

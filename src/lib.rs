@@ -3,17 +3,22 @@
 //! Data flows one way: a [`scenario`] (TOML) is run by the [`runner`] on a
 //! tokio runtime of its own; the [`probe`] turns every poll and wake into
 //! events; the [`model`] folds events into what the outputs show: the
-//! headless [`summary`], JSON lines ([`export`]), and the dashboard.
+//! headless [`summary`], JSON lines ([`export`]), and the dashboard
+//! ([`app`] state, [`ui`] drawing, [`tui`] terminal).
 
+pub mod app;
 pub mod cli;
 pub mod command;
 pub mod error;
 pub mod export;
 pub mod headless;
+pub mod keys;
 pub mod model;
 pub mod probe;
 pub mod runner;
 pub mod scenario;
 pub mod summary;
+pub mod tui;
+pub mod ui;
 
 pub use error::Error;

@@ -5,6 +5,8 @@
 //! needs. The same events always give the same model, so a replayed log
 //! gives the same summary as the run that wrote it.
 
+pub mod history;
+
 use std::sync::Arc;
 use std::time::Duration;
 

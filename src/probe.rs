@@ -25,6 +25,8 @@ use std::time::Duration;
 
 use tokio_metrics::{Instrumented, TaskMonitor};
 
+use crate::runner::control::Gate;
+
 pub use event::{Change, Event, Outcome, TaskIdx, TaskStats, Wait, WakeBy};
 
 /// Events the buffer holds before the producer waits (lossless) or drops.
@@ -42,6 +44,31 @@ pub struct Recorder {
     /// Distinguishes runs, so thread-local worker numbers are never stale.
     run: u64,
     next_worker: AtomicU16,
+    /// The newest live figures from the runner's sampler.
+    sample: Mutex<Option<Arc<Sample>>>,
+}
+
+/// Live tokio-metrics figures, sampled by the runner while a run goes on.
+#[derive(Debug, Clone, Default)]
+pub struct Sample {
+    pub runtime: RuntimeSample,
+    /// Figures of tasks not yet done.
+    pub tasks: Vec<(TaskIdx, TaskStats)>,
+}
+
+/// From tokio-metrics' `RuntimeMonitor`, over the last sampling interval.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct RuntimeSample {
+    pub workers: usize,
+    /// Share of the interval the workers were busy (0..=1).
+    pub busy_ratio: f64,
+    pub global_queue: usize,
+    pub local_queues: usize,
+    pub blocking_queue: usize,
+    pub blocking_threads: usize,
+    pub polls: u64,
+    pub steals: u64,
+    pub parks: u64,
 }
 
 struct Buffer {
@@ -90,6 +117,7 @@ impl Recorder {
             lossless,
             run: RUNS.fetch_add(1, Ordering::Relaxed),
             next_worker: AtomicU16::new(0),
+            sample: Mutex::new(None),
         })
     }
 
@@ -173,6 +201,20 @@ impl Recorder {
         self.signal.notify_all();
     }
 
+    /// Publishes the newest live figures.
+    pub fn publish(&self, sample: Sample) {
+        *self.sample.lock().unwrap_or_else(|e| e.into_inner()) = Some(Arc::new(sample));
+    }
+
+    /// The newest live figures, if any were sampled.
+    pub fn sample(&self) -> Option<Arc<Sample>> {
+        self.sample.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    pub fn is_finished(&self) -> bool {
+        self.lock().finished
+    }
+
     /// This thread's worker number in this run (assigned on first poll).
     fn worker(&self) -> u16 {
         WORKER.with(|w| {
@@ -232,10 +274,11 @@ pub struct TaskProbe {
     woken_by: AtomicU64,
     inner_waker: Mutex<Option<Waker>>,
     monitor: TaskMonitor,
+    gate: Option<Arc<Gate>>,
 }
 
 impl TaskProbe {
-    pub fn new(idx: TaskIdx, spec: u32, recorder: Arc<Recorder>) -> Arc<TaskProbe> {
+    pub fn new(idx: TaskIdx, spec: u32, recorder: Arc<Recorder>, gate: Option<Arc<Gate>>) -> Arc<TaskProbe> {
         Arc::new(TaskProbe {
             idx,
             spec,
@@ -248,6 +291,7 @@ impl TaskProbe {
             woken_by: AtomicU64::new(0),
             inner_waker: Mutex::new(None),
             monitor: TaskMonitor::new(),
+            gate,
         })
     }
 
@@ -335,16 +379,25 @@ impl TaskProbe {
         });
     }
 
-    fn finished(&self, outcome: Outcome) {
+    /// The task's tokio-metrics figures so far.
+    pub fn stats(&self) -> TaskStats {
         let m = self.monitor.cumulative();
-        let stats = Box::new(TaskStats {
+        TaskStats {
             polls: m.total_poll_count,
             busy: m.total_poll_duration,
             scheduled: m.total_scheduled_duration,
             idle: m.total_idle_duration,
             slow_polls: m.total_slow_poll_count,
             first_poll_delay: m.total_first_poll_delay,
-        });
+        }
+    }
+
+    pub fn is_done(&self) -> bool {
+        self.state.load(Ordering::Relaxed) == DONE
+    }
+
+    fn finished(&self, outcome: Outcome) {
+        let stats = Box::new(self.stats());
         self.recorder.record(|t| {
             self.state.store(DONE, Ordering::Relaxed);
             Some(self.event(t, Change::Done { outcome, stats }))
@@ -446,6 +499,9 @@ impl<F: Future> Future for Probed<F> {
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
         let this = self.project();
         let probe: &TaskProbe = this.probe;
+        if let Some(gate) = &probe.gate {
+            gate.before_poll(probe.idx, probe.now());
+        }
         probe.poll_started(cx.waker());
         let outer = CURRENT.with(|c| c.replace(Some(probe.idx)));
         IN_TASK.with(|c| c.set(true));

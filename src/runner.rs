@@ -2,6 +2,7 @@
 //! spawns the scenario's tasks (named, probed, monitored) and reports how
 //! the run ended. What happened inside goes to the [`Recorder`] as events.
 
+pub mod control;
 mod io;
 mod step;
 pub mod work;
@@ -15,7 +16,8 @@ use std::time::Duration;
 use tokio::sync::{Notify, mpsc, watch};
 
 use crate::model::RuntimeFigures;
-use crate::probe::{Recorder, TaskIdx, TaskProbe};
+use crate::probe::{Recorder, RuntimeSample, Sample, TaskIdx, TaskProbe};
+use control::Gate;
 use crate::scenario::{Clock, Flavor, Scenario};
 
 /// How to run a scenario.
@@ -27,6 +29,10 @@ pub struct RunOptions {
     pub worker_exe: PathBuf,
     /// Events buffered between the runtime and the consumer.
     pub capacity: usize,
+    /// Pause, step and pacing (the dashboard's controls).
+    pub gate: Option<Arc<Gate>>,
+    /// Publish live tokio-metrics figures this often (the dashboard's panels).
+    pub sample_every: Option<Duration>,
 }
 
 impl Default for RunOptions {
@@ -35,6 +41,8 @@ impl Default for RunOptions {
             probe: true,
             worker_exe: std::env::current_exe().unwrap_or_else(|_| "taskscope".into()),
             capacity: crate::probe::DEFAULT_CAPACITY,
+            gate: None,
+            sample_every: None,
         }
     }
 }
@@ -42,6 +50,7 @@ impl Default for RunOptions {
 /// A run in progress.
 pub struct Run {
     pub recorder: Arc<Recorder>,
+    stop: Arc<Notify>,
     thread: JoinHandle<Result<RunEnd, String>>,
 }
 
@@ -66,6 +75,15 @@ pub enum RunError {
 }
 
 impl Run {
+    /// Asks the run to cancel its tasks and end soon.
+    pub fn stop(&self) {
+        self.stop.notify_one();
+    }
+
+    pub fn is_finished(&self) -> bool {
+        self.thread.is_finished()
+    }
+
     /// Waits for the runtime thread to end.
     pub fn wait(self) -> Result<RunEnd, RunError> {
         match self.thread.join() {
@@ -84,11 +102,13 @@ pub fn start(scenario: Arc<Scenario>, options: RunOptions) -> Result<Run, RunErr
     let runtime = build_runtime(&scenario, &recorder, options.probe)
         .map_err(|e| RunError::Start(e.to_string()))?;
     let rec = recorder.clone();
+    let stop = Arc::new(Notify::new());
+    let stop_rx = stop.clone();
     let thread = std::thread::Builder::new()
         .name("taskscope-runtime".into())
         .spawn(move || {
             let mut metrics = tokio_metrics::RuntimeMonitor::new(runtime.handle()).intervals();
-            let result = runtime.block_on(main(scenario, rec.clone(), options));
+            let result = runtime.block_on(main(scenario, rec.clone(), options, stop_rx));
             runtime.shutdown_timeout(Duration::from_secs(2));
             // Workers hand in their counts when they park or stop, so the
             // figures are complete only once the runtime is shut down.
@@ -108,7 +128,11 @@ pub fn start(scenario: Arc<Scenario>, options: RunOptions) -> Result<Run, RunErr
             })
         })
         .map_err(|e| RunError::Start(e.to_string()))?;
-    Ok(Run { recorder, thread })
+    Ok(Run {
+        recorder,
+        stop,
+        thread,
+    })
 }
 
 thread_local! {
@@ -178,6 +202,9 @@ pub(crate) struct Shared {
     channels: Vec<(mpsc::Sender<()>, tokio::sync::Mutex<mpsc::Receiver<()>>)>,
     mutexes: Vec<Arc<tokio::sync::Mutex<()>>>,
     aborts: Mutex<Vec<tokio::task::AbortHandle>>,
+    gate: Option<Arc<Gate>>,
+    /// Every task's probe, for the sampler.
+    probes: Mutex<Vec<Arc<TaskProbe>>>,
 }
 
 impl Shared {
@@ -198,7 +225,10 @@ impl Shared {
         let builder = tokio::task::Builder::new().name(&name);
         let spawned = match &self.recorder {
             Some(recorder) => {
-                let probe = TaskProbe::new(idx, spec as u32, recorder.clone());
+                let probe = TaskProbe::new(idx, spec as u32, recorder.clone(), self.gate.clone());
+                if let Ok(mut probes) = self.probes.lock() {
+                    probes.push(probe.clone());
+                }
                 let future =
                     probe.instrument(step::run_task(self.clone(), spec, Some(probe.clone())));
                 SPAWNING.with(|s| {
@@ -244,6 +274,7 @@ async fn main(
     scenario: Arc<Scenario>,
     recorder: Arc<Recorder>,
     options: RunOptions,
+    stop: Arc<Notify>,
 ) -> Result<RunEnd, String> {
     recorder.start_clock();
     let virtual_clock = scenario.runtime.clock == Clock::Virtual;
@@ -278,8 +309,13 @@ async fn main(
             .map(|_| Arc::new(tokio::sync::Mutex::new(())))
             .collect(),
         aborts: Mutex::new(Vec::new()),
+        gate: options.gate.clone(),
+        probes: Mutex::new(Vec::new()),
         scenario: scenario.clone(),
     });
+    if let Some(every) = options.sample_every {
+        start_sampler(shared.clone(), recorder.clone(), every);
+    }
     for (spec, task) in scenario.tasks.iter().enumerate() {
         if task.autostart {
             shared.spawn_copies(spec, None);
@@ -302,11 +338,23 @@ async fn main(
         }
         tokio::select! {
             _ = &mut done => {}
+            _ = stop.notified() => {
+                if let Some(gate) = &shared.gate {
+                    gate.open();
+                }
+                let n = cancel_all(&shared).await;
+                stalled = Some(format!("stopped by the viewer; {n} task(s) were cancelled"));
+                break;
+            }
             _ = tokio::time::sleep(check_every) => {
                 let progress = shared.progress.load(Ordering::SeqCst);
                 if shared.looks_stalled() {
                     if suspect == Some(progress) {
-                        stalled = Some(cancel_all(&shared).await);
+                        let n = cancel_all(&shared).await;
+                        stalled = Some(format!(
+                            "{n} task(s) waited forever on a channel, mutex or join that nothing \
+                             could complete (a deadlock); they were cancelled"
+                        ));
                         break;
                     }
                     suspect = Some(progress);
@@ -323,8 +371,8 @@ async fn main(
     })
 }
 
-/// Cancels every task (they all wait forever) and says why.
-async fn cancel_all(shared: &Arc<Shared>) -> String {
+/// Cancels every task; returns how many were still live.
+async fn cancel_all(shared: &Arc<Shared>) -> usize {
     let live = shared.live.load(Ordering::SeqCst);
     let aborts = std::mem::take(&mut *shared.aborts.lock().unwrap_or_else(|e| e.into_inner()));
     for a in &aborts {
@@ -333,8 +381,43 @@ async fn cancel_all(shared: &Arc<Shared>) -> String {
     while shared.live.load(Ordering::SeqCst) > 0 {
         tokio::task::yield_now().await;
     }
-    format!(
-        "{live} task(s) waited forever on a channel, mutex or join that nothing \
-         could complete (a deadlock); they were cancelled"
-    )
+    live
+}
+
+/// Publishes live tokio-metrics figures every `every` until the run ends.
+fn start_sampler(shared: Arc<Shared>, recorder: Arc<Recorder>, every: Duration) {
+    let handle = tokio::runtime::Handle::current();
+    let _ = std::thread::Builder::new()
+        .name("taskscope-sampler".into())
+        .spawn(move || {
+            let mut intervals = tokio_metrics::RuntimeMonitor::new(&handle).intervals();
+            while !recorder.is_finished() {
+                std::thread::sleep(every);
+                let m = intervals.next().unwrap_or_default();
+                let elapsed = m.elapsed.as_secs_f64() * m.workers_count.max(1) as f64;
+                let tasks = shared
+                    .probes
+                    .lock()
+                    .map(|p| p.iter().filter(|p| !p.is_done()).map(|p| (p.idx(), p.stats())).collect())
+                    .unwrap_or_default();
+                recorder.publish(Sample {
+                    runtime: RuntimeSample {
+                        workers: m.workers_count,
+                        busy_ratio: if elapsed > 0.0 {
+                            (m.total_busy_duration.as_secs_f64() / elapsed).min(1.0)
+                        } else {
+                            0.0
+                        },
+                        global_queue: m.global_queue_depth,
+                        local_queues: m.total_local_queue_depth,
+                        blocking_queue: m.blocking_queue_depth,
+                        blocking_threads: m.blocking_threads_count,
+                        polls: m.total_polls_count,
+                        steals: m.total_steal_count,
+                        parks: m.total_park_count,
+                    },
+                    tasks,
+                });
+            }
+        });
 }

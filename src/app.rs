@@ -1,0 +1,263 @@
+//! The dashboard's state and how it changes: `update(message)`, Elm style.
+//! Drawing is in [`crate::ui`]; terminal and threads in [`crate::tui`].
+
+pub mod session;
+
+use std::sync::Arc;
+
+use crate::keys::{self, Action, Context, Key};
+use crate::model::State;
+use crate::runner::RunOptions;
+use crate::scenario::{Scenario, bundled};
+pub use session::Session;
+
+/// What the dashboard shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    Picker,
+    Run,
+}
+
+/// A popup over the run screen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Popup {
+    Help,
+    Detail,
+}
+
+pub enum Message {
+    Key(Key),
+    /// Time to take in new events and redraw.
+    Tick,
+}
+
+/// One row of the picker.
+pub struct Choice {
+    pub name: String,
+    pub description: String,
+    pub scenario: Option<Arc<Scenario>>,
+}
+
+pub struct App {
+    pub mode: Mode,
+    pub popup: Option<Popup>,
+    pub choices: Vec<Choice>,
+    pub picked: usize,
+    pub session: Option<Session>,
+    /// Selected row of the (filtered) task table.
+    pub selected: usize,
+    pub filter: String,
+    /// Typing into the filter.
+    pub filtering: bool,
+    pub quit: bool,
+    /// How runs start: options, paused, speed.
+    pub run_options: RunOptions,
+    pub start_paused: bool,
+    pub speed: f64,
+    /// A problem to show in the status bar.
+    pub error: Option<String>,
+    /// Rows that fit in the task table (set by the drawing).
+    pub page: usize,
+}
+
+/// Speeds `+` and `-` step through.
+const SPEEDS: &[f64] = &[0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 4.0, 10.0, 25.0, 100.0];
+
+impl App {
+    /// The picker of bundled scenarios.
+    pub fn picker(run_options: RunOptions, start_paused: bool, speed: f64) -> App {
+        let choices = bundled::all()
+            .filter_map(Result::ok)
+            .map(|s| Choice {
+                name: s.name.clone(),
+                description: s.description.clone(),
+                scenario: Some(Arc::new(s)),
+            })
+            .collect();
+        App {
+            mode: Mode::Picker,
+            popup: None,
+            choices,
+            picked: 0,
+            session: None,
+            selected: 0,
+            filter: String::new(),
+            filtering: false,
+            quit: false,
+            run_options,
+            start_paused,
+            speed,
+            error: None,
+            page: 10,
+        }
+    }
+
+    /// Straight to the run screen of `scenario`.
+    pub fn running(scenario: Arc<Scenario>, run_options: RunOptions, start_paused: bool, speed: f64) -> Result<App, crate::runner::RunError> {
+        let mut app = App::picker(run_options, start_paused, speed);
+        app.session = Some(Session::start(scenario, app.run_options.clone(), start_paused, speed)?);
+        app.mode = Mode::Run;
+        Ok(app)
+    }
+
+    /// A session made elsewhere (a replay).
+    pub fn with_session(session: Session) -> App {
+        let mut app = App::picker(RunOptions::default(), true, 1.0);
+        app.session = Some(session);
+        app.mode = Mode::Run;
+        app
+    }
+
+    pub fn context(&self) -> Context {
+        match (self.mode, self.popup) {
+            (_, Some(_)) => Context::Popup,
+            (Mode::Picker, None) => Context::Picker,
+            (Mode::Run, None) => Context::Run,
+        }
+    }
+
+    pub fn update(&mut self, message: Message) {
+        match message {
+            Message::Tick => {
+                if let Some(s) = self.session.as_mut() {
+                    s.tick();
+                }
+            }
+            Message::Key(key) if self.filtering => self.filter_key(key),
+            Message::Key(key) => {
+                if let Some(action) = keys::action(self.context(), key) {
+                    self.act(action);
+                }
+            }
+        }
+    }
+
+    fn filter_key(&mut self, key: Key) {
+        match key {
+            Key::Enter | Key::Esc => self.filtering = false,
+            Key::CtrlC => self.quit = true,
+            Key::Backspace => {
+                self.filter.pop();
+            }
+            Key::Char(c) => self.filter.push(c),
+            _ => {}
+        }
+        self.selected = 0;
+    }
+
+    fn act(&mut self, action: Action) {
+        self.error = None;
+        match action {
+            Action::Quit => self.quit = true,
+            Action::Help => self.popup = Some(Popup::Help),
+            Action::Close => self.popup = None,
+            Action::Up => self.move_selection(-1),
+            Action::Down => self.move_selection(1),
+            Action::PageUp => self.move_selection(-(self.page.max(1) as isize)),
+            Action::PageDown => self.move_selection(self.page.max(1) as isize),
+            Action::Open => match self.mode {
+                Mode::Picker => self.start_picked(),
+                Mode::Run => self.popup = Some(Popup::Detail),
+            },
+            Action::Filter => {
+                self.filtering = true;
+                self.filter.clear();
+            }
+            Action::Restart => {
+                if let Some(s) = self.session.as_mut() {
+                    match s.restart() {
+                        Ok(new) => {
+                            self.session = Some(new);
+                            self.selected = 0;
+                        }
+                        Err(e) => self.error = Some(e.to_string()),
+                    }
+                }
+            }
+            Action::TogglePause => self.on_session(Session::toggle_pause),
+            Action::Step => self.on_session(Session::step),
+            Action::Back => self.on_session(Session::back),
+            Action::Forward => self.on_session(Session::forward),
+            Action::Live => self.on_session(Session::go_live),
+            Action::Faster | Action::Slower => {
+                let now = self.session.as_ref().map_or(self.speed, |s| s.gate.speed);
+                let i = SPEEDS.iter().position(|s| *s >= now).unwrap_or(SPEEDS.len() - 1);
+                let i = if action == Action::Faster {
+                    (i + 1).min(SPEEDS.len() - 1)
+                } else {
+                    i.saturating_sub(1)
+                };
+                self.speed = SPEEDS[i];
+                let speed = self.speed;
+                self.on_session(|s| s.set_speed(speed));
+            }
+        }
+    }
+
+    fn on_session(&mut self, f: impl FnOnce(&mut Session)) {
+        if let Some(s) = self.session.as_mut() {
+            f(s);
+        }
+    }
+
+    fn start_picked(&mut self) {
+        let Some(scenario) = self.choices.get(self.picked).and_then(|c| c.scenario.clone()) else {
+            return;
+        };
+        match Session::start(scenario, self.run_options.clone(), self.start_paused, self.speed) {
+            Ok(s) => {
+                self.session = Some(s);
+                self.mode = Mode::Run;
+                self.selected = 0;
+            }
+            Err(e) => self.error = Some(e.to_string()),
+        }
+    }
+
+    fn move_selection(&mut self, by: isize) {
+        match self.mode {
+            Mode::Picker => {
+                let max = self.choices.len().saturating_sub(1);
+                self.picked = self.picked.saturating_add_signed(by).min(max);
+            }
+            Mode::Run => {
+                let max = self.visible_tasks().len().saturating_sub(1);
+                self.selected = self.selected.saturating_add_signed(by).min(max);
+            }
+        }
+    }
+
+    /// Task indices shown in the table, after the filter.
+    pub fn visible_tasks(&self) -> Vec<u32> {
+        let Some(s) = &self.session else {
+            return Vec::new();
+        };
+        let needle = self.filter.to_lowercase();
+        s.model()
+            .tasks
+            .iter()
+            .enumerate()
+            .filter(|(_, t)| {
+                needle.is_empty()
+                    || t.name.to_lowercase().contains(&needle)
+                    || state_name(&t.state).contains(&needle)
+            })
+            .map(|(i, _)| i as u32)
+            .collect()
+    }
+
+    /// The task the selection is on.
+    pub fn selected_task(&self) -> Option<u32> {
+        self.visible_tasks().get(self.selected).copied()
+    }
+}
+
+/// A state in words: `waiting (timer)`, `done (panicked)`.
+pub fn state_name(state: &State) -> String {
+    match state {
+        State::Ready => "ready".into(),
+        State::Running { worker } => format!("running on worker {worker}"),
+        State::Waiting(w) => format!("waiting ({})", w.as_str()),
+        State::Done(o) => format!("done ({})", o.as_str()),
+    }
+}

@@ -1,0 +1,278 @@
+//! One table of key bindings: dispatch, the footer hints and the `?` help
+//! all read it, so what the screen says is always what the keys do.
+
+use std::fmt;
+
+/// A key press, independent of the terminal library.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Key {
+    Char(char),
+    Enter,
+    Esc,
+    Backspace,
+    Left,
+    Right,
+    Up,
+    Down,
+    PageUp,
+    PageDown,
+    Home,
+    End,
+    CtrlC,
+}
+
+impl fmt::Display for Key {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Key::Char(' ') => write!(f, "space"),
+            Key::Char(c) => write!(f, "{c}"),
+            Key::Enter => write!(f, "Enter"),
+            Key::Esc => write!(f, "Esc"),
+            Key::Backspace => write!(f, "Backspace"),
+            Key::Left => write!(f, "←"),
+            Key::Right => write!(f, "→"),
+            Key::Up => write!(f, "↑"),
+            Key::Down => write!(f, "↓"),
+            Key::PageUp => write!(f, "PgUp"),
+            Key::PageDown => write!(f, "PgDn"),
+            Key::Home => write!(f, "Home"),
+            Key::End => write!(f, "End"),
+            Key::CtrlC => write!(f, "Ctrl-C"),
+        }
+    }
+}
+
+/// What a key asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    Quit,
+    TogglePause,
+    /// Release exactly one poll (while paused).
+    Step,
+    /// One transition back in history.
+    Back,
+    /// One transition forward in history; at the live edge, a step.
+    Forward,
+    /// Back to the live edge.
+    Live,
+    Faster,
+    Slower,
+    Restart,
+    /// Open the selected task's detail, or run the selected scenario.
+    Open,
+    Filter,
+    Help,
+    /// Close the open popup.
+    Close,
+    Up,
+    Down,
+    PageUp,
+    PageDown,
+}
+
+/// The screens and popups keys are read in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Context {
+    Picker,
+    Run,
+    /// The task detail or help popup.
+    Popup,
+}
+
+pub struct Binding {
+    pub keys: &'static [Key],
+    pub action: Action,
+    /// What it does, in a few words.
+    pub does: &'static str,
+    pub contexts: &'static [Context],
+    /// Shown in the footer (the rest only in `?` help).
+    pub footer: bool,
+}
+
+use Context::{Picker, Popup, Run};
+
+/// Every binding. Order is the order of the footer and the help.
+pub const BINDINGS: &[Binding] = &[
+    Binding {
+        keys: &[Key::Char(' ')],
+        action: Action::TogglePause,
+        does: "pause/resume the scheduler",
+        contexts: &[Run],
+        footer: true,
+    },
+    Binding {
+        keys: &[Key::Char('n')],
+        action: Action::Step,
+        does: "step one poll (paused)",
+        contexts: &[Run],
+        footer: true,
+    },
+    Binding {
+        keys: &[Key::Left],
+        action: Action::Back,
+        does: "back one transition (pauses)",
+        contexts: &[Run],
+        footer: true,
+    },
+    Binding {
+        keys: &[Key::Right],
+        action: Action::Forward,
+        does: "forward one transition; at the live edge, step",
+        contexts: &[Run],
+        footer: true,
+    },
+    Binding {
+        keys: &[Key::End],
+        action: Action::Live,
+        does: "jump back to the live edge",
+        contexts: &[Run],
+        footer: false,
+    },
+    Binding {
+        keys: &[Key::Char('+'), Key::Char('=')],
+        action: Action::Faster,
+        does: "faster (virtual clock)",
+        contexts: &[Run],
+        footer: true,
+    },
+    Binding {
+        keys: &[Key::Char('-')],
+        action: Action::Slower,
+        does: "slower: slow motion (virtual clock)",
+        contexts: &[Run],
+        footer: true,
+    },
+    Binding {
+        keys: &[Key::Char('r')],
+        action: Action::Restart,
+        does: "restart the scenario",
+        contexts: &[Run],
+        footer: true,
+    },
+    Binding {
+        keys: &[Key::Up, Key::Char('k')],
+        action: Action::Up,
+        does: "select the previous row",
+        contexts: &[Picker, Run],
+        footer: false,
+    },
+    Binding {
+        keys: &[Key::Down, Key::Char('j')],
+        action: Action::Down,
+        does: "select the next row",
+        contexts: &[Picker, Run],
+        footer: false,
+    },
+    Binding {
+        keys: &[Key::PageUp],
+        action: Action::PageUp,
+        does: "a page up",
+        contexts: &[Picker, Run],
+        footer: false,
+    },
+    Binding {
+        keys: &[Key::PageDown],
+        action: Action::PageDown,
+        does: "a page down",
+        contexts: &[Picker, Run],
+        footer: false,
+    },
+    Binding {
+        keys: &[Key::Enter],
+        action: Action::Open,
+        does: "open: run the scenario / show the task's detail",
+        contexts: &[Picker, Run],
+        footer: true,
+    },
+    Binding {
+        keys: &[Key::Char('/')],
+        action: Action::Filter,
+        does: "filter tasks by name or state",
+        contexts: &[Run],
+        footer: true,
+    },
+    Binding {
+        keys: &[Key::Char('?')],
+        action: Action::Help,
+        does: "help: every key",
+        contexts: &[Picker, Run],
+        footer: true,
+    },
+    Binding {
+        keys: &[Key::Esc, Key::Char('q'), Key::Enter, Key::Char('?')],
+        action: Action::Close,
+        does: "close the popup",
+        contexts: &[Popup],
+        footer: true,
+    },
+    Binding {
+        keys: &[Key::Char('q'), Key::Esc, Key::CtrlC],
+        action: Action::Quit,
+        does: "quit",
+        contexts: &[Picker, Run],
+        footer: true,
+    },
+    Binding {
+        keys: &[Key::CtrlC],
+        action: Action::Quit,
+        does: "quit",
+        contexts: &[Popup],
+        footer: false,
+    },
+];
+
+/// The action bound to `key` in `context`.
+pub fn action(context: Context, key: Key) -> Option<Action> {
+    BINDINGS
+        .iter()
+        .find(|b| b.contexts.contains(&context) && b.keys.contains(&key))
+        .map(|b| b.action)
+}
+
+/// The bindings of `context`, for the footer (`footer_only`) or the help.
+pub fn bindings(context: Context, footer_only: bool) -> impl Iterator<Item = &'static Binding> {
+    BINDINGS
+        .iter()
+        .filter(move |b| b.contexts.contains(&context) && (b.footer || !footer_only))
+}
+
+/// `space`, `+/=`: how a binding's keys are written.
+pub fn keys_label(b: &Binding) -> String {
+    b.keys
+        .iter()
+        .map(Key::to_string)
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn no_key_means_two_things_in_one_context() {
+        for ctx in [Context::Picker, Context::Run, Context::Popup] {
+            let mut seen = Vec::new();
+            for b in BINDINGS.iter().filter(|b| b.contexts.contains(&ctx)) {
+                for k in b.keys {
+                    assert!(!seen.contains(k), "{k} is bound twice in {ctx:?}");
+                    seen.push(*k);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn the_design_keys_do_what_the_design_says() {
+        assert_eq!(action(Context::Run, Key::Char(' ')), Some(Action::TogglePause));
+        assert_eq!(action(Context::Run, Key::Char('n')), Some(Action::Step));
+        assert_eq!(action(Context::Run, Key::Right), Some(Action::Forward));
+        assert_eq!(action(Context::Run, Key::Left), Some(Action::Back));
+        assert_eq!(action(Context::Run, Key::Char('q')), Some(Action::Quit));
+        assert_eq!(action(Context::Run, Key::Esc), Some(Action::Quit));
+        assert_eq!(action(Context::Run, Key::CtrlC), Some(Action::Quit));
+        assert_eq!(action(Context::Popup, Key::Esc), Some(Action::Close));
+        assert_eq!(action(Context::Popup, Key::CtrlC), Some(Action::Quit));
+        assert_eq!(action(Context::Picker, Key::Enter), Some(Action::Open));
+    }
+}

@@ -1,0 +1,240 @@
+//! The bounded history of a run: every event kept (up to a limit, oldest
+//! dropped and counted), a cursor into it, and the model at that cursor.
+//!
+//! Scrubbing back rebuilds the model from the nearest snapshot, so moving
+//! the cursor costs a bounded number of event applications.
+
+use std::collections::VecDeque;
+use std::time::Duration;
+
+use super::{Model, RunInfo};
+use crate::probe::Event;
+
+/// Events between two model snapshots.
+pub const SNAPSHOT_EVERY: usize = 4096;
+/// Events kept by default.
+pub const DEFAULT_LIMIT: usize = 4_000_000;
+
+pub struct History {
+    info: RunInfo,
+    events: VecDeque<Event>,
+    /// Events dropped from the front (their positions are still counted).
+    dropped: u64,
+    limit: usize,
+    /// Models after `SNAPSHOT_EVERY * k` events (absolute positions).
+    snapshots: VecDeque<(u64, Model)>,
+    /// The model after all events (the live edge).
+    live: Model,
+    /// The model after `cursor` events, when behind the live edge.
+    behind: Option<(u64, Model)>,
+}
+
+impl History {
+    pub fn new(info: RunInfo, limit: usize) -> History {
+        let empty = Model::new(info.clone());
+        History {
+            events: VecDeque::new(),
+            dropped: 0,
+            limit: limit.max(2 * SNAPSHOT_EVERY),
+            snapshots: VecDeque::from([(0, empty.clone())]),
+            live: empty,
+            behind: None,
+            info,
+        }
+    }
+
+    /// Appends one event at the live edge.
+    pub fn push(&mut self, e: Event) {
+        self.live.apply(&e);
+        self.events.push_back(e);
+        let len = self.len();
+        // A snapshot costs memory in proportion to the tasks, so space them
+        // out as tasks grow (at most half the kept events apart).
+        let every = (SNAPSHOT_EVERY.max(16 * self.live.tasks.len())).min(self.limit / 2) as u64;
+        let last = self.snapshots.back().map_or(0, |s| s.0);
+        if len - last >= every {
+            self.snapshots.push_back((len, self.live.clone()));
+        }
+        if self.events.len() > self.limit {
+            self.events.pop_front();
+            self.dropped += 1;
+            while self.snapshots.len() > 1 && self.snapshots[0].0 < self.dropped {
+                self.snapshots.pop_front();
+            }
+        }
+    }
+
+    /// Events seen in total (dropped ones included).
+    pub fn len(&self) -> u64 {
+        self.dropped + self.events.len() as u64
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Events dropped from the front to stay within the limit.
+    pub fn dropped(&self) -> u64 {
+        self.dropped
+    }
+
+    /// The earliest position the cursor can reach.
+    pub fn first(&self) -> u64 {
+        self.snapshots.front().map_or(0, |s| s.0)
+    }
+
+    pub fn live(&self) -> &Model {
+        &self.live
+    }
+
+    /// Mutable access to the live model (to record the run's end).
+    pub fn live_mut(&mut self) -> &mut Model {
+        &mut self.live
+    }
+
+    /// Where the cursor is: `len()` at the live edge.
+    pub fn cursor(&self) -> u64 {
+        self.behind.as_ref().map_or(self.len(), |(c, _)| *c)
+    }
+
+    pub fn at_live_edge(&self) -> bool {
+        self.behind.is_none()
+    }
+
+    /// The model at the cursor.
+    pub fn model(&self) -> &Model {
+        self.behind.as_ref().map_or(&self.live, |(_, m)| m)
+    }
+
+    /// The event at absolute position `pos`, if still kept.
+    pub fn event(&self, pos: u64) -> Option<&Event> {
+        pos.checked_sub(self.dropped)
+            .and_then(|i| self.events.get(i as usize))
+    }
+
+    /// Kept events, oldest first, with their absolute positions.
+    pub fn events(&self) -> impl DoubleEndedIterator<Item = (u64, &Event)> + '_ {
+        self.events
+            .iter()
+            .enumerate()
+            .map(move |(i, e)| (self.dropped + i as u64, e))
+    }
+
+    /// Moves the cursor to `pos` (clamped to what is kept).
+    pub fn seek(&mut self, pos: u64) {
+        let pos = pos.clamp(self.first(), self.len());
+        if pos == self.len() {
+            self.behind = None;
+            return;
+        }
+        let (start, base) = self
+            .snapshots
+            .iter()
+            .rev()
+            .find(|(at, _)| *at <= pos)
+            .map(|(at, m)| (*at, m))
+            .expect("the first snapshot is at first()");
+        // Continue from the current position if that is closer.
+        let mut model = match &self.behind {
+            Some((c, m)) if *c <= pos && *c >= start => (*c, m.clone()),
+            _ => (start, base.clone()),
+        };
+        for p in model.0..pos {
+            if let Some(e) = self.event(p) {
+                model.1.apply(e);
+            }
+        }
+        self.behind = Some((pos, model.1));
+    }
+
+    /// Scenario time at the cursor.
+    pub fn time(&self) -> Duration {
+        self.model().now
+    }
+
+    pub fn info(&self) -> &RunInfo {
+        &self.info
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::probe::{Change, Wait};
+
+    fn info() -> RunInfo {
+        RunInfo {
+            scenario: "t".into(),
+            flavor: "current_thread".into(),
+            workers: 1,
+            clock: "virtual".into(),
+        }
+    }
+
+    fn events(n: usize) -> Vec<Event> {
+        let mut v = vec![Event {
+            t: Duration::ZERO,
+            task: 0,
+            step: 0,
+            change: Change::Spawned {
+                name: "a".into(),
+                id: 1,
+                spec: 0,
+                parent: None,
+            },
+        }];
+        for i in 1..n {
+            let change = if i % 2 == 1 {
+                Change::Running { worker: 0 }
+            } else {
+                Change::Waiting { wait: Wait::Yield }
+            };
+            v.push(Event {
+                t: Duration::from_millis(i as u64),
+                task: 0,
+                step: 0,
+                change,
+            });
+        }
+        v
+    }
+
+    #[test]
+    fn seeking_back_gives_the_model_of_the_shorter_log() {
+        let all = events(10_000);
+        let mut h = History::new(info(), 1 << 20);
+        for e in &all {
+            h.push(e.clone());
+        }
+        for pos in [0u64, 1, 4095, 4096, 5000, 9_999] {
+            h.seek(pos);
+            let mut expected = Model::new(info());
+            for e in &all[..pos as usize] {
+                expected.apply(e);
+            }
+            assert_eq!(h.model().tasks.len(), expected.tasks.len());
+            assert_eq!(h.model().now, expected.now, "at {pos}");
+            assert_eq!(h.model().switches, expected.switches, "at {pos}");
+            if let Some(t) = expected.tasks.first() {
+                assert_eq!(h.model().tasks[0].polls, t.polls, "at {pos}");
+            }
+        }
+        h.seek(u64::MAX);
+        assert!(h.at_live_edge());
+    }
+
+    #[test]
+    fn the_ring_drops_the_oldest_and_counts_them() {
+        let mut h = History::new(info(), 2 * SNAPSHOT_EVERY);
+        for e in events(6 * SNAPSHOT_EVERY) {
+            h.push(e);
+        }
+        assert_eq!(h.len(), 6 * SNAPSHOT_EVERY as u64);
+        assert_eq!(h.dropped(), 4 * SNAPSHOT_EVERY as u64);
+        assert!(h.first() >= h.dropped());
+        // The live model still saw every event.
+        assert_eq!(h.live().tasks[0].polls, (6 * SNAPSHOT_EVERY as u64) / 2);
+        h.seek(0);
+        assert_eq!(h.cursor(), h.first());
+    }
+}

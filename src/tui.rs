@@ -1,0 +1,89 @@
+//! The terminal: raw mode and the alternate screen, input on its own thread,
+//! a frame at most every 33 ms, and the terminal restored however it ends
+//! (quit, panic, Ctrl-C, SIGINT, SIGTERM, SIGHUP).
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use crossterm::event::{self, Event, KeyCode, KeyEventKind, KeyModifiers};
+
+use crate::app::{App, Message};
+use crate::keys::Key;
+
+const FRAME: Duration = Duration::from_millis(33);
+
+/// Runs the dashboard until the viewer quits.
+pub fn run(mut app: App) -> std::io::Result<()> {
+    let stop = Arc::new(AtomicBool::new(false));
+    for signal in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT, signal_hook::consts::SIGHUP] {
+        signal_hook::flag::register(signal, stop.clone())?;
+    }
+    // Installs a panic hook that restores the terminal before reporting.
+    let mut terminal = ratatui::init();
+    let (tx, rx) = mpsc::channel();
+    std::thread::Builder::new()
+        .name("taskscope-input".into())
+        .spawn(move || {
+            while let Ok(ev) = event::read() {
+                let key = match ev {
+                    Event::Key(k) if k.kind != KeyEventKind::Release => to_key(k.code, k.modifiers),
+                    Event::Resize(..) => None,
+                    _ => continue,
+                };
+                let message = key.map_or(Message::Tick, Message::Key);
+                if tx.send(message).is_err() {
+                    return;
+                }
+            }
+        })?;
+    let mut result = Ok(());
+    let mut next_frame = Instant::now();
+    while !app.quit && !stop.load(Ordering::Relaxed) {
+        let now = Instant::now();
+        if now >= next_frame {
+            app.update(Message::Tick);
+            if let Err(e) = terminal.draw(|f| {
+                f.render_widget(&app, f.area());
+            }) {
+                result = Err(e);
+                break;
+            }
+            next_frame = now + FRAME;
+        }
+        match rx.recv_timeout(next_frame.saturating_duration_since(Instant::now())) {
+            Ok(message) => {
+                app.update(message);
+                // Show what a key did right away.
+                next_frame = Instant::now();
+            }
+            Err(mpsc::RecvTimeoutError::Timeout) => {}
+            Err(mpsc::RecvTimeoutError::Disconnected) => break,
+        }
+    }
+    if let Some(session) = app.session.as_mut() {
+        session.stop();
+    }
+    ratatui::restore();
+    result
+}
+
+fn to_key(code: KeyCode, modifiers: KeyModifiers) -> Option<Key> {
+    Some(match code {
+        KeyCode::Char('c') if modifiers.contains(KeyModifiers::CONTROL) => Key::CtrlC,
+        KeyCode::Char(c) => Key::Char(c),
+        KeyCode::Enter => Key::Enter,
+        KeyCode::Esc => Key::Esc,
+        KeyCode::Backspace => Key::Backspace,
+        KeyCode::Left => Key::Left,
+        KeyCode::Right => Key::Right,
+        KeyCode::Up => Key::Up,
+        KeyCode::Down => Key::Down,
+        KeyCode::PageUp => Key::PageUp,
+        KeyCode::PageDown => Key::PageDown,
+        KeyCode::Home => Key::Home,
+        KeyCode::End => Key::End,
+        _ => return None,
+    })
+}

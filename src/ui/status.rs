@@ -1,0 +1,101 @@
+//! The title line, the status line and the key hints.
+
+use ratatui::buffer::Buffer;
+use ratatui::layout::Rect;
+use ratatui::style::Style;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::Widget;
+
+use super::theme;
+use crate::app::{App, Session};
+use crate::keys;
+use crate::scenario::Clock;
+
+pub fn title(session: &Session, area: Rect, buf: &mut Buffer) {
+    let rt = &session.scenario.runtime;
+    Line::from(vec![
+        Span::styled(" taskscope ", theme::TITLE),
+        Span::raw(format!(
+            "· {} · {} ({} worker{}) · {} clock",
+            session.scenario.name,
+            rt.flavor.as_str(),
+            rt.workers,
+            if rt.workers == 1 { "" } else { "s" },
+            rt.clock.as_str()
+        )),
+    ])
+    .render(area, buf);
+}
+
+/// `1.234 s` or `56.7 ms`.
+pub fn fmt_time(d: std::time::Duration) -> String {
+    let ms = d.as_secs_f64() * 1000.0;
+    if ms >= 10_000.0 {
+        format!("{:.2} s", ms / 1000.0)
+    } else if ms >= 100.0 {
+        format!("{ms:.0} ms")
+    } else {
+        format!("{ms:.1} ms")
+    }
+}
+
+pub fn footer(app: &App, session: &Session, area: Rect, buf: &mut Buffer) {
+    let [status, hints] = ratatui::layout::Layout::vertical([
+        ratatui::layout::Constraint::Length(1),
+        ratatui::layout::Constraint::Length(1),
+    ])
+    .areas(area);
+    let (badge, style) = if session.is_replay() {
+        (" REPLAY ", theme::PAUSED)
+    } else if !session.history.at_live_edge() {
+        (" HISTORY ", theme::PAUSED)
+    } else if session.ended {
+        (" DONE ", theme::LIVE)
+    } else if session.gate.paused {
+        (" PAUSED ", theme::PAUSED)
+    } else {
+        (" LIVE ", theme::LIVE)
+    };
+    let mut spans = vec![
+        Span::styled(badge, style),
+        Span::raw(format!(" t = {} ", fmt_time(session.now()))),
+    ];
+    match session.scenario.runtime.clock {
+        Clock::Virtual => spans.push(Span::raw(format!("· virtual clock · speed {}x ", session.gate.speed))),
+        Clock::Real => spans.push(Span::raw(if session.gate.paused {
+            "· real clock: timers keep running while paused ".to_string()
+        } else {
+            "· real clock ".to_string()
+        })),
+    }
+    spans.push(Span::styled(
+        format!(
+            "· {} / {} transitions",
+            session.history.cursor(),
+            session.history.len()
+        ),
+        theme::DIM,
+    ));
+    if app.filtering || !app.filter.is_empty() {
+        spans.push(Span::styled(format!("  filter: {}", app.filter), theme::KEY));
+        if app.filtering {
+            spans.push(Span::raw("▏ (Enter to keep)"));
+        }
+    }
+    if let Some(e) = &app.error {
+        spans.push(Span::styled(format!("  {e}"), theme::ERROR));
+    }
+    Line::from(spans).render(status, buf);
+    hint_line(app, hints, buf);
+}
+
+/// The footer's key hints, from the key table.
+pub fn hint_line(app: &App, area: Rect, buf: &mut Buffer) {
+    let mut spans = Vec::new();
+    for b in keys::bindings(app.context(), true) {
+        spans.push(Span::styled(keys::keys_label(b), theme::KEY));
+        let short = b.does.split([':', ';', '(']).next().unwrap_or(b.does).trim();
+        spans.push(Span::styled(format!(" {short}  "), Style::new()));
+    }
+    Line::from(spans).render(area, buf);
+}

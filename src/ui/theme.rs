@@ -1,0 +1,53 @@
+//! The one theme: colours and symbols for every state, so a state reads by
+//! its symbol even without colour.
+
+use ratatui::style::{Color, Modifier, Style};
+
+use crate::app::session::Lane;
+use crate::model::State;
+use crate::probe::{Outcome, Wait};
+
+pub const TITLE: Style = Style::new().fg(Color::Cyan).add_modifier(Modifier::BOLD);
+pub const DIM: Style = Style::new().fg(Color::DarkGray);
+pub const HEADER: Style = Style::new().add_modifier(Modifier::BOLD);
+pub const SELECTED: Style = Style::new().add_modifier(Modifier::REVERSED);
+pub const KEY: Style = Style::new().fg(Color::Yellow).add_modifier(Modifier::BOLD);
+pub const LIVE: Style = Style::new().fg(Color::Black).bg(Color::Green).add_modifier(Modifier::BOLD);
+pub const PAUSED: Style = Style::new().fg(Color::Black).bg(Color::Yellow).add_modifier(Modifier::BOLD);
+pub const ERROR: Style = Style::new().fg(Color::Red).add_modifier(Modifier::BOLD);
+pub const NARRATION: Style = Style::new().fg(Color::White).add_modifier(Modifier::ITALIC);
+
+fn wait_color(w: Wait) -> Color {
+    match w {
+        Wait::Timer => Color::Blue,
+        Wait::Io => Color::Cyan,
+        Wait::Channel | Wait::Lock | Wait::Join => Color::Magenta,
+        Wait::Blocking | Wait::Process => Color::LightBlue,
+        Wait::Yield => Color::Yellow,
+    }
+}
+
+/// Symbol and colour of a task state; `holding` marks a worker held by cpu/block.
+pub fn state(state: &State, holding: bool) -> (&'static str, Style) {
+    match state {
+        State::Ready => ("◌", Style::new().fg(Color::Yellow)),
+        State::Running { .. } if holding => ("■", Style::new().fg(Color::Red).add_modifier(Modifier::BOLD)),
+        State::Running { .. } => ("▶", Style::new().fg(Color::Green).add_modifier(Modifier::BOLD)),
+        State::Waiting(w) => ("‖", Style::new().fg(wait_color(*w))),
+        State::Done(Outcome::Ok) => ("✓", DIM),
+        State::Done(Outcome::Panicked(_)) => ("✗", Style::new().fg(Color::Red)),
+        State::Done(Outcome::Cancelled) => ("⊘", DIM),
+    }
+}
+
+/// Glyph and style of one lane cell.
+pub fn lane(cell: Option<Lane>) -> (char, Style) {
+    match cell {
+        None => (' ', Style::new()),
+        Some(Lane::Ready) => ('░', Style::new().fg(Color::Yellow)),
+        Some(Lane::Running) => ('█', Style::new().fg(Color::Green)),
+        Some(Lane::Holding) => ('█', Style::new().fg(Color::Red)),
+        Some(Lane::Waiting(w)) => ('─', Style::new().fg(wait_color(w))),
+        Some(Lane::Done) => (' ', Style::new()),
+    }
+}
