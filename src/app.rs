@@ -93,9 +93,19 @@ impl App {
     }
 
     /// Straight to the run screen of `scenario`.
-    pub fn running(scenario: Arc<Scenario>, run_options: RunOptions, start_paused: bool, speed: f64) -> Result<App, crate::runner::RunError> {
+    pub fn running(
+        scenario: Arc<Scenario>,
+        run_options: RunOptions,
+        start_paused: bool,
+        speed: f64,
+    ) -> Result<App, crate::runner::RunError> {
         let mut app = App::picker(run_options, start_paused, speed);
-        app.session = Some(Session::start(scenario, app.run_options.clone(), start_paused, speed)?);
+        app.session = Some(Session::start(
+            scenario,
+            app.run_options.clone(),
+            start_paused,
+            speed,
+        )?);
         app.mode = Mode::Run;
         Ok(app)
     }
@@ -181,7 +191,10 @@ impl App {
             Action::Live => self.on_session(Session::go_live),
             Action::Faster | Action::Slower => {
                 let now = self.session.as_ref().map_or(self.speed, |s| s.gate.speed);
-                let i = SPEEDS.iter().position(|s| *s >= now).unwrap_or(SPEEDS.len() - 1);
+                let i = SPEEDS
+                    .iter()
+                    .position(|s| *s >= now)
+                    .unwrap_or(SPEEDS.len() - 1);
                 let i = if action == Action::Faster {
                     (i + 1).min(SPEEDS.len() - 1)
                 } else {
@@ -201,10 +214,19 @@ impl App {
     }
 
     fn start_picked(&mut self) {
-        let Some(scenario) = self.choices.get(self.picked).and_then(|c| c.scenario.clone()) else {
+        let Some(scenario) = self
+            .choices
+            .get(self.picked)
+            .and_then(|c| c.scenario.clone())
+        else {
             return;
         };
-        match Session::start(scenario, self.run_options.clone(), self.start_paused, self.speed) {
+        match Session::start(
+            scenario,
+            self.run_options.clone(),
+            self.start_paused,
+            self.speed,
+        ) {
             Ok(s) => {
                 self.session = Some(s);
                 self.mode = Mode::Run;

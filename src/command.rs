@@ -159,9 +159,14 @@ fn run(args: RunArgs) -> Result<u8, Error> {
         probe: args.probe == Switch::On,
         ..RunOptions::default()
     };
-    if !args.headless && !args.json && events.is_none() && options.probe && interactive() {
-        let app = App::running(Arc::new(scenario), options, args.paused, args.speed)
+    if !args.headless && !args.json && options.probe && interactive() {
+        let mut app = App::running(Arc::new(scenario), options, args.paused, args.speed)
             .map_err(|e| Error::Failed(e.to_string()))?;
+        if let (Some(file), Some(session)) = (events, app.session.as_mut()) {
+            session
+                .record_to(file)
+                .map_err(|e| Error::Failed(format!("could not write the events file: {e}")))?;
+        }
         return dashboard(app);
     }
     let finished = crate::headless::run(Arc::new(scenario), options, events)?;

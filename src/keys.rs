@@ -264,7 +264,10 @@ mod tests {
 
     #[test]
     fn the_design_keys_do_what_the_design_says() {
-        assert_eq!(action(Context::Run, Key::Char(' ')), Some(Action::TogglePause));
+        assert_eq!(
+            action(Context::Run, Key::Char(' ')),
+            Some(Action::TogglePause)
+        );
         assert_eq!(action(Context::Run, Key::Char('n')), Some(Action::Step));
         assert_eq!(action(Context::Run, Key::Right), Some(Action::Forward));
         assert_eq!(action(Context::Run, Key::Left), Some(Action::Back));

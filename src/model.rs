@@ -74,7 +74,22 @@ pub struct TaskView {
     pub last_wake: Option<(WakeBy, Option<Duration>)>,
     /// tokio-metrics figures, known once the task is done.
     pub stats: Option<TaskStats>,
+    /// When the timer or reply it waits for is due.
+    pub due: Option<Duration>,
     poll_start: Duration,
+}
+
+impl TaskView {
+    /// How long past due its timer or reply is at `now`, if it is waiting
+    /// for one that has not come (its worker was busy when it was due).
+    pub fn overdue(&self, now: Duration) -> Option<Duration> {
+        match (&self.state, self.due) {
+            (State::Waiting(_), Some(due)) if now > due + Duration::from_millis(1) => {
+                Some(now - due)
+            }
+            _ => None,
+        }
+    }
 }
 
 impl TaskView {
@@ -189,6 +204,7 @@ impl Model {
                 max_late: Duration::ZERO,
                 last_wake: None,
                 stats: None,
+                due: None,
                 poll_start: e.t,
             };
             return;
@@ -252,9 +268,10 @@ impl Model {
                 }
                 task.state = State::Running { worker: *worker };
             }
-            Change::Waiting { wait } => {
+            Change::Waiting { wait, due } => {
                 task.state = State::Waiting(*wait);
                 task.since = e.t;
+                task.due = *due;
             }
             Change::Done { outcome, stats } => {
                 task.state = State::Done(outcome.clone());
@@ -298,6 +315,7 @@ fn placeholder(t: Duration) -> TaskView {
         max_late: Duration::ZERO,
         last_wake: None,
         stats: None,
+        due: None,
         poll_start: t,
     }
 }
@@ -361,7 +379,14 @@ mod tests {
         let m = model(&[
             spawned(0, 0, "a"),
             ev(0, 0, Change::Running { worker: 0 }),
-            ev(0, 0, Change::Waiting { wait: Wait::Timer }),
+            ev(
+                0,
+                0,
+                Change::Waiting {
+                    wait: Wait::Timer,
+                    due: None,
+                },
+            ),
             ev(
                 100,
                 0,
@@ -445,7 +470,14 @@ mod tests {
         let m = model(&[
             spawned(0, 0, "sleeper"),
             ev(0, 0, Change::Running { worker: 0 }),
-            ev(0, 0, Change::Waiting { wait: Wait::Timer }),
+            ev(
+                0,
+                0,
+                Change::Waiting {
+                    wait: Wait::Timer,
+                    due: None,
+                },
+            ),
             ev(
                 300,
                 0,
@@ -474,7 +506,14 @@ mod tests {
         let m = model(&[
             spawned(0, 0, "a"),
             ev(0, 0, Change::Running { worker: 1 }),
-            ev(40, 0, Change::Waiting { wait: Wait::Io }),
+            ev(
+                40,
+                0,
+                Change::Waiting {
+                    wait: Wait::Io,
+                    due: None,
+                },
+            ),
         ]);
         assert_eq!(m.workers.len(), 2);
         assert_eq!(m.workers[1].busy, ms(40));

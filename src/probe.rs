@@ -208,7 +208,10 @@ impl Recorder {
 
     /// The newest live figures, if any were sampled.
     pub fn sample(&self) -> Option<Arc<Sample>> {
-        self.sample.lock().unwrap_or_else(|e| e.into_inner()).clone()
+        self.sample
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     pub fn is_finished(&self) -> bool {
@@ -278,7 +281,12 @@ pub struct TaskProbe {
 }
 
 impl TaskProbe {
-    pub fn new(idx: TaskIdx, spec: u32, recorder: Arc<Recorder>, gate: Option<Arc<Gate>>) -> Arc<TaskProbe> {
+    pub fn new(
+        idx: TaskIdx,
+        spec: u32,
+        recorder: Arc<Recorder>,
+        gate: Option<Arc<Gate>>,
+    ) -> Arc<TaskProbe> {
         Arc::new(TaskProbe {
             idx,
             spec,
@@ -374,7 +382,9 @@ impl TaskProbe {
             } else {
                 self.state.store(WAITING, Ordering::Relaxed);
                 let wait = Wait::from_u8(self.wait.load(Ordering::Relaxed));
-                Some(self.event(t, Change::Waiting { wait }))
+                let due = self.due.load(Ordering::Relaxed);
+                let due = (due != NO_DUE).then(|| Duration::from_nanos(due));
+                Some(self.event(t, Change::Waiting { wait, due }))
             }
         });
     }

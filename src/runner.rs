@@ -17,8 +17,8 @@ use tokio::sync::{Notify, mpsc, watch};
 
 use crate::model::RuntimeFigures;
 use crate::probe::{Recorder, RuntimeSample, Sample, TaskIdx, TaskProbe};
-use control::Gate;
 use crate::scenario::{Clock, Flavor, Scenario};
+use control::Gate;
 
 /// How to run a scenario.
 #[derive(Debug, Clone)]
@@ -398,7 +398,12 @@ fn start_sampler(shared: Arc<Shared>, recorder: Arc<Recorder>, every: Duration) 
                 let tasks = shared
                     .probes
                     .lock()
-                    .map(|p| p.iter().filter(|p| !p.is_done()).map(|p| (p.idx(), p.stats())).collect())
+                    .map(|p| {
+                        p.iter()
+                            .filter(|p| !p.is_done())
+                            .map(|p| (p.idx(), p.stats()))
+                            .collect()
+                    })
                     .unwrap_or_default();
                 recorder.publish(Sample {
                     runtime: RuntimeSample {

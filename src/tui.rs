@@ -17,7 +17,11 @@ const FRAME: Duration = Duration::from_millis(33);
 /// Runs the dashboard until the viewer quits.
 pub fn run(mut app: App) -> std::io::Result<()> {
     let stop = Arc::new(AtomicBool::new(false));
-    for signal in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT, signal_hook::consts::SIGHUP] {
+    for signal in [
+        signal_hook::consts::SIGTERM,
+        signal_hook::consts::SIGINT,
+        signal_hook::consts::SIGHUP,
+    ] {
         signal_hook::flag::register(signal, stop.clone())?;
     }
     // Installs a panic hook that restores the terminal before reporting.

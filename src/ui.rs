@@ -50,7 +50,14 @@ fn too_small(area: Rect, buf: &mut Buffer) {
     Paragraph::new(text)
         .alignment(Alignment::Center)
         .wrap(Wrap { trim: true })
-        .render(Rect { y, height: 3.min(area.height), ..area }, buf);
+        .render(
+            Rect {
+                y,
+                height: 3.min(area.height),
+                ..area
+            },
+            buf,
+        );
 }
 
 /// A rectangle `pw`% wide and `ph`% high in the middle of `area`.

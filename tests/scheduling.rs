@@ -150,7 +150,7 @@ fn two_virtual_runs_give_identical_event_sequences() {
                 .into_iter()
                 .map(|e| {
                     let wait = match e.change {
-                        Change::Waiting { wait } => Some(wait),
+                        Change::Waiting { wait, .. } => Some(wait),
                         _ => None,
                     };
                     (e.task, e.change.state(), wait, e.step, e.t)

@@ -11,6 +11,8 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::export::AtomicFile;
+use crate::export::jsonl::LineWriter;
 use crate::model::history::{self, History};
 use crate::model::{Model, State};
 use crate::probe::{Change, Event, Sample, TaskIdx};
@@ -29,9 +31,16 @@ pub enum Lane {
     Done,
 }
 
+/// A worker lane's change: from then on it runs this task (and whether the
+/// task holds it), or nothing.
+pub type WorkerChange = (Duration, Option<(TaskIdx, bool)>);
+
 /// Where a session's events come from.
 enum Source {
-    Live { run: Option<Run>, gate: Arc<Gate> },
+    Live {
+        run: Option<Run>,
+        gate: Arc<Gate>,
+    },
     /// A recorded log: everything is known, the viewer only scrubs.
     Replay,
 }
@@ -49,12 +58,14 @@ pub struct Session {
     /// Per task, when its lane changed and to what.
     pub lanes: Vec<Vec<(Duration, Lane)>>,
     /// Per worker, when it started or stopped running which task.
-    pub worker_lanes: Vec<Vec<(Duration, Option<(TaskIdx, bool)>)>>,
+    pub worker_lanes: Vec<Vec<WorkerChange>>,
     /// After a step: show events until this poll has ended.
     step: StepState,
     /// The run has ended and everything has been shown.
     pub ended: bool,
     pub end_note: Option<String>,
+    /// Where every transition is written as it is recorded (`--events`).
+    events_out: Option<(AtomicFile, LineWriter)>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -97,7 +108,29 @@ impl Session {
             step: StepState::Idle,
             ended: false,
             end_note: None,
+            events_out: None,
         })
+    }
+
+    /// Writes every transition of this run to `file` as JSON lines.
+    pub fn record_to(&mut self, mut file: AtomicFile) -> std::io::Result<()> {
+        let mut lines = LineWriter::default();
+        lines.header(file.writer(), self.history.info())?;
+        self.events_out = Some((file, lines));
+        Ok(())
+    }
+
+    /// Ends the events file with what is known now, and moves it into place.
+    fn close_events(&mut self) {
+        if let Some((mut file, mut lines)) = self.events_out.take() {
+            let mut model = self.history.live().clone();
+            for e in &self.pending {
+                model.apply(e);
+            }
+            if lines.end(file.writer(), &model).is_ok() {
+                let _ = file.commit();
+            }
+        }
     }
 
     /// A recorded run, shown from its start.
@@ -123,6 +156,7 @@ impl Session {
             step: StepState::Idle,
             ended: false,
             end_note: log.stalled,
+            events_out: None,
         };
         while let Some(e) = s.pending.pop_front() {
             s.ingest(e);
@@ -167,14 +201,19 @@ impl Session {
                     self.worker_lanes.resize(w + 1, Vec::new());
                 }
                 self.worker_lanes[w].push((e.t, Some((e.task, holding))));
-                Some(if holding { Lane::Holding } else { Lane::Running })
+                Some(if holding {
+                    Lane::Holding
+                } else {
+                    Lane::Running
+                })
             }
-            Change::Waiting { wait } => Some(Lane::Waiting(*wait)),
+            Change::Waiting { wait, .. } => Some(Lane::Waiting(*wait)),
             Change::Done { .. } => Some(Lane::Done),
         };
         // A poll that ends frees its worker.
         if !matches!(e.change, Change::Running { .. } | Change::Spawned { .. })
-            && let Some(State::Running { worker }) = self.history.live().task(e.task).map(|t| t.state.clone())
+            && let Some(State::Running { worker }) =
+                self.history.live().task(e.task).map(|t| t.state.clone())
             && let Some(lane) = self.worker_lanes.get_mut(usize::from(worker))
         {
             lane.push((e.t, None));
@@ -191,7 +230,11 @@ impl Session {
 
     /// Whether the task's step at this event holds its worker (cpu, block).
     fn holds_worker(&self, e: &Event) -> bool {
-        let spec = self.history.live().task(e.task).map_or(0, |t| t.spec as usize);
+        let spec = self
+            .history
+            .live()
+            .task(e.task)
+            .map_or(0, |t| t.spec as usize);
         self.scenario
             .tasks
             .get(spec)
@@ -202,7 +245,12 @@ impl Session {
     /// The step the task is on, and its note.
     pub fn step_of(&self, task: TaskIdx) -> Option<(&Action, Option<&str>)> {
         let t = self.model().task(task)?;
-        let step = self.scenario.tasks.get(t.spec as usize)?.steps.get(t.step as usize)?;
+        let step = self
+            .scenario
+            .tasks
+            .get(t.spec as usize)?
+            .steps
+            .get(t.step as usize)?;
         Some((&step.action, step.note.as_deref()))
     }
 
@@ -217,6 +265,15 @@ impl Session {
             finished = r.recorder.drain(&mut batch, Duration::ZERO).finished;
             self.sample = r.recorder.sample().or(self.sample.take());
         }
+        if let Some((file, lines)) = self.events_out.as_mut() {
+            for e in &batch {
+                if lines.event(file.writer(), e).is_err() {
+                    self.events_out = None;
+                    self.end_note = Some("could not write the events file".into());
+                    break;
+                }
+            }
+        }
         self.pending.extend(batch);
         self.gate = gate.view();
         let paced = self.scenario.runtime.clock == Clock::Virtual;
@@ -224,7 +281,9 @@ impl Session {
             match r.wait() {
                 Ok(end) => {
                     self.end_note = end.stalled.clone();
-                    self.history.live_mut().finish(0, end.stalled, Some(end.runtime));
+                    self.history
+                        .live_mut()
+                        .finish(0, end.stalled, Some(end.runtime));
                 }
                 Err(e) => self.end_note = Some(e.to_string()),
             }
@@ -242,9 +301,19 @@ impl Session {
         }
         // Paused: nothing new shows but through a step.
         self.advance_step();
+        if run_over {
+            self.close_events();
+        }
         if run_over && self.pending.is_empty() {
             self.ended = true;
-            if let Some(t) = self.history.live().tasks.iter().filter_map(|t| t.done_at).max() {
+            if let Some(t) = self
+                .history
+                .live()
+                .tasks
+                .iter()
+                .filter_map(|t| t.done_at)
+                .max()
+            {
                 self.display = self.display.max(t).min(self.history.live().now.max(t));
             }
         }
@@ -404,5 +473,6 @@ impl Session {
 impl Drop for Session {
     fn drop(&mut self) {
         self.stop();
+        self.close_events();
     }
 }

@@ -46,6 +46,8 @@ struct Line {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     late_ms: Option<f64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    due_ms: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     outcome: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     message: Option<String>,
@@ -193,7 +195,10 @@ impl LineWriter {
                 line.late_ms = late.map(exact_ms);
             }
             Change::Running { worker } => line.worker = Some(*worker),
-            Change::Waiting { wait } => line.wait = Some(wait.as_str().into()),
+            Change::Waiting { wait, due } => {
+                line.wait = Some(wait.as_str().into());
+                line.due_ms = due.map(exact_ms);
+            }
             Change::Done { outcome, stats } => {
                 line.outcome = Some(outcome.as_str().into());
                 if let Outcome::Panicked(m) = outcome {
@@ -331,6 +336,7 @@ pub fn read(origin: &str, input: impl BufRead) -> Result<Log, LogError> {
                     .as_deref()
                     .and_then(Wait::parse)
                     .ok_or_else(|| err(n, format!("unknown wait reason {:?}", line.wait)))?,
+                due: line.due_ms.map(from_ms),
             },
             "done" => Change::Done {
                 outcome: match line.outcome.as_deref() {

@@ -187,7 +187,10 @@ mod tests {
             let change = if i % 2 == 1 {
                 Change::Running { worker: 0 }
             } else {
-                Change::Waiting { wait: Wait::Yield }
+                Change::Waiting {
+                    wait: Wait::Yield,
+                    due: None,
+                }
             };
             v.push(Event {
                 t: Duration::from_millis(i as u64),

@@ -34,8 +34,9 @@ pub enum Change {
     Ready { by: WakeBy, late: Option<Duration> },
     /// A poll started on `worker`, or (already running) its step changed.
     Running { worker: u16 },
-    /// The poll returned Pending; `wait` is what the current step awaits.
-    Waiting { wait: Wait },
+    /// The poll returned Pending; `wait` is what the current step awaits,
+    /// `due` when its timer or reply is due (scenario time).
+    Waiting { wait: Wait, due: Option<Duration> },
     /// Finished, with the task's tokio-metrics figures.
     Done {
         outcome: Outcome,

@@ -80,7 +80,10 @@ impl Gate {
         if s.paused || !self.paced {
             return s.anchor_t;
         }
-        s.anchor_t + now.saturating_duration_since(s.anchor_wall).mul_f64(s.speed)
+        s.anchor_t
+            + now
+                .saturating_duration_since(s.anchor_wall)
+                .mul_f64(s.speed)
     }
 
     /// Holds the calling worker until poll of `task` at scenario time `t`

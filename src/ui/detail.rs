@@ -34,10 +34,12 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
         )),
     ];
     let stats = t.stats.clone().or_else(|| {
-        session
-            .sample
-            .as_ref()
-            .and_then(|s| s.tasks.iter().find(|(i, _)| *i == idx).map(|(_, s)| s.clone()))
+        session.sample.as_ref().and_then(|s| {
+            s.tasks
+                .iter()
+                .find(|(i, _)| *i == idx)
+                .map(|(_, s)| s.clone())
+        })
     });
     if let Some(s) = stats {
         lines.push(Line::from(format!(
@@ -58,7 +60,10 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
         fmt_time(t.max_late)
     )));
     lines.push(Line::from(""));
-    lines.push(Line::from(Span::styled("transitions (newest last)", theme::HEADER)));
+    lines.push(Line::from(Span::styled(
+        "transitions (newest last)",
+        theme::HEADER,
+    )));
     let room = area.height.saturating_sub(lines.len() as u16 + 3) as usize;
     let cursor = session.history.cursor();
     let mut mine: Vec<Line> = session
@@ -71,10 +76,12 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
             let what = match &e.change {
                 Change::Spawned { .. } => "spawned".to_string(),
                 Change::Running { worker } => format!("running on worker {worker}"),
-                Change::Waiting { wait } => format!("waiting ({})", wait.as_str()),
+                Change::Waiting { wait, .. } => format!("waiting ({})", wait.as_str()),
                 Change::Ready { by, late } => {
                     let by = match by {
-                        WakeBy::Task(b) => model.task(*b).map_or("?".into(), |b| b.name.to_string()),
+                        WakeBy::Task(b) => {
+                            model.task(*b).map_or("?".into(), |b| b.name.to_string())
+                        }
                         WakeBy::Timer => "timer".into(),
                         WakeBy::Io => "io".into(),
                         WakeBy::Runtime => "runtime".into(),

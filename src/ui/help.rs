@@ -24,9 +24,15 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
     }
     lines.push(Line::from(""));
     lines.push(Line::from(Span::styled("states", theme::HEADER)));
-    lines.push(Line::from("◌ ready: woken or just spawned, waiting for a worker"));
-    lines.push(Line::from("▶ running: being polled;  ■ running and holding its worker (cpu, block)"));
-    lines.push(Line::from("‖ waiting: returned Pending, for a timer, io, channel, lock, join..."));
+    lines.push(Line::from(
+        "◌ ready: woken or just spawned, waiting for a worker",
+    ));
+    lines.push(Line::from(
+        "▶ running: being polled;  ■ running and holding its worker (cpu, block)",
+    ));
+    lines.push(Line::from(
+        "‖ waiting: returned Pending, for a timer, io, channel, lock, join...",
+    ));
     lines.push(Line::from("✓ done   ✗ panicked   ⊘ cancelled"));
     lines.push(Line::from(""));
     lines.push(Line::from(Span::styled(

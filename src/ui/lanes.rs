@@ -76,7 +76,13 @@ pub fn render(app: &App, session: &Session, area: Rect, buf: &mut Buffer) {
         if y >= bottom {
             return;
         }
-        buf.set_stringn(inner.x, y, format!("worker {w}"), LABEL as usize, theme::HEADER);
+        buf.set_stringn(
+            inner.x,
+            y,
+            format!("worker {w}"),
+            LABEL as usize,
+            theme::HEADER,
+        );
         for c in 0..cols {
             let t = cell_time(c);
             if t > now {
@@ -85,11 +91,17 @@ pub fn render(app: &App, session: &Session, area: Rect, buf: &mut Buffer) {
             // A poll that starts within the column shows, however short.
             let started = {
                 let i = changes.partition_point(|(ct, _)| *ct < t);
-                changes[i..].iter().take_while(|(ct, _)| *ct < t + scale).find_map(|(_, c)| *c)
+                changes[i..]
+                    .iter()
+                    .take_while(|(ct, _)| *ct < t + scale)
+                    .find_map(|(_, c)| *c)
             };
             let (ch, style) = match started.or_else(|| at(changes, t).flatten()) {
                 Some((task, holding)) => {
-                    let initial = model.task(task).and_then(|t| t.name.chars().next()).unwrap_or('?');
+                    let initial = model
+                        .task(task)
+                        .and_then(|t| t.name.chars().next())
+                        .unwrap_or('?');
                     let bg = if holding { Color::Red } else { Color::Green };
                     (initial, Style::new().fg(Color::Black).bg(bg))
                 }
@@ -106,9 +118,14 @@ pub fn render(app: &App, session: &Session, area: Rect, buf: &mut Buffer) {
         if y >= bottom {
             break;
         }
-        let name = model.task(idx).map_or("?".to_string(), |t| t.name.to_string());
+        let name = model
+            .task(idx)
+            .map_or("?".to_string(), |t| t.name.to_string());
         buf.set_stringn(inner.x, y, name, LABEL as usize - 1, Style::new());
-        let changes = session.lanes.get(idx as usize).map_or(&[][..], Vec::as_slice);
+        let changes = session
+            .lanes
+            .get(idx as usize)
+            .map_or(&[][..], Vec::as_slice);
         for c in 0..cols {
             let t = cell_time(c);
             if t > now {

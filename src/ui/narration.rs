@@ -8,7 +8,11 @@ use crate::ui::status::fmt_time;
 /// One sentence about the newest thing worth saying.
 pub fn text(session: &Session) -> String {
     let model = session.model();
-    let name = |t: u32| model.task(t).map_or("?".to_string(), |t| t.name.to_string());
+    let name = |t: u32| {
+        model
+            .task(t)
+            .map_or("?".to_string(), |t| t.name.to_string())
+    };
     // A held worker is the headline: everyone else is stuck behind it.
     if let Some((worker, task, held)) = session.holding().into_iter().max_by_key(|h| h.2) {
         let label = session
@@ -16,7 +20,7 @@ pub fn text(session: &Session) -> String {
             .map(|(a, _)| session.scenario.label(a).to_string())
             .unwrap_or_default();
         let mut s = format!(
-            "{}: {label} is holding worker {worker} for {}",
+            "{}: {label} holds worker {worker} ({})",
             name(task),
             fmt_time(held)
         );
@@ -29,9 +33,26 @@ pub fn text(session: &Session) -> String {
             .min_by_key(|(_, since)| *since)
         {
             s.push_str(&format!(
-                "; {} has been ready for {}",
+                "; {} ready for {}",
                 name(other),
                 fmt_time(session.now().saturating_sub(since))
+            ));
+        }
+        if let Some((late_task, late)) = model
+            .tasks
+            .iter()
+            .enumerate()
+            .filter_map(|(i, t)| t.overdue(session.now()).map(|l| (i as u32, l)))
+            .max_by_key(|(_, l)| *l)
+        {
+            s.push_str(&format!(
+                "; {}'s {} {} overdue",
+                name(late_task),
+                match model.task(late_task).map(|t| &t.state) {
+                    Some(State::Waiting(crate::probe::Wait::Io)) => "reply",
+                    _ => "timer",
+                },
+                fmt_time(late)
             ));
         }
         return s;
@@ -62,10 +83,12 @@ pub fn text(session: &Session) -> String {
             .unwrap_or_default()
     };
     match &e.change {
-        Change::Spawned { parent: Some(p), .. } => format!("{} spawned {who}", name(*p)),
+        Change::Spawned {
+            parent: Some(p), ..
+        } => format!("{} spawned {who}", name(*p)),
         Change::Spawned { .. } => format!("{who} was spawned: ready, waiting for a worker"),
         Change::Running { worker } => format!("worker {worker} polls {who}: {}", step(true)),
-        Change::Waiting { wait } => format!(
+        Change::Waiting { wait, .. } => format!(
             "{who} returned Pending: waiting on {} for {}",
             wait.as_str(),
             step(true)
@@ -78,7 +101,10 @@ pub fn text(session: &Session) -> String {
                 WakeBy::Runtime => "woken by the runtime".into(),
             };
             match late {
-                Some(l) => format!("{who} {by}, {} late: the worker was busy when it was due", fmt_time(*l)),
+                Some(l) => format!(
+                    "{who} {by}, {} late: the worker was busy when it was due",
+                    fmt_time(*l)
+                ),
                 None => format!("{who} {by}: ready again"),
             }
         }

@@ -20,8 +20,13 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
         Span::raw("· pick a scenario: each one is a lesson about how tokio schedules tasks"),
     ])
     .render(title, buf);
-    let [list_area, about] = Layout::horizontal([Constraint::Length(26), Constraint::Min(20)]).areas(body);
-    let items: Vec<ListItem> = app.choices.iter().map(|c| ListItem::new(c.name.clone())).collect();
+    let [list_area, about] =
+        Layout::horizontal([Constraint::Length(26), Constraint::Min(20)]).areas(body);
+    let items: Vec<ListItem> = app
+        .choices
+        .iter()
+        .map(|c| ListItem::new(c.name.clone()))
+        .collect();
     let mut state = ListState::default().with_selected(Some(app.picked));
     StatefulWidget::render(
         List::new(items)

@@ -14,31 +14,68 @@ pub fn render(session: &Session, area: Rect, buf: &mut Buffer) {
     let mut lines = Vec::new();
     let model = session.model();
     let rt = &session.scenario.runtime;
-    lines.push(Line::from(format!("{} worker(s), {}", rt.workers, rt.flavor.as_str())));
+    lines.push(Line::from(format!(
+        "{} worker(s), {}",
+        rt.workers,
+        rt.flavor.as_str()
+    )));
     match &session.sample {
         Some(s) => {
             let r = &s.runtime;
-            lines.push(Line::from(format!("busy      {:>5.0}%", r.busy_ratio * 100.0)));
-            lines.push(Line::from(format!("queue     {:>5} global", r.global_queue)));
+            lines.push(Line::from(format!(
+                "busy      {:>5.0}%",
+                r.busy_ratio * 100.0
+            )));
+            lines.push(Line::from(format!(
+                "queue     {:>5} global",
+                r.global_queue
+            )));
             lines.push(Line::from(format!("          {:>5} local", r.local_queues)));
-            lines.push(Line::from(format!("blocking  {:>5} queued", r.blocking_queue)));
-            lines.push(Line::from(format!("          {:>5} threads", r.blocking_threads)));
+            lines.push(Line::from(format!(
+                "blocking  {:>5} queued",
+                r.blocking_queue
+            )));
+            lines.push(Line::from(format!(
+                "          {:>5} threads",
+                r.blocking_threads
+            )));
             lines.push(Line::from(format!("polls     {:>5} /sample", r.polls)));
             lines.push(Line::from(format!("steals    {:>5}", r.steals)));
-            lines.push(Line::from(Span::styled("tokio-metrics, every 250 ms (wall time)", theme::DIM)));
+            lines.push(Line::from(Span::styled(
+                "tokio-metrics, every 250 ms (wall time)",
+                theme::DIM,
+            )));
         }
-        None => lines.push(Line::from(Span::styled("(no runtime sample yet)", theme::DIM))),
+        None => lines.push(Line::from(Span::styled(
+            "(no runtime sample yet)",
+            theme::DIM,
+        ))),
     }
     lines.push(Line::from(""));
-    let counts = |f: fn(&crate::model::State) -> bool| model.tasks.iter().filter(|t| f(&t.state)).count();
+    let counts =
+        |f: fn(&crate::model::State) -> bool| model.tasks.iter().filter(|t| f(&t.state)).count();
     use crate::model::State;
-    lines.push(Line::from(format!("running {:>6}", counts(|s| matches!(s, State::Running { .. })))));
-    lines.push(Line::from(format!("ready   {:>6}", counts(|s| matches!(s, State::Ready)))));
-    lines.push(Line::from(format!("waiting {:>6}", counts(|s| matches!(s, State::Waiting(_))))));
-    lines.push(Line::from(format!("done    {:>6}", counts(|s| matches!(s, State::Done(_))))));
+    lines.push(Line::from(format!(
+        "running {:>6}",
+        counts(|s| matches!(s, State::Running { .. }))
+    )));
+    lines.push(Line::from(format!(
+        "ready   {:>6}",
+        counts(|s| matches!(s, State::Ready))
+    )));
+    lines.push(Line::from(format!(
+        "waiting {:>6}",
+        counts(|s| matches!(s, State::Waiting(_)))
+    )));
+    lines.push(Line::from(format!(
+        "done    {:>6}",
+        counts(|s| matches!(s, State::Done(_)))
+    )));
     lines.push(Line::from(format!("switches {:>5}", model.switches)));
     for (w, task, held) in session.holding() {
-        let name = model.task(task).map_or("?".to_string(), |t| t.name.to_string());
+        let name = model
+            .task(task)
+            .map_or("?".to_string(), |t| t.name.to_string());
         lines.push(Line::from(Span::styled(
             format!("worker {w} HELD {} by {name}", fmt_time(held)),
             theme::ERROR,

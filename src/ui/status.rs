@@ -61,7 +61,10 @@ pub fn footer(app: &App, session: &Session, area: Rect, buf: &mut Buffer) {
         Span::raw(format!(" t = {} ", fmt_time(session.now()))),
     ];
     match session.scenario.runtime.clock {
-        Clock::Virtual => spans.push(Span::raw(format!("· virtual clock · speed {}x ", session.gate.speed))),
+        Clock::Virtual => spans.push(Span::raw(format!(
+            "· virtual clock · speed {}x ",
+            session.gate.speed
+        ))),
         Clock::Real => spans.push(Span::raw(if session.gate.paused {
             "· real clock: timers keep running while paused ".to_string()
         } else {
@@ -77,7 +80,10 @@ pub fn footer(app: &App, session: &Session, area: Rect, buf: &mut Buffer) {
         theme::DIM,
     ));
     if app.filtering || !app.filter.is_empty() {
-        spans.push(Span::styled(format!("  filter: {}", app.filter), theme::KEY));
+        spans.push(Span::styled(
+            format!("  filter: {}", app.filter),
+            theme::KEY,
+        ));
         if app.filtering {
             spans.push(Span::raw("▏ (Enter to keep)"));
         }
@@ -94,7 +100,12 @@ pub fn hint_line(app: &App, area: Rect, buf: &mut Buffer) {
     let mut spans = Vec::new();
     for b in keys::bindings(app.context(), true) {
         spans.push(Span::styled(keys::keys_label(b), theme::KEY));
-        let short = b.does.split([':', ';', '(']).next().unwrap_or(b.does).trim();
+        let short = b
+            .does
+            .split([':', ';', '('])
+            .next()
+            .unwrap_or(b.does)
+            .trim();
         spans.push(Span::styled(format!(" {short}  "), Style::new()));
     }
     Line::from(spans).render(area, buf);

@@ -17,56 +17,77 @@ pub fn render(app: &App, session: &Session, area: Rect, buf: &mut Buffer) {
     let visible = app.visible_tasks();
     let block = Block::bordered().title(Line::from(vec![
         Span::styled(" tasks ", theme::HEADER),
-        Span::styled(format!("{} of {} ", visible.len(), model.tasks.len()), theme::DIM),
+        Span::styled(
+            format!("{} of {} ", visible.len(), model.tasks.len()),
+            theme::DIM,
+        ),
     ]));
     let rows_fit = area.height.saturating_sub(3) as usize;
     // Keep the selection in view; draw only the rows that fit.
     let first = app.selected.saturating_sub(rows_fit.saturating_sub(1));
     let live = session.sample.as_ref();
     let holding = session.holding();
-    let rows = visible.iter().enumerate().skip(first).take(rows_fit).map(|(row, &idx)| {
-        let t = &model.tasks[idx as usize];
-        let holds = holding.iter().any(|h| h.1 == idx);
-        let (symbol, style) = theme::state(&t.state, holds);
-        let mut state = state_name(&t.state);
-        if holds && let State::Running { worker } = t.state {
-            state = format!("HOLDING worker {worker}");
-        }
-        let (step, note) = session
-            .step_of(idx)
-            .map(|(a, n)| (session.scenario.label(a).to_string(), n.unwrap_or("")))
-            .unwrap_or_default();
-        // tokio-metrics: final figures once done, else the newest sample.
-        let stats: Option<TaskStats> = t.stats.clone().or_else(|| {
-            live.and_then(|s| s.tasks.iter().find(|(i, _)| *i == idx).map(|(_, st)| st.clone()))
+    let rows = visible
+        .iter()
+        .enumerate()
+        .skip(first)
+        .take(rows_fit)
+        .map(|(row, &idx)| {
+            let t = &model.tasks[idx as usize];
+            let holds = holding.iter().any(|h| h.1 == idx);
+            let (symbol, style) = theme::state(&t.state, holds);
+            let mut state = state_name(&t.state);
+            if holds && let State::Running { worker } = t.state {
+                state = format!("HOLDING worker {worker}");
+            }
+            if let (Some(late), State::Waiting(w)) = (t.overdue(session.now()), &t.state) {
+                state = format!("{} overdue {}", w.as_str(), fmt_time(late));
+            }
+            let (step, note) = session
+                .step_of(idx)
+                .map(|(a, n)| (session.scenario.label(a).to_string(), n.unwrap_or("")))
+                .unwrap_or_default();
+            // tokio-metrics: final figures once done, else the newest sample.
+            let stats: Option<TaskStats> = t.stats.clone().or_else(|| {
+                live.and_then(|s| {
+                    s.tasks
+                        .iter()
+                        .find(|(i, _)| *i == idx)
+                        .map(|(_, st)| st.clone())
+                })
+            });
+            let num = |f: fn(&TaskStats) -> String| stats.as_ref().map_or("-".into(), f);
+            let r = Row::new(vec![
+                Cell::from(Span::styled(format!("{symbol} {}", t.name), style)),
+                Cell::from(t.id.to_string()),
+                Cell::from(Span::styled(state, style)),
+                Cell::from(Line::from(vec![
+                    Span::raw(step),
+                    Span::styled(format!(" {note}"), theme::DIM),
+                ])),
+                Cell::from(num(|s| s.polls.to_string())),
+                Cell::from(num(|s| fmt_time(s.busy))),
+                Cell::from(num(|s| fmt_time(s.scheduled))),
+                Cell::from(num(|s| fmt_time(s.idle))),
+                Cell::from(num(|s| s.slow_polls.to_string())),
+            ]);
+            if first + row == app.selected {
+                r.style(theme::SELECTED)
+            } else {
+                r
+            }
         });
-        let num = |f: fn(&TaskStats) -> String| stats.as_ref().map_or("-".into(), f);
-        let r = Row::new(vec![
-            Cell::from(Span::styled(format!("{symbol} {}", t.name), style)),
-            Cell::from(t.id.to_string()),
-            Cell::from(Span::styled(state, style)),
-            Cell::from(Line::from(vec![Span::raw(step), Span::styled(format!(" {note}"), theme::DIM)])),
-            Cell::from(num(|s| s.polls.to_string())),
-            Cell::from(num(|s| fmt_time(s.busy))),
-            Cell::from(num(|s| fmt_time(s.scheduled))),
-            Cell::from(num(|s| fmt_time(s.idle))),
-            Cell::from(num(|s| s.slow_polls.to_string())),
-        ]);
-        if first + row == app.selected {
-            r.style(theme::SELECTED)
-        } else {
-            r
-        }
-    });
     // Narrow screens keep name, state and step; the figures need room.
     let wide = area.width >= 100;
-    let header = Row::new(["task", "id", "state", "step", "polls", "busy", "sched", "idle", "slow"])
-        .style(theme::HEADER);
+    let header = Row::new([
+        "task", "id", "state", "step", "polls", "busy", "sched", "idle", "slow",
+    ])
+    .style(theme::HEADER);
     let widths = if wide {
         vec![
             Constraint::Length(16),
             Constraint::Length(5),
-            Constraint::Length(20),
+            Constraint::Length(22),
             Constraint::Fill(1),
             Constraint::Length(5),
             Constraint::Length(8),

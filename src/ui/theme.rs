@@ -12,8 +12,14 @@ pub const DIM: Style = Style::new().fg(Color::DarkGray);
 pub const HEADER: Style = Style::new().add_modifier(Modifier::BOLD);
 pub const SELECTED: Style = Style::new().add_modifier(Modifier::REVERSED);
 pub const KEY: Style = Style::new().fg(Color::Yellow).add_modifier(Modifier::BOLD);
-pub const LIVE: Style = Style::new().fg(Color::Black).bg(Color::Green).add_modifier(Modifier::BOLD);
-pub const PAUSED: Style = Style::new().fg(Color::Black).bg(Color::Yellow).add_modifier(Modifier::BOLD);
+pub const LIVE: Style = Style::new()
+    .fg(Color::Black)
+    .bg(Color::Green)
+    .add_modifier(Modifier::BOLD);
+pub const PAUSED: Style = Style::new()
+    .fg(Color::Black)
+    .bg(Color::Yellow)
+    .add_modifier(Modifier::BOLD);
 pub const ERROR: Style = Style::new().fg(Color::Red).add_modifier(Modifier::BOLD);
 pub const NARRATION: Style = Style::new().fg(Color::White).add_modifier(Modifier::ITALIC);
 
@@ -31,8 +37,14 @@ fn wait_color(w: Wait) -> Color {
 pub fn state(state: &State, holding: bool) -> (&'static str, Style) {
     match state {
         State::Ready => ("◌", Style::new().fg(Color::Yellow)),
-        State::Running { .. } if holding => ("■", Style::new().fg(Color::Red).add_modifier(Modifier::BOLD)),
-        State::Running { .. } => ("▶", Style::new().fg(Color::Green).add_modifier(Modifier::BOLD)),
+        State::Running { .. } if holding => (
+            "■",
+            Style::new().fg(Color::Red).add_modifier(Modifier::BOLD),
+        ),
+        State::Running { .. } => (
+            "▶",
+            Style::new().fg(Color::Green).add_modifier(Modifier::BOLD),
+        ),
         State::Waiting(w) => ("‖", Style::new().fg(wait_color(*w))),
         State::Done(Outcome::Ok) => ("✓", DIM),
         State::Done(Outcome::Panicked(_)) => ("✗", Style::new().fg(Color::Red)),

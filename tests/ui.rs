@@ -1,0 +1,129 @@
+//! Frames of the dashboard, drawn into ratatui's TestBackend from fixed
+//! event logs (tests/fixtures, recorded with `run --headless --events`) and
+//! compared with insta snapshots.
+
+use std::sync::Arc;
+
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+use taskscope::app::{App, Message, Session};
+use taskscope::keys::Key;
+use taskscope::scenario::bundled;
+
+fn session(name: &str) -> Session {
+    let scenario = Arc::new(bundled::get(name).unwrap().unwrap());
+    let path = format!("tests/fixtures/{name}.jsonl");
+    let file = std::io::BufReader::new(std::fs::File::open(&path).unwrap());
+    let log = taskscope::export::jsonl::read(&path, file).unwrap();
+    Session::replay(scenario, log)
+}
+
+fn draw(app: &App, w: u16, h: u16) -> TestBackend {
+    let mut terminal = Terminal::new(TestBackend::new(w, h)).unwrap();
+    terminal.draw(|f| f.render_widget(app, f.area())).unwrap();
+    terminal.backend().clone()
+}
+
+/// The app showing `name`'s log with the cursor after `pos` transitions.
+fn at(name: &str, pos: u64) -> App {
+    let mut s = session(name);
+    s.history.seek(pos);
+    App::with_session(s)
+}
+
+#[test]
+fn run_screen_while_the_blocker_holds_the_worker() {
+    // After the blocker's poll starts: it holds worker 0, the bystander is ready.
+    let s = session("blocking-the-loop");
+    let pos = s
+        .history
+        .events()
+        .position(|(_, e)| {
+            matches!(e.change, taskscope::probe::Change::Running { .. })
+                && s.model().task(e.task).is_none_or(|_| true)
+                && e.task == 1
+        })
+        .unwrap() as u64
+        + 1;
+    let app = at("blocking-the-loop", pos);
+    insta::assert_snapshot!(draw(&app, 120, 35));
+}
+
+#[test]
+fn run_screen_at_the_end_of_breakfast() {
+    let app = at("breakfast-concurrent", u64::MAX);
+    insta::assert_snapshot!(draw(&app, 120, 35));
+}
+
+#[test]
+fn run_screen_on_the_smallest_terminal() {
+    let app = at("channel-pipeline", 30);
+    insta::assert_snapshot!(draw(&app, 60, 16));
+}
+
+#[test]
+fn a_terminal_too_small_says_so() {
+    let app = at("channel-pipeline", 30);
+    let frame = draw(&app, 40, 10).to_string();
+    assert!(frame.contains("terminal too small: 40x10"), "{frame}");
+    assert!(frame.contains("60x16"));
+}
+
+#[test]
+fn help_lists_every_key_of_the_run_screen() {
+    let mut app = at("breakfast-concurrent", 10);
+    app.update(Message::Key(Key::Char('?')));
+    let frame = draw(&app, 120, 35);
+    let text = frame.to_string();
+    for b in taskscope::keys::bindings(taskscope::keys::Context::Run, false) {
+        assert!(text.contains(b.does), "help shows {:?}", b.does);
+    }
+    insta::assert_snapshot!(frame);
+}
+
+#[test]
+fn task_detail_shows_transitions_and_metrics() {
+    let mut app = at("blocking-the-loop", u64::MAX);
+    app.update(Message::Key(Key::Enter));
+    insta::assert_snapshot!(draw(&app, 120, 35));
+}
+
+#[test]
+fn the_picker_lists_the_bundled_scenarios() {
+    let app = App::picker(Default::default(), false, 1.0);
+    let frame = draw(&app, 120, 35);
+    let text = frame.to_string();
+    for (name, _) in bundled::ALL {
+        assert!(text.contains(name), "{name} is in the picker");
+    }
+    insta::assert_snapshot!(frame);
+}
+
+#[test]
+fn the_filter_keeps_matching_tasks() {
+    let mut app = at("breakfast-concurrent", u64::MAX);
+    for k in [Key::Char('/'), Key::Char('t'), Key::Char('o'), Key::Enter] {
+        app.update(Message::Key(k));
+    }
+    assert_eq!(app.visible_tasks().len(), 1);
+    let text = draw(&app, 120, 35).to_string();
+    assert!(
+        text.contains("toast") && !text.contains("coffee "),
+        "{text}"
+    );
+}
+
+#[test]
+fn scrubbing_back_and_forth_moves_one_transition() {
+    let mut app = at("breakfast-concurrent", u64::MAX);
+    let end = app.session.as_ref().unwrap().history.len();
+    app.update(Message::Key(Key::Left));
+    app.update(Message::Key(Key::Left));
+    assert_eq!(app.session.as_ref().unwrap().history.cursor(), end - 2);
+    app.update(Message::Key(Key::Right));
+    assert_eq!(app.session.as_ref().unwrap().history.cursor(), end - 1);
+    assert!(
+        draw(&app, 120, 35).to_string().contains("HISTORY")
+            || app.session.as_ref().unwrap().is_replay()
+    );
+}
