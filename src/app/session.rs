@@ -299,7 +299,14 @@ impl Session {
             self.display = self.display.max(self.gate.display);
             self.show_until(self.display);
         }
-        // Paused: nothing new shows but through a step.
+        // Paused: nothing new shows but through a step, except the tasks
+        // the run starts with (spawned before any poll).
+        while let Some(e) = self.pending.front()
+            && matches!(e.change, Change::Spawned { parent: None, .. })
+        {
+            let e = self.pending.pop_front().expect("peeked");
+            self.ingest(e);
+        }
         self.advance_step();
         if run_over {
             self.close_events();
