@@ -30,6 +30,20 @@ pub enum Command {
     },
     /// Run a scenario.
     Run(RunArgs),
+    /// Draw the run screen of SCENARIO at scenario time AT_MS as an SVG
+    /// picture (how the README's picture is made).
+    #[command(hide = true)]
+    Screenshot {
+        scenario: String,
+        /// Scenario time to show, in ms.
+        at_ms: f64,
+        /// Where to write the SVG.
+        out: PathBuf,
+        #[arg(long, default_value_t = 120)]
+        width: u16,
+        #[arg(long, default_value_t = 35)]
+        height: u16,
+    },
     /// Internal: the child process of a `process` step.
     #[command(name = "__worker", hide = true)]
     Worker {

@@ -50,6 +50,13 @@ pub fn dispatch(cli: Cli) -> Result<u8, Error> {
         Some(Command::Check { scenarios }) => check(&scenarios),
         Some(Command::Run(args)) => run(args),
         Some(Command::Worker { job, nanos }) => worker(&job, nanos),
+        Some(Command::Screenshot {
+            scenario,
+            at_ms,
+            out,
+            width,
+            height,
+        }) => screenshot(&scenario, at_ms, &out, width, height),
     }
 }
 
@@ -182,6 +189,36 @@ fn run(args: RunArgs) -> Result<u8, Error> {
         eprintln!("taskscope: {why}");
         return Ok(EXIT_FAILED);
     }
+    Ok(0)
+}
+
+/// The run screen at one moment, drawn into an SVG picture.
+fn screenshot(arg: &str, at_ms: f64, out: &Path, width: u16, height: u16) -> Result<u8, Error> {
+    let scenario = Arc::new(load(arg)?);
+    let mut file = AtomicFile::create(out)
+        .map_err(|e| Error::Input(format!("{}: cannot write there: {e}", out.display())))?;
+    let events = std::env::temp_dir().join(format!("taskscope-shot-{}.jsonl", std::process::id()));
+    let log_file = AtomicFile::create(&events).map_err(|e| Error::Failed(e.to_string()))?;
+    crate::headless::run(scenario.clone(), RunOptions::default(), Some(log_file))?;
+    let log = crate::export::jsonl::read(
+        "events",
+        std::io::BufReader::new(
+            std::fs::File::open(&events).map_err(|e| Error::Failed(e.to_string()))?,
+        ),
+    );
+    let _ = std::fs::remove_file(&events);
+    let mut session = crate::app::Session::replay(scenario, log?);
+    session.show_at(std::time::Duration::from_secs_f64(at_ms.max(0.0) / 1000.0));
+    let app = App::with_session(session);
+    let mut terminal = ratatui::Terminal::new(ratatui::backend::TestBackend::new(width, height))
+        .map_err(|e| Error::Failed(e.to_string()))?;
+    terminal
+        .draw(|f| f.render_widget(&app, f.area()))
+        .map_err(|e| Error::Failed(e.to_string()))?;
+    file.writer()
+        .write_all(crate::ui::svg::from_buffer(terminal.backend().buffer()).as_bytes())
+        .and_then(|()| file.commit())
+        .map_err(|e| Error::Failed(format!("{}: {e}", out.display())))?;
     Ok(0)
 }
 

@@ -103,7 +103,7 @@ pub const BINDINGS: &[Binding] = &[
     Binding {
         keys: &[Key::Char('n')],
         action: Action::Step,
-        does: "step one poll (paused)",
+        does: "step: the next wake-up, or exactly one poll (paused)",
         contexts: &[Run],
         footer: true,
     },

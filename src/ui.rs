@@ -8,6 +8,7 @@ pub mod narration;
 mod picker;
 mod runtime;
 mod status;
+pub mod svg;
 mod tasks;
 pub mod theme;
 

@@ -314,3 +314,13 @@ steps = [ { recv = "never" } ]
     assert_eq!(v["tasks"][0]["outcome"], "cancelled");
     assert!(String::from_utf8_lossy(&out.stderr).contains("deadlock"));
 }
+
+/// The README's key table is the key table: every binding is in it.
+#[test]
+fn the_readme_lists_every_key_binding() {
+    let readme = std::fs::read_to_string("README.md").unwrap();
+    for b in taskscope::keys::BINDINGS {
+        let row = format!("| `{}` | {} |", taskscope::keys::keys_label(b), b.does);
+        assert!(readme.contains(&row), "README lacks: {row}");
+    }
+}

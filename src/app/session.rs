@@ -66,6 +66,8 @@ pub struct Session {
     pub end_note: Option<String>,
     /// Where every transition is written as it is recorded (`--events`).
     events_out: Option<(AtomicFile, LineWriter)>,
+    /// In a replay: the scenario time shown, when set by [`Session::show_at`].
+    replay_at: Option<Duration>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -109,6 +111,7 @@ impl Session {
             ended: false,
             end_note: None,
             events_out: None,
+            replay_at: None,
         })
     }
 
@@ -157,6 +160,7 @@ impl Session {
             ended: false,
             end_note: log.stalled,
             events_out: None,
+            replay_at: None,
         };
         while let Some(e) = s.pending.pop_front() {
             s.ingest(e);
@@ -177,11 +181,20 @@ impl Session {
 
     /// Scenario time the screen shows.
     pub fn now(&self) -> Duration {
-        if self.history.at_live_edge() && !self.is_replay() {
-            self.display.max(self.model().now)
-        } else {
-            self.model().now
+        match self.replay_at {
+            Some(t) if self.is_replay() => t.max(self.model().now),
+            _ if self.history.at_live_edge() && !self.is_replay() => {
+                self.display.max(self.model().now)
+            }
+            _ => self.model().now,
         }
+    }
+
+    /// In a replay: shows the run as it was at scenario time `t`.
+    pub fn show_at(&mut self, t: Duration) {
+        let pos = self.history.events().take_while(|(_, e)| e.t <= t).count() as u64;
+        self.history.seek(self.history.first() + pos);
+        self.replay_at = Some(t);
     }
 
     fn gate(&self) -> Option<&Arc<Gate>> {

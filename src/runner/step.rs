@@ -79,7 +79,10 @@ pub(crate) async fn run_task(shared: Arc<Shared>, spec: usize, probe: Option<Arc
             }
         }
         let Some(step) = steps.get(pc) else { break };
-        if let Some(p) = &probe {
+        // A repeat is not a step of its own: its body's steps are.
+        if let Some(p) = &probe
+            && !matches!(step.action, Action::Repeat { .. })
+        {
             p.begin_step(pc as u32);
         }
         shared.progress.fetch_add(1, Ordering::Relaxed);
