@@ -58,6 +58,8 @@ pub struct App {
     pub error: Option<String>,
     /// Rows that fit in the task table (set by the drawing).
     pub page: usize,
+    /// The command that attaches tokio-console to this run, if served.
+    pub console: Option<String>,
 }
 
 /// Speeds `+` and `-` step through.
@@ -89,6 +91,7 @@ impl App {
             speed,
             error: None,
             page: 10,
+            console: None,
         }
     }
 
@@ -172,6 +175,9 @@ impl App {
             Action::Filter => {
                 self.filtering = true;
                 self.filter.clear();
+            }
+            Action::Restart if self.session.as_ref().is_some_and(Session::is_replay) => {
+                self.on_session(Session::rewind);
             }
             Action::Restart => {
                 if let Some(s) = self.session.as_mut() {

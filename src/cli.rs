@@ -30,6 +30,27 @@ pub enum Command {
     },
     /// Run a scenario.
     Run(RunArgs),
+    /// Open a recorded run (from `run --events FILE`) with the same controls.
+    Replay {
+        /// The events file.
+        events: PathBuf,
+        /// No dashboard: print the run's JSON summary.
+        #[arg(long)]
+        json: bool,
+        /// No dashboard: print the run's summary table.
+        #[arg(long)]
+        headless: bool,
+    },
+    /// Run scenarios headless and compare them: wall time, CPU time,
+    /// parallelism, speedup. `compare breakfast` runs the four breakfasts.
+    Compare {
+        /// Bundled names, paths, or `breakfast`.
+        #[arg(required = true)]
+        scenarios: Vec<String>,
+        /// One JSON document instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
     /// Draw the run screen of SCENARIO at scenario time AT_MS as an SVG
     /// picture (how the README's picture is made).
     #[command(hide = true)]
@@ -67,6 +88,16 @@ pub struct RunArgs {
     /// Write every task transition to FILE as JSON lines.
     #[arg(long, value_name = "FILE")]
     pub events: Option<PathBuf>,
+    /// Serve tokio-console on ADDR (default 127.0.0.1:6669), to watch the
+    /// same run in both tools.
+    #[arg(long, value_name = "ADDR", num_args = 0..=1, require_equals = true, default_missing_value = crate::console::DEFAULT_ADDR)]
+    pub console: Option<String>,
+    /// Write a Chrome Trace Event file (opens in Perfetto).
+    #[arg(long, value_name = "FILE")]
+    pub trace: Option<PathBuf>,
+    /// Draw the timeline as an SVG picture (for slides).
+    #[arg(long, value_name = "FILE")]
+    pub svg: Option<PathBuf>,
     /// Override the scenario's clock.
     #[arg(long, value_enum)]
     pub clock: Option<ClockArg>,

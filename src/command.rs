@@ -8,7 +8,7 @@ use crate::Error;
 use crate::app::App;
 use crate::cli::{Cli, ClockArg, Command, RunArgs, Switch};
 use crate::error::EXIT_FAILED;
-use crate::export::AtomicFile;
+use crate::export::{AtomicFile, Outputs};
 use crate::runner::RunOptions;
 use crate::scenario::{self, Clock, Scenario, bundled};
 
@@ -41,6 +41,9 @@ pub fn dispatch(cli: Cli) -> Result<u8, Error> {
             headless: true,
             json: false,
             events: None,
+            console: None,
+            trace: None,
+            svg: None,
             clock: None,
             speed: 1.0,
             paused: false,
@@ -50,6 +53,12 @@ pub fn dispatch(cli: Cli) -> Result<u8, Error> {
         Some(Command::Check { scenarios }) => check(&scenarios),
         Some(Command::Run(args)) => run(args),
         Some(Command::Worker { job, nanos }) => worker(&job, nanos),
+        Some(Command::Replay {
+            events,
+            json,
+            headless,
+        }) => replay(&events, json, headless),
+        Some(Command::Compare { scenarios, json }) => compare(&scenarios, json),
         Some(Command::Screenshot {
             scenario,
             at_ms,
@@ -153,30 +162,54 @@ fn run(args: RunArgs) -> Result<u8, Error> {
             .map_err(|why| Error::Input(format!("--clock {}: {why}", clock.as_str())))?;
     }
     // Opened before the run, so an unwritable path costs nothing.
-    let events = args
-        .events
-        .as_deref()
-        .map(|p| {
+    let create = |flag: &str, path: Option<&Path>| {
+        path.map(|p| {
             AtomicFile::create(p).map_err(|e| {
-                Error::Input(format!("--events {}: cannot write there: {e}", p.display()))
+                Error::Input(format!("{flag} {}: cannot write there: {e}", p.display()))
             })
         })
-        .transpose()?;
+        .transpose()
+    };
+    let events = create("--events", args.events.as_deref())?;
+    let trace = create("--trace", args.trace.as_deref())?;
+    let svg = create("--svg", args.svg.as_deref())?;
+    let scenario = Arc::new(scenario);
+    let info = crate::headless::run_info(&scenario);
+    let outputs = Outputs::new(info, Some(scenario.clone()), events, trace, svg)
+        .map_err(|e| Error::Input(format!("could not write an output file: {e}")))?;
+    let outputs = (!outputs.is_empty()).then_some(outputs);
     let options = RunOptions {
         probe: args.probe == Switch::On,
         ..RunOptions::default()
     };
-    if !args.headless && !args.json && options.probe && interactive() {
-        let mut app = App::running(Arc::new(scenario), options, args.paused, args.speed)
-            .map_err(|e| Error::Failed(e.to_string()))?;
-        if let (Some(file), Some(session)) = (events, app.session.as_mut()) {
-            session
-                .record_to(file)
-                .map_err(|e| Error::Failed(format!("could not write the events file: {e}")))?;
+    let console = match args.console.as_deref() {
+        Some(text) => {
+            let addr = crate::console::parse_addr(text)?;
+            crate::console::start(addr)?;
+            Some(addr)
         }
+        None => None,
+    };
+    if !args.headless && !args.json && options.probe && interactive() {
+        let mut app = App::running(scenario, options, args.paused, args.speed)
+            .map_err(|e| Error::Failed(e.to_string()))?;
+        if let (Some(outputs), Some(session)) = (outputs, app.session.as_mut()) {
+            session.record_to(outputs);
+        }
+        app.console = console.map(crate::console::attach_command);
         return dashboard(app);
     }
-    let finished = crate::headless::run(Arc::new(scenario), options, events)?;
+    if let Some(addr) = console {
+        eprintln!(
+            "taskscope: serving tokio-console; attach with: {}",
+            crate::console::attach_command(addr)
+        );
+    }
+    let finished = crate::headless::run(scenario, options, outputs)?;
+    if console.is_some() {
+        // Attached consoles get the final state before the process ends.
+        std::thread::sleep(crate::console::PUBLISH_EVERY * 5);
+    }
     let summary = finished.summary();
     if args.json {
         let text =
@@ -192,6 +225,50 @@ fn run(args: RunArgs) -> Result<u8, Error> {
     Ok(0)
 }
 
+fn replay(path: &Path, json: bool, headless: bool) -> Result<u8, Error> {
+    let origin = path.display().to_string();
+    let file = std::fs::File::open(path)
+        .map_err(|e| Error::Input(format!("{origin}: cannot read: {e}")))?;
+    let log = crate::export::jsonl::read(&origin, std::io::BufReader::new(file))?;
+    if json || headless || !interactive() {
+        let summary = crate::summary::Summary::from_model(&log.model());
+        if json {
+            let text =
+                serde_json::to_string_pretty(&summary).map_err(|e| Error::Failed(e.to_string()))?;
+            out(&format!("{text}\n"));
+        } else {
+            out(&summary.table(40));
+        }
+        return Ok(0);
+    }
+    // Step labels and notes come from the scenario, when it is a bundled one.
+    let scenario = bundled::get(&log.info.scenario)
+        .and_then(Result::ok)
+        .unwrap_or_else(|| Scenario::unknown(&log.info.scenario));
+    let session = crate::app::Session::replay(Arc::new(scenario), log);
+    dashboard(App::with_session(session))
+}
+
+fn compare(args: &[String], json: bool) -> Result<u8, Error> {
+    let names: Vec<String> = args
+        .iter()
+        .flat_map(|a| crate::compare::expand(a))
+        .collect();
+    let scenarios = names
+        .iter()
+        .map(|n| load(n).map(Arc::new))
+        .collect::<Result<Vec<_>, _>>()?;
+    let rows = crate::compare::measure(&scenarios, &RunOptions::default())?;
+    if json {
+        let text = serde_json::to_string_pretty(&serde_json::json!({ "rows": rows }))
+            .map_err(|e| Error::Failed(e.to_string()))?;
+        out(&format!("{text}\n"));
+    } else {
+        out(&crate::compare::table(&rows));
+    }
+    Ok(0)
+}
+
 /// The run screen at one moment, drawn into an SVG picture.
 fn screenshot(arg: &str, at_ms: f64, out: &Path, width: u16, height: u16) -> Result<u8, Error> {
     let scenario = Arc::new(load(arg)?);
@@ -199,7 +276,15 @@ fn screenshot(arg: &str, at_ms: f64, out: &Path, width: u16, height: u16) -> Res
         .map_err(|e| Error::Input(format!("{}: cannot write there: {e}", out.display())))?;
     let events = std::env::temp_dir().join(format!("taskscope-shot-{}.jsonl", std::process::id()));
     let log_file = AtomicFile::create(&events).map_err(|e| Error::Failed(e.to_string()))?;
-    crate::headless::run(scenario.clone(), RunOptions::default(), Some(log_file))?;
+    let outputs = Outputs::new(
+        crate::headless::run_info(&scenario),
+        None,
+        Some(log_file),
+        None,
+        None,
+    )
+    .map_err(|e| Error::Failed(e.to_string()))?;
+    crate::headless::run(scenario.clone(), RunOptions::default(), Some(outputs))?;
     let log = crate::export::jsonl::read(
         "events",
         std::io::BufReader::new(

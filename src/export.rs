@@ -1,10 +1,20 @@
 //! Files a run writes, each written whole or not at all.
 
 pub mod jsonl;
+pub mod svg;
+pub mod timeline;
+pub mod trace;
 
 use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use crate::model::{Model, RunInfo};
+use crate::probe::Event;
+use crate::scenario::Scenario;
+use jsonl::LineWriter;
+use timeline::Timeline;
 
 /// A file written to a temporary name beside its target and renamed into
 /// place on [`AtomicFile::commit`]; dropped uncommitted, it leaves nothing.
@@ -60,5 +70,81 @@ impl Drop for AtomicFile {
         if self.writer.take().is_some() {
             let _ = std::fs::remove_file(&self.temp);
         }
+    }
+}
+
+/// The files one run writes: events (JSON lines, streamed), a Chrome trace
+/// and an SVG timeline (both drawn at the end from the same events).
+pub struct Outputs {
+    info: RunInfo,
+    scenario: Option<Arc<Scenario>>,
+    events: Option<(AtomicFile, LineWriter)>,
+    trace: Option<AtomicFile>,
+    svg: Option<AtomicFile>,
+    timeline: Option<Timeline>,
+}
+
+impl Outputs {
+    /// `events`, `trace` and `svg` are already created (so writable).
+    pub fn new(
+        info: RunInfo,
+        scenario: Option<Arc<Scenario>>,
+        events: Option<AtomicFile>,
+        trace: Option<AtomicFile>,
+        svg: Option<AtomicFile>,
+    ) -> std::io::Result<Outputs> {
+        let events = match events {
+            Some(mut file) => {
+                let mut lines = LineWriter::default();
+                lines.header(file.writer(), &info)?;
+                Some((file, lines))
+            }
+            None => None,
+        };
+        let timeline = (trace.is_some() || svg.is_some()).then(Timeline::default);
+        Ok(Outputs {
+            info,
+            scenario,
+            events,
+            trace,
+            svg,
+            timeline,
+        })
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.events.is_none() && self.timeline.is_none()
+    }
+
+    pub fn event(&mut self, e: &Event) -> std::io::Result<()> {
+        if let Some((file, lines)) = self.events.as_mut() {
+            lines.event(file.writer(), e)?;
+        }
+        if let Some(t) = self.timeline.as_mut() {
+            t.apply(e);
+        }
+        Ok(())
+    }
+
+    /// Writes the ends and moves every file into place.
+    pub fn finish(self, model: &Model) -> std::io::Result<()> {
+        let scenario = self.scenario.as_deref();
+        if let Some((mut file, mut lines)) = self.events {
+            lines.end(file.writer(), model)?;
+            file.commit()?;
+        }
+        if let Some(mut timeline) = self.timeline {
+            timeline.finish();
+            if let Some(mut file) = self.trace {
+                trace::write(file.writer(), &timeline, &self.info, scenario)?;
+                file.commit()?;
+            }
+            if let Some(mut file) = self.svg {
+                file.writer()
+                    .write_all(svg::render(&timeline, &self.info, scenario).as_bytes())?;
+                file.commit()?;
+            }
+        }
+        Ok(())
     }
 }

@@ -1,11 +1,10 @@
 //! Runs a scenario to the end without a screen: events are folded into the
-//! model (and written as JSON lines if asked) while the run goes on.
+//! model (and written to the output files asked for) while the run goes on.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::export::AtomicFile;
-use crate::export::jsonl::LineWriter;
+use crate::export::Outputs;
 use crate::model::{Model, RunInfo};
 use crate::runner::{self, RunEnd, RunOptions};
 use crate::scenario::Scenario;
@@ -37,28 +36,23 @@ pub fn run_info(scenario: &Scenario) -> RunInfo {
     }
 }
 
-/// Runs `scenario` to its end; `events` receives every transition.
+/// Runs `scenario` to its end; `outputs` receive every transition.
 pub fn run(
     scenario: Arc<Scenario>,
     options: RunOptions,
-    mut events: Option<AtomicFile>,
+    mut outputs: Option<Outputs>,
 ) -> Result<Finished, Error> {
-    let info = run_info(&scenario);
-    let mut model = Model::new(info.clone());
-    let mut lines = LineWriter::default();
+    let mut model = Model::new(run_info(&scenario));
     let io_error =
-        |e: std::io::Error| Error::Failed(format!("could not write the events file: {e}"));
-    if let Some(file) = events.as_mut() {
-        lines.header(file.writer(), &info).map_err(io_error)?;
-    }
+        |e: std::io::Error| Error::Failed(format!("could not write an output file: {e}"));
     let run = runner::start(scenario, options).map_err(|e| Error::Failed(e.to_string()))?;
     let mut batch = Vec::new();
     let dropped = loop {
         let drained = run.recorder.drain(&mut batch, Duration::from_millis(5));
         for e in &batch {
             model.apply(e);
-            if let Some(file) = events.as_mut() {
-                lines.event(file.writer(), e).map_err(io_error)?;
+            if let Some(out) = outputs.as_mut() {
+                out.event(e).map_err(io_error)?;
             }
         }
         batch.clear();
@@ -69,9 +63,8 @@ pub fn run(
     };
     let end = run.wait().map_err(|e| Error::Failed(e.to_string()))?;
     model.finish(dropped, end.stalled.clone(), Some(end.runtime.clone()));
-    if let Some(mut file) = events {
-        lines.end(file.writer(), &model).map_err(io_error)?;
-        file.commit().map_err(io_error)?;
+    if let Some(out) = outputs {
+        out.finish(&model).map_err(io_error)?;
     }
     Ok(Finished { model, end })
 }

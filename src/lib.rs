@@ -9,6 +9,8 @@
 pub mod app;
 pub mod cli;
 pub mod command;
+pub mod compare;
+pub mod console;
 pub mod error;
 pub mod export;
 pub mod headless;

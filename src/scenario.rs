@@ -194,6 +194,23 @@ impl fmt::Display for StepLabel<'_> {
 }
 
 impl Scenario {
+    /// A stand-in for a scenario only known by name (a replayed log of a
+    /// file that is not bundled): no steps to label.
+    pub fn unknown(name: &str) -> Scenario {
+        Scenario {
+            name: name.to_string(),
+            description: String::new(),
+            runtime: RuntimeSpec {
+                flavor: Flavor::CurrentThread,
+                workers: 1,
+                clock: Clock::Virtual,
+            },
+            channels: Vec::new(),
+            mutexes: Vec::new(),
+            tasks: Vec::new(),
+        }
+    }
+
     pub fn label<'a>(&'a self, action: &'a Action) -> StepLabel<'a> {
         StepLabel {
             scenario: self,

@@ -329,12 +329,11 @@ fn the_events_file_folds_back_into_the_same_summary() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("events.jsonl");
         let file = taskscope::export::AtomicFile::create(&path).unwrap();
-        let finished = taskscope::headless::run(
-            std::sync::Arc::new(bundled(name)),
-            common::options(),
-            Some(file),
-        )
-        .unwrap();
+        let scenario = std::sync::Arc::new(bundled(name));
+        let info = taskscope::headless::run_info(&scenario);
+        let outputs = taskscope::export::Outputs::new(info, None, Some(file), None, None).unwrap();
+        let finished =
+            taskscope::headless::run(scenario, common::options(), Some(outputs)).unwrap();
         let reader = std::io::BufReader::new(std::fs::File::open(&path).unwrap());
         let log = taskscope::export::jsonl::read("events.jsonl", reader).unwrap();
         let replayed = taskscope::summary::Summary::from_model(&log.model());

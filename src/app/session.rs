@@ -11,8 +11,7 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::export::AtomicFile;
-use crate::export::jsonl::LineWriter;
+use crate::export::Outputs;
 use crate::model::history::{self, History};
 use crate::model::{Model, State};
 use crate::probe::{Change, Event, Sample, TaskIdx};
@@ -41,8 +40,12 @@ enum Source {
         run: Option<Run>,
         gate: Arc<Gate>,
     },
-    /// A recorded log: everything is known, the viewer only scrubs.
-    Replay,
+    /// A recorded log: everything is known; playing moves the cursor with
+    /// the clock, at the chosen speed.
+    Replay {
+        playing: bool,
+        last: std::time::Instant,
+    },
 }
 
 pub struct Session {
@@ -64,8 +67,8 @@ pub struct Session {
     /// The run has ended and everything has been shown.
     pub ended: bool,
     pub end_note: Option<String>,
-    /// Where every transition is written as it is recorded (`--events`).
-    events_out: Option<(AtomicFile, LineWriter)>,
+    /// Files every transition goes to as it is recorded (`--events` etc.).
+    outputs: Option<Outputs>,
     /// In a replay: the scenario time shown, when set by [`Session::show_at`].
     replay_at: Option<Duration>,
 }
@@ -110,28 +113,25 @@ impl Session {
             step: StepState::Idle,
             ended: false,
             end_note: None,
-            events_out: None,
+            outputs: None,
             replay_at: None,
         })
     }
 
-    /// Writes every transition of this run to `file` as JSON lines.
-    pub fn record_to(&mut self, mut file: AtomicFile) -> std::io::Result<()> {
-        let mut lines = LineWriter::default();
-        lines.header(file.writer(), self.history.info())?;
-        self.events_out = Some((file, lines));
-        Ok(())
+    /// Writes every transition of this run to `outputs`.
+    pub fn record_to(&mut self, outputs: Outputs) {
+        self.outputs = Some(outputs);
     }
 
-    /// Ends the events file with what is known now, and moves it into place.
+    /// Ends the output files with what is known now, and moves them into place.
     fn close_events(&mut self) {
-        if let Some((mut file, mut lines)) = self.events_out.take() {
+        if let Some(outputs) = self.outputs.take() {
             let mut model = self.history.live().clone();
             for e in &self.pending {
                 model.apply(e);
             }
-            if lines.end(file.writer(), &model).is_ok() {
-                let _ = file.commit();
+            if let Err(e) = outputs.finish(&model) {
+                self.end_note = Some(format!("could not write an output file: {e}"));
             }
         }
     }
@@ -147,7 +147,10 @@ impl Session {
                 released: 0,
                 waiting_at: None,
             },
-            source: Source::Replay,
+            source: Source::Replay {
+                playing: false,
+                last: std::time::Instant::now(),
+            },
             history: History::new(log.info.clone(), history::DEFAULT_LIMIT),
             options: RunOptions::default(),
             scenario,
@@ -159,7 +162,7 @@ impl Session {
             step: StepState::Idle,
             ended: false,
             end_note: log.stalled,
-            events_out: None,
+            outputs: None,
             replay_at: None,
         };
         while let Some(e) = s.pending.pop_front() {
@@ -171,7 +174,7 @@ impl Session {
     }
 
     pub fn is_replay(&self) -> bool {
-        matches!(self.source, Source::Replay)
+        matches!(self.source, Source::Replay { .. })
     }
 
     /// The model the screen shows (at the cursor).
@@ -200,7 +203,7 @@ impl Session {
     fn gate(&self) -> Option<&Arc<Gate>> {
         match &self.source {
             Source::Live { gate, .. } => Some(gate),
-            Source::Replay => None,
+            Source::Replay { .. } => None,
         }
     }
 
@@ -269,6 +272,20 @@ impl Session {
 
     /// Takes in what the run recorded and moves the display on.
     pub fn tick(&mut self) {
+        if let Source::Replay { playing, last } = &mut self.source {
+            let elapsed = last.elapsed();
+            *last = std::time::Instant::now();
+            let playing = *playing;
+            if playing {
+                let end = self.history.live().now;
+                let at = self.now() + elapsed.mul_f64(self.gate.speed);
+                self.show_at(at.min(end));
+                if at >= end {
+                    self.toggle_pause();
+                }
+            }
+            return;
+        }
         let Source::Live { run, gate } = &mut self.source else {
             return;
         };
@@ -278,11 +295,11 @@ impl Session {
             finished = r.recorder.drain(&mut batch, Duration::ZERO).finished;
             self.sample = r.recorder.sample().or(self.sample.take());
         }
-        if let Some((file, lines)) = self.events_out.as_mut() {
+        if let Some(outputs) = self.outputs.as_mut() {
             for e in &batch {
-                if lines.event(file.writer(), e).is_err() {
-                    self.events_out = None;
-                    self.end_note = Some("could not write the events file".into());
+                if let Err(err) = outputs.event(e) {
+                    self.outputs = None;
+                    self.end_note = Some(format!("could not write an output file: {err}"));
                     break;
                 }
             }
@@ -384,6 +401,11 @@ impl Session {
     }
 
     pub fn toggle_pause(&mut self) {
+        if let Source::Replay { playing, .. } = &mut self.source {
+            *playing = !*playing;
+            self.gate.paused = !*playing;
+            return;
+        }
         if let Some(gate) = self.gate() {
             let paused = !self.gate.paused;
             gate.set_paused(paused);
@@ -406,6 +428,10 @@ impl Session {
     /// recorded (a wake-up) if there is one, else exactly one more poll.
     /// Either way one task changes state (more only if that poll wakes others).
     pub fn step(&mut self) {
+        if self.is_replay() {
+            self.replay_seek(self.history.cursor() + 1);
+            return;
+        }
         self.history.seek(u64::MAX);
         if !self.gate.paused || self.step != StepState::Idle {
             return;
@@ -421,14 +447,26 @@ impl Session {
     }
 
     pub fn back(&mut self) {
+        if self.is_replay() {
+            self.replay_seek(self.history.cursor().saturating_sub(1));
+            return;
+        }
         self.pause();
         let to = self.history.cursor().saturating_sub(1);
         self.history.seek(to);
     }
 
+    /// In a replay: moves to `pos` and shows the time of its newest event.
+    fn replay_seek(&mut self, pos: u64) {
+        self.history.seek(pos);
+        self.replay_at = Some(self.model().now);
+    }
+
     /// Forward one transition; at the live edge, a step.
     pub fn forward(&mut self) {
-        if self.history.at_live_edge() {
+        if self.is_replay() {
+            self.replay_seek(self.history.cursor() + 1);
+        } else if self.history.at_live_edge() {
             self.step();
         } else {
             let to = self.history.cursor() + 1;
@@ -441,6 +479,9 @@ impl Session {
     }
 
     pub fn set_speed(&mut self, speed: f64) {
+        if self.is_replay() {
+            self.gate.speed = speed;
+        }
         if let Some(gate) = self.gate() {
             gate.set_speed(speed);
             self.gate = gate.view();
@@ -454,6 +495,15 @@ impl Session {
             if let Some(r) = run.as_ref() {
                 r.stop();
             }
+        }
+    }
+
+    /// In a replay: back to the start, paused.
+    pub fn rewind(&mut self) {
+        if let Source::Replay { playing, .. } = &mut self.source {
+            *playing = false;
+            self.gate.paused = true;
+            self.replay_seek(0);
         }
     }
 

@@ -45,8 +45,10 @@ pub fn footer(app: &App, session: &Session, area: Rect, buf: &mut Buffer) {
         ratatui::layout::Constraint::Length(1),
     ])
     .areas(area);
-    let (badge, style) = if session.is_replay() {
-        (" REPLAY ", theme::PAUSED)
+    let (badge, style) = if session.is_replay() && session.gate.paused {
+        (" REPLAY · PAUSED ", theme::PAUSED)
+    } else if session.is_replay() {
+        (" REPLAY ", theme::LIVE)
     } else if !session.history.at_live_edge() {
         (" HISTORY ", theme::PAUSED)
     } else if session.ended {
@@ -87,6 +89,9 @@ pub fn footer(app: &App, session: &Session, area: Rect, buf: &mut Buffer) {
         if app.filtering {
             spans.push(Span::raw("▏ (Enter to keep)"));
         }
+    }
+    if let Some(c) = &app.console {
+        spans.push(Span::styled(format!("  · console: {c}"), theme::KEY));
     }
     if let Some(e) = &app.error {
         spans.push(Span::styled(format!("  {e}"), theme::ERROR));

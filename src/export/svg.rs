@@ -1,0 +1,258 @@
+//! A timeline picture for slides: one lane per worker and per task,
+//! coloured by state, with a time axis, a legend, a title and the
+//! scenario's notes as labels.
+
+use std::fmt::Write as _;
+use std::time::Duration;
+
+use super::timeline::{Span, Timeline};
+use crate::model::RunInfo;
+use crate::probe::Wait;
+use crate::scenario::Scenario;
+
+const WIDTH: f64 = 1000.0;
+const LABEL_W: f64 = 140.0;
+const ROW_H: f64 = 26.0;
+const BAR_H: f64 = 14.0;
+/// Tasks drawn at most; the rest are counted.
+const MAX_ROWS: usize = 60;
+
+const RUNNING: &str = "#40a02b";
+const HOLDING: &str = "#d20f39";
+const READY: &str = "#df8e1d";
+
+fn wait_color(w: Wait) -> &'static str {
+    match w {
+        Wait::Timer => "#1e66f5",
+        Wait::Io => "#179299",
+        Wait::Channel | Wait::Lock | Wait::Join => "#8839ef",
+        Wait::Blocking | Wait::Process => "#04a5e5",
+        Wait::Yield => "#e5c890",
+    }
+}
+
+fn escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+/// A round step for the time axis (1, 2 or 5 times a power of ten): about
+/// eight ticks.
+fn tick_step(total: Duration) -> Duration {
+    let target = total.as_nanos().max(8) / 8;
+    let mut power: u128 = 1;
+    loop {
+        for m in [1, 2, 5] {
+            if m * power >= target {
+                return Duration::from_nanos((m * power) as u64);
+            }
+        }
+        power *= 10;
+    }
+}
+
+fn fmt(d: Duration) -> String {
+    let ms = d.as_secs_f64() * 1000.0;
+    if d.is_zero() {
+        "0".into()
+    } else if ms >= 1000.0 {
+        format!("{}s", (ms / 1000.0 * 100.0).round() / 100.0)
+    } else if ms >= 1.0 {
+        format!("{}ms", (ms * 10.0).round() / 10.0)
+    } else {
+        format!("{}us", (ms * 1000.0).round())
+    }
+}
+
+/// The whole picture.
+pub fn render(timeline: &Timeline, info: &RunInfo, scenario: Option<&Scenario>) -> String {
+    let end = timeline.end.max(Duration::from_millis(1));
+    let shown = timeline.tasks.len().min(MAX_ROWS);
+    let rows = timeline.workers.len() + shown;
+    let top = 60.0;
+    let height = top + rows as f64 * ROW_H + 90.0;
+    let x_of =
+        |t: Duration| LABEL_W + (WIDTH - LABEL_W - 20.0) * (t.as_secs_f64() / end.as_secs_f64());
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{height}" viewBox="0 0 {WIDTH} {height}" font-family="DejaVu Sans, Helvetica, Arial, sans-serif" font-size="12">"#
+    );
+    let _ = writeln!(s, r##"<rect width="100%" height="100%" fill="#ffffff"/>"##);
+    let title = format!(
+        "{} · {} ({} worker{}) · {} clock · done at {}",
+        info.scenario,
+        info.flavor,
+        info.workers,
+        if info.workers == 1 { "" } else { "s" },
+        info.clock,
+        fmt(timeline.end)
+    );
+    let _ = writeln!(
+        s,
+        r#"<text x="10" y="24" font-size="16" font-weight="bold">{}</text>"#,
+        escape(&title)
+    );
+    // Time axis with grid lines.
+    let step = tick_step(end);
+    let axis_y = top - 12.0;
+    let grid_bottom = top + rows as f64 * ROW_H;
+    let mut t = Duration::ZERO;
+    while t <= end {
+        let x = x_of(t);
+        let _ = writeln!(
+            s,
+            r##"<line x1="{x:.1}" y1="{axis_y:.1}" x2="{x:.1}" y2="{grid_bottom:.1}" stroke="#dddddd"/><text x="{x:.1}" y="{:.1}" text-anchor="middle" fill="#555555">{}</text>"##,
+            axis_y - 4.0,
+            fmt(t)
+        );
+        t += step;
+    }
+    let mut y = top;
+    let bar = |s: &mut String, y: f64, from: Duration, to: Duration, color: &str, title: &str| {
+        let (x1, x2) = (x_of(from), x_of(to));
+        let _ = writeln!(
+            s,
+            r#"<rect x="{x1:.2}" y="{:.1}" width="{:.2}" height="{BAR_H}" fill="{color}"><title>{}</title></rect>"#,
+            y + (ROW_H - BAR_H) / 2.0,
+            (x2 - x1).max(0.5),
+            escape(title)
+        );
+    };
+    let holds = |spec: u32, step: u32| {
+        scenario
+            .and_then(|sc| sc.tasks.get(spec as usize))
+            .and_then(|t| t.steps.get(step as usize))
+            .is_some_and(|st| st.action.holds_worker())
+    };
+    for (w, runs) in timeline.workers.iter().enumerate() {
+        let _ = writeln!(
+            s,
+            r#"<text x="10" y="{:.1}" font-weight="bold">worker {w}</text>"#,
+            y + ROW_H / 2.0 + 4.0
+        );
+        for (from, to, task) in runs {
+            let line = timeline.tasks.get(*task as usize);
+            let name = line.map_or("?".to_string(), |t| t.name.to_string());
+            bar(
+                &mut s,
+                y,
+                *from,
+                *to,
+                "#7287fd",
+                &format!("{name} {}..{}", fmt(*from), fmt(*to)),
+            );
+        }
+        y += ROW_H;
+    }
+    for task in timeline.tasks.iter().take(shown) {
+        let _ = writeln!(
+            s,
+            r#"<text x="10" y="{:.1}">{}</text>"#,
+            y + ROW_H / 2.0 + 4.0,
+            escape(&task.name)
+        );
+        for iv in &task.intervals {
+            let (color, what) = match iv.span {
+                Span::Running { .. } if holds(task.spec, iv.step) => {
+                    (HOLDING, "holding its worker".to_string())
+                }
+                Span::Running { worker } => (RUNNING, format!("running on worker {worker}")),
+                Span::Ready => (READY, "ready".to_string()),
+                Span::Waiting(w) => (wait_color(w), format!("waiting ({})", w.as_str())),
+            };
+            bar(
+                &mut s,
+                y,
+                iv.start,
+                iv.end,
+                color,
+                &format!("{what} {}..{}", fmt(iv.start), fmt(iv.end)),
+            );
+        }
+        // Notes, where they fit without overlapping the previous one.
+        let mut free_from = 0.0;
+        for (t, step) in &task.steps {
+            let note = scenario
+                .and_then(|sc| sc.tasks.get(task.spec as usize))
+                .and_then(|ts| ts.steps.get(*step as usize))
+                .and_then(|st| st.note.as_deref());
+            let Some(note) = note else { continue };
+            let x = x_of(*t);
+            if x < free_from {
+                continue;
+            }
+            let _ = writeln!(
+                s,
+                r##"<text x="{:.1}" y="{:.1}" font-size="9" fill="#333333">{}</text>"##,
+                x + 2.0,
+                y + 5.0,
+                escape(note)
+            );
+            free_from = x + note.chars().count() as f64 * 5.0 + 8.0;
+        }
+        y += ROW_H;
+    }
+    if timeline.tasks.len() > shown {
+        let _ = writeln!(
+            s,
+            r##"<text x="10" y="{:.1}" fill="#555555">... and {} more tasks</text>"##,
+            y + 14.0,
+            timeline.tasks.len() - shown
+        );
+        y += ROW_H;
+    }
+    // Legend.
+    let legend: [(&str, &str); 8] = [
+        (RUNNING, "running"),
+        (HOLDING, "running, holding its worker (cpu, block)"),
+        (READY, "ready (woken, waiting for a worker)"),
+        (wait_color(Wait::Timer), "waiting: timer"),
+        (wait_color(Wait::Io), "waiting: io"),
+        (wait_color(Wait::Channel), "waiting: channel, lock, join"),
+        (
+            wait_color(Wait::Blocking),
+            "waiting: thread, blocking pool, process",
+        ),
+        (wait_color(Wait::Yield), "waiting: yield"),
+    ];
+    let mut lx = 10.0;
+    let mut ly = y + 24.0;
+    for (color, label) in legend {
+        let w = 24.0 + label.chars().count() as f64 * 6.2;
+        if lx + w > WIDTH - 10.0 {
+            lx = 10.0;
+            ly += 20.0;
+        }
+        let _ = writeln!(
+            s,
+            r#"<rect x="{lx:.1}" y="{:.1}" width="14" height="10" fill="{color}"/><text x="{:.1}" y="{ly:.1}">{}</text>"#,
+            ly - 9.0,
+            lx + 18.0,
+            escape(label)
+        );
+        lx += w;
+    }
+    s.push_str("</svg>\n");
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ticks_are_round_and_about_eight_per_picture() {
+        assert_eq!(
+            tick_step(Duration::from_millis(600)),
+            Duration::from_millis(100)
+        );
+        assert_eq!(tick_step(Duration::from_secs(6)), Duration::from_secs(1));
+        assert_eq!(
+            tick_step(Duration::from_millis(40)),
+            Duration::from_millis(5)
+        );
+    }
+}
