@@ -205,7 +205,24 @@ fn run(args: RunArgs) -> Result<u8, Error> {
             crate::console::attach_command(addr)
         );
     }
-    let finished = crate::headless::run(scenario, options, outputs)?;
+    // SIGINT and SIGTERM stop the run cleanly (files complete, children
+    // gone); a second one ends the process at once.
+    let interrupt = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let seen = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        // Registered first, so it sees the flag as the previous signal left it.
+        let _ =
+            signal_hook::flag::register_conditional_shutdown(signal, 128 + signal, seen.clone());
+        let _ = signal_hook::flag::register(signal, seen.clone());
+        let _ = signal_hook::flag::register_usize(signal, interrupt.clone(), signal as usize);
+    }
+    let finished = crate::headless::run_until(scenario, options, outputs, Some(&interrupt))?;
+    if let Some(signal) = finished.interrupted {
+        eprintln!(
+            "taskscope: stopped by signal {signal}; the output files hold what ran until then"
+        );
+        return Ok((128 + signal) as u8);
+    }
     if console.is_some() {
         // Attached consoles get the final state before the process ends.
         std::thread::sleep(crate::console::PUBLISH_EVERY * 5);

@@ -2,6 +2,7 @@
 //! model (and written to the output files asked for) while the run goes on.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use crate::export::Outputs;
@@ -14,6 +15,8 @@ use crate::{Error, summary::Summary};
 pub struct Finished {
     pub model: Model,
     pub end: RunEnd,
+    /// The signal that stopped the run early, if one did.
+    pub interrupted: Option<i32>,
 }
 
 impl Finished {
@@ -40,14 +43,34 @@ pub fn run_info(scenario: &Scenario) -> RunInfo {
 pub fn run(
     scenario: Arc<Scenario>,
     options: RunOptions,
+    outputs: Option<Outputs>,
+) -> Result<Finished, Error> {
+    run_until(scenario, options, outputs, None)
+}
+
+/// [`run`], stopping early (tasks cancelled, files still complete) once
+/// `interrupt` holds a signal number.
+pub fn run_until(
+    scenario: Arc<Scenario>,
+    options: RunOptions,
     mut outputs: Option<Outputs>,
+    interrupt: Option<&AtomicUsize>,
 ) -> Result<Finished, Error> {
     let mut model = Model::new(run_info(&scenario));
     let io_error =
         |e: std::io::Error| Error::Failed(format!("could not write an output file: {e}"));
     let run = runner::start(scenario, options).map_err(|e| Error::Failed(e.to_string()))?;
     let mut batch = Vec::new();
+    let mut interrupted = None;
     let dropped = loop {
+        if interrupted.is_none()
+            && let Some(signal) = interrupt
+                .map(|i| i.load(Ordering::Relaxed))
+                .filter(|s| *s != 0)
+        {
+            interrupted = Some(signal as i32);
+            run.stop();
+        }
         let drained = run.recorder.drain(&mut batch, Duration::from_millis(5));
         for e in &batch {
             model.apply(e);
@@ -66,5 +89,9 @@ pub fn run(
     if let Some(out) = outputs {
         out.finish(&model).map_err(io_error)?;
     }
-    Ok(Finished { model, end })
+    Ok(Finished {
+        model,
+        end,
+        interrupted,
+    })
 }

@@ -343,7 +343,7 @@ async fn main(
                     gate.open();
                 }
                 let n = cancel_all(&shared).await;
-                stalled = Some(format!("stopped by the viewer; {n} task(s) were cancelled"));
+                stalled = Some(format!("the run was stopped early; {n} task(s) were cancelled"));
                 break;
             }
             _ = tokio::time::sleep(check_every) => {
