@@ -23,6 +23,7 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::task::{Context, Poll, Wake, Waker};
 use std::time::Duration;
 
+use atomic_waker::AtomicWaker;
 use tokio_metrics::{Instrumented, TaskMonitor};
 
 use crate::runner::control::Gate;
@@ -39,7 +40,8 @@ pub struct Recorder {
     /// producer waiting on a full buffer).
     signal: Condvar,
     capacity: usize,
-    /// Wait for room instead of dropping (virtual clock: real waiting is free).
+    /// The run is on the virtual clock: wait for room instead of dropping
+    /// (real waiting is free there), and read tokio's paused clock.
     lossless: bool,
     /// Distinguishes runs, so thread-local worker numbers are never stale.
     run: u64,
@@ -75,9 +77,19 @@ struct Buffer {
     events: Vec<Event>,
     dropped: u64,
     finished: bool,
-    start: Option<tokio::time::Instant>,
+    start: Option<Start>,
     /// Time of the newest event, for events recorded off the runtime.
     last: Duration,
+}
+
+/// Scenario time zero, on the clock the run uses.
+#[derive(Clone, Copy)]
+enum Start {
+    /// tokio's clock: the paused (virtual) clock, read under its lock.
+    Tokio(tokio::time::Instant),
+    /// The real clock, read cheaply (the CPU's time-stamp counter where it
+    /// is reliable): the probe reads the clock three times a poll.
+    Real(quanta::Instant),
 }
 
 /// What one drain handed over.
@@ -128,7 +140,11 @@ impl Recorder {
 
     /// Marks scenario time zero; call inside the runtime before any task.
     pub fn start_clock(&self) {
-        self.lock().start = Some(tokio::time::Instant::now());
+        self.lock().start = Some(if self.lossless {
+            Start::Tokio(tokio::time::Instant::now())
+        } else {
+            Start::Real(quanta::Instant::now())
+        });
     }
 
     /// Scenario time now (the runtime's clock: virtual or real).
@@ -136,17 +152,14 @@ impl Recorder {
         let Some(start) = buf.start else {
             return Duration::ZERO;
         };
-        // Off the runtime (a helper thread waking a task) tokio's clock is
-        // the wall clock, which is right on the real clock; the virtual clock
-        // refuses such steps. Never go back in time either way.
-        if tokio::runtime::Handle::try_current().is_ok() {
-            tokio::time::Instant::now()
-                .saturating_duration_since(start)
-                .max(buf.last)
-        } else {
-            buf.last
-                .max(std::time::Instant::now().saturating_duration_since(start.into_std()))
-        }
+        // Never go back in time, whichever thread asks.
+        let now = match start {
+            // The virtual clock only moves on the runtime's thread, where
+            // every wake-up happens (no helper threads run on it).
+            Start::Tokio(start) => tokio::time::Instant::now().saturating_duration_since(start),
+            Start::Real(start) => quanta::Instant::now().saturating_duration_since(start),
+        };
+        now.max(buf.last)
     }
 
     /// Records one event, timed now, with the lock held for `f`.
@@ -187,7 +200,13 @@ impl Recorder {
                 .unwrap_or_else(|e| e.into_inner())
                 .0;
         }
-        into.append(&mut buf.events);
+        if into.is_empty() {
+            // Hand over the whole buffer (and take the consumer's empty one,
+            // keeping its capacity): no copying, no allocation.
+            std::mem::swap(into, &mut buf.events);
+        } else {
+            into.append(&mut buf.events);
+        }
         self.signal.notify_all();
         Drained {
             dropped: buf.dropped,
@@ -275,7 +294,7 @@ pub struct TaskProbe {
     due: AtomicU64,
     /// Who woke the task while it was running (encoded `WakeBy`).
     woken_by: AtomicU64,
-    inner_waker: Mutex<Option<Waker>>,
+    inner_waker: AtomicWaker,
     monitor: TaskMonitor,
     gate: Option<Arc<Gate>>,
 }
@@ -297,7 +316,7 @@ impl TaskProbe {
             wait: AtomicU8::new(Wait::Yield as u8),
             due: AtomicU64::new(NO_DUE),
             woken_by: AtomicU64::new(0),
-            inner_waker: Mutex::new(None),
+            inner_waker: AtomicWaker::new(),
             monitor: TaskMonitor::new(),
             gate,
         })
@@ -358,12 +377,8 @@ impl TaskProbe {
     }
 
     fn poll_started(&self, waker: &Waker) {
-        {
-            let mut inner = self.inner_waker.lock().unwrap_or_else(|e| e.into_inner());
-            if !inner.as_ref().is_some_and(|w| w.will_wake(waker)) {
-                *inner = Some(waker.clone());
-            }
-        }
+        // Clones the waker only when it changed.
+        self.inner_waker.register(waker);
         let worker = self.recorder.worker();
         self.recorder.record(|t| {
             self.state.store(RUNNING, Ordering::Relaxed);
@@ -443,10 +458,8 @@ impl TaskProbe {
                 }
                 _ => None,
             });
-        let inner = self.inner_waker.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(w) = inner.as_ref() {
-            w.wake_by_ref();
-        }
+        // Once woken, the task will be polled, and its poll registers again.
+        self.inner_waker.wake();
     }
 }
 

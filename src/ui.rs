@@ -94,12 +94,16 @@ fn run_screen(app: &App, area: Rect, buf: &mut Buffer) {
     } else {
         (body, None)
     };
-    let rows = app.visible_tasks().len() as u16;
-    let table_height = (rows + 3).clamp(4, (main.height * 45 / 100).max(4));
+    // Filtered once a frame: with 100,000 tasks this is the costly part.
+    let visible = app.visible_tasks();
+    let rows = visible.len().min(u16::MAX as usize) as u16;
+    let table_height = rows
+        .saturating_add(3)
+        .clamp(4, (main.height * 45 / 100).max(4));
     let [table, lanes_area] =
         Layout::vertical([Constraint::Length(table_height), Constraint::Min(3)]).areas(main);
-    tasks::render(app, session, table, buf);
-    lanes::render(app, session, lanes_area, buf);
+    tasks::render(app, session, &visible, table, buf);
+    lanes::render(app, session, &visible, lanes_area, buf);
     if let Some(side) = side {
         runtime::render(session, side, buf);
     }

@@ -40,7 +40,7 @@ fn ran_within(changes: &[(Duration, Lane)], from: Duration, to: Duration) -> Opt
         .find(|l| matches!(l, Lane::Running | Lane::Holding))
 }
 
-pub fn render(app: &App, session: &Session, area: Rect, buf: &mut Buffer) {
+pub fn render(app: &App, session: &Session, visible: &[u32], area: Rect, buf: &mut Buffer) {
     let now = session.now();
     let cols = area.width.saturating_sub(LABEL + 2).max(1) as u64;
     let span = now.min(WINDOW).max(Duration::from_millis(1));
@@ -112,7 +112,6 @@ pub fn render(app: &App, session: &Session, area: Rect, buf: &mut Buffer) {
         y += 1;
     }
     // Then the tasks shown in the table, from the selection down.
-    let visible = app.visible_tasks();
     let first = app.selected.min(visible.len().saturating_sub(1));
     for &idx in visible.iter().skip(first) {
         if y >= bottom {

@@ -9,6 +9,7 @@ use ratatui::widgets::{Block, Paragraph, Widget, Wrap};
 use super::status::fmt_time;
 use super::theme;
 use crate::app::Session;
+use crate::model::State;
 
 pub fn render(session: &Session, area: Rect, buf: &mut Buffer) {
     let mut lines = Vec::new();
@@ -52,25 +53,22 @@ pub fn render(session: &Session, area: Rect, buf: &mut Buffer) {
         ))),
     }
     lines.push(Line::from(""));
-    let counts =
-        |f: fn(&crate::model::State) -> bool| model.tasks.iter().filter(|t| f(&t.state)).count();
-    use crate::model::State;
-    lines.push(Line::from(format!(
-        "running {:>6}",
-        counts(|s| matches!(s, State::Running { .. }))
-    )));
-    lines.push(Line::from(format!(
-        "ready   {:>6}",
-        counts(|s| matches!(s, State::Ready))
-    )));
-    lines.push(Line::from(format!(
-        "waiting {:>6}",
-        counts(|s| matches!(s, State::Waiting(_)))
-    )));
-    lines.push(Line::from(format!(
-        "done    {:>6}",
-        counts(|s| matches!(s, State::Done(_)))
-    )));
+    // One pass over the tasks: running, ready, waiting, done.
+    let mut counts = [0usize; 4];
+    for t in &model.tasks {
+        counts[match t.state {
+            State::Running { .. } => 0,
+            State::Ready => 1,
+            State::Waiting(_) => 2,
+            State::Done(_) => 3,
+        }] += 1;
+    }
+    for (label, n) in ["running", "ready  ", "waiting", "done   "]
+        .iter()
+        .zip(counts)
+    {
+        lines.push(Line::from(format!("{label} {n:>6}")));
+    }
     lines.push(Line::from(format!("switches {:>5}", model.switches)));
     for (w, task, held) in session.holding() {
         let name = model

@@ -12,9 +12,8 @@ use crate::app::{App, Session, state_name};
 use crate::model::State;
 use crate::probe::TaskStats;
 
-pub fn render(app: &App, session: &Session, area: Rect, buf: &mut Buffer) {
+pub fn render(app: &App, session: &Session, visible: &[u32], area: Rect, buf: &mut Buffer) {
     let model = session.model();
-    let visible = app.visible_tasks();
     let block = Block::bordered().title(Line::from(vec![
         Span::styled(" tasks ", theme::HEADER),
         Span::styled(
