@@ -24,8 +24,16 @@ pub fn run(mut app: App) -> std::io::Result<()> {
     ] {
         signal_hook::flag::register(signal, stop.clone())?;
     }
-    // Installs a panic hook that restores the terminal before reporting.
+    // ratatui's hook restores the terminal before reporting a panic; a
+    // scenario task's panic (a `fail` step) is part of the lesson, not a
+    // crash, so it must not tear the screen down.
     let mut terminal = ratatui::init();
+    let restore_and_report = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        if !crate::probe::in_task() {
+            restore_and_report(info);
+        }
+    }));
     let (tx, rx) = mpsc::channel();
     std::thread::Builder::new()
         .name("taskscope-input".into())

@@ -233,3 +233,95 @@ fn the_picker_runs_the_chosen_scenario() {
     term.press("q");
     assert!(term.ended().success());
 }
+
+#[test]
+fn a_panicking_task_leaves_the_dashboard_standing() {
+    let mut term = Terminal::start(&["run", "panic-in-task", "--speed", "25"]);
+    let text = term.wait_for("the end of the run", |t| t.contains("DONE"));
+    assert!(text.contains("done (panicked)"), "{text}");
+    assert!(
+        term.parser.lock().unwrap().screen().alternate_screen(),
+        "still on the dashboard"
+    );
+    term.press("q");
+    assert!(term.ended().success());
+}
+
+/// The number in "holds worker 0 (N ms)" on the narration line.
+fn held_ms(text: &str) -> Option<f64> {
+    let line = text.lines().find(|l| l.contains("holds worker 0 ("))?;
+    let rest = line.split("holds worker 0 (").nth(1)?;
+    rest.split(" ms").next()?.trim().parse().ok()
+}
+
+#[test]
+fn the_held_time_of_a_blocked_worker_grows_on_screen() {
+    let mut term = Terminal::start(&["run", "blocking-the-loop", "--speed", "0.2"]);
+    let first = term.wait_for("the blocker holding the worker", |t| {
+        held_ms(t).is_some_and(|ms| ms > 0.0)
+    });
+    let first = held_ms(&first).unwrap();
+    let later = term.wait_for("the held time to grow", |t| {
+        held_ms(t).is_some_and(|ms| ms > first + 20.0)
+    });
+    assert!(held_ms(&later).unwrap() > first);
+    assert!(later.contains("HOLDING worker 0"), "{later}");
+    term.press("q");
+    assert!(term.ended().success());
+}
+
+#[test]
+fn a_run_stepped_to_its_end_records_what_a_headless_run_records() {
+    let dir = tempfile::tempdir().unwrap();
+    let stepped = dir.path().join("stepped.jsonl");
+    let stepped_arg = stepped.display().to_string();
+    let mut term = Terminal::start(&[
+        "run",
+        "breakfast-concurrent",
+        "--paused",
+        "--events",
+        &stepped_arg,
+    ]);
+    term.wait_for("the paused run screen", |t| t.contains("PAUSED"));
+    let start = Instant::now();
+    while !term.text().contains("DONE") {
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "stepping never reached the end"
+        );
+        term.press("n");
+        std::thread::sleep(Duration::from_millis(15));
+    }
+    term.press("q");
+    assert!(term.ended().success());
+    let headless = dir.path().join("headless.jsonl");
+    let status = std::process::Command::new(env!("CARGO_BIN_EXE_taskscope"))
+        .args(["run", "breakfast-concurrent", "--headless", "--events"])
+        .arg(&headless)
+        .stdout(std::process::Stdio::null())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let sequence = |path: &std::path::Path| -> Vec<(String, String, String, String)> {
+        std::fs::read_to_string(path)
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+            .filter(|v| v["state"] != "run" && v["state"] != "end")
+            .map(|v| {
+                (
+                    v["task"].to_string(),
+                    v["state"].to_string(),
+                    v["wait"].to_string(),
+                    v["step"].to_string(),
+                )
+            })
+            .collect()
+    };
+    let (a, b) = (sequence(&stepped), sequence(&headless));
+    assert!(a.len() > 20);
+    assert_eq!(
+        a, b,
+        "the same tasks, states, waits and steps, in the same order"
+    );
+}
