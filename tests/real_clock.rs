@@ -26,15 +26,7 @@ fn with_two_workers_a_sleeper_wakes_on_time_on_the_other_worker() {
         .with_clock(taskscope::scenario::Clock::Real)
         .unwrap();
     let events = common::record(scenario);
-    let task = |name: &str| {
-        events
-            .iter()
-            .find_map(|e| match &e.change {
-                Change::Spawned { name: n, .. } if &**n == name => Some(e.task),
-                _ => None,
-            })
-            .unwrap()
-    };
+    let task = |name: &str| common::task_index(&events, name);
     let (sleeper, blocker) = (task("sleeper"), task("blocker"));
     let blocker_worker = events
         .iter()

@@ -220,15 +220,7 @@ name = "diner"
 steps = [ { sleep = "10ms" }, { recv = "counter" }, { recv = "counter" }, { recv = "counter" } ]
 "#,
     ));
-    let idx = |name: &str| {
-        events
-            .iter()
-            .find_map(|e| match &e.change {
-                Change::Spawned { name: n, .. } if &**n == name => Some(e.task),
-                _ => None,
-            })
-            .unwrap()
-    };
+    let idx = |name: &str| common::task_index(&events, name);
     let (kitchen, diner) = (idx("kitchen"), idx("diner"));
     let woke = |by: u32, whom: u32| {
         events

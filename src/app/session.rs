@@ -96,12 +96,23 @@ impl Session {
         options.sample_every = Some(Duration::from_millis(250));
         let run = runner::start(scenario.clone(), options.clone())?;
         let info = crate::headless::run_info(&scenario);
-        Ok(Session {
-            gate: gate.view(),
-            source: Source::Live {
-                run: Some(run),
-                gate,
-            },
+        let source = Source::Live {
+            run: Some(run),
+            gate: gate.clone(),
+        };
+        Ok(Session::new(scenario, source, options, info, gate.view()))
+    }
+
+    fn new(
+        scenario: Arc<Scenario>,
+        source: Source,
+        options: RunOptions,
+        info: crate::model::RunInfo,
+        gate: GateView,
+    ) -> Session {
+        Session {
+            gate,
+            source,
             history: History::new(info, history::DEFAULT_LIMIT),
             options,
             scenario,
@@ -115,7 +126,7 @@ impl Session {
             end_note: None,
             outputs: None,
             replay_at: None,
-        })
+        }
     }
 
     /// Writes every transition of this run to `outputs`.
@@ -138,33 +149,21 @@ impl Session {
 
     /// A recorded run, shown from its start.
     pub fn replay(scenario: Arc<Scenario>, log: crate::export::jsonl::Log) -> Session {
-        let mut s = Session {
-            gate: GateView {
-                paused: true,
-                speed: 1.0,
-                display: Duration::ZERO,
-                last_released: None,
-                released: 0,
-                waiting_at: None,
-            },
-            source: Source::Replay {
-                playing: false,
-                last: std::time::Instant::now(),
-            },
-            history: History::new(log.info.clone(), history::DEFAULT_LIMIT),
-            options: RunOptions::default(),
-            scenario,
-            pending: log.events.into(),
-            display: Duration::ZERO,
-            sample: None,
-            lanes: Vec::new(),
-            worker_lanes: Vec::new(),
-            step: StepState::Idle,
-            ended: false,
-            end_note: log.stalled,
-            outputs: None,
-            replay_at: None,
+        let source = Source::Replay {
+            playing: false,
+            last: std::time::Instant::now(),
         };
+        let gate = GateView {
+            paused: true,
+            speed: 1.0,
+            display: Duration::ZERO,
+            last_released: None,
+            released: 0,
+            waiting_at: None,
+        };
+        let mut s = Session::new(scenario, source, RunOptions::default(), log.info, gate);
+        s.pending = log.events.into();
+        s.end_note = log.stalled;
         while let Some(e) = s.pending.pop_front() {
             s.ingest(e);
         }

@@ -48,3 +48,14 @@ pub fn record(scenario: Scenario) -> Vec<taskscope::probe::Event> {
     run.wait().expect("runs");
     events
 }
+
+/// The run's index of the task spawned under `name`.
+pub fn task_index(events: &[taskscope::probe::Event], name: &str) -> u32 {
+    events
+        .iter()
+        .find_map(|e| match &e.change {
+            taskscope::probe::Change::Spawned { name: n, .. } if &**n == name => Some(e.task),
+            _ => None,
+        })
+        .unwrap_or_else(|| panic!("no task called {name}"))
+}
