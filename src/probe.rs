@@ -31,7 +31,7 @@ use crate::runner::control::Gate;
 pub use event::{Change, Event, Outcome, TaskIdx, TaskStats, Wait, WakeBy};
 
 /// Events the buffer holds before the producer waits (lossless) or drops.
-pub const DEFAULT_CAPACITY: usize = 1 << 20;
+pub const DEFAULT_CAPACITY: usize = 1 << 22;
 
 /// The event buffer between the runtime (producer) and a consumer.
 pub struct Recorder {
@@ -46,6 +46,11 @@ pub struct Recorder {
     /// Distinguishes runs, so thread-local worker numbers are never stale.
     run: u64,
     next_worker: AtomicU16,
+    /// Virtual clock only: scenario time (ns) as of the newest clock read,
+    /// plus what `cpu` and `block` steps charged since. Inside a poll the
+    /// paused clock moves only by such charges, so events there are timed
+    /// from this without reading tokio's clock (a lock) again.
+    cursor: AtomicU64,
     /// The newest live figures from the runner's sampler.
     sample: Mutex<Option<Arc<Sample>>>,
 }
@@ -129,6 +134,7 @@ impl Recorder {
             lossless,
             run: RUNS.fetch_add(1, Ordering::Relaxed),
             next_worker: AtomicU16::new(0),
+            cursor: AtomicU64::new(0),
             sample: Mutex::new(None),
         })
     }
@@ -175,7 +181,16 @@ impl Recorder {
                 return;
             }
         }
-        let now = Self::now(&buf);
+        let in_poll = CURRENT.with(Cell::get).is_some();
+        let now = if self.lossless && in_poll {
+            Duration::from_nanos(self.cursor.load(Ordering::Relaxed)).max(buf.last)
+        } else {
+            let now = Self::now(&buf);
+            if self.lossless {
+                self.cursor.store(now.as_nanos() as u64, Ordering::Relaxed);
+            }
+            now
+        };
         if let Some(event) = f(now) {
             buf.last = now;
             buf.events.push(event);
@@ -367,6 +382,13 @@ impl TaskProbe {
         self.recorder.elapsed()
     }
 
+    /// The interpreter charged `d` to the virtual clock inside this poll.
+    pub fn charged(&self, d: Duration) {
+        self.recorder
+            .cursor
+            .fetch_add(d.as_nanos() as u64, Ordering::Relaxed);
+    }
+
     fn event(&self, t: Duration, change: Change) -> Event {
         Event {
             t,
@@ -532,23 +554,25 @@ impl<F: Future> Future for Probed<F> {
         let inner = this.inner;
         let result = catch_unwind(AssertUnwindSafe(|| inner.poll(&mut inner_cx)));
         IN_TASK.with(|c| c.set(false));
-        CURRENT.with(|c| c.set(outer));
-        match result {
+        // The poll's end is still recorded as inside the poll (for its time).
+        let result = match result {
             Ok(Poll::Pending) => {
                 probe.poll_pending();
-                Poll::Pending
+                Ok(Poll::Pending)
             }
             Ok(Poll::Ready(v)) => {
                 *this.finished = true;
                 probe.finished(Outcome::Ok);
-                Poll::Ready(v)
+                Ok(Poll::Ready(v))
             }
             Err(payload) => {
                 *this.finished = true;
                 probe.finished(Outcome::Panicked(panic_message(payload.as_ref())));
-                resume_unwind(payload)
+                Err(payload)
             }
-        }
+        };
+        CURRENT.with(|c| c.set(outer));
+        result.unwrap_or_else(|payload| resume_unwind(payload))
     }
 }
 

@@ -111,6 +111,9 @@ pub(crate) async fn run_task(shared: Arc<Shared>, spec: usize, probe: Option<Arc
                     let now = left.min(chunk);
                     if virtual_clock {
                         charge_virtual(now);
+                        if let Some(p) = &probe {
+                            p.charged(now);
+                        }
                     } else {
                         burn_cpu(now);
                     }
@@ -125,6 +128,9 @@ pub(crate) async fn run_task(shared: Arc<Shared>, spec: usize, probe: Option<Arc
             Action::Block(d) => {
                 if virtual_clock {
                     charge_virtual(*d);
+                    if let Some(p) = &probe {
+                        p.charged(*d);
+                    }
                 } else {
                     std::thread::sleep(*d);
                 }
