@@ -513,11 +513,6 @@ impl Wake for TaskProbe {
     }
 }
 
-/// The task that is being polled on this thread, if any.
-pub fn current_task() -> Option<TaskIdx> {
-    CURRENT.with(Cell::get)
-}
-
 pin_project_lite::pin_project! {
     /// A task's future, observed: see the module docs.
     pub struct Probed<F> {

@@ -5,7 +5,6 @@
 //! the cursor costs a bounded number of event applications.
 
 use std::collections::VecDeque;
-use std::time::Duration;
 
 use super::{Model, RunInfo};
 use crate::probe::Event;
@@ -147,11 +146,6 @@ impl History {
         self.behind = Some((pos, model.1));
     }
 
-    /// Scenario time at the cursor.
-    pub fn time(&self) -> Duration {
-        self.model().now
-    }
-
     pub fn info(&self) -> &RunInfo {
         &self.info
     }
@@ -161,6 +155,7 @@ impl History {
 mod tests {
     use super::*;
     use crate::probe::{Change, Wait};
+    use std::time::Duration;
 
     fn info() -> RunInfo {
         RunInfo {
