@@ -8,32 +8,12 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use taskscope::app::{App, Session};
-use taskscope::export::Outputs;
-use taskscope::export::jsonl;
 use taskscope::runner::RunOptions;
 use taskscope::scenario::bundled;
 
 fn bench(c: &mut Criterion) {
     let scenario = Arc::new(bundled::get("scale-100k").unwrap().unwrap());
-    let dir = std::env::temp_dir().join(format!("taskscope-draw-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join("events.jsonl");
-    let file = taskscope::export::AtomicFile::create(&path).unwrap();
-    let outputs = Outputs::new(
-        taskscope::headless::run_info(&scenario),
-        None,
-        Some(file),
-        None,
-        None,
-    )
-    .unwrap();
-    taskscope::headless::run(scenario.clone(), RunOptions::default(), Some(outputs)).unwrap();
-    let log = jsonl::read(
-        "events",
-        std::io::BufReader::new(std::fs::File::open(&path).unwrap()),
-    )
-    .unwrap();
-    let _ = std::fs::remove_dir_all(&dir);
+    let log = taskscope::headless::record(scenario.clone(), RunOptions::default()).unwrap();
     let mut session = Session::replay(scenario, log);
     // Half-way through the transitions: most tasks alive, lanes full.
     let half = session.history.len() / 2;

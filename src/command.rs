@@ -291,25 +291,8 @@ fn screenshot(arg: &str, at_ms: f64, out: &Path, width: u16, height: u16) -> Res
     let scenario = Arc::new(load(arg)?);
     let mut file = AtomicFile::create(out)
         .map_err(|e| Error::Input(format!("{}: cannot write there: {e}", out.display())))?;
-    let events = std::env::temp_dir().join(format!("taskscope-shot-{}.jsonl", std::process::id()));
-    let log_file = AtomicFile::create(&events).map_err(|e| Error::Failed(e.to_string()))?;
-    let outputs = Outputs::new(
-        crate::headless::run_info(&scenario),
-        None,
-        Some(log_file),
-        None,
-        None,
-    )
-    .map_err(|e| Error::Failed(e.to_string()))?;
-    crate::headless::run(scenario.clone(), RunOptions::default(), Some(outputs))?;
-    let log = crate::export::jsonl::read(
-        "events",
-        std::io::BufReader::new(
-            std::fs::File::open(&events).map_err(|e| Error::Failed(e.to_string()))?,
-        ),
-    );
-    let _ = std::fs::remove_file(&events);
-    let mut session = crate::app::Session::replay(scenario, log?);
+    let log = crate::headless::record(scenario.clone(), RunOptions::default())?;
+    let mut session = crate::app::Session::replay(scenario, log);
     session.show_at(std::time::Duration::from_secs_f64(at_ms.max(0.0) / 1000.0));
     let app = App::with_session(session);
     let mut terminal = ratatui::Terminal::new(ratatui::backend::TestBackend::new(width, height))

@@ -95,3 +95,28 @@ pub fn run_until(
         interrupted,
     })
 }
+
+/// Runs `scenario` to its end and keeps every event: the log a `--events`
+/// file would hold, in memory (for pictures and tests).
+pub fn record(
+    scenario: Arc<Scenario>,
+    options: RunOptions,
+) -> Result<crate::export::jsonl::Log, Error> {
+    let info = run_info(&scenario);
+    let run = runner::start(scenario, options).map_err(|e| Error::Failed(e.to_string()))?;
+    let mut events = Vec::new();
+    let dropped = loop {
+        let drained = run.recorder.drain(&mut events, Duration::from_millis(5));
+        if drained.finished {
+            break drained.dropped;
+        }
+    };
+    let end = run.wait().map_err(|e| Error::Failed(e.to_string()))?;
+    Ok(crate::export::jsonl::Log {
+        info,
+        events,
+        dropped,
+        stalled: end.stalled,
+        runtime: Some(end.runtime),
+    })
+}

@@ -38,15 +38,9 @@ pub fn near(a: f64, b: f64, pct: f64) -> bool {
 
 /// Every event of one run, in order.
 pub fn record(scenario: Scenario) -> Vec<taskscope::probe::Event> {
-    let run = taskscope::runner::start(Arc::new(scenario), options()).expect("starts");
-    let mut events = Vec::new();
-    while !run
-        .recorder
-        .drain(&mut events, std::time::Duration::from_millis(5))
-        .finished
-    {}
-    run.wait().expect("runs");
-    events
+    headless::record(Arc::new(scenario), options())
+        .unwrap_or_else(|e| panic!("{e}"))
+        .events
 }
 
 /// The run's index of the task spawned under `name`.
