@@ -110,13 +110,11 @@ thread_local! {
     static CURRENT: Cell<Option<TaskIdx>> = const { Cell::new(None) };
     /// (run, worker number) of this thread.
     static WORKER: Cell<(u64, u16)> = const { Cell::new((0, 0)) };
-    /// Set while a scenario task is polled, so the panic hook can stay quiet.
-    static IN_TASK: Cell<bool> = const { Cell::new(false) };
 }
 
 /// Whether the current thread is polling a scenario task (for panic hooks).
 pub fn in_task() -> bool {
-    IN_TASK.with(Cell::get)
+    CURRENT.with(Cell::get).is_some()
 }
 
 impl Recorder {
@@ -544,11 +542,9 @@ impl<F: Future> Future for Probed<F> {
         }
         probe.poll_started(cx.waker());
         let outer = CURRENT.with(|c| c.replace(Some(probe.idx)));
-        IN_TASK.with(|c| c.set(true));
         let mut inner_cx = Context::from_waker(this.waker);
         let inner = this.inner;
         let result = catch_unwind(AssertUnwindSafe(|| inner.poll(&mut inner_cx)));
-        IN_TASK.with(|c| c.set(false));
         // The poll's end is still recorded as inside the poll (for its time).
         let result = match result {
             Ok(Poll::Pending) => {
