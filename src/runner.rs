@@ -364,6 +364,7 @@ async fn main(
             }
         }
     }
+    shared.io.close();
     Ok(RunEnd {
         elapsed: recorder.elapsed(),
         stalled,

@@ -78,6 +78,20 @@ impl Terminal {
         }
     }
 
+    /// Like `wait_for`, then until the screen stops changing (a frame may
+    /// be half drawn when it is read).
+    fn wait_settled(&self, what: &str, cond: impl Fn(&str) -> bool) -> String {
+        let mut text = self.wait_for(what, &cond);
+        loop {
+            std::thread::sleep(Duration::from_millis(120));
+            let now = self.text();
+            if now == text && cond(&now) {
+                return now;
+            }
+            text = self.wait_for(what, &cond);
+        }
+    }
+
     fn press(&mut self, keys: &str) {
         self.writer.write_all(keys.as_bytes()).unwrap();
         self.writer.flush().unwrap();
@@ -151,7 +165,7 @@ fn pause_step_and_quit_in_a_real_terminal() {
     ]);
 
     // Opens paused, on the alternate screen, with the three tasks ready.
-    let first = term.wait_for("the paused run screen", |t| {
+    let first = term.wait_settled("the paused run screen", |t| {
         t.contains("PAUSED") && states(t).len() == 3
     });
     assert!(term.parser.lock().unwrap().screen().alternate_screen());
@@ -166,14 +180,18 @@ fn pause_step_and_quit_in_a_real_terminal() {
 
     // `n` releases one poll: exactly one task changes state.
     term.press("n");
-    let after = term.wait_for("a step", |t| states(t) != states(&first));
+    let after = term.wait_settled("a step", |t| states(t) != states(&first));
     let changed: Vec<_> = states(&first)
         .into_iter()
         .zip(states(&after))
         .filter(|(a, b)| a != b)
         .collect();
-    assert_eq!(changed.len(), 1, "one task changed: {changed:?}");
-    assert_eq!(changed[0].1.0, "eggs");
+    assert_eq!(
+        changed.len(),
+        1,
+        "one task changed: {changed:?}\n{first}\n{after}"
+    );
+    assert_eq!(changed[0].1.0, "eggs", "{changed:?}\n{first}\n{after}");
     assert!(changed[0].1.1.starts_with("waiting"), "{changed:?}");
 
     // Space resumes; the run plays to its end.

@@ -332,3 +332,24 @@ fn the_events_file_folds_back_into_the_same_summary() {
         assert_eq!(replayed, finished.summary(), "{name}");
     }
 }
+
+/// More io steps at once than connections may be open: they wait their turn
+/// for a connection, and every reply still comes when it is due.
+#[test]
+fn thousands_of_io_steps_at_once_all_complete_on_time() {
+    let s = summary(inline(
+        r#"name = "many-io"
+[[task]]
+name = "fetch"
+count = 2000
+steps = [ { io = "1s" } ]
+"#,
+    ));
+    assert_eq!(s.tasks.len(), 2000);
+    assert!(
+        s.tasks.iter().all(|t| t.outcome == "ok"),
+        "{:?}",
+        s.tasks.iter().find(|t| t.outcome != "ok")
+    );
+    assert_eq!(s.wall_ms, 1000.0);
+}
