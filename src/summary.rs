@@ -193,6 +193,13 @@ impl Summary {
             );
         }
         out.push('\n');
+        if self.tasks.is_empty() {
+            out.push_str(
+                "no task figures: the tasks ran without the probe (--probe off), so only the \
+                 run's length and tokio's runtime figures were measured\n",
+            );
+            return out;
+        }
         let _ = writeln!(
             out,
             "{:<16} {:>9} {:>9} {:>6} {:>9} {:>9} {:>6}  {:<10} waited on",
