@@ -122,10 +122,18 @@ impl App {
     }
 
     pub fn context(&self) -> Context {
-        match (self.mode, self.popup) {
-            (_, Some(_)) => Context::Popup,
-            (Mode::Picker, None) => Context::Picker,
-            (Mode::Run, None) => Context::Run,
+        match self.popup {
+            Some(_) => Context::Popup,
+            None => self.screen_context(),
+        }
+    }
+
+    /// The screen under any popup: picker, live run, or replay.
+    pub fn screen_context(&self) -> Context {
+        match self.mode {
+            Mode::Picker => Context::Picker,
+            Mode::Run if self.session.as_ref().is_some_and(Session::is_replay) => Context::Replay,
+            Mode::Run => Context::Run,
         }
     }
 

@@ -75,6 +75,8 @@ pub enum Action {
 pub enum Context {
     Picker,
     Run,
+    /// The run screen of a recorded run (`taskscope replay`).
+    Replay,
     /// The task detail or help popup.
     Popup,
 }
@@ -89,7 +91,7 @@ pub struct Binding {
     pub footer: bool,
 }
 
-use Context::{Picker, Popup, Run};
+use Context::{Picker, Popup, Replay, Run};
 
 /// Every binding. Order is the order of the footer and the help.
 pub const BINDINGS: &[Binding] = &[
@@ -150,52 +152,94 @@ pub const BINDINGS: &[Binding] = &[
         footer: true,
     },
     Binding {
+        keys: &[Key::Char(' ')],
+        action: Action::TogglePause,
+        does: "play/pause the recording",
+        contexts: &[Replay],
+        footer: true,
+    },
+    Binding {
+        keys: &[Key::Char('n'), Key::Right],
+        action: Action::Forward,
+        does: "next transition",
+        contexts: &[Replay],
+        footer: true,
+    },
+    Binding {
+        keys: &[Key::Left],
+        action: Action::Back,
+        does: "previous transition",
+        contexts: &[Replay],
+        footer: true,
+    },
+    Binding {
+        keys: &[Key::Char('+'), Key::Char('=')],
+        action: Action::Faster,
+        does: "play faster",
+        contexts: &[Replay],
+        footer: true,
+    },
+    Binding {
+        keys: &[Key::Char('-')],
+        action: Action::Slower,
+        does: "play slower",
+        contexts: &[Replay],
+        footer: true,
+    },
+    Binding {
+        keys: &[Key::Char('r')],
+        action: Action::Restart,
+        does: "back to the start",
+        contexts: &[Replay],
+        footer: true,
+    },
+    Binding {
         keys: &[Key::Up, Key::Char('k')],
         action: Action::Up,
         does: "select the previous row",
-        contexts: &[Picker, Run],
+        contexts: &[Picker, Run, Replay],
         footer: false,
     },
     Binding {
         keys: &[Key::Down, Key::Char('j')],
         action: Action::Down,
         does: "select the next row",
-        contexts: &[Picker, Run],
+        contexts: &[Picker, Run, Replay],
         footer: false,
     },
     Binding {
         keys: &[Key::PageUp],
         action: Action::PageUp,
         does: "a page up",
-        contexts: &[Picker, Run],
+        contexts: &[Picker, Run, Replay],
         footer: false,
     },
     Binding {
         keys: &[Key::PageDown],
         action: Action::PageDown,
         does: "a page down",
-        contexts: &[Picker, Run],
+        contexts: &[Picker, Run, Replay],
         footer: false,
     },
     Binding {
         keys: &[Key::Enter],
         action: Action::Open,
         does: "open: run the scenario / show the task's detail",
-        contexts: &[Picker, Run],
+        contexts: &[Picker, Run, Replay],
         footer: true,
     },
     Binding {
         keys: &[Key::Char('/')],
         action: Action::Filter,
         does: "filter tasks by name or state",
-        contexts: &[Run],
+        contexts: &[Run, Replay],
         footer: true,
     },
     Binding {
         keys: &[Key::Char('?')],
         action: Action::Help,
         does: "help: every key",
-        contexts: &[Picker, Run],
+        contexts: &[Picker, Run, Replay],
         footer: true,
     },
     Binding {
@@ -209,7 +253,7 @@ pub const BINDINGS: &[Binding] = &[
         keys: &[Key::Char('q'), Key::Esc, Key::CtrlC],
         action: Action::Quit,
         does: "quit",
-        contexts: &[Picker, Run],
+        contexts: &[Picker, Run, Replay],
         footer: true,
     },
     Binding {
@@ -251,7 +295,12 @@ mod tests {
 
     #[test]
     fn no_key_means_two_things_in_one_context() {
-        for ctx in [Context::Picker, Context::Run, Context::Popup] {
+        for ctx in [
+            Context::Picker,
+            Context::Run,
+            Context::Replay,
+            Context::Popup,
+        ] {
             let mut seen = Vec::new();
             for b in BINDINGS.iter().filter(|b| b.contexts.contains(&ctx)) {
                 for k in b.keys {

@@ -70,12 +70,13 @@ fn a_terminal_too_small_says_so() {
 }
 
 #[test]
-fn help_lists_every_key_of_the_run_screen() {
+fn help_lists_every_key_of_the_screen_under_it() {
     let mut app = at("breakfast-concurrent", 10);
     app.update(Message::Key(Key::Char('?')));
     let frame = draw(&app, 120, 35);
     let text = frame.to_string();
-    for b in taskscope::keys::bindings(taskscope::keys::Context::Run, false) {
+    assert_eq!(app.screen_context(), taskscope::keys::Context::Replay);
+    for b in taskscope::keys::bindings(app.screen_context(), false) {
         assert!(text.contains(b.does), "help shows {:?}", b.does);
     }
     insta::assert_snapshot!(frame);

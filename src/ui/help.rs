@@ -6,15 +6,12 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Clear, Paragraph, Widget, Wrap};
 
 use super::theme;
-use crate::app::{App, Mode};
-use crate::keys::{self, Context};
+use crate::app::App;
+use crate::keys;
 
 pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
     Clear.render(area, buf);
-    let context = match app.mode {
-        Mode::Picker => Context::Picker,
-        Mode::Run => Context::Run,
-    };
+    let context = app.screen_context();
     let mut lines = vec![Line::from(Span::styled("keys", theme::HEADER))];
     for b in keys::bindings(context, false) {
         lines.push(Line::from(vec![
