@@ -132,7 +132,9 @@ impl App {
     pub fn screen_context(&self) -> Context {
         match self.mode {
             Mode::Picker => Context::Picker,
-            Mode::Run if self.session.as_ref().is_some_and(Session::is_replay) => Context::Replay,
+            Mode::Run if self.session.as_ref().is_some_and(Session::shows_replay) => {
+                Context::Replay
+            }
             Mode::Run => Context::Run,
         }
     }

@@ -294,6 +294,7 @@ fn screenshot(arg: &str, at_ms: f64, out: &Path, width: u16, height: u16) -> Res
     let log = crate::headless::record(scenario.clone(), RunOptions::default())?;
     let mut session = crate::app::Session::replay(scenario, log);
     session.show_at(std::time::Duration::from_secs_f64(at_ms.max(0.0) / 1000.0));
+    session.looks_live = true;
     let app = App::with_session(session);
     let mut terminal = ratatui::Terminal::new(ratatui::backend::TestBackend::new(width, height))
         .map_err(|e| Error::Failed(e.to_string()))?;

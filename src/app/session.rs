@@ -71,6 +71,8 @@ pub struct Session {
     outputs: Option<Outputs>,
     /// In a replay: the scenario time shown, when set by [`Session::show_at`].
     replay_at: Option<Duration>,
+    /// Drawn as the live run screen would be (for pictures of a moment).
+    pub looks_live: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -126,6 +128,7 @@ impl Session {
             end_note: None,
             outputs: None,
             replay_at: None,
+            looks_live: false,
         }
     }
 
@@ -170,6 +173,11 @@ impl Session {
         s.ended = true;
         s.history.seek(0);
         s
+    }
+
+    /// Whether the screen should present this as a replay.
+    pub fn shows_replay(&self) -> bool {
+        self.is_replay() && !self.looks_live
     }
 
     pub fn is_replay(&self) -> bool {

@@ -45,7 +45,9 @@ pub fn footer(app: &App, session: &Session, area: Rect, buf: &mut Buffer) {
         ratatui::layout::Constraint::Length(1),
     ])
     .areas(area);
-    let (badge, style) = if session.is_replay() && session.gate.paused {
+    let (badge, style) = if session.looks_live {
+        (" LIVE ", theme::LIVE)
+    } else if session.is_replay() && session.gate.paused {
         (" REPLAY · PAUSED ", theme::PAUSED)
     } else if session.is_replay() {
         (" REPLAY ", theme::LIVE)
