@@ -83,6 +83,15 @@ pub fn footer(app: &App, session: &Session, area: Rect, buf: &mut Buffer) {
         ),
         theme::DIM,
     ));
+    if session.history.dropped() > 0 {
+        spans.push(Span::styled(
+            format!(
+                " ({} oldest dropped from history)",
+                session.history.dropped()
+            ),
+            theme::DIM,
+        ));
+    }
     if app.filtering || !app.filter.is_empty() {
         spans.push(Span::styled(
             format!("  filter: {}", app.filter),
