@@ -935,39 +935,45 @@ impl<'t> Checker<'t> {
 
     /// Every unlock follows a lock of the same mutex in the same task.
     fn check_locks(&mut self, tasks: &[ReadTask]) {
+        const UNEVEN: &str = "the steps inside this repeat lock and unlock unevenly; \
+                              each pass must unlock what it locks";
         for t in tasks {
             let mut held: Vec<usize> = Vec::new();
-            // (end index, held set at repeat start)
+            // Open repeats: (index after the body, held set at its start, span).
             let mut frames: Vec<(usize, Vec<usize>, Range<usize>)> = Vec::new();
-            for (i, (step, span)) in t.spec.steps.iter().zip(&t.step_spans).enumerate() {
+            // One past the last step, so repeats that end the task close too.
+            for i in 0..=t.spec.steps.len() {
                 while let Some((end, _, _)) = frames.last()
-                    && *end == i
+                    && *end <= i
                 {
                     let (_, before, rspan) = frames.pop().expect("checked");
                     if before != held {
-                        self.at(rspan, "the steps inside this repeat lock and unlock unevenly; each pass must unlock what it locks".into());
+                        self.at(rspan, UNEVEN.into());
                         held = before;
                     }
                 }
+                let (Some(step), Some(span)) = (t.spec.steps.get(i), t.step_spans.get(i)) else {
+                    break;
+                };
                 match step.action {
                     Action::Lock(m) if held.contains(&m) => self.at(
                         span.clone(),
-                        format!("task `{}` locks a mutex it already holds; tokio's Mutex would wait for itself forever", t.spec.name),
+                        format!(
+                            "task `{}` locks a mutex it already holds; tokio's Mutex would wait for itself forever",
+                            t.spec.name
+                        ),
                     ),
                     Action::Lock(m) => held.push(m),
                     Action::Unlock(m) if !held.contains(&m) => self.at(
                         span.clone(),
-                        format!("task `{}` unlocks a mutex it does not hold; expected a `lock` step before it", t.spec.name),
+                        format!(
+                            "task `{}` unlocks a mutex it does not hold; expected a `lock` step before it",
+                            t.spec.name
+                        ),
                     ),
                     Action::Unlock(m) => held.retain(|&h| h != m),
                     Action::Repeat { len, .. } => frames.push((i + 1 + len, held.clone(), span.clone())),
                     _ => {}
-                }
-            }
-            while let Some((_, before, rspan)) = frames.pop() {
-                if before != held {
-                    self.at(rspan, "the steps inside this repeat lock and unlock unevenly; each pass must unlock what it locks".into());
-                    held = before;
                 }
             }
         }
