@@ -374,27 +374,21 @@ mod tests {
         )
     }
 
+    fn waiting(t: u64, task: TaskIdx, wait: Wait) -> Event {
+        ev(t, task, Change::Waiting { wait, due: None })
+    }
+
+    fn ready(t: u64, task: TaskIdx, by: WakeBy, late: Option<Duration>) -> Event {
+        ev(t, task, Change::Ready { by, late })
+    }
+
     #[test]
     fn a_sleeping_task_accumulates_timer_wait_and_one_poll_per_wake() {
         let m = model(&[
             spawned(0, 0, "a"),
             ev(0, 0, Change::Running { worker: 0 }),
-            ev(
-                0,
-                0,
-                Change::Waiting {
-                    wait: Wait::Timer,
-                    due: None,
-                },
-            ),
-            ev(
-                100,
-                0,
-                Change::Ready {
-                    by: WakeBy::Timer,
-                    late: None,
-                },
-            ),
+            waiting(0, 0, Wait::Timer),
+            ready(100, 0, WakeBy::Timer, None),
             ev(100, 0, Change::Running { worker: 0 }),
             done(105, 0),
         ]);
@@ -415,14 +409,7 @@ mod tests {
         for (i, task) in [0, 1, 0, 1].into_iter().enumerate() {
             let t = i as u64 * 10;
             events.push(ev(t, task, Change::Running { worker: 0 }));
-            events.push(ev(
-                t + 10,
-                task,
-                Change::Ready {
-                    by: WakeBy::Runtime,
-                    late: None,
-                },
-            ));
+            events.push(ready(t + 10, task, WakeBy::Runtime, None));
         }
         assert_eq!(model(&events).switches, 4);
         // a, a, b: the second poll of a is no switch.
@@ -430,14 +417,7 @@ mod tests {
             spawned(0, 0, "a"),
             spawned(0, 1, "b"),
             ev(0, 0, Change::Running { worker: 0 }),
-            ev(
-                10,
-                0,
-                Change::Ready {
-                    by: WakeBy::Runtime,
-                    late: None,
-                },
-            ),
+            ready(10, 0, WakeBy::Runtime, None),
             ev(10, 0, Change::Running { worker: 0 }),
             done(20, 0),
             ev(20, 1, Change::Running { worker: 0 }),
@@ -470,22 +450,8 @@ mod tests {
         let m = model(&[
             spawned(0, 0, "sleeper"),
             ev(0, 0, Change::Running { worker: 0 }),
-            ev(
-                0,
-                0,
-                Change::Waiting {
-                    wait: Wait::Timer,
-                    due: None,
-                },
-            ),
-            ev(
-                300,
-                0,
-                Change::Ready {
-                    by: WakeBy::Timer,
-                    late: Some(ms(200)),
-                },
-            ),
+            waiting(0, 0, Wait::Timer),
+            ready(300, 0, WakeBy::Timer, Some(ms(200))),
         ]);
         let t = &m.tasks[0];
         assert_eq!(t.late_wakes, 1);
@@ -506,14 +472,7 @@ mod tests {
         let m = model(&[
             spawned(0, 0, "a"),
             ev(0, 0, Change::Running { worker: 1 }),
-            ev(
-                40,
-                0,
-                Change::Waiting {
-                    wait: Wait::Io,
-                    due: None,
-                },
-            ),
+            waiting(40, 0, Wait::Io),
         ]);
         assert_eq!(m.workers.len(), 2);
         assert_eq!(m.workers[1].busy, ms(40));
