@@ -80,6 +80,39 @@ pub struct TaskView {
 }
 
 impl TaskView {
+    /// A task just spawned at `t`: ready, nothing measured yet.
+    pub fn new(
+        name: Arc<str>,
+        id: u64,
+        spec: u32,
+        parent: Option<TaskIdx>,
+        step: u32,
+        t: Duration,
+    ) -> TaskView {
+        TaskView {
+            name,
+            id,
+            spec,
+            parent,
+            state: State::Ready,
+            step,
+            since: t,
+            spawned_at: t,
+            done_at: None,
+            first_poll_at: None,
+            polls: 0,
+            running: Duration::ZERO,
+            max_poll: Duration::ZERO,
+            waits: [Duration::ZERO; 8],
+            late_wakes: 0,
+            max_late: Duration::ZERO,
+            last_wake: None,
+            stats: None,
+            due: None,
+            poll_start: t,
+        }
+    }
+
     /// How long past due its timer or reply is at `now`, if it is waiting
     /// for one that has not come (its worker was busy when it was due).
     pub fn overdue(&self, now: Duration) -> Option<Duration> {
@@ -185,28 +218,7 @@ impl Model {
             if self.tasks.len() <= idx {
                 self.tasks.resize_with(idx + 1, || placeholder(e.t));
             }
-            self.tasks[idx] = TaskView {
-                name: name.clone(),
-                id: *id,
-                spec: *spec,
-                parent: *parent,
-                state: State::Ready,
-                step: e.step,
-                since: e.t,
-                spawned_at: e.t,
-                done_at: None,
-                first_poll_at: None,
-                polls: 0,
-                running: Duration::ZERO,
-                max_poll: Duration::ZERO,
-                waits: [Duration::ZERO; 8],
-                late_wakes: 0,
-                max_late: Duration::ZERO,
-                last_wake: None,
-                stats: None,
-                due: None,
-                poll_start: e.t,
-            };
+            self.tasks[idx] = TaskView::new(name.clone(), *id, *spec, *parent, e.step, e.t);
             return;
         }
         let Some(task) = self.tasks.get(e.task as usize) else {
@@ -295,29 +307,9 @@ impl Model {
     }
 }
 
+/// A slot for a task whose spawn the log does not have (yet).
 fn placeholder(t: Duration) -> TaskView {
-    TaskView {
-        name: "?".into(),
-        id: 0,
-        spec: 0,
-        parent: None,
-        state: State::Ready,
-        step: 0,
-        since: t,
-        spawned_at: t,
-        done_at: None,
-        first_poll_at: None,
-        polls: 0,
-        running: Duration::ZERO,
-        max_poll: Duration::ZERO,
-        waits: [Duration::ZERO; 8],
-        late_wakes: 0,
-        max_late: Duration::ZERO,
-        last_wake: None,
-        stats: None,
-        due: None,
-        poll_start: t,
-    }
+    TaskView::new("?".into(), 0, 0, None, 0, t)
 }
 
 #[cfg(test)]
