@@ -7,7 +7,8 @@ use std::time::Duration;
 
 use crate::export::Outputs;
 use crate::model::{Model, RunInfo};
-use crate::runner::{self, RunEnd, RunOptions};
+use crate::probe::Event;
+use crate::runner::{self, Run, RunEnd, RunOptions};
 use crate::scenario::Scenario;
 use crate::{Error, summary::Summary};
 
@@ -60,30 +61,16 @@ pub fn run_until(
     let io_error =
         |e: std::io::Error| Error::Failed(format!("could not write an output file: {e}"));
     let run = runner::start(scenario, options).map_err(|e| Error::Failed(e.to_string()))?;
-    let mut batch = Vec::new();
-    let mut interrupted = None;
-    let dropped = loop {
-        if interrupted.is_none()
-            && let Some(signal) = interrupt
-                .map(|i| i.load(Ordering::Relaxed))
-                .filter(|s| *s != 0)
-        {
-            interrupted = Some(signal as i32);
-            run.stop();
-        }
-        let drained = run.recorder.drain(&mut batch, Duration::from_millis(5));
-        for e in &batch {
+    let (dropped, interrupted) = drain_to_end(&run, interrupt, |batch| {
+        for e in batch.iter() {
             model.apply(e);
             if let Some(out) = outputs.as_mut() {
                 out.event(e).map_err(io_error)?;
             }
         }
         batch.clear();
-        // The flag is read with the events, under one lock: nothing follows it.
-        if drained.finished {
-            break drained.dropped;
-        }
-    };
+        Ok(())
+    })?;
     let end = run.wait().map_err(|e| Error::Failed(e.to_string()))?;
     model.finish(dropped, end.stalled.clone(), Some(end.runtime.clone()));
     if let Some(out) = outputs {
@@ -105,12 +92,10 @@ pub fn record(
     let info = run_info(&scenario);
     let run = runner::start(scenario, options).map_err(|e| Error::Failed(e.to_string()))?;
     let mut events = Vec::new();
-    let dropped = loop {
-        let drained = run.recorder.drain(&mut events, Duration::from_millis(5));
-        if drained.finished {
-            break drained.dropped;
-        }
-    };
+    let (dropped, _) = drain_to_end(&run, None, |batch| {
+        events.append(batch);
+        Ok(())
+    })?;
     let end = run.wait().map_err(|e| Error::Failed(e.to_string()))?;
     Ok(crate::export::jsonl::Log {
         info,
@@ -119,4 +104,32 @@ pub fn record(
         stalled: end.stalled,
         runtime: Some(end.runtime),
     })
+}
+
+/// Hands every batch of events to `each` until the run has finished (it
+/// empties the batch or not, as it likes); stops the run once `interrupt`
+/// holds a signal. Returns the events dropped and the signal, if any.
+fn drain_to_end(
+    run: &Run,
+    interrupt: Option<&AtomicUsize>,
+    mut each: impl FnMut(&mut Vec<Event>) -> Result<(), Error>,
+) -> Result<(u64, Option<i32>), Error> {
+    let mut batch = Vec::new();
+    let mut interrupted = None;
+    loop {
+        if interrupted.is_none()
+            && let Some(signal) = interrupt
+                .map(|i| i.load(Ordering::Relaxed))
+                .filter(|s| *s != 0)
+        {
+            interrupted = Some(signal as i32);
+            run.stop();
+        }
+        let drained = run.recorder.drain(&mut batch, Duration::from_millis(5));
+        each(&mut batch)?;
+        // The flag is read with the events, under one lock: nothing follows it.
+        if drained.finished {
+            return Ok((drained.dropped, interrupted));
+        }
+    }
 }
