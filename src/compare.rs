@@ -21,17 +21,7 @@ pub fn model_of(s: &Scenario) -> &'static str {
             .flat_map(|t| &t.steps)
             .any(|st| f(&st.action))
     };
-    let instances: u64 = s
-        .tasks
-        .iter()
-        .filter(|t| t.autostart)
-        .map(|t| u64::from(t.count))
-        .sum::<u64>()
-        + s.tasks
-            .iter()
-            .filter(|t| !t.autostart)
-            .map(|t| u64::from(t.count))
-            .sum::<u64>();
+    let instances: u64 = s.tasks.iter().map(|t| u64::from(t.count)).sum();
     if any(|a| matches!(a, Action::Process(_))) {
         "processes"
     } else if any(|a| matches!(a, Action::Thread(_) | Action::SpawnBlocking(_)))
@@ -61,25 +51,20 @@ pub struct Row {
 /// CPU time of this process and of its finished children.
 fn process_cpu() -> Duration {
     let get = |who| {
-        let mut u: libc::rusage = unsafe_zeroed();
-        // SAFETY: `u` is a valid, writable rusage; `who` is a constant.
+        let mut u = std::mem::MaybeUninit::<libc::rusage>::zeroed();
+        // SAFETY: `u` is writable memory for one rusage; `who` is a constant.
         #[allow(unsafe_code)]
-        let rc = unsafe { libc::getrusage(who, &mut u) };
+        let rc = unsafe { libc::getrusage(who, u.as_mut_ptr()) };
         if rc != 0 {
             return Duration::ZERO;
         }
+        // SAFETY: getrusage succeeded, so it filled the whole struct.
+        #[allow(unsafe_code)]
+        let u = unsafe { u.assume_init() };
         let tv = |t: libc::timeval| Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1000);
         tv(u.ru_utime) + tv(u.ru_stime)
     };
     get(libc::RUSAGE_SELF) + get(libc::RUSAGE_CHILDREN)
-}
-
-fn unsafe_zeroed() -> libc::rusage {
-    // SAFETY: rusage is plain old data; all zeroes is a valid value.
-    #[allow(unsafe_code)]
-    unsafe {
-        std::mem::zeroed()
-    }
 }
 
 /// The scenarios an argument names: `breakfast` is the four breakfasts.

@@ -179,8 +179,7 @@ impl Recorder {
                 return;
             }
         }
-        let in_poll = CURRENT.with(Cell::get).is_some();
-        let now = if self.lossless && in_poll {
+        let now = if self.lossless && CURRENT.with(Cell::get).is_some() {
             Duration::from_nanos(self.cursor.load(Ordering::Relaxed)).max(buf.last)
         } else {
             let now = Self::now(&buf);

@@ -358,7 +358,9 @@ impl Session {
                 .filter_map(|t| t.done_at)
                 .max()
             {
-                self.display = self.display.max(t).min(self.history.live().now.max(t));
+                // Freeze at the end: no earlier than the last task's end,
+                // no later than the last event.
+                self.display = self.display.max(t).min(self.history.live().now);
             }
         }
     }

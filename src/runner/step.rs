@@ -67,6 +67,14 @@ pub(crate) async fn run_task(shared: Arc<Shared>, spec: usize, probe: Option<Arc
             p.set_wait(wait, lasts.map(|d| p.now() + d));
         }
     };
+    // Virtual clock: the thread is "busy" for `d` by moving the clock, and
+    // the probe is told, since it times the rest of the poll from that.
+    let charge = |d: Duration| {
+        charge_virtual(d);
+        if let Some(p) = &probe {
+            p.charged(d);
+        }
+    };
     loop {
         while let Some(f) = frames.last_mut()
             && pc == f.end
@@ -110,10 +118,7 @@ pub(crate) async fn run_task(shared: Arc<Shared>, spec: usize, probe: Option<Arc
                 loop {
                     let now = left.min(chunk);
                     if virtual_clock {
-                        charge_virtual(now);
-                        if let Some(p) = &probe {
-                            p.charged(now);
-                        }
+                        charge(now);
                     } else {
                         burn_cpu(now);
                     }
@@ -127,10 +132,7 @@ pub(crate) async fn run_task(shared: Arc<Shared>, spec: usize, probe: Option<Arc
             }
             Action::Block(d) => {
                 if virtual_clock {
-                    charge_virtual(*d);
-                    if let Some(p) = &probe {
-                        p.charged(*d);
-                    }
+                    charge(*d);
                 } else {
                     std::thread::sleep(*d);
                 }

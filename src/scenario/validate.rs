@@ -252,8 +252,8 @@ impl<'t> Checker<'t> {
                 "no `[[task]]` tables; expected at least one task with `name` and `steps`".into(),
             );
         }
-        let channels = self.unique(channels, "channel");
-        let mutexes = self.unique(mutexes, "mutex");
+        self.check_unique(&channels, "channel");
+        self.check_unique(&mutexes, "mutex");
 
         let mut read = Vec::new();
         for t in &tasks {
@@ -304,21 +304,17 @@ impl<'t> Checker<'t> {
         );
     }
 
-    fn unique<T: Named>(
-        &mut self,
-        items: Vec<(T, Range<usize>)>,
-        what: &str,
-    ) -> Vec<(T, Range<usize>)> {
-        let mut seen = HashMap::new();
-        for (item, span) in &items {
-            if seen.insert(item.name().to_string(), ()).is_some() {
+    /// Reports names declared twice.
+    fn check_unique<T: Named>(&mut self, items: &[(T, Range<usize>)], what: &str) {
+        let mut seen = std::collections::HashSet::new();
+        for (item, span) in items {
+            if !seen.insert(item.name()) {
                 self.at(
                     span.clone(),
                     format!("{what} `{}` is declared twice", item.name()),
                 );
             }
         }
-        items
     }
 
     fn string(&mut self, value: &Value<'_>, key: &str) -> Option<String> {
