@@ -60,7 +60,7 @@ fn bench(c: &mut Criterion) {
             rt.block_on(async {
                 let handles: Vec<_> = (0..TASKS)
                     .map(|i| {
-                        let probe = TaskProbe::new(i, 0, recorder.clone(), None);
+                        let probe = TaskProbe::new(i, 0, recorder.clone());
                         tokio::spawn(probe.instrument(work()))
                     })
                     .collect();

@@ -63,7 +63,24 @@ pub struct App {
 }
 
 /// Speeds `+` and `-` step through.
-const SPEEDS: &[f64] = &[0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 4.0, 10.0, 25.0, 100.0];
+const SPEEDS: &[f64] = &[
+    0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 4.0, 10.0, 25.0, 50.0, 100.0,
+];
+
+/// The next speed up (`faster`) or down from `now`: always strictly faster
+/// or slower, until the end of the range.
+pub fn next_speed(now: f64, faster: bool) -> f64 {
+    let next = if faster {
+        SPEEDS.iter().copied().find(|s| *s > now * 1.0001)
+    } else {
+        SPEEDS.iter().rev().copied().find(|s| *s < now / 1.0001)
+    };
+    next.unwrap_or(if faster {
+        SPEEDS[SPEEDS.len() - 1]
+    } else {
+        SPEEDS[0]
+    })
+}
 
 impl App {
     /// The picker of bundled scenarios.
@@ -206,17 +223,11 @@ impl App {
             Action::Forward => self.on_session(Session::forward),
             Action::Live => self.on_session(Session::go_live),
             Action::Faster | Action::Slower => {
-                let now = self.session.as_ref().map_or(self.speed, |s| s.gate.speed);
-                let i = SPEEDS
-                    .iter()
-                    .position(|s| *s >= now)
-                    .unwrap_or(SPEEDS.len() - 1);
-                let i = if action == Action::Faster {
-                    (i + 1).min(SPEEDS.len() - 1)
-                } else {
-                    i.saturating_sub(1)
-                };
-                self.speed = SPEEDS[i];
+                let now = self
+                    .session
+                    .as_ref()
+                    .map_or(self.speed, |s| s.control.speed);
+                self.speed = next_speed(now, action == Action::Faster);
                 let speed = self.speed;
                 self.on_session(|s| s.set_speed(speed));
             }
@@ -297,5 +308,33 @@ pub fn state_name(state: &State) -> String {
         State::Running { worker } => format!("running on worker {worker}"),
         State::Waiting(w) => format!("waiting ({})", w.as_str()),
         State::Done(o) => format!("done ({})", o.as_str()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::next_speed;
+
+    #[test]
+    fn slower_is_always_slower_and_faster_always_faster_to_the_ends() {
+        let mut s = 100.0;
+        let mut seen = vec![s];
+        while s > 0.01 {
+            let next = next_speed(s, false);
+            assert!(next < s, "{next} after {s}");
+            s = next;
+            seen.push(s);
+        }
+        assert_eq!(next_speed(0.01, false), 0.01);
+        while s < 100.0 {
+            let next = next_speed(s, true);
+            assert!(next > s, "{next} after {s}");
+            s = next;
+        }
+        assert_eq!(next_speed(100.0, true), 100.0);
+        // From a speed between two steps, each way goes to its neighbour.
+        assert_eq!(next_speed(0.3, false), 0.25);
+        assert_eq!(next_speed(0.3, true), 0.5);
+        assert!(seen.contains(&0.01));
     }
 }

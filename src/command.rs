@@ -199,11 +199,18 @@ fn run(args: RunArgs) -> Result<u8, Error> {
         app.console = console.map(crate::console::attach_command);
         return dashboard(app);
     }
+    let mut options = options;
     if let Some(addr) = console {
         eprintln!(
             "taskscope: serving tokio-console; attach with: {}",
             crate::console::attach_command(addr)
         );
+        // tokio-console measures wall time: pace the virtual clock to it.
+        if scenario.runtime.clock == Clock::Virtual {
+            options.control = Some(crate::runner::control::Control::new(
+                true, false, args.speed,
+            ));
+        }
     }
     // SIGINT and SIGTERM stop the run cleanly (files complete, children
     // gone); a second one ends the process at once.
@@ -313,9 +320,28 @@ fn interactive() -> bool {
     std::io::stdout().is_terminal() && std::io::stdin().is_terminal()
 }
 
+/// Runs the dashboard; exits like a headless run would: 128 + the signal
+/// that ended it, 1 after a deadlock or an output file that failed.
 fn dashboard(app: App) -> Result<u8, Error> {
-    crate::tui::run(app).map_err(|e| Error::Failed(format!("the terminal failed: {e}")))?;
-    Ok(0)
+    let closed =
+        crate::tui::run(app).map_err(|e| Error::Failed(format!("the terminal failed: {e}")))?;
+    let mut code = 0;
+    if let Some(session) = closed.app.session {
+        let mut session = session;
+        // Ends the run and its files (unfinished tasks cancelled).
+        session.close();
+        if let Some(e) = &session.output_error {
+            eprintln!("taskscope: {e}");
+            code = EXIT_FAILED;
+        }
+        if session.ending == Some(crate::runner::Ending::Deadlock) {
+            if let Some(note) = &session.end_note {
+                eprintln!("taskscope: {note}");
+            }
+            code = EXIT_FAILED;
+        }
+    }
+    Ok(closed.signal.map_or(code, |s| (128 + s) as u8))
 }
 
 /// The child side of a `process` step: burn CPU, then exit.

@@ -6,11 +6,15 @@
 //! gives the same summary as the run that wrote it.
 
 pub mod history;
+pub mod lanes;
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use crate::probe::{Change, Event, Outcome, TaskIdx, TaskStats, Wait, WakeBy};
+
+/// A poll longer than this is slow (tokio-metrics' default threshold).
+pub const SLOW_POLL: Duration = Duration::from_micros(50);
 
 /// What a task is doing, as a viewer sees it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -64,7 +68,11 @@ pub struct TaskView {
     pub polls: u64,
     /// Summed running intervals.
     pub running: Duration,
+    /// Summed time ready but not polled (the wait for a first poll too).
+    pub ready_for: Duration,
     pub max_poll: Duration,
+    /// Polls longer than [`SLOW_POLL`].
+    pub slow_polls: u64,
     /// Time spent waiting, per reason (indexed by `Wait as usize`).
     pub waits: [Duration; 8],
     /// Wake-ups that came after their timer or reply was due.
@@ -102,7 +110,9 @@ impl TaskView {
             first_poll_at: None,
             polls: 0,
             running: Duration::ZERO,
+            ready_for: Duration::ZERO,
             max_poll: Duration::ZERO,
+            slow_polls: 0,
             waits: [Duration::ZERO; 8],
             late_wakes: 0,
             max_late: Duration::ZERO,
@@ -125,7 +135,39 @@ impl TaskView {
     }
 }
 
+/// A task's figures at one moment, from its events: they grow while the
+/// task is in the state they count.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct LiveFigures {
+    pub polls: u64,
+    /// Inside `poll`.
+    pub busy: Duration,
+    /// Ready (woken or just spawned) but not yet polled.
+    pub scheduled: Duration,
+    /// Waiting to be woken.
+    pub idle: Duration,
+}
+
 impl TaskView {
+    /// Its figures at scenario time `now` (no earlier than its last event).
+    pub fn figures(&self, now: Duration) -> LiveFigures {
+        let current = now.saturating_sub(self.since);
+        let idle: Duration = self.waits.iter().sum();
+        let mut f = LiveFigures {
+            polls: self.polls,
+            busy: self.running,
+            scheduled: self.ready_for,
+            idle,
+        };
+        match self.state {
+            State::Running { .. } => f.busy += now.saturating_sub(self.poll_start),
+            State::Ready => f.scheduled += current,
+            State::Waiting(_) => f.idle += current,
+            State::Done(_) => {}
+        }
+        f
+    }
+
     pub fn outcome(&self) -> Option<&Outcome> {
         match &self.state {
             State::Done(o) => Some(o),
@@ -237,10 +279,15 @@ impl Model {
                 let task = &mut self.tasks[e.task as usize];
                 task.running += poll;
                 task.max_poll = task.max_poll.max(poll);
+                task.slow_polls += u64::from(poll > SLOW_POLL);
             }
             State::Waiting(wait) => {
                 let task = &mut self.tasks[e.task as usize];
                 task.waits[wait as usize] += e.t.saturating_sub(task.since);
+            }
+            State::Ready => {
+                let task = &mut self.tasks[e.task as usize];
+                task.ready_for += e.t.saturating_sub(task.since);
             }
             _ => {}
         }

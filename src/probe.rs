@@ -26,8 +26,6 @@ use std::time::Duration;
 use atomic_waker::AtomicWaker;
 use tokio_metrics::{Instrumented, TaskMonitor};
 
-use crate::runner::control::Gate;
-
 pub use event::{Change, Event, Outcome, TaskIdx, TaskStats, Wait, WakeBy};
 
 /// Events the buffer holds before the producer waits (lossless) or drops.
@@ -58,6 +56,8 @@ pub struct Recorder {
 /// Live tokio-metrics figures, sampled by the runner while a run goes on.
 #[derive(Debug, Clone, Default)]
 pub struct Sample {
+    /// Scenario time it was taken at.
+    pub at: Duration,
     pub runtime: RuntimeSample,
     /// Figures of tasks not yet done.
     pub tasks: Vec<(TaskIdx, TaskStats)>,
@@ -202,6 +202,18 @@ impl Recorder {
         Self::now(&self.lock())
     }
 
+    /// Scenario time as seen from off the runtime (a sampler thread): the
+    /// real clock, or on the virtual clock the newest event's time (tokio's
+    /// paused clock can only be read on the runtime's thread).
+    pub fn time_off_runtime(&self) -> Duration {
+        let buf = self.lock();
+        if self.lossless {
+            buf.last
+        } else {
+            Self::now(&buf)
+        }
+    }
+
     /// Moves all buffered events into `into`, waiting up to `wait` for some.
     pub fn drain(&self, into: &mut Vec<Event>, wait: Duration) -> Drained {
         let mut buf = self.lock();
@@ -308,16 +320,10 @@ pub struct TaskProbe {
     woken_by: AtomicU64,
     inner_waker: AtomicWaker,
     monitor: TaskMonitor,
-    gate: Option<Arc<Gate>>,
 }
 
 impl TaskProbe {
-    pub fn new(
-        idx: TaskIdx,
-        spec: u32,
-        recorder: Arc<Recorder>,
-        gate: Option<Arc<Gate>>,
-    ) -> Arc<TaskProbe> {
+    pub fn new(idx: TaskIdx, spec: u32, recorder: Arc<Recorder>) -> Arc<TaskProbe> {
         Arc::new(TaskProbe {
             idx,
             spec,
@@ -330,7 +336,6 @@ impl TaskProbe {
             woken_by: AtomicU64::new(0),
             inner_waker: AtomicWaker::new(),
             monitor: TaskMonitor::new(),
-            gate,
         })
     }
 
@@ -536,9 +541,6 @@ impl<F: Future> Future for Probed<F> {
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
         let this = self.project();
         let probe: &TaskProbe = this.probe;
-        if let Some(gate) = &probe.gate {
-            gate.before_poll(probe.idx, probe.now());
-        }
         probe.poll_started(cx.waker());
         let outer = CURRENT.with(|c| c.replace(Some(probe.idx)));
         let mut inner_cx = Context::from_waker(this.waker);

@@ -18,7 +18,7 @@ use tokio::sync::{Notify, mpsc, watch};
 use crate::model::RuntimeFigures;
 use crate::probe::{Recorder, RuntimeSample, Sample, TaskIdx, TaskProbe};
 use crate::scenario::{Clock, Flavor, Scenario};
-use control::Gate;
+use control::Control;
 
 /// How to run a scenario.
 #[derive(Debug, Clone)]
@@ -29,8 +29,8 @@ pub struct RunOptions {
     pub worker_exe: PathBuf,
     /// Events buffered between the runtime and the consumer.
     pub capacity: usize,
-    /// Pause, step and pacing (the dashboard's controls).
-    pub gate: Option<Arc<Gate>>,
+    /// Pause, step and pacing (the dashboard's controls, and `--console`).
+    pub control: Option<Arc<Control>>,
     /// Publish live tokio-metrics figures this often (the dashboard's panels).
     pub sample_every: Option<Duration>,
 }
@@ -41,7 +41,7 @@ impl Default for RunOptions {
             probe: true,
             worker_exe: std::env::current_exe().unwrap_or_else(|_| "taskscope".into()),
             capacity: crate::probe::DEFAULT_CAPACITY,
-            gate: None,
+            control: None,
             sample_every: None,
         }
     }
@@ -59,10 +59,22 @@ pub struct Run {
 pub struct RunEnd {
     /// Scenario time when the last task finished (or was cancelled).
     pub elapsed: Duration,
-    /// Set when tasks were left waiting forever and had to be cancelled.
+    /// Why the run ended early, if it did.
     pub stalled: Option<String>,
+    pub ending: Ending,
     /// tokio-metrics' runtime figures over the whole run.
     pub runtime: RuntimeFigures,
+}
+
+/// How a run came to its end.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ending {
+    /// Every task finished.
+    Complete,
+    /// Tasks waited forever on each other and were cancelled.
+    Deadlock,
+    /// Stopped from outside (quit, a signal): the rest was cancelled.
+    Stopped,
 }
 
 /// Errors that stop a run from starting or finishing.
@@ -99,7 +111,7 @@ impl Run {
 pub fn start(scenario: Arc<Scenario>, options: RunOptions) -> Result<Run, RunError> {
     let lossless = scenario.runtime.clock == Clock::Virtual;
     let recorder = Recorder::new(options.capacity.max(16), lossless);
-    let runtime = build_runtime(&scenario, &recorder, options.probe)
+    let runtime = build_runtime(&scenario, &recorder, &options)
         .map_err(|e| RunError::Start(e.to_string()))?;
     let rec = recorder.clone();
     let stop = Arc::new(Notify::new());
@@ -149,7 +161,7 @@ struct Spawning {
 fn build_runtime(
     scenario: &Scenario,
     recorder: &Arc<Recorder>,
-    probe: bool,
+    options: &RunOptions,
 ) -> std::io::Result<tokio::runtime::Runtime> {
     let mut builder = match scenario.runtime.flavor {
         Flavor::CurrentThread => tokio::runtime::Builder::new_current_thread(),
@@ -163,16 +175,33 @@ fn build_runtime(
     if scenario.runtime.clock == Clock::Virtual {
         builder.start_paused(true);
     }
-    if probe {
+    let control = options.control.clone();
+    if options.probe {
         let recorder = recorder.clone();
+        let control = control.clone();
         // Runs inside `spawn`, before the task can be scheduled, so the
         // spawn is recorded before anything the task does.
         builder.on_task_spawn(move |meta| {
             if let Some(s) = SPAWNING.with(|s| s.borrow_mut().take()) {
                 let id = meta.id().to_string().parse().unwrap_or(0);
                 recorder.spawned(&s.probe, s.name, id, s.parent);
+                if let Some(c) = &control {
+                    c.track(meta.id());
+                }
             }
         });
+    }
+    if let Some(control) = control {
+        // Pause and step hold a poll before it starts: outside the task's
+        // span, so a held task is scheduled, not busy, for tokio-console.
+        let c = control.clone();
+        builder.on_before_task_poll(move |meta| c.before_poll(meta.id()));
+        let c = control.clone();
+        builder.on_task_terminate(move |meta| c.untrack(meta.id()));
+        if control.is_paced() {
+            // Waits for the wall clock before tokio moves its own clock on.
+            builder.on_thread_park(move || control.before_park());
+        }
     }
     builder.build()
 }
@@ -202,7 +231,9 @@ pub(crate) struct Shared {
     channels: Vec<(mpsc::Sender<()>, tokio::sync::Mutex<mpsc::Receiver<()>>)>,
     mutexes: Vec<Arc<tokio::sync::Mutex<()>>>,
     aborts: Mutex<Vec<tokio::task::AbortHandle>>,
-    gate: Option<Arc<Gate>>,
+    control: Option<Arc<Control>>,
+    /// Scenario time zero on tokio's clock.
+    start: tokio::time::Instant,
     /// Every task's probe, for the sampler.
     probes: Mutex<Vec<Arc<TaskProbe>>>,
 }
@@ -225,7 +256,7 @@ impl Shared {
         let builder = tokio::task::Builder::new().name(&name);
         let spawned = match &self.recorder {
             Some(recorder) => {
-                let probe = TaskProbe::new(idx, spec as u32, recorder.clone(), self.gate.clone());
+                let probe = TaskProbe::new(idx, spec as u32, recorder.clone());
                 if let Ok(mut probes) = self.probes.lock() {
                     probes.push(probe.clone());
                 }
@@ -262,6 +293,18 @@ impl Shared {
         }
     }
 
+    /// Scenario time now, on tokio's clock.
+    fn now(&self) -> Duration {
+        tokio::time::Instant::now().saturating_duration_since(self.start)
+    }
+
+    /// A timer the pacer knows of: on screen it fires at the right wall
+    /// moment.
+    async fn sleep(&self, d: Duration) {
+        let _due = self.control.as_ref().and_then(|c| c.due(self.now() + d));
+        tokio::time::sleep(d).await;
+    }
+
     /// Live tasks that are stuck: everyone waits on a channel, lock or join.
     fn looks_stalled(&self) -> bool {
         let live = self.live.load(Ordering::SeqCst);
@@ -277,8 +320,12 @@ async fn main(
     stop: Arc<Notify>,
 ) -> Result<RunEnd, String> {
     recorder.start_clock();
+    if let Some(c) = &options.control {
+        c.start_clock();
+    }
+    let start = tokio::time::Instant::now();
     let virtual_clock = scenario.runtime.clock == Clock::Virtual;
-    let io = io::IoServer::start(virtual_clock)
+    let io = io::IoServer::start(virtual_clock, start, options.control.clone())
         .await
         .map_err(|e| format!("could not start the loopback server for io steps: {e}"))?;
     let shared = Arc::new(Shared {
@@ -309,7 +356,8 @@ async fn main(
             .map(|_| Arc::new(tokio::sync::Mutex::new(())))
             .collect(),
         aborts: Mutex::new(Vec::new()),
-        gate: options.gate.clone(),
+        control: options.control.clone(),
+        start,
         probes: Mutex::new(Vec::new()),
         scenario: scenario.clone(),
     });
@@ -329,6 +377,7 @@ async fn main(
     };
     let mut suspect: Option<u64> = None;
     let mut stalled = None;
+    let mut ending = Ending::Complete;
     loop {
         let done = shared.all_done.notified();
         tokio::pin!(done);
@@ -339,14 +388,26 @@ async fn main(
         tokio::select! {
             _ = &mut done => {}
             _ = stop.notified() => {
-                if let Some(gate) = &shared.gate {
-                    gate.open();
+                if let Some(c) = &shared.control {
+                    // Cancelled at the moment the viewer saw, not at the
+                    // next timer (the paced clock is ahead of tokio's while
+                    // the run waits for the wall clock).
+                    let shown = c.now();
+                    c.open();
+                    if virtual_clock && shown > shared.now() {
+                        tokio::time::advance(shown - shared.now()).await;
+                    }
                 }
+                let at = shared.now();
                 let n = cancel_all(&shared).await;
-                stalled = Some(format!("the run was stopped early; {n} task(s) were cancelled"));
+                stalled = Some(format!(
+                    "the run was stopped at {:.1} ms; {n} unfinished task(s) were cancelled",
+                    at.as_secs_f64() * 1000.0
+                ));
+                ending = Ending::Stopped;
                 break;
             }
-            _ = tokio::time::sleep(check_every) => {
+            _ = shared.sleep(check_every) => {
                 let progress = shared.progress.load(Ordering::SeqCst);
                 if shared.looks_stalled() {
                     if suspect == Some(progress) {
@@ -355,6 +416,7 @@ async fn main(
                             "{n} task(s) waited forever on a channel, mutex or join that nothing \
                              could complete (a deadlock); they were cancelled"
                         ));
+                        ending = Ending::Deadlock;
                         break;
                     }
                     suspect = Some(progress);
@@ -368,6 +430,7 @@ async fn main(
     Ok(RunEnd {
         elapsed: recorder.elapsed(),
         stalled,
+        ending,
         runtime: RuntimeFigures::default(),
     })
 }
@@ -407,6 +470,7 @@ fn start_sampler(shared: Arc<Shared>, recorder: Arc<Recorder>, every: Duration) 
                     })
                     .unwrap_or_default();
                 recorder.publish(Sample {
+                    at: recorder.time_off_runtime(),
                     runtime: RuntimeSample {
                         workers: m.workers_count,
                         busy_ratio: if elapsed > 0.0 {

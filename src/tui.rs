@@ -3,7 +3,7 @@
 //! (quit, panic, Ctrl-C, SIGINT, SIGTERM, SIGHUP).
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
@@ -14,15 +14,23 @@ use crate::keys::Key;
 
 const FRAME: Duration = Duration::from_millis(33);
 
-/// Runs the dashboard until the viewer quits.
-pub fn run(mut app: App) -> std::io::Result<()> {
-    let stop = Arc::new(AtomicBool::new(false));
-    for signal in [
+/// How the dashboard ended.
+pub struct Closed {
+    pub app: App,
+    /// The signal that ended it, if one did.
+    pub signal: Option<i32>,
+}
+
+/// Runs the dashboard until the viewer quits or a signal arrives; the
+/// terminal is restored before this returns.
+pub fn run(mut app: App) -> std::io::Result<Closed> {
+    let signal = Arc::new(AtomicUsize::new(0));
+    for s in [
         signal_hook::consts::SIGTERM,
         signal_hook::consts::SIGINT,
         signal_hook::consts::SIGHUP,
     ] {
-        signal_hook::flag::register(signal, stop.clone())?;
+        signal_hook::flag::register_usize(s, signal.clone(), s as usize)?;
     }
     // ratatui's hook restores the terminal before reporting a panic; a
     // scenario task's panic (a `fail` step) is part of the lesson, not a
@@ -52,7 +60,7 @@ pub fn run(mut app: App) -> std::io::Result<()> {
         })?;
     let mut result = Ok(());
     let mut next_frame = Instant::now();
-    while !app.quit && !stop.load(Ordering::Relaxed) {
+    while !app.quit && signal.load(Ordering::Relaxed) == 0 {
         let now = Instant::now();
         if now >= next_frame {
             app.update(Message::Tick);
@@ -78,7 +86,11 @@ pub fn run(mut app: App) -> std::io::Result<()> {
         session.stop();
     }
     ratatui::restore();
-    result
+    let signal = match signal.load(Ordering::Relaxed) {
+        0 => None,
+        s => Some(s as i32),
+    };
+    result.map(|()| Closed { app, signal })
 }
 
 fn to_key(code: KeyCode, modifiers: KeyModifiers) -> Option<Key> {

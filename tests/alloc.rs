@@ -70,7 +70,7 @@ fn the_probe_allocates_nothing_per_poll() {
         let mut warm = Vec::new();
         recorder.drain(&mut warm, Duration::ZERO);
     }
-    let probed = allocations(|i| TaskProbe::new(i, 0, recorder.clone(), None).instrument(work()));
+    let probed = allocations(|i| TaskProbe::new(i, 0, recorder.clone()).instrument(work()));
     let mut events = Vec::new();
     recorder.drain(&mut events, Duration::ZERO);
     assert!(

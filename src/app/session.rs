@@ -1,51 +1,38 @@
-//! A run on screen: where its events come from, which of them the screen
-//! shows yet, and the history the viewer scrubs through.
+//! A run on screen: where its events come from, the history the viewer
+//! scrubs through, and the controls of the run behind it.
 //!
-//! Events arrive as the runtime records them, which on the virtual clock can
-//! be ahead of what the viewer should see (a charged `block 300ms` ends the
-//! instant it starts). They wait in `pending` until the displayed scenario
-//! time reaches them, so the screen shows things as they happen at the
-//! chosen speed.
+//! The run itself is paced (see [`crate::runner::control`]), so every event
+//! arrives when the viewer should see it and is shown at once. Everything
+//! the screen draws is a function of the history up to its cursor: the
+//! model there, the lanes drawn from its events, and the tokio-metrics
+//! samples taken before that moment.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::export::Outputs;
 use crate::model::history::{self, History};
 use crate::model::{Model, State};
-use crate::probe::{Change, Event, Sample, TaskIdx};
-use crate::runner::control::{Gate, GateView};
-use crate::runner::{self, Run, RunOptions};
+use crate::probe::{Change, Event, Outcome, Sample, TaskIdx};
+use crate::runner::control::{Control, ControlView};
+use crate::runner::{self, Ending, Run, RunOptions};
 use crate::scenario::{Action, Clock, Scenario};
 
-/// How a lane cell looks: what the task was doing then.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Lane {
-    Ready,
-    Running,
-    /// Running a `cpu` or `block` step: holding its worker.
-    Holding,
-    Waiting(crate::probe::Wait),
-    Done,
-}
-
-/// A worker lane's change: from then on it runs this task (and whether the
-/// task holds it), or nothing.
-pub type WorkerChange = (Duration, Option<(TaskIdx, bool)>);
+/// Samples kept (at one every 250 ms, about 17 minutes of them).
+const SAMPLES_KEPT: usize = 4096;
+/// How long quitting waits for the run to cancel its tasks.
+const STOP_WAIT: Duration = Duration::from_millis(1500);
 
 /// Where a session's events come from.
 enum Source {
     Live {
         run: Option<Run>,
-        gate: Arc<Gate>,
+        control: Arc<Control>,
     },
     /// A recorded log: everything is known; playing moves the cursor with
     /// the clock, at the chosen speed.
-    Replay {
-        playing: bool,
-        last: std::time::Instant,
-    },
+    Replay { playing: bool, last: Instant },
 }
 
 pub struct Session {
@@ -53,39 +40,30 @@ pub struct Session {
     source: Source,
     options: RunOptions,
     pub history: History,
-    pending: VecDeque<Event>,
-    /// Scenario time the screen shows (at the live edge).
-    pub display: Duration,
-    pub gate: GateView,
-    pub sample: Option<Arc<Sample>>,
-    /// Per task, when its lane changed and to what.
-    pub lanes: Vec<Vec<(Duration, Lane)>>,
-    /// Per worker, when it started or stopped running which task.
-    pub worker_lanes: Vec<Vec<WorkerChange>>,
-    /// After a step: show events until this poll has ended.
-    step: StepState,
+    /// Scenario time shown at the live edge.
+    display: Duration,
+    pub control: ControlView,
+    /// tokio-metrics samples, with the scenario time each was taken at.
+    samples: VecDeque<(Duration, Arc<Sample>)>,
     /// The run has ended and everything has been shown.
     pub ended: bool,
     pub end_note: Option<String>,
+    /// How the run ended (live runs, once ended).
+    pub ending: Option<Ending>,
+    /// Events the probe had to drop (real clock, consumer too slow).
+    dropped: u64,
     /// Files every transition goes to as it is recorded (`--events` etc.).
     outputs: Option<Outputs>,
+    /// A problem writing the output files.
+    pub output_error: Option<String>,
     /// In a replay: the scenario time shown, when set by [`Session::show_at`].
     replay_at: Option<Duration>,
     /// Drawn as the live run screen would be (for pictures of a moment).
     pub looks_live: bool,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum StepState {
-    Idle,
-    /// Granted; waiting for the gate to release poll number `.0 + 1`.
-    Granted(u64),
-    /// Showing the released poll of this task until it ends.
-    Showing(TaskIdx),
-}
-
 impl Session {
-    /// Starts `scenario` live, paced by a gate.
+    /// Starts `scenario` live, paced by its controls.
     pub fn start(
         scenario: Arc<Scenario>,
         mut options: RunOptions,
@@ -93,16 +71,17 @@ impl Session {
         speed: f64,
     ) -> Result<Session, runner::RunError> {
         let paced = scenario.runtime.clock == Clock::Virtual;
-        let gate = Arc::new(Gate::new(paced, paused, speed));
-        options.gate = Some(gate.clone());
+        let control = Control::new(paced, paused, speed);
+        options.control = Some(control.clone());
         options.sample_every = Some(Duration::from_millis(250));
         let run = runner::start(scenario.clone(), options.clone())?;
         let info = crate::headless::run_info(&scenario);
+        let view = control.view();
         let source = Source::Live {
             run: Some(run),
-            gate: gate.clone(),
+            control,
         };
-        Ok(Session::new(scenario, source, options, info, gate.view()))
+        Ok(Session::new(scenario, source, options, info, view))
     }
 
     fn new(
@@ -110,23 +89,22 @@ impl Session {
         source: Source,
         options: RunOptions,
         info: crate::model::RunInfo,
-        gate: GateView,
+        control: ControlView,
     ) -> Session {
         Session {
-            gate,
+            control,
             source,
             history: History::new(info, history::DEFAULT_LIMIT),
             options,
             scenario,
-            pending: VecDeque::new(),
             display: Duration::ZERO,
-            sample: None,
-            lanes: Vec::new(),
-            worker_lanes: Vec::new(),
-            step: StepState::Idle,
+            samples: VecDeque::new(),
             ended: false,
             end_note: None,
+            ending: None,
+            dropped: 0,
             outputs: None,
+            output_error: None,
             replay_at: None,
             looks_live: false,
         }
@@ -137,39 +115,26 @@ impl Session {
         self.outputs = Some(outputs);
     }
 
-    /// Ends the output files with what is known now, and moves them into place.
-    fn close_events(&mut self) {
-        if let Some(outputs) = self.outputs.take() {
-            let mut model = self.history.live().clone();
-            for e in &self.pending {
-                model.apply(e);
-            }
-            if let Err(e) = outputs.finish(&model) {
-                self.end_note = Some(format!("could not write an output file: {e}"));
-            }
-        }
-    }
-
     /// A recorded run, shown from its start.
     pub fn replay(scenario: Arc<Scenario>, log: crate::export::jsonl::Log) -> Session {
         let source = Source::Replay {
             playing: false,
-            last: std::time::Instant::now(),
+            last: Instant::now(),
         };
-        let gate = GateView {
-            paused: true,
-            speed: 1.0,
-            display: Duration::ZERO,
-            last_released: None,
-            released: 0,
-            waiting_at: None,
-        };
-        let mut s = Session::new(scenario, source, RunOptions::default(), log.info, gate);
-        s.pending = log.events.into();
-        s.end_note = log.stalled;
-        while let Some(e) = s.pending.pop_front() {
-            s.ingest(e);
+        let mut s = Session::new(
+            scenario,
+            source,
+            RunOptions::default(),
+            log.info,
+            ControlView::replay(),
+        );
+        for e in log.events {
+            s.history.push(e);
         }
+        s.history
+            .live_mut()
+            .finish(log.dropped, log.stalled.clone(), log.runtime);
+        s.end_note = log.stalled;
         s.ended = true;
         s.history.seek(0);
         s
@@ -189,7 +154,8 @@ impl Session {
         self.history.model()
     }
 
-    /// Scenario time the screen shows.
+    /// Scenario time the screen shows: the live moment at the live edge,
+    /// else the time of the transition at the cursor.
     pub fn now(&self) -> Duration {
         match self.replay_at {
             Some(t) if self.is_replay() => t.max(self.model().now),
@@ -202,90 +168,33 @@ impl Session {
 
     /// In a replay: shows the run as it was at scenario time `t`.
     pub fn show_at(&mut self, t: Duration) {
-        let pos = self.history.events().take_while(|(_, e)| e.t <= t).count() as u64;
-        self.history.seek(self.history.first() + pos);
+        let pos = self.history.position_after(t);
+        self.history.seek(pos);
         self.replay_at = Some(t);
     }
 
-    fn gate(&self) -> Option<&Arc<Gate>> {
+    fn control_handle(&self) -> Option<&Arc<Control>> {
         match &self.source {
-            Source::Live { gate, .. } => Some(gate),
+            Source::Live { control, .. } => Some(control),
             Source::Replay { .. } => None,
         }
     }
 
-    fn ingest(&mut self, e: Event) {
-        let lane = match &e.change {
-            Change::Spawned { .. } | Change::Ready { .. } => Some(Lane::Ready),
-            Change::Running { worker } => {
-                let holding = self.holds_worker(&e);
-                let w = usize::from(*worker);
-                if self.worker_lanes.len() <= w {
-                    self.worker_lanes.resize(w + 1, Vec::new());
-                }
-                self.worker_lanes[w].push((e.t, Some((e.task, holding))));
-                Some(if holding {
-                    Lane::Holding
-                } else {
-                    Lane::Running
-                })
-            }
-            Change::Waiting { wait, .. } => Some(Lane::Waiting(*wait)),
-            Change::Done { .. } => Some(Lane::Done),
-        };
-        // A poll that ends frees its worker.
-        if !matches!(e.change, Change::Running { .. } | Change::Spawned { .. })
-            && let Some(State::Running { worker }) =
-                self.history.live().task(e.task).map(|t| t.state.clone())
-            && let Some(lane) = self.worker_lanes.get_mut(usize::from(worker))
-        {
-            lane.push((e.t, None));
-        }
-        if let Some(lane) = lane {
-            let i = e.task as usize;
-            if self.lanes.len() <= i {
-                self.lanes.resize(i + 1, Vec::new());
-            }
-            self.lanes[i].push((e.t, lane));
-        }
-        self.history.push(e);
-    }
-
-    /// Whether the task's step at this event holds its worker (cpu, block).
-    fn holds_worker(&self, e: &Event) -> bool {
-        let spec = self
-            .history
-            .live()
-            .task(e.task)
-            .map_or(0, |t| t.spec as usize);
-        self.scenario
-            .tasks
-            .get(spec)
-            .and_then(|t| t.steps.get(e.step as usize))
-            .is_some_and(|s| s.action.holds_worker())
-    }
-
-    /// The step the task is on, and its note.
-    pub fn step_of(&self, task: TaskIdx) -> Option<(&Action, Option<&str>)> {
-        let t = self.model().task(task)?;
-        let step = self
-            .scenario
-            .tasks
-            .get(t.spec as usize)?
-            .steps
-            .get(t.step as usize)?;
-        Some((&step.action, step.note.as_deref()))
+    /// The newest tokio-metrics sample taken no later than the moment shown.
+    pub fn sample(&self) -> Option<&Sample> {
+        let now = self.now();
+        let i = self.samples.partition_point(|(t, _)| *t <= now);
+        i.checked_sub(1).map(|i| &*self.samples[i].1)
     }
 
     /// Takes in what the run recorded and moves the display on.
     pub fn tick(&mut self) {
         if let Source::Replay { playing, last } = &mut self.source {
             let elapsed = last.elapsed();
-            *last = std::time::Instant::now();
-            let playing = *playing;
-            if playing {
+            *last = Instant::now();
+            if *playing {
                 let end = self.history.live().now;
-                let at = self.now() + elapsed.mul_f64(self.gate.speed);
+                let at = self.now() + elapsed.mul_f64(self.control.speed);
                 self.show_at(at.min(end));
                 if at >= end {
                     self.toggle_pause();
@@ -293,165 +202,125 @@ impl Session {
             }
             return;
         }
-        let Source::Live { run, gate } = &mut self.source else {
+        self.take_in();
+    }
+
+    /// Live: everything the run has recorded so far goes into the history
+    /// (and the output files).
+    fn take_in(&mut self) {
+        let Source::Live { run, control } = &mut self.source else {
             return;
         };
         let mut batch = Vec::new();
         let mut finished = false;
         if let Some(r) = run.as_ref() {
-            finished = r.recorder.drain(&mut batch, Duration::ZERO).finished;
-            self.sample = r.recorder.sample().or(self.sample.take());
+            let drained = r.recorder.drain(&mut batch, Duration::ZERO);
+            finished = drained.finished;
+            self.dropped = drained.dropped;
+            if let Some(sample) = r.recorder.sample()
+                && !self
+                    .samples
+                    .back()
+                    .is_some_and(|(_, s)| Arc::ptr_eq(s, &sample))
+            {
+                if self.samples.len() >= SAMPLES_KEPT {
+                    self.samples.pop_front();
+                }
+                self.samples.push_back((sample.at, sample));
+            }
         }
+        self.control = control.view();
+        let paced = control.is_paced();
+        let clock = run.as_ref().map(|r| r.recorder.elapsed());
         if let Some(outputs) = self.outputs.as_mut() {
             for e in &batch {
                 if let Err(err) = outputs.event(e) {
                     self.outputs = None;
-                    self.end_note = Some(format!("could not write an output file: {err}"));
+                    self.output_error = Some(format!("could not write an output file: {err}"));
                     break;
                 }
             }
         }
-        self.pending.extend(batch);
-        self.gate = gate.view();
-        let paced = self.scenario.runtime.clock == Clock::Virtual;
+        for e in batch {
+            self.history.push(e);
+        }
         if finished && let Some(r) = run.take() {
-            match r.wait() {
-                Ok(end) => {
-                    self.end_note = end.stalled.clone();
-                    self.history
-                        .live_mut()
-                        .finish(0, end.stalled, Some(end.runtime));
-                }
-                Err(e) => self.end_note = Some(e.to_string()),
+            self.end_run(r);
+        }
+        if self.ended {
+            return;
+        }
+        self.display = self.display.max(if paced {
+            self.control.display
+        } else {
+            clock.unwrap_or_default()
+        });
+    }
+
+    /// The run's thread has finished: record how it ended.
+    fn end_run(&mut self, run: Run) {
+        match run.wait() {
+            Ok(end) => {
+                self.end_note = end.stalled.clone();
+                self.ending = Some(end.ending);
+                self.history
+                    .live_mut()
+                    .finish(self.dropped, end.stalled, Some(end.runtime));
+            }
+            Err(e) => {
+                self.end_note = Some(e.to_string());
+                self.ending = Some(Ending::Stopped);
             }
         }
-        let run_over = run.is_none();
-        if !paced && let Some(r) = run.as_ref() {
-            // Real clock: time is real; the gate only holds polls.
-            self.display = r.recorder.elapsed();
-            self.show_until(Duration::MAX);
-        } else if !self.gate.paused {
-            // Virtual clock: show what happened up to the paced time (after
-            // the run is over too, so its end plays out at the same pace).
-            self.display = self.display.max(self.gate.display);
-            self.show_until(self.display);
-        }
-        // Paused: nothing new shows but through a step, except the tasks
-        // the run starts with (spawned before any poll).
-        while let Some(e) = self.pending.front()
-            && matches!(e.change, Change::Spawned { parent: None, .. })
+        self.ended = true;
+        // Freeze at the last thing that happened.
+        self.display = self.history.live().now;
+        self.close_outputs();
+    }
+
+    /// Ends the output files with what is known now, and moves them into place.
+    fn close_outputs(&mut self) {
+        if let Some(outputs) = self.outputs.take()
+            && let Err(e) = outputs.finish(self.history.live())
         {
-            let e = self.pending.pop_front().expect("peeked");
-            self.ingest(e);
-        }
-        self.advance_step();
-        if run_over {
-            self.close_events();
-        }
-        if run_over && self.pending.is_empty() {
-            self.ended = true;
-            if let Some(t) = self
-                .history
-                .live()
-                .tasks
-                .iter()
-                .filter_map(|t| t.done_at)
-                .max()
-            {
-                // Freeze at the end: no earlier than the last task's end,
-                // no later than the last event.
-                self.display = self.display.max(t).min(self.history.live().now);
-            }
-        }
-    }
-
-    fn show_until(&mut self, limit: Duration) {
-        while let Some(e) = self.pending.front() {
-            if e.t > limit {
-                break;
-            }
-            let e = self.pending.pop_front().expect("peeked");
-            self.ingest(e);
-        }
-    }
-
-    /// After a step: show the released poll through to its end.
-    fn advance_step(&mut self) {
-        loop {
-            match self.step {
-                StepState::Idle => return,
-                StepState::Granted(before) => match self.gate.last_released {
-                    Some((task, t)) if self.gate.released > before => {
-                        self.display = self.display.max(t);
-                        self.step = StepState::Showing(task);
-                    }
-                    _ => return,
-                },
-                StepState::Showing(task) => {
-                    let mut seen_start = false;
-                    while let Some(e) = self.pending.pop_front() {
-                        let ends_poll = e.task == task
-                            && seen_start
-                            && !matches!(e.change, Change::Running { .. });
-                        if e.task == task && matches!(e.change, Change::Running { .. }) {
-                            seen_start = true;
-                        }
-                        self.display = self.display.max(e.t);
-                        self.ingest(e);
-                        if ends_poll {
-                            self.step = StepState::Idle;
-                            return;
-                        }
-                    }
-                    return;
-                }
-            }
+            self.output_error = Some(format!("could not write an output file: {e}"));
         }
     }
 
     pub fn toggle_pause(&mut self) {
         if let Source::Replay { playing, .. } = &mut self.source {
             *playing = !*playing;
-            self.gate.paused = !*playing;
+            self.control.paused = !*playing;
             return;
         }
-        if let Some(gate) = self.gate() {
-            let paused = !self.gate.paused;
-            gate.set_paused(paused);
-            self.gate = gate.view();
-            if paused {
-                // Freeze what is on screen now.
-                self.display = self.now();
-            }
+        if let Some(control) = self.control_handle() {
+            control.set_paused(!self.control.paused);
+            self.control = control.view();
         }
         self.history.seek(u64::MAX);
     }
 
     pub fn pause(&mut self) {
-        if !self.gate.paused {
+        if !self.control.paused {
             self.toggle_pause();
         }
     }
 
-    /// One step while paused, at the live edge: the next transition already
-    /// recorded (a wake-up) if there is one, else exactly one more poll.
-    /// Either way one task changes state (more only if that poll wakes others).
+    /// Paused, at the live edge: let exactly one more poll through (the next
+    /// one that becomes ready, if none is). Running: pause first.
     pub fn step(&mut self) {
         if self.is_replay() {
             self.replay_seek(self.history.cursor() + 1);
             return;
         }
         self.history.seek(u64::MAX);
-        if !self.gate.paused || self.step != StepState::Idle {
+        if !self.control.paused {
+            self.pause();
             return;
         }
-        if let Some(e) = self.pending.pop_front() {
-            self.display = self.display.max(e.t);
-            self.ingest(e);
-        } else if let Some(gate) = self.gate() {
-            let before = gate.view().released;
-            gate.step();
-            self.step = StepState::Granted(before);
+        if let Some(control) = self.control_handle() {
+            control.step();
+            self.control = control.view();
         }
     }
 
@@ -488,43 +357,126 @@ impl Session {
     }
 
     pub fn set_speed(&mut self, speed: f64) {
+        let speed = crate::runner::control::clamp_speed(speed);
         if self.is_replay() {
-            self.gate.speed = speed;
+            self.control.speed = speed;
         }
-        if let Some(gate) = self.gate() {
-            gate.set_speed(speed);
-            self.gate = gate.view();
+        if let Some(control) = self.control_handle() {
+            control.set_speed(speed);
+            self.control = control.view();
         }
     }
 
-    /// Stops the run (if live) without waiting for it.
+    /// Asks the run (if live) to stop, without waiting for it.
     pub fn stop(&mut self) {
-        if let Source::Live { run, gate } = &mut self.source {
-            gate.open();
+        if let Source::Live { run, control } = &mut self.source {
+            // Told first, so tokio sees a wake-up and does not move its
+            // clock on when the controls let go.
             if let Some(r) = run.as_ref() {
                 r.stop();
             }
+            control.open();
         }
+    }
+
+    /// Stops the run and ends its files: what it recorded while cancelling
+    /// its tasks is taken in; a task it could not cancel in time (stuck in a
+    /// blocking call) is recorded as cancelled now.
+    pub fn close(&mut self) {
+        self.stop();
+        let deadline = Instant::now() + STOP_WAIT;
+        while !self.ended {
+            self.take_in();
+            if self.ended || Instant::now() >= deadline {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        if !self.ended {
+            self.cancel_the_rest();
+        }
+        self.close_outputs();
+    }
+
+    /// Records every unfinished task as cancelled at the moment shown.
+    fn cancel_the_rest(&mut self) {
+        let at = self.display.max(self.history.live().now);
+        let unfinished: Vec<(TaskIdx, u32)> = self
+            .history
+            .live()
+            .tasks
+            .iter()
+            .enumerate()
+            .filter(|(_, t)| !matches!(t.state, State::Done(_)))
+            .map(|(i, t)| (i as TaskIdx, t.step))
+            .collect();
+        let n = unfinished.len();
+        for (task, step) in unfinished {
+            let e = Event {
+                t: at,
+                task,
+                step,
+                change: Change::Done {
+                    outcome: Outcome::Cancelled,
+                    stats: Box::default(),
+                },
+            };
+            if let Some(outputs) = self.outputs.as_mut() {
+                let _ = outputs.event(&e);
+            }
+            self.history.push(e);
+        }
+        let note = format!(
+            "the run was stopped at {:.1} ms; {n} unfinished task(s) were cancelled",
+            at.as_secs_f64() * 1000.0
+        );
+        self.history
+            .live_mut()
+            .finish(self.dropped, Some(note.clone()), None);
+        self.end_note = Some(note);
+        self.ending = Some(Ending::Stopped);
+        self.ended = true;
     }
 
     /// In a replay: back to the start, paused.
     pub fn rewind(&mut self) {
         if let Source::Replay { playing, .. } = &mut self.source {
             *playing = false;
-            self.gate.paused = true;
+            self.control.paused = true;
             self.replay_seek(0);
         }
     }
 
     /// A fresh run of the same scenario, with the same controls.
     pub fn restart(&mut self) -> Result<Session, runner::RunError> {
-        self.stop();
+        self.close();
         Session::start(
             self.scenario.clone(),
             self.options.clone(),
-            self.gate.paused,
-            self.gate.speed,
+            self.control.paused,
+            self.control.speed,
         )
+    }
+
+    /// The step the task is on, and its note.
+    pub fn step_of(&self, task: TaskIdx) -> Option<(&Action, Option<&str>)> {
+        let t = self.model().task(task)?;
+        let step = self
+            .scenario
+            .tasks
+            .get(t.spec as usize)?
+            .steps
+            .get(t.step as usize)?;
+        Some((&step.action, step.note.as_deref()))
+    }
+
+    /// Whether step `step` of task kind `spec` holds its worker (cpu, block).
+    pub fn holds_worker(&self, spec: u32, step: u32) -> bool {
+        self.scenario
+            .tasks
+            .get(spec as usize)
+            .and_then(|t| t.steps.get(step as usize))
+            .is_some_and(|s| s.action.holds_worker())
     }
 
     /// The worker a task has been holding, and since when, if it is.
@@ -537,13 +489,8 @@ impl Session {
             .filter_map(|(w, lane)| {
                 let task = lane.current?;
                 let t = model.task(task)?;
-                let holds = self
-                    .scenario
-                    .tasks
-                    .get(t.spec as usize)
-                    .and_then(|s| s.steps.get(t.step as usize))
-                    .is_some_and(|s| s.action.holds_worker());
-                holds.then(|| (w as u16, task, self.now().saturating_sub(lane.since)))
+                self.holds_worker(t.spec, t.step)
+                    .then(|| (w as u16, task, self.now().saturating_sub(lane.since)))
             })
             .collect()
     }
@@ -551,7 +498,8 @@ impl Session {
 
 impl Drop for Session {
     fn drop(&mut self) {
-        self.stop();
-        self.close_events();
+        if !self.is_replay() {
+            self.close();
+        }
     }
 }

@@ -5,6 +5,7 @@
 //! the cursor costs a bounded number of event applications.
 
 use std::collections::VecDeque;
+use std::time::Duration;
 
 use super::{Model, RunInfo};
 use crate::probe::Event;
@@ -119,6 +120,28 @@ impl History {
             .map(move |(i, e)| (self.dropped + i as u64, e))
     }
 
+    /// The position just after the last kept event at or before `t` (events
+    /// are in time order).
+    pub fn position_after(&self, t: Duration) -> u64 {
+        self.dropped + self.events.partition_point(|e| e.t <= t) as u64
+    }
+
+    /// The first position whose event is at or after `t`.
+    pub fn position_at(&self, t: Duration) -> u64 {
+        self.dropped + self.events.partition_point(|e| e.t < t) as u64
+    }
+
+    /// The newest snapshot at or before `pos`: its position and model.
+    pub fn snapshot_before(&self, pos: u64) -> (u64, &Model) {
+        self.snapshots
+            .iter()
+            .rev()
+            .find(|(at, _)| *at <= pos)
+            .or(self.snapshots.front())
+            .map(|(at, m)| (*at, m))
+            .expect("there is always a first snapshot")
+    }
+
     /// Moves the cursor to `pos` (clamped to what is kept).
     pub fn seek(&mut self, pos: u64) {
         let pos = pos.clamp(self.first(), self.len());
@@ -155,7 +178,6 @@ impl History {
 mod tests {
     use super::*;
     use crate::probe::{Change, Wait};
-    use std::time::Duration;
 
     fn info() -> RunInfo {
         RunInfo {

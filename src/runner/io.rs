@@ -19,6 +19,8 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::time::Instant;
 
+use super::control::Control;
+
 pub(crate) struct IoServer {
     addr: SocketAddr,
     /// Reply times are sent as offsets from this instant.
@@ -29,6 +31,8 @@ pub(crate) struct IoServer {
     /// Connections open at once (each costs two file descriptors); more
     /// `io` steps than this wait their turn instead of failing.
     slots: tokio::sync::Semaphore,
+    /// The pacer, told when replies are due.
+    control: Option<Arc<Control>>,
 }
 
 /// How many requests may be in flight: a quarter of the file descriptors
@@ -57,6 +61,8 @@ fn connection_slots() -> usize {
 struct InFlight {
     state: Mutex<Flight>,
     changed: Condvar,
+    /// Told while the clock is held, so pacing does not wait then.
+    control: Option<Arc<Control>>,
 }
 
 #[derive(Default)]
@@ -85,6 +91,9 @@ impl InFlight {
         if was_busy {
             return;
         }
+        if let Some(c) = &self.control {
+            c.hold_clock(true);
+        }
         let me = self.clone();
         tokio::task::spawn_blocking(move || {
             let mut f = me.lock();
@@ -98,6 +107,10 @@ impl InFlight {
         if !f.busy() {
             f.stretch += 1;
             self.changed.notify_all();
+            drop(f);
+            if let Some(c) = &self.control {
+                c.hold_clock(false);
+            }
         }
     }
 
@@ -153,14 +166,24 @@ impl Drop for RequestGuard<'_> {
 
 impl IoServer {
     /// Binds 127.0.0.1 on an ephemeral port and serves on the current runtime.
-    pub(crate) async fn start(virtual_clock: bool) -> std::io::Result<Arc<IoServer>> {
+    pub(crate) async fn start(
+        virtual_clock: bool,
+        base: Instant,
+        control: Option<Arc<Control>>,
+    ) -> std::io::Result<Arc<IoServer>> {
         let listener = TcpListener::bind(("127.0.0.1", 0)).await?;
         let server = Arc::new(IoServer {
             addr: listener.local_addr()?,
-            base: Instant::now(),
-            flight: virtual_clock.then(Arc::default),
+            base,
+            flight: virtual_clock.then(|| {
+                Arc::new(InFlight {
+                    control: control.clone(),
+                    ..InFlight::default()
+                })
+            }),
             next: AtomicU64::new(0),
             slots: tokio::sync::Semaphore::new(connection_slots()),
+            control,
         });
         let s = server.clone();
         tokio::spawn(async move {
@@ -191,7 +214,9 @@ impl IoServer {
         }
         // Due when the client sent it, however late this server got to it
         // (a remote server would not have waited for our runtime).
-        tokio::time::sleep_until(self.base + Duration::from_nanos(due)).await;
+        let due = Duration::from_nanos(due);
+        let _due = self.control.as_ref().and_then(|c| c.due(due));
+        tokio::time::sleep_until(self.base + due).await;
         // Held until the client has read the reply and closed the connection
         // (or gone away): then nothing of this request is in flight.
         let _reply = self.flight.as_ref().map(InFlight::add_reply);

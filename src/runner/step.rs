@@ -68,11 +68,16 @@ pub(crate) async fn run_task(shared: Arc<Shared>, spec: usize, probe: Option<Arc
         }
     };
     // Virtual clock: the thread is "busy" for `d` by moving the clock, and
-    // the probe is told, since it times the rest of the poll from that.
+    // the probe is told, since it times the rest of the poll from that. On
+    // screen the poll is held for `d / speed` of wall time too.
     let charge = |d: Duration| {
+        let start = shared.now();
         charge_virtual(d);
         if let Some(p) = &probe {
             p.charged(d);
+        }
+        if let Some(c) = &shared.control {
+            c.charge(start, d);
         }
     };
     loop {
@@ -104,7 +109,7 @@ pub(crate) async fn run_task(shared: Arc<Shared>, spec: usize, probe: Option<Arc
             }
             Action::Sleep(d) => {
                 wait(Wait::Timer, Some(*d));
-                tokio::time::sleep(*d).await;
+                shared.sleep(*d).await;
             }
             Action::Io(d) => {
                 wait(Wait::Io, Some(*d));

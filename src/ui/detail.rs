@@ -33,17 +33,32 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
             t.done_at.map_or("-".into(), fmt_time)
         )),
     ];
-    let stats = t.stats.clone().or_else(|| {
-        session.sample.as_ref().and_then(|s| {
+    let f = t.figures(session.now());
+    lines.push(Line::from(format!(
+        "events: {} polls, busy {}, ready {} (first poll after {}), waiting {}, longest poll {}, {} late wake-ups (worst {})",
+        f.polls,
+        fmt_time(f.busy),
+        fmt_time(f.scheduled),
+        fmt_time(t.first_poll_at.unwrap_or(session.now()).saturating_sub(t.spawned_at)),
+        fmt_time(f.idle),
+        fmt_time(t.max_poll),
+        t.late_wakes,
+        fmt_time(t.max_late)
+    )));
+    // tokio-metrics: the final figures once done, else the newest sample
+    // taken no later than the moment shown.
+    let stats = match &t.stats {
+        Some(s) => Some((s.clone(), "at its end".to_string())),
+        None => session.sample().and_then(|s| {
             s.tasks
                 .iter()
                 .find(|(i, _)| *i == idx)
-                .map(|(_, s)| s.clone())
-        })
-    });
-    if let Some(s) = stats {
+                .map(|(_, st)| (st.clone(), format!("sampled at {}", fmt_time(s.at))))
+        }),
+    };
+    if let Some((s, when)) = stats {
         lines.push(Line::from(format!(
-            "tokio-metrics: {} polls, busy {}, scheduled {}, idle {}, {} slow polls, first poll after {}",
+            "tokio-metrics ({when}; it counts a poll when the poll ends, and its scheduled time leaves out the first poll's wait): {} polls, busy {}, scheduled {}, idle {}, {} slow polls, first poll after {}",
             s.polls,
             fmt_time(s.busy),
             fmt_time(s.scheduled),
@@ -52,13 +67,6 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
             fmt_time(s.first_poll_delay)
         )));
     }
-    lines.push(Line::from(format!(
-        "events: {} polls, longest {}, {} late wake-ups (worst {})",
-        t.polls,
-        fmt_time(t.max_poll),
-        t.late_wakes,
-        fmt_time(t.max_late)
-    )));
     lines.push(Line::from(""));
     lines.push(Line::from(Span::styled(
         "transitions (newest last)",

@@ -1,5 +1,6 @@
-//! The runtime panel: tokio-metrics' RuntimeMonitor figures, and which
-//! workers are held right now.
+//! The runtime panel: the workers and the queue at the moment shown, from
+//! the events (scenario time, both clocks), and on the real clock
+//! tokio-metrics' RuntimeMonitor figures sampled before that moment.
 
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
@@ -10,49 +11,18 @@ use super::status::fmt_time;
 use super::theme;
 use crate::app::Session;
 use crate::model::State;
+use crate::scenario::Clock;
 
 pub fn render(session: &Session, area: Rect, buf: &mut Buffer) {
     let mut lines = Vec::new();
     let model = session.model();
     let rt = &session.scenario.runtime;
+    let now = session.now();
     lines.push(Line::from(format!(
         "{} worker(s), {}",
         rt.workers,
         rt.flavor.as_str()
     )));
-    match &session.sample {
-        Some(s) => {
-            let r = &s.runtime;
-            lines.push(Line::from(format!(
-                "busy      {:>5.0}%",
-                r.busy_ratio * 100.0
-            )));
-            lines.push(Line::from(format!(
-                "queue     {:>5} global",
-                r.global_queue
-            )));
-            lines.push(Line::from(format!("          {:>5} local", r.local_queues)));
-            lines.push(Line::from(format!(
-                "blocking  {:>5} queued",
-                r.blocking_queue
-            )));
-            lines.push(Line::from(format!(
-                "          {:>5} threads",
-                r.blocking_threads
-            )));
-            lines.push(Line::from(format!("polls     {:>5} /sample", r.polls)));
-            lines.push(Line::from(format!("steals    {:>5}", r.steals)));
-            lines.push(Line::from(Span::styled(
-                "tokio-metrics, every 250 ms (wall time)",
-                theme::DIM,
-            )));
-        }
-        None => lines.push(Line::from(Span::styled(
-            "(no runtime sample yet)",
-            theme::DIM,
-        ))),
-    }
-    lines.push(Line::from(""));
     // One pass over the tasks: running, ready, waiting, done.
     let mut counts = [0usize; 4];
     for t in &model.tasks {
@@ -63,13 +33,35 @@ pub fn render(session: &Session, area: Rect, buf: &mut Buffer) {
             State::Done(_) => 3,
         }] += 1;
     }
-    for (label, n) in ["running", "ready  ", "waiting", "done   "]
-        .iter()
-        .zip(counts)
-    {
-        lines.push(Line::from(format!("{label} {n:>6}")));
+    for (w, lane) in model.workers.iter().enumerate() {
+        let busy = lane.busy
+            + lane
+                .current
+                .map_or(Default::default(), |_| now.saturating_sub(lane.since));
+        let share = if now.is_zero() {
+            0.0
+        } else {
+            busy.as_secs_f64() / now.as_secs_f64()
+        };
+        lines.push(Line::from(format!(
+            "worker {w}  busy {:>4.0}%  {} polls",
+            share.min(1.0) * 100.0,
+            lane.polls
+        )));
     }
-    lines.push(Line::from(format!("switches {:>5}", model.switches)));
+    lines.push(Line::from(format!("ready queue {:>6}", counts[1])));
+    for (label, n) in [
+        ("running", counts[0]),
+        ("waiting", counts[2]),
+        ("done   ", counts[3]),
+    ] {
+        lines.push(Line::from(format!("{label}     {n:>6}")));
+    }
+    lines.push(Line::from(format!("switches    {:>6}", model.switches)));
+    lines.push(Line::from(Span::styled(
+        "from the events, in scenario time",
+        theme::DIM,
+    )));
     for (w, task, held) in session.holding() {
         let name = model
             .task(task)
@@ -77,6 +69,38 @@ pub fn render(session: &Session, area: Rect, buf: &mut Buffer) {
         lines.push(Line::from(Span::styled(
             format!("worker {w} HELD {} by {name}", fmt_time(held)),
             theme::ERROR,
+        )));
+    }
+    if rt.clock == Clock::Real
+        && let Some(s) = session.sample()
+    {
+        let r = &s.runtime;
+        lines.push(Line::from(""));
+        lines.push(Line::from(format!(
+            "busy      {:>5.0}%",
+            r.busy_ratio * 100.0
+        )));
+        lines.push(Line::from(format!(
+            "queue     {:>5} global",
+            r.global_queue
+        )));
+        lines.push(Line::from(format!("          {:>5} local", r.local_queues)));
+        lines.push(Line::from(format!(
+            "blocking  {:>5} queued",
+            r.blocking_queue
+        )));
+        lines.push(Line::from(format!(
+            "          {:>5} threads",
+            r.blocking_threads
+        )));
+        lines.push(Line::from(format!("polls     {:>5}", r.polls)));
+        lines.push(Line::from(format!("steals    {:>5}", r.steals)));
+        lines.push(Line::from(Span::styled(
+            format!(
+                "tokio-metrics, the 250 ms before {} (wall time)",
+                fmt_time(s.at)
+            ),
+            theme::DIM,
         )));
     }
     Paragraph::new(lines)

@@ -47,7 +47,7 @@ pub fn footer(app: &App, session: &Session, area: Rect, buf: &mut Buffer) {
     .areas(area);
     let (badge, style) = if session.looks_live {
         (" LIVE ", theme::LIVE)
-    } else if session.is_replay() && session.gate.paused {
+    } else if session.is_replay() && session.control.paused {
         (" REPLAY · PAUSED ", theme::PAUSED)
     } else if session.is_replay() {
         (" REPLAY ", theme::LIVE)
@@ -55,7 +55,7 @@ pub fn footer(app: &App, session: &Session, area: Rect, buf: &mut Buffer) {
         (" HISTORY ", theme::PAUSED)
     } else if session.ended {
         (" DONE ", theme::LIVE)
-    } else if session.gate.paused {
+    } else if session.control.paused {
         (" PAUSED ", theme::PAUSED)
     } else {
         (" LIVE ", theme::LIVE)
@@ -67,9 +67,9 @@ pub fn footer(app: &App, session: &Session, area: Rect, buf: &mut Buffer) {
     match session.scenario.runtime.clock {
         Clock::Virtual => spans.push(Span::raw(format!(
             "· virtual clock · speed {}x ",
-            session.gate.speed
+            session.control.speed
         ))),
-        Clock::Real => spans.push(Span::raw(if session.gate.paused {
+        Clock::Real => spans.push(Span::raw(if session.control.paused {
             "· real clock: timers keep running while paused ".to_string()
         } else {
             "· real clock ".to_string()

@@ -10,7 +10,6 @@ use super::status::fmt_time;
 use super::theme;
 use crate::app::{App, Session, state_name};
 use crate::model::State;
-use crate::probe::TaskStats;
 
 pub fn render(app: &App, session: &Session, visible: &[u32], area: Rect, buf: &mut Buffer) {
     let model = session.model();
@@ -24,7 +23,7 @@ pub fn render(app: &App, session: &Session, visible: &[u32], area: Rect, buf: &m
     let rows_fit = area.height.saturating_sub(3) as usize;
     // Keep the selection in view; draw only the rows that fit.
     let first = app.selected.saturating_sub(rows_fit.saturating_sub(1));
-    let live = session.sample.as_ref();
+    let now = session.now();
     let holding = session.holding();
     let rows = visible
         .iter()
@@ -46,16 +45,8 @@ pub fn render(app: &App, session: &Session, visible: &[u32], area: Rect, buf: &m
                 .step_of(idx)
                 .map(|(a, n)| (session.scenario.label(a).to_string(), n.unwrap_or("")))
                 .unwrap_or_default();
-            // tokio-metrics: final figures once done, else the newest sample.
-            let stats: Option<TaskStats> = t.stats.clone().or_else(|| {
-                live.and_then(|s| {
-                    s.tasks
-                        .iter()
-                        .find(|(i, _)| *i == idx)
-                        .map(|(_, st)| st.clone())
-                })
-            });
-            let num = |f: fn(&TaskStats) -> String| stats.as_ref().map_or("-".into(), f);
+            // From the events up to the moment shown: they grow live.
+            let f = t.figures(now);
             let r = Row::new(vec![
                 Cell::from(Span::styled(format!("{symbol} {}", t.name), style)),
                 Cell::from(t.id.to_string()),
@@ -64,11 +55,11 @@ pub fn render(app: &App, session: &Session, visible: &[u32], area: Rect, buf: &m
                     Span::raw(step),
                     Span::styled(format!(" {note}"), theme::DIM),
                 ])),
-                Cell::from(num(|s| s.polls.to_string())),
-                Cell::from(num(|s| fmt_time(s.busy))),
-                Cell::from(num(|s| fmt_time(s.scheduled))),
-                Cell::from(num(|s| fmt_time(s.idle))),
-                Cell::from(num(|s| s.slow_polls.to_string())),
+                Cell::from(f.polls.to_string()),
+                Cell::from(fmt_time(f.busy)),
+                Cell::from(fmt_time(f.scheduled)),
+                Cell::from(fmt_time(f.idle)),
+                Cell::from(t.slow_polls.to_string()),
             ]);
             if first + row == app.selected {
                 r.style(theme::SELECTED)

@@ -3,8 +3,8 @@
 
 use ratatui::style::{Color, Modifier, Style};
 
-use crate::app::session::Lane;
 use crate::model::State;
+use crate::model::lanes::Cell;
 use crate::probe::{Outcome, Wait};
 
 pub const TITLE: Style = Style::new().fg(Color::Cyan).add_modifier(Modifier::BOLD);
@@ -53,13 +53,12 @@ pub fn state(state: &State, holding: bool) -> (&'static str, Style) {
 }
 
 /// Glyph and style of one lane cell.
-pub fn lane(cell: Option<Lane>) -> (char, Style) {
+pub fn lane(cell: Cell) -> (char, Style) {
     match cell {
-        None => (' ', Style::new()),
-        Some(Lane::Ready) => ('░', Style::new().fg(Color::Yellow)),
-        Some(Lane::Running) => ('█', Style::new().fg(Color::Green)),
-        Some(Lane::Holding) => ('█', Style::new().fg(Color::Red)),
-        Some(Lane::Waiting(w)) => ('─', Style::new().fg(wait_color(w))),
-        Some(Lane::Done) => (' ', Style::new()),
+        Cell::Empty | Cell::Done => (' ', Style::new()),
+        Cell::Ready => ('░', Style::new().fg(Color::Yellow)),
+        Cell::Running => ('█', Style::new().fg(Color::Green)),
+        Cell::Holding => ('█', Style::new().fg(Color::Red)),
+        Cell::Waiting(w) => ('─', Style::new().fg(wait_color(w))),
     }
 }

@@ -1,0 +1,474 @@
+//! Lanes: what each task and each worker did over a window of time, drawn
+//! from the history's events up to a cursor and nothing after it.
+//!
+//! A column covers `scale` of scenario time. A task's cell is its state at
+//! the column's start, except that a poll starting inside the column shows
+//! however short it is; a worker's cell is the task it runs then (or the
+//! first one it starts inside the column).
+
+use std::time::Duration;
+
+use super::history::History;
+use super::{Model, State};
+use crate::probe::{Change, Event, TaskIdx, Wait};
+
+/// What a task was doing during one column.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cell {
+    /// Nothing to draw: before the task existed, or after the moment shown.
+    Empty,
+    Ready,
+    Running,
+    /// Running a `cpu` or `block` step: holding its worker.
+    Holding,
+    Waiting(Wait),
+    Done,
+}
+
+/// What a worker was doing during one column.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WorkerCell {
+    /// After the moment shown.
+    Empty,
+    Idle,
+    /// Polling this task (and whether the task holds the worker).
+    Polling(TaskIdx, bool),
+}
+
+/// The span of time the lanes show.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Window {
+    pub start: Duration,
+    /// Scenario time per column.
+    pub scale: Duration,
+    pub cols: usize,
+    /// Nothing is drawn after this moment (the moment shown).
+    pub until: Duration,
+}
+
+impl Window {
+    /// Column of time `t` (may be before or past the window), and whether
+    /// `t` is exactly that column's start.
+    fn col(&self, t: Duration) -> (i64, bool) {
+        let from = t.as_nanos() as i128 - self.start.as_nanos() as i128;
+        let scale = self.scale.as_nanos().max(1) as i128;
+        (from.div_euclid(scale) as i64, from.rem_euclid(scale) == 0)
+    }
+
+    /// Columns that start no later than `until`.
+    fn drawn(&self) -> usize {
+        if self.until < self.start {
+            return 0;
+        }
+        (self.col(self.until).0 + 1).clamp(0, self.cols as i64) as usize
+    }
+}
+
+/// The cells of the requested tasks and of every worker.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Lanes {
+    pub workers: Vec<Vec<WorkerCell>>,
+    pub tasks: Vec<Vec<Cell>>,
+}
+
+/// A cell that shows a poll (which a later poll in its column must not hide).
+trait Busy: Copy {
+    fn busy(&self) -> bool;
+}
+
+impl Busy for Cell {
+    fn busy(&self) -> bool {
+        matches!(self, Cell::Running | Cell::Holding)
+    }
+}
+
+impl Busy for WorkerCell {
+    fn busy(&self) -> bool {
+        matches!(self, WorkerCell::Polling(..))
+    }
+}
+
+/// One row being swept: its current cell and how far it is filled.
+struct Row<C> {
+    cells: Vec<C>,
+    current: C,
+    /// Columns `..filled` are final.
+    filled: usize,
+    /// The cell of column `filled - 1` shows a poll already.
+    marked: bool,
+    /// A poll that started exactly where column `filled` starts.
+    pending: Option<C>,
+}
+
+impl<C: Busy> Row<C> {
+    fn new(cols: usize, empty: C, current: C) -> Row<C> {
+        Row {
+            cells: vec![empty; cols],
+            current,
+            filled: 0,
+            marked: false,
+            pending: None,
+        }
+    }
+
+    /// Fills up to and including column `col` with the current cell (a poll
+    /// that started at the first of them shows there instead).
+    fn fill_through(&mut self, col: i64, drawn: usize) {
+        let to = (col + 1).clamp(0, drawn as i64) as usize;
+        if to > self.filled {
+            for c in &mut self.cells[self.filled..to] {
+                *c = self.current;
+            }
+            let first = self.filled;
+            self.filled = to;
+            self.marked = self.current.busy();
+            if let Some(p) = self.pending.take() {
+                self.cells[first] = p;
+                self.marked |= first + 1 == to;
+            }
+        }
+    }
+
+    /// A poll started in column `col`: it shows there however short it is;
+    /// a poll already running at the column's start, or an earlier one in
+    /// it, wins.
+    fn mark(&mut self, col: i64, cell: C) {
+        if col < 0 {
+            return;
+        }
+        let col = col as usize;
+        if col == self.filled {
+            self.pending.get_or_insert(cell);
+        } else if col + 1 == self.filled && !self.marked {
+            self.cells[col] = cell;
+            self.marked = true;
+        }
+    }
+}
+
+/// The lane cell of a task in state `state` on step `step`.
+fn cell_of(state: &State, holds: bool) -> Cell {
+    match state {
+        State::Ready => Cell::Ready,
+        State::Running { .. } if holds => Cell::Holding,
+        State::Running { .. } => Cell::Running,
+        State::Waiting(w) => Cell::Waiting(*w),
+        State::Done(_) => Cell::Done,
+    }
+}
+
+/// Computes the lanes of `tasks` and of every worker over `window`, from the
+/// events before `cursor` only. `holds(spec, step)` says whether that step
+/// holds its worker.
+pub fn compute(
+    history: &History,
+    cursor: u64,
+    window: &Window,
+    tasks: &[TaskIdx],
+    holds: impl Fn(u32, u32) -> bool,
+) -> Lanes {
+    let drawn = window.drawn();
+    let live = history.live();
+    let begin = history.position_at(window.start).min(cursor);
+    let (from, base) = history.snapshot_before(begin);
+    // Where each requested task's row is.
+    let row_of = |task: TaskIdx| tasks.iter().position(|t| *t == task);
+    let holds_now = |m: &Model, task: TaskIdx| {
+        m.task(task)
+            .is_some_and(|t| matches!(t.state, State::Running { .. }) && holds(t.spec, t.step))
+    };
+    let mut rows: Vec<Row<Cell>> = tasks
+        .iter()
+        .map(|&t| {
+            let current = base
+                .task(t)
+                .map_or(Cell::Empty, |v| cell_of(&v.state, holds_now(base, t)));
+            Row::new(window.cols, Cell::Empty, current)
+        })
+        .collect();
+    let workers = base.workers.len().max(live.workers.len());
+    let mut worker_rows: Vec<Row<WorkerCell>> = (0..workers)
+        .map(|w| {
+            let current = base
+                .workers
+                .get(w)
+                .and_then(|v| v.current)
+                .map_or(WorkerCell::Idle, |t| {
+                    WorkerCell::Polling(t, holds_now(base, t))
+                });
+            Row::new(window.cols, WorkerCell::Empty, current)
+        })
+        .collect();
+    // Which worker each task is running on (for the tasks that are).
+    let mut running_on: Vec<(TaskIdx, usize)> = base
+        .workers
+        .iter()
+        .enumerate()
+        .filter_map(|(w, v)| v.current.map(|t| (t, w)))
+        .collect();
+    let spec_of = |task: TaskIdx| live.task(task).map_or(0, |t| t.spec);
+    for pos in from..cursor {
+        let Some(e) = history.event(pos) else {
+            continue;
+        };
+        let col = window.col(e.t);
+        if col.0 >= window.cols as i64 {
+            break;
+        }
+        sweep(
+            e,
+            col,
+            drawn,
+            &mut rows,
+            &mut worker_rows,
+            &mut running_on,
+            row_of(e.task),
+            holds(spec_of(e.task), e.step),
+        );
+    }
+    let last = drawn as i64 - 1;
+    for r in &mut rows {
+        r.fill_through(last, drawn);
+    }
+    for r in &mut worker_rows {
+        r.fill_through(last, drawn);
+    }
+    Lanes {
+        workers: worker_rows.into_iter().map(|r| r.cells).collect(),
+        tasks: rows.into_iter().map(|r| r.cells).collect(),
+    }
+}
+
+/// Applies one event at column `col` to the rows it concerns.
+#[allow(clippy::too_many_arguments)]
+fn sweep(
+    e: &Event,
+    (col, at_start): (i64, bool),
+    drawn: usize,
+    rows: &mut [Row<Cell>],
+    workers: &mut Vec<Row<WorkerCell>>,
+    running_on: &mut Vec<(TaskIdx, usize)>,
+    row: Option<usize>,
+    holds: bool,
+) {
+    let cols = rows
+        .first()
+        .map(|r| r.cells.len())
+        .or(workers.first().map(|r| r.cells.len()))
+        .unwrap_or(0);
+    let was_on = running_on.iter().position(|(t, _)| *t == e.task);
+    match &e.change {
+        Change::Running { worker } => {
+            let w = usize::from(*worker);
+            if workers.len() <= w {
+                workers.resize_with(w + 1, || {
+                    Row::new(cols, WorkerCell::Empty, WorkerCell::Idle)
+                });
+            }
+            let cell = WorkerCell::Polling(e.task, holds);
+            let wr = &mut workers[w];
+            wr.fill_through(if at_start { col - 1 } else { col }, drawn);
+            if was_on.is_none() {
+                wr.mark(col, cell);
+                running_on.push((e.task, w));
+            } else if wr.pending.is_some() && at_start {
+                // The step changed at the column's start: show the new one.
+                wr.pending = Some(cell);
+            }
+            wr.current = cell;
+        }
+        _ => {
+            if let Some(i) = was_on {
+                let (_, w) = running_on.swap_remove(i);
+                if let Some(wr) = workers.get_mut(w) {
+                    wr.fill_through(if at_start { col - 1 } else { col }, drawn);
+                    wr.current = WorkerCell::Idle;
+                }
+            }
+        }
+    }
+    let Some(r) = row.map(|i| &mut rows[i]) else {
+        return;
+    };
+    let cell = match &e.change {
+        Change::Spawned { .. } | Change::Ready { .. } => Cell::Ready,
+        Change::Running { .. } if holds => Cell::Holding,
+        Change::Running { .. } => Cell::Running,
+        Change::Waiting { wait, .. } => Cell::Waiting(*wait),
+        Change::Done { .. } => Cell::Done,
+    };
+    // The state at the column's start stays, but a poll inside it shows
+    // (and a task shows from the column it was spawned in).
+    if at_start || matches!(e.change, Change::Spawned { .. }) {
+        r.fill_through(col - 1, drawn);
+    } else {
+        r.fill_through(col, drawn);
+    }
+    if matches!(cell, Cell::Running | Cell::Holding) {
+        r.mark(col, cell);
+    }
+    r.current = cell;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::RunInfo;
+    use crate::probe::{Outcome, WakeBy};
+
+    fn ms(n: u64) -> Duration {
+        Duration::from_millis(n)
+    }
+
+    fn ev(t: u64, task: TaskIdx, change: Change) -> Event {
+        Event {
+            t: ms(t),
+            task,
+            step: 0,
+            change,
+        }
+    }
+
+    fn history(events: &[Event]) -> History {
+        let mut h = History::new(
+            RunInfo {
+                scenario: "t".into(),
+                flavor: "current_thread".into(),
+                workers: 1,
+                clock: "virtual".into(),
+            },
+            1 << 20,
+        );
+        for e in events {
+            h.push(e.clone());
+        }
+        h
+    }
+
+    fn spawned(t: u64, task: TaskIdx) -> Event {
+        ev(
+            t,
+            task,
+            Change::Spawned {
+                name: "a".into(),
+                id: 1,
+                spec: 0,
+                parent: None,
+            },
+        )
+    }
+
+    fn log() -> Vec<Event> {
+        vec![
+            spawned(0, 0),
+            ev(10, 0, Change::Running { worker: 0 }),
+            ev(
+                20,
+                0,
+                Change::Waiting {
+                    wait: Wait::Timer,
+                    due: Some(ms(50)),
+                },
+            ),
+            ev(
+                50,
+                0,
+                Change::Ready {
+                    by: WakeBy::Timer,
+                    late: None,
+                },
+            ),
+            ev(50, 0, Change::Running { worker: 0 }),
+            ev(
+                52,
+                0,
+                Change::Done {
+                    outcome: Outcome::Ok,
+                    stats: Box::default(),
+                },
+            ),
+        ]
+    }
+
+    fn window(until: u64) -> Window {
+        Window {
+            start: Duration::ZERO,
+            scale: ms(10),
+            cols: 8,
+            until: ms(until),
+        }
+    }
+
+    #[test]
+    fn a_task_lane_follows_its_states_column_by_column() {
+        let h = history(&log());
+        let lanes = compute(&h, h.len(), &window(75), &[0], |_, _| false);
+        use Cell::*;
+        assert_eq!(
+            lanes.tasks[0],
+            vec![
+                Ready,
+                Running,
+                Waiting(Wait::Timer),
+                Waiting(Wait::Timer),
+                Waiting(Wait::Timer),
+                Running,
+                Done,
+                Done
+            ]
+        );
+        use WorkerCell::*;
+        assert_eq!(
+            lanes.workers[0],
+            vec![
+                Idle,
+                Polling(0, false),
+                Idle,
+                Idle,
+                Idle,
+                Polling(0, false),
+                Idle,
+                Idle
+            ]
+        );
+    }
+
+    #[test]
+    fn nothing_is_drawn_after_the_cursor() {
+        let h = history(&log());
+        // Two events in: spawned, then running at 10 ms; the cursor's moment
+        // is 10 ms.
+        let lanes = compute(&h, 2, &window(10), &[0], |_, _| false);
+        use Cell::*;
+        assert_eq!(
+            lanes.tasks[0],
+            vec![Ready, Running, Empty, Empty, Empty, Empty, Empty, Empty]
+        );
+        assert_eq!(lanes.workers[0][1], WorkerCell::Polling(0, false));
+        assert!(
+            lanes.workers[0][2..]
+                .iter()
+                .all(|c| *c == WorkerCell::Empty)
+        );
+    }
+
+    #[test]
+    fn a_step_that_holds_its_worker_is_drawn_as_holding() {
+        let h = history(&log());
+        let lanes = compute(&h, h.len(), &window(75), &[0], |_, _| true);
+        assert_eq!(lanes.tasks[0][1], Cell::Holding);
+        assert_eq!(lanes.workers[0][1], WorkerCell::Polling(0, true));
+    }
+
+    #[test]
+    fn a_window_that_starts_late_begins_from_the_state_then() {
+        let h = history(&log());
+        let w = Window {
+            start: ms(30),
+            ..window(75)
+        };
+        let lanes = compute(&h, h.len(), &w, &[0], |_, _| false);
+        assert_eq!(lanes.tasks[0][0], Cell::Waiting(Wait::Timer));
+        assert_eq!(lanes.tasks[0][2], Cell::Running);
+    }
+}
