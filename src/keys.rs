@@ -105,7 +105,7 @@ pub const BINDINGS: &[Binding] = &[
     Binding {
         keys: &[Key::Char('n')],
         action: Action::Step,
-        does: "step: the next wake-up, or exactly one poll (paused)",
+        does: "step: exactly one poll (pauses first)",
         contexts: &[Run],
         footer: true,
     },

@@ -3,7 +3,7 @@
 
 mod detail;
 mod help;
-mod lanes;
+pub mod lanes;
 pub mod narration;
 mod picker;
 mod runtime;

@@ -1,17 +1,18 @@
 //! Pairing with tokio-console: a gRPC client (console-api, what
-//! tokio-console itself uses) watches a run served with `--console`.
+//! tokio-console itself uses) watches a run served with `--console`, and
+//! must see the same tasks, ids and times as taskscope.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::net::TcpStream;
 use std::process::{Command, Stdio};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use console_api::field::{Name, Value};
 use console_api::instrument::InstrumentRequest;
 use console_api::instrument::instrument_client::InstrumentClient;
 
-/// Runs one at a time: one of them needs the default port.
-static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+mod common;
 
 const SCENARIO: &str = r#"name = "console-pairing"
 description = "Three tasks that live long enough to be watched."
@@ -39,21 +40,6 @@ fn free_port() -> u16 {
         .port()
 }
 
-fn start(dir: &tempfile::TempDir, console: &str) -> std::process::Child {
-    let path = dir.path().join("pairing.toml");
-    std::fs::write(&path, SCENARIO).unwrap();
-    Command::new(env!("CARGO_BIN_EXE_taskscope"))
-        .arg("run")
-        .arg(&path)
-        .arg("--headless")
-        .arg(console)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap()
-}
-
 fn wait_listening(port: u16) {
     let start = Instant::now();
     while TcpStream::connect(("127.0.0.1", port)).is_err() {
@@ -65,105 +51,311 @@ fn wait_listening(port: u16) {
     }
 }
 
-#[test]
-fn a_console_client_sees_every_task_by_name_and_each_one_complete() {
-    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
-    let dir = tempfile::tempdir().unwrap();
-    let port = free_port();
-    let mut child = start(&dir, &format!("--console=127.0.0.1:{port}"));
-    wait_listening(port);
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    let (names, completed) = runtime.block_on(async {
-        let mut client = InstrumentClient::connect(format!("http://127.0.0.1:{port}"))
-            .await
-            .unwrap();
-        let mut updates = client
-            .watch_updates(InstrumentRequest {})
-            .await
-            .unwrap()
-            .into_inner();
-        let mut field_names: HashMap<u64, Vec<String>> = HashMap::new();
-        let mut names: HashMap<u64, String> = HashMap::new();
-        let mut completed: HashSet<u64> = HashSet::new();
-        let want = ["alpha", "beta", "gamma"];
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while Instant::now() < deadline {
-            let next = tokio::time::timeout(Duration::from_secs(5), updates.message()).await;
-            let Ok(Ok(Some(update))) = next else { break };
-            if let Some(meta) = update.new_metadata {
-                for m in meta.metadata {
-                    if let (Some(id), Some(md)) = (m.id, m.metadata) {
-                        field_names.insert(id.id, md.field_names);
+/// What the console client knows of one task.
+#[derive(Debug, Clone, Default)]
+struct Seen {
+    name: String,
+    /// The `task.id` field: tokio's task id (tokio-console's ID column).
+    task_id: Option<u64>,
+    busy: Duration,
+    /// Inside a poll at the newest update.
+    polling: bool,
+    dropped: bool,
+}
+
+/// A console-api client on its own thread, keeping what it sees by span id.
+struct Watcher {
+    seen: Arc<Mutex<HashMap<u64, Seen>>>,
+}
+
+fn duration(d: &Option<prost_types::Duration>) -> Duration {
+    d.as_ref().map_or(Duration::ZERO, |d| {
+        Duration::new(d.seconds.max(0) as u64, d.nanos.max(0) as u32)
+    })
+}
+
+fn after(a: &Option<prost_types::Timestamp>, b: &Option<prost_types::Timestamp>) -> bool {
+    match (a, b) {
+        (Some(a), Some(b)) => (a.seconds, a.nanos) > (b.seconds, b.nanos),
+        (Some(_), None) => true,
+        _ => false,
+    }
+}
+
+impl Watcher {
+    fn start(port: u16) -> Watcher {
+        let seen: Arc<Mutex<HashMap<u64, Seen>>> = Arc::default();
+        let into = seen.clone();
+        std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            runtime.block_on(async move {
+                let mut client = InstrumentClient::connect(format!("http://127.0.0.1:{port}"))
+                    .await
+                    .unwrap();
+                let mut updates = client
+                    .watch_updates(InstrumentRequest {})
+                    .await
+                    .unwrap()
+                    .into_inner();
+                let mut field_names: HashMap<u64, Vec<String>> = HashMap::new();
+                while let Ok(Some(update)) = updates.message().await {
+                    if let Some(meta) = update.new_metadata {
+                        for m in meta.metadata {
+                            if let (Some(id), Some(md)) = (m.id, m.metadata) {
+                                field_names.insert(id.id, md.field_names);
+                            }
+                        }
                     }
-                }
-            }
-            if let Some(tasks) = update.task_update {
-                for task in tasks.new_tasks {
-                    let Some(id) = task.id.map(|i| i.id) else {
+                    let Some(tasks) = update.task_update else {
                         continue;
                     };
-                    let meta = task.metadata.map(|m| m.id).unwrap_or(0);
-                    for field in task.fields {
-                        let name = match field.name {
-                            Some(Name::StrName(s)) => s,
-                            Some(Name::NameIdx(i)) => field_names
-                                .get(&meta)
-                                .and_then(|f| f.get(i as usize))
-                                .cloned()
-                                .unwrap_or_default(),
-                            None => continue,
+                    let mut seen = into.lock().unwrap();
+                    for task in tasks.new_tasks {
+                        let Some(id) = task.id.map(|i| i.id) else {
+                            continue;
                         };
-                        if name == "task.name"
-                            && let Some(Value::StrVal(v) | Value::DebugVal(v)) = field.value
-                        {
-                            names.insert(id, v.trim_matches('"').to_string());
+                        let meta = task.metadata.map(|m| m.id).unwrap_or(0);
+                        let entry = seen.entry(id).or_default();
+                        for field in task.fields {
+                            let name = match field.name {
+                                Some(Name::StrName(s)) => s,
+                                Some(Name::NameIdx(i)) => field_names
+                                    .get(&meta)
+                                    .and_then(|f| f.get(i as usize))
+                                    .cloned()
+                                    .unwrap_or_default(),
+                                None => continue,
+                            };
+                            match (name.as_str(), field.value) {
+                                ("task.name", Some(Value::StrVal(v) | Value::DebugVal(v))) => {
+                                    entry.name = v.trim_matches('"').to_string();
+                                }
+                                ("task.id", Some(Value::U64Val(v))) => entry.task_id = Some(v),
+                                ("task.id", Some(Value::I64Val(v))) => {
+                                    entry.task_id = Some(v as u64)
+                                }
+                                ("task.id", Some(Value::StrVal(v) | Value::DebugVal(v))) => {
+                                    entry.task_id = v.trim_matches('"').parse().ok()
+                                }
+                                _ => {}
+                            }
+                        }
+                    }
+                    for (id, stats) in tasks.stats_update {
+                        let entry = seen.entry(id).or_default();
+                        entry.dropped |= stats.dropped_at.is_some();
+                        if let Some(p) = &stats.poll_stats {
+                            entry.busy = duration(&p.busy_time);
+                            entry.polling = after(&p.last_poll_started, &p.last_poll_ended);
                         }
                     }
                 }
-                for (id, stats) in tasks.stats_update {
-                    if stats.dropped_at.is_some() {
-                        completed.insert(id);
-                    }
-                }
+            });
+        });
+        Watcher { seen }
+    }
+
+    /// What is known of the task called `name`.
+    fn task(&self, name: &str) -> Option<Seen> {
+        self.seen
+            .lock()
+            .unwrap()
+            .values()
+            .find(|s| s.name == name)
+            .cloned()
+    }
+
+    /// Waits for `cond` on what is seen (failing, not hanging).
+    fn wait_for(&self, what: &str, cond: impl Fn(&HashMap<u64, Seen>) -> bool) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if cond(&self.seen.lock().unwrap()) {
+                return;
             }
-            let done = want
-                .iter()
-                .all(|w| names.iter().any(|(id, n)| n == w && completed.contains(id)));
-            if done {
-                break;
-            }
+            assert!(
+                Instant::now() < deadline,
+                "the console never saw {what}: {:?}",
+                self.seen.lock().unwrap()
+            );
+            std::thread::sleep(Duration::from_millis(20));
         }
-        (names, completed)
+    }
+}
+
+fn start(
+    dir: &tempfile::TempDir,
+    console: &str,
+    events: Option<&std::path::Path>,
+) -> std::process::Child {
+    let path = dir.path().join("pairing.toml");
+    std::fs::write(&path, SCENARIO).unwrap();
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_taskscope"));
+    cmd.arg("run").arg(&path).arg("--headless").arg(console);
+    if let Some(e) = events {
+        cmd.arg("--events").arg(e);
+    }
+    cmd.stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+#[test]
+fn a_console_client_sees_every_task_by_name_and_id_and_each_one_complete() {
+    let dir = tempfile::tempdir().unwrap();
+    let events = dir.path().join("events.jsonl");
+    let port = free_port();
+    let mut child = start(&dir, &format!("--console=127.0.0.1:{port}"), Some(&events));
+    wait_listening(port);
+    let watcher = Watcher::start(port);
+    let want = ["alpha", "beta", "gamma"];
+    watcher.wait_for("every task complete", |seen| {
+        want.iter()
+            .all(|w| seen.values().any(|s| s.name == *w && s.dropped))
     });
-    for want in ["alpha", "beta", "gamma"] {
-        let id = names.iter().find(|(_, n)| *n == want).map(|(id, _)| *id);
-        assert!(id.is_some(), "the console saw task {want}: {names:?}");
-        assert!(
-            completed.contains(&id.unwrap()),
-            "the console saw {want} complete"
+    assert!(child.wait().unwrap().success());
+    // taskscope's ids, from its events file.
+    let ours: HashMap<String, u64> = std::fs::read_to_string(&events)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .filter(|v| v["state"] == "spawned")
+        .map(|v| {
+            (
+                v["task"].as_str().unwrap().to_string(),
+                v["id"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    for name in want {
+        let seen = watcher.task(name).unwrap();
+        assert_eq!(
+            seen.task_id,
+            Some(ours[name]),
+            "tokio-console's ID column shows taskscope's id for {name}"
         );
     }
-    assert!(child.wait().unwrap().success());
 }
 
 #[test]
 fn a_second_run_on_the_same_console_address_is_exit_2_and_the_first_goes_on() {
-    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     let dir = tempfile::tempdir().unwrap();
-    let mut first = start(&dir, "--console");
-    wait_listening(6669);
+    let port = free_port();
+    let console = format!("--console=127.0.0.1:{port}");
+    let mut first = start(&dir, &console, None);
+    wait_listening(port);
     let second = Command::new(env!("CARGO_BIN_EXE_taskscope"))
-        .args(["run", "breakfast-concurrent", "--headless", "--console"])
+        .args(["run", "breakfast-concurrent", "--headless", &console])
         .stdin(Stdio::null())
         .output()
         .unwrap();
     assert_eq!(second.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&second.stderr);
-    assert!(stderr.contains("127.0.0.1:6669"), "{stderr}");
+    assert!(stderr.contains(&format!("127.0.0.1:{port}")), "{stderr}");
     assert!(second.stdout.is_empty(), "the second run did not start");
     let status = first.wait().unwrap();
     assert!(status.success(), "the first run is unharmed");
+}
+
+/// A virtual-clock run on screen at 2x, paused for 5 s in the middle, with
+/// the console layer in this process: tokio-console must count a charged
+/// `block` as busy at the chosen speed, a wait on io as idle, and a pause
+/// as nobody's busy time.
+#[test]
+fn on_a_paced_virtual_run_tokio_console_measures_what_taskscope_shows() {
+    let port = free_port();
+    let addr = format!("127.0.0.1:{port}").parse().unwrap();
+    taskscope::console::start(addr).unwrap();
+    let scenario = common::inline(
+        r#"name = "console-times"
+description = "A blocker and an io task, for tokio-console."
+[[task]]
+name = "blocker"
+steps = [ { repeat = 4, steps = [ { block = "500ms" }, { sleep = "200ms" } ] } ]
+[[task]]
+name = "toaster"
+steps = [ { io = "1s" }, { io = "1s" } ]
+"#,
+    );
+    let watcher = Watcher::start(port);
+    let mut session =
+        taskscope::app::Session::start(Arc::new(scenario), common::options(), false, 2.0).unwrap();
+    let tick_until = |session: &mut taskscope::app::Session,
+                      cond: &dyn Fn(&taskscope::app::Session) -> bool| {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while !cond(session) {
+            assert!(Instant::now() < deadline, "the run never got there");
+            session.tick();
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    };
+    // Pause between two polls of the blocker: while it sleeps.
+    tick_until(&mut session, &|s| {
+        s.now() >= Duration::from_millis(600)
+            && s.model().tasks.iter().any(|t| {
+                &*t.name == "blocker"
+                    && t.state == taskscope::model::State::Waiting(taskscope::probe::Wait::Timer)
+            })
+    });
+    session.toggle_pause();
+    session.tick();
+    let shown = session.now();
+    // Let the console's view settle (it publishes every 200 ms).
+    std::thread::sleep(Duration::from_millis(1000));
+    session.tick();
+    let before: Vec<Seen> = ["blocker", "toaster"]
+        .iter()
+        .map(|n| watcher.task(n).unwrap())
+        .collect();
+    std::thread::sleep(Duration::from_millis(4000));
+    session.tick();
+    let after: Vec<Seen> = ["blocker", "toaster"]
+        .iter()
+        .map(|n| watcher.task(n).unwrap())
+        .collect();
+    assert_eq!(session.now(), shown, "no scenario time passes while paused");
+    for (b, a) in before.iter().zip(&after) {
+        assert!(
+            a.busy.saturating_sub(b.busy) < Duration::from_millis(300),
+            "a pause adds no busy time to {}: {:?} -> {:?}",
+            b.name,
+            b.busy,
+            a.busy
+        );
+        assert!(
+            !a.polling,
+            "{} is not running in tokio-console while paused",
+            a.name
+        );
+    }
+    session.toggle_pause();
+    tick_until(&mut session, &|s| s.ended);
+    watcher.wait_for("both tasks complete", |seen| {
+        ["blocker", "toaster"]
+            .iter()
+            .all(|w| seen.values().any(|s| s.name == *w && s.dropped))
+    });
+    std::thread::sleep(Duration::from_millis(500));
+    let blocker = watcher.task("blocker").unwrap();
+    let toaster = watcher.task("toaster").unwrap();
+    // 2000 ms of `block` at 2x: about 1 s of wall time inside its polls.
+    assert!(
+        blocker.busy >= Duration::from_millis(700) && blocker.busy <= Duration::from_millis(1500),
+        "blocker busy {:?}",
+        blocker.busy
+    );
+    assert!(
+        toaster.busy < Duration::from_millis(100),
+        "toaster only waits on io: busy {:?}",
+        toaster.busy
+    );
+    // The same ids in both tools.
+    for t in &session.history.live().tasks {
+        let seen = watcher.task(&t.name).unwrap();
+        assert_eq!(seen.task_id, Some(t.id), "{}", t.name);
+    }
 }

@@ -81,8 +81,13 @@ impl Terminal {
     /// Like `wait_for`, then until the screen stops changing (a frame may
     /// be half drawn when it is read).
     fn wait_settled(&self, what: &str, cond: impl Fn(&str) -> bool) -> String {
+        let start = Instant::now();
         let mut text = self.wait_for(what, &cond);
         loop {
+            assert!(
+                start.elapsed() < Duration::from_secs(30),
+                "the screen never settled on {what}:\n{text}"
+            );
             std::thread::sleep(Duration::from_millis(120));
             let now = self.text();
             if now == text && cond(&now) {
@@ -228,16 +233,6 @@ fn a_small_terminal_says_so_and_a_resize_brings_the_screen_back() {
 }
 
 #[test]
-fn sigterm_ends_the_dashboard_and_restores_the_terminal() {
-    let term = Terminal::start(&["run", "many-tasks"]);
-    term.wait_for("the run screen", |t| {
-        t.contains("tasks") && t.contains("lanes")
-    });
-    term.signal(libc::SIGTERM);
-    term.ended();
-}
-
-#[test]
 fn the_picker_runs_the_chosen_scenario() {
     let mut term = Terminal::start(&[]);
     term.wait_for("the picker", |t| {
@@ -342,4 +337,227 @@ fn a_run_stepped_to_its_end_records_what_a_headless_run_records() {
         a, b,
         "the same tasks, states, waits and steps, in the same order"
     );
+}
+
+/// The "N / M transitions" counter of the status line.
+fn transitions(text: &str) -> Option<u64> {
+    let line = text.lines().find(|l| l.contains(" transitions"))?;
+    let before = line.split(" transitions").next()?;
+    before.rsplit(" / ").next()?.trim().parse().ok()
+}
+
+fn bundled_with_clock(clock: &str) -> Vec<String> {
+    taskscope::scenario::bundled::all()
+        .filter_map(Result::ok)
+        .filter(|s| s.runtime.clock.as_str() == clock)
+        .map(|s| s.name)
+        .collect()
+}
+
+/// How long `run NAME --headless` takes on this machine, now.
+fn headless_time(name: &str) -> Duration {
+    let start = Instant::now();
+    let status = std::process::Command::new(env!("CARGO_BIN_EXE_taskscope"))
+        .args(["run", name, "--headless"])
+        .stdout(std::process::Stdio::null())
+        .status()
+        .unwrap();
+    assert!(status.success(), "{name} headless");
+    start.elapsed()
+}
+
+/// The lessons that play to their end run one at a time (one dashboard
+/// does not slow another down, so their limits mean something).
+static ONE_LESSON_AT_A_TIME: Mutex<()> = Mutex::new(());
+
+/// Runs each scenario in a pseudo-terminal at `--speed 1`, one after the
+/// other, and waits for each to show DONE within its limit.
+fn plays_to_the_end(names: &[String], limit: impl Fn(&str) -> Duration) {
+    let _one = ONE_LESSON_AT_A_TIME
+        .lock()
+        .unwrap_or_else(|e| e.into_inner());
+    for name in names {
+        let limit = limit(name);
+        let started = Instant::now();
+        let mut term = Terminal::start(&["run", name, "--speed", "1"]);
+        loop {
+            let text = term.text();
+            if text.contains(" DONE ") {
+                assert!(!text.contains("stopped at"), "{name} ended early:\n{text}");
+                break;
+            }
+            assert!(
+                started.elapsed() < limit,
+                "{name} did not reach its end on screen within {limit:?}:\n{text}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        term.press("q");
+        assert!(term.ended().success(), "{name} exits 0");
+    }
+}
+
+#[test]
+fn every_real_clock_lesson_plays_to_its_end_on_screen() {
+    let names = bundled_with_clock("real");
+    assert!(names.len() >= 4, "{names:?}");
+    // Within twice the headless time plus 2 s (the issue's promise), the
+    // headless run measured just before.
+    plays_to_the_end(&names, |n| headless_time(n) * 2 + Duration::from_secs(2));
+}
+
+#[test]
+fn every_virtual_clock_lesson_plays_to_its_end_on_screen() {
+    let names = bundled_with_clock("virtual");
+    assert!(names.len() >= 10, "{names:?}");
+    // The lesson's scenario time at speed 1, plus twice the time its
+    // headless run takes here (the large ones are work to draw too).
+    plays_to_the_end(&names, |n| {
+        let s = taskscope::scenario::bundled::get(n).unwrap().unwrap();
+        let start = Instant::now();
+        let wall = taskscope::headless::run(
+            std::sync::Arc::new(s),
+            taskscope::runner::RunOptions::default(),
+            None,
+        )
+        .unwrap()
+        .model
+        .wall();
+        wall + start.elapsed() * 4 + Duration::from_secs(10)
+    });
+}
+
+/// Presses `n` until the run shows DONE; every press must move the
+/// transition counter (the next poll may first have to become ready).
+fn step_to_the_end(args: &[&str]) {
+    let mut term = Terminal::start(args);
+    // (The real clock's time moves while paused, so the screen never
+    // settles: wait for what matters only.)
+    let mut text = term.wait_for("the paused run screen", |t| {
+        t.contains("PAUSED") && transitions(t).is_some()
+    });
+    let mut presses = 0;
+    while !text.contains(" DONE ") {
+        let before = transitions(&text).unwrap();
+        term.press("n");
+        presses += 1;
+        term.wait_for("a press of n to move the counter", |t| {
+            transitions(t).is_some_and(|n| n > before)
+        });
+        // Let what that poll did show before the next press.
+        std::thread::sleep(Duration::from_millis(100));
+        text = term.text();
+        assert!(presses < 200, "never reached the end:\n{text}");
+    }
+    term.press("q");
+    assert!(term.ended().success());
+}
+
+#[test]
+fn a_paused_real_clock_run_reaches_its_end_one_press_at_a_time() {
+    step_to_the_end(&["run", "spawn-blocking-rescue", "--paused"]);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("two-cpu.toml");
+    std::fs::write(
+        &path,
+        r#"name = "two-cpu"
+description = "Two CPU-bound tasks on two workers."
+[runtime]
+flavor = "multi_thread"
+workers = 2
+[[task]]
+name = "a"
+steps = [ { cpu = "100ms" }, { yield = true }, { cpu = "50ms" } ]
+[[task]]
+name = "b"
+steps = [ { cpu = "100ms" }, { sleep = "50ms" }, { cpu = "50ms" } ]
+"#,
+    )
+    .unwrap();
+    step_to_the_end(&["run", path.to_str().unwrap(), "--paused"]);
+}
+
+/// The scenario time on the status line, in ms.
+fn shown_ms(text: &str) -> Option<f64> {
+    let line = text.lines().find(|l| l.contains(" t = "))?;
+    let rest = line.split(" t = ").nth(1)?;
+    let (num, unit) = rest.split_once(' ')?;
+    let v: f64 = num.parse().ok()?;
+    Some(if unit.starts_with("ms") {
+        v
+    } else {
+        v * 1000.0
+    })
+}
+
+#[test]
+fn quitting_mid_run_records_the_unfinished_tasks_as_cancelled_then() {
+    let dir = tempfile::tempdir().unwrap();
+    let events = dir.path().join("events.jsonl");
+    let mut term = Terminal::start(&["run", "create-task", "--events", events.to_str().unwrap()]);
+    let text = term.wait_for("a second of the run", |t| {
+        shown_ms(t).is_some_and(|ms| ms >= 1000.0)
+    });
+    let shown = shown_ms(&text).unwrap();
+    term.press("q");
+    assert!(term.ended().success());
+    let lines: Vec<serde_json::Value> = std::fs::read_to_string(&events)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let cancelled: Vec<_> = lines
+        .iter()
+        .filter(|v| v["state"] == "done" && v["outcome"] == "cancelled")
+        .collect();
+    assert_eq!(cancelled.len(), 3, "main and both sleepers: {lines:?}");
+    for c in &cancelled {
+        let t = c["t_ms"].as_f64().unwrap();
+        // At the moment quit was pressed, not when a timer would have fired.
+        assert!(
+            t >= shown && t < 3000.0,
+            "cancelled at {t} ms, shown {shown}"
+        );
+    }
+    let end = lines.last().unwrap();
+    assert_eq!(end["state"], "end");
+    assert!(
+        end["stalled"].as_str().unwrap().contains("stopped at"),
+        "{end}"
+    );
+}
+
+#[test]
+fn signals_and_deadlocks_end_the_dashboard_with_the_codes_headless_runs_use() {
+    for (signal, code) in [(libc::SIGTERM, 143), (libc::SIGINT, 130)] {
+        let term = Terminal::start(&["run", "create-task"]);
+        term.wait_for("the run screen", |t| t.contains("lanes"));
+        term.signal(signal);
+        assert_eq!(term.ended().exit_code(), code, "signal {signal}");
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("deadlock.toml");
+    std::fs::write(
+        &path,
+        r#"name = "deadlock"
+description = "Each task waits for the other's message."
+[[channel]]
+name = "a"
+capacity = 1
+[[channel]]
+name = "b"
+capacity = 1
+[[task]]
+name = "left"
+steps = [ { recv = "a" }, { send = "b" } ]
+[[task]]
+name = "right"
+steps = [ { recv = "b" }, { send = "a" } ]
+"#,
+    )
+    .unwrap();
+    let mut term = Terminal::start(&["run", path.to_str().unwrap(), "--speed", "10"]);
+    term.wait_for("the deadlock to be found", |t| t.contains("waited forever"));
+    term.press("q");
+    assert_eq!(term.ended().exit_code(), 1);
 }

@@ -53,10 +53,14 @@ struct ControlState {
     /// The paced clock shows `anchor_t` at `anchor_wall`.
     anchor_wall: Instant,
     anchor_t: Duration,
-    /// A charge is being held until the paced clock reaches this time; the
-    /// clock runs while it lasts, even when paused (a poll that has started
-    /// cannot be interrupted).
-    charge_end: Option<Duration>,
+    /// The scenario time the run is waiting for on the wall clock (a due
+    /// timer or the end of a charge). The paced clock moves only toward it:
+    /// polls that charge nothing take no scenario time, however long they
+    /// take on the wall.
+    target: Option<Duration>,
+    /// The wait is a charge: the clock runs to its end even when paused (a
+    /// poll that has started cannot be interrupted).
+    charging: bool,
     /// Timers and replies the run waits for (scenario time -> how many).
     dues: BTreeMap<Duration, u32>,
     /// Something outside the pacer keeps tokio's clock from moving (bytes in
@@ -118,7 +122,8 @@ impl Control {
                 speed: clamp_speed(speed),
                 anchor_wall: Instant::now(),
                 anchor_t: Duration::ZERO,
-                charge_end: None,
+                target: None,
+                charging: false,
                 dues: BTreeMap::new(),
                 clock_held: 0,
                 tracked: HashSet::new(),
@@ -170,18 +175,17 @@ impl Control {
 
     /// The paced clock at wall time `wall`.
     fn paced_now(s: &ControlState, wall: Instant) -> Duration {
-        let running = !s.paused || s.charge_end.is_some();
-        if !running {
+        let Some(target) = s.target else {
+            return s.anchor_t;
+        };
+        if s.paused && !s.charging {
             return s.anchor_t;
         }
         let t = s.anchor_t
             + wall
                 .saturating_duration_since(s.anchor_wall)
                 .mul_f64(s.speed);
-        match (s.paused, s.charge_end) {
-            (true, Some(end)) => t.min(end),
-            _ => t,
-        }
+        t.min(target).max(s.anchor_t)
     }
 
     fn anchor(s: &mut ControlState, t: Duration) {
@@ -242,6 +246,11 @@ impl Control {
         let mut s = self.lock();
         loop {
             if self.open.load(Ordering::Acquire) || s.clock_held > 0 {
+                // Whatever moves the clock now, the screen follows the
+                // events: stop moving toward a due time.
+                let now = Self::paced_now(&s, Instant::now());
+                s.target = None;
+                Self::anchor(&mut s, now);
                 return;
             }
             let due = s.dues.keys().next().copied();
@@ -252,14 +261,21 @@ impl Control {
                         let t = due.max(s.anchor_t);
                         Self::anchor(&mut s, t);
                     }
+                    s.target = None;
                     return;
                 }
                 s = self.wait(s, RECHECK);
                 continue;
             }
             let Some(due) = due else { return };
+            if s.target != Some(due) {
+                s.target = Some(due);
+                let from = s.anchor_t.min(due);
+                Self::anchor(&mut s, from);
+            }
             let now = Self::paced_now(&s, Instant::now());
             if now >= due {
+                s.target = None;
                 Self::anchor(&mut s, due);
                 return;
             }
@@ -278,7 +294,8 @@ impl Control {
         let mut s = self.lock();
         Self::anchor(&mut s, start);
         let end = start + d;
-        s.charge_end = Some(end);
+        s.target = Some(end);
+        s.charging = true;
         self.changed.notify_all();
         loop {
             if self.open.load(Ordering::Acquire) {
@@ -291,7 +308,8 @@ impl Control {
             let left = Self::wall_until(&s, end, now);
             s = self.wait(s, left);
         }
-        s.charge_end = None;
+        s.target = None;
+        s.charging = false;
         Self::anchor(&mut s, end);
         self.changed.notify_all();
     }
@@ -461,6 +479,15 @@ mod tests {
         control.before_poll(id);
         control.before_park();
         assert_eq!(control.view().held, 0);
+    }
+
+    #[test]
+    fn the_paced_clock_stands_still_while_nothing_is_awaited() {
+        // Polls that charge nothing take no scenario time, however long
+        // they take on the wall.
+        let control = Control::new(true, false, 1.0);
+        std::thread::sleep(Duration::from_millis(5));
+        assert_eq!(control.view().display, Duration::ZERO);
     }
 
     #[test]

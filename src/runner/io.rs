@@ -95,11 +95,15 @@ impl InFlight {
             c.hold_clock(true);
         }
         let me = self.clone();
-        tokio::task::spawn_blocking(move || {
-            let mut f = me.lock();
-            while f.busy() && f.stretch == stretch {
-                f = me.changed.wait(f).unwrap_or_else(|e| e.into_inner());
-            }
+        // taskscope's own machinery, not part of the lesson: spawned with
+        // tracing off, so tokio-console does not list it as a busy task.
+        tracing::dispatcher::with_default(&tracing::Dispatch::none(), || {
+            tokio::task::spawn_blocking(move || {
+                let mut f = me.lock();
+                while f.busy() && f.stretch == stretch {
+                    f = me.changed.wait(f).unwrap_or_else(|e| e.into_inner());
+                }
+            })
         });
     }
 

@@ -69,8 +69,8 @@ pub fn footer(app: &App, session: &Session, area: Rect, buf: &mut Buffer) {
             "· virtual clock · speed {}x ",
             session.control.speed
         ))),
-        Clock::Real => spans.push(Span::raw(if session.control.paused {
-            "· real clock: timers keep running while paused ".to_string()
+        Clock::Real => spans.push(Span::raw(if session.control.paused && !session.ended {
+            "· real clock: timers, threads and child processes go on while paused ".to_string()
         } else {
             "· real clock ".to_string()
         })),
