@@ -228,8 +228,7 @@ impl Summary {
                 waited.push(format!("(woken up to {} ms late)", fmt_ms(t.max_late_ms)));
             }
             let name: String = t.name.chars().take(16).collect();
-            let _ = writeln!(
-                out,
+            let row = format!(
                 "{:<16} {:>9} {:>9} {:>6} {:>9} {:>9} {:>6}  {:<10} {}",
                 name,
                 t.done_ms.map_or("-".into(), fmt_ms),
@@ -241,6 +240,7 @@ impl Summary {
                 t.outcome,
                 waited.join(", ")
             );
+            let _ = writeln!(out, "{}", row.trim_end());
             if let Some(m) = &t.message {
                 let _ = writeln!(out, "{:<16} panic: {m}", "");
             }

@@ -10,6 +10,8 @@ use taskscope::app::{App, Message, Session};
 use taskscope::keys::Key;
 use taskscope::scenario::bundled;
 
+mod common;
+
 fn session(name: &str) -> Session {
     let scenario = Arc::new(bundled::get(name).unwrap().unwrap());
     let path = format!("tests/fixtures/{name}.jsonl");
@@ -35,13 +37,12 @@ fn at(name: &str, pos: u64) -> App {
 fn run_screen_while_the_blocker_holds_the_worker() {
     // After the blocker's poll starts: it holds worker 0, the bystander is ready.
     let s = session("blocking-the-loop");
-    let pos = s
-        .history
-        .events()
-        .position(|(_, e)| {
-            matches!(e.change, taskscope::probe::Change::Running { .. })
-                && s.model().task(e.task).is_none_or(|_| true)
-                && e.task == 1
+    let events: Vec<_> = s.history.events().map(|(_, e)| e.clone()).collect();
+    let blocker = common::task_index(&events, "blocker");
+    let pos = events
+        .iter()
+        .position(|e| {
+            e.task == blocker && matches!(e.change, taskscope::probe::Change::Running { .. })
         })
         .unwrap() as u64
         + 1;
@@ -123,8 +124,6 @@ fn scrubbing_back_and_forth_moves_one_transition() {
     assert_eq!(app.session.as_ref().unwrap().history.cursor(), end - 2);
     app.update(Message::Key(Key::Right));
     assert_eq!(app.session.as_ref().unwrap().history.cursor(), end - 1);
-    assert!(
-        draw(&app, 120, 35).to_string().contains("HISTORY")
-            || app.session.as_ref().unwrap().is_replay()
-    );
+    assert!(draw(&app, 120, 35).to_string().contains("REPLAY · PAUSED"));
 }
+

@@ -61,6 +61,11 @@ pub fn text(session: &Session) -> String {
         let wall = model.wall();
         return match &session.end_note {
             Some(note) => format!("stopped at {}: {note}", fmt_time(wall)),
+            None if session.shows_replay() => format!(
+                "all {} tasks done at {}. r goes back to the start, ← steps back, q quits",
+                model.tasks.len(),
+                fmt_time(wall)
+            ),
             None => format!(
                 "all {} tasks done at {}. r runs it again, ← scrubs back, q quits",
                 model.tasks.len(),
