@@ -312,9 +312,16 @@ fn no_arguments_without_a_terminal_runs_the_default_scenario_headless() {
         lines[0],
         "breakfast-concurrent: current_thread (1 worker, virtual clock)"
     );
-    assert!(lines[1].starts_with("finished in 605 ms of scenario time"), "{text}");
+    assert!(
+        lines[1].starts_with("finished in 605 ms of scenario time"),
+        "{text}"
+    );
     // One row per dish, each done when its wait is over.
-    for (dish, done, wait) in [("eggs", "605", "io 600ms"), ("toast", "408", "io 400ms"), ("coffee", "210", "io 200ms")] {
+    for (dish, done, wait) in [
+        ("eggs", "605", "io 600ms"),
+        ("toast", "408", "io 400ms"),
+        ("coffee", "210", "io 200ms"),
+    ] {
         let row = lines
             .iter()
             .find(|l| l.split_whitespace().next() == Some(dish))

@@ -139,9 +139,11 @@ fn the_svg_timeline_is_well_formed_and_labelled() {
             ))
         })
         .collect();
-    let summary: serde_json::Value = serde_json::from_str(&ok_stdout(
-        taskscope().args(["run", "breakfast-concurrent", "--json"]),
-    ))
+    let summary: serde_json::Value = serde_json::from_str(&ok_stdout(taskscope().args([
+        "run",
+        "breakfast-concurrent",
+        "--json",
+    ])))
     .unwrap();
     // The worker lane: the three hands-on steps (cpu 5, 3 and 2 ms, in
     // spawn order on the one worker); the zero-length polls after each
@@ -149,9 +151,16 @@ fn the_svg_timeline_is_well_formed_and_labelled() {
     let worker: Vec<&str> = bars
         .iter()
         .map(|(_, _, t)| t.as_str())
-        .filter(|t| ["eggs ", "toast ", "coffee "].iter().any(|n| t.starts_with(n)))
+        .filter(|t| {
+            ["eggs ", "toast ", "coffee "]
+                .iter()
+                .any(|n| t.starts_with(n))
+        })
         .collect();
-    assert_eq!(worker, ["eggs 0..5ms", "toast 5ms..8ms", "coffee 8ms..10ms"]);
+    assert_eq!(
+        worker,
+        ["eggs 0..5ms", "toast 5ms..8ms", "coffee 8ms..10ms"]
+    );
     for dish in summary["tasks"].as_array().unwrap() {
         let done = dish["done_ms"].as_f64().unwrap();
         let end = format!("..{done:.0}ms");
@@ -174,7 +183,10 @@ fn the_svg_timeline_is_well_formed_and_labelled() {
         };
         let ms = |s: &str| s.trim_end_matches("ms").parse::<f64>().unwrap_or(0.0);
         let want = (ms(to) - ms(from)) * per_ms;
-        assert!((w - want.max(0.5)).abs() < 0.05 + want * 0.01, "{t}: {w} vs {want}");
+        assert!(
+            (w - want.max(0.5)).abs() < 0.05 + want * 0.01,
+            "{t}: {w} vs {want}"
+        );
     }
 }
 
@@ -187,7 +199,11 @@ fn the_readme_pictures_are_made_by_a_documented_command() {
     let dir = tempfile::tempdir().unwrap();
     for name in ["breakfast-sequential", "breakfast-concurrent"] {
         let out = dir.path().join(format!("{name}.svg"));
-        ok_stdout(taskscope().args(["run", name, "--headless", "--svg"]).arg(&out));
+        ok_stdout(
+            taskscope()
+                .args(["run", name, "--headless", "--svg"])
+                .arg(&out),
+        );
         assert_eq!(
             std::fs::read_to_string(&out).unwrap(),
             std::fs::read_to_string(format!("assets/{name}.svg")).unwrap(),
@@ -274,7 +290,11 @@ fn compare_breakfast_shows_sequential_slowest() {
     // longest dish, and much faster than one after the other.
     for row in &rows[2..] {
         let wall = row["wall_ms"].as_f64().unwrap();
-        assert!(wall >= 600.0 && wall < 1210.0, "{}: {wall}", row["scenario"]);
+        assert!(
+            (600.0..1210.0).contains(&wall),
+            "{}: {wall}",
+            row["scenario"]
+        );
         let speedup = row["speedup"].as_f64().unwrap();
         assert!((speedup - 1210.0 / wall).abs() < 0.01, "{row}");
     }

@@ -60,7 +60,9 @@ fn key(app: &mut App, k: Key) {
 #[test]
 fn left_pauses_and_shows_history_right_steps_forward_end_returns_live() {
     let mut app = live("breakfast-concurrent", false, 1.0);
-    tick_until(&mut app, "a few transitions", |a| session(a).history.len() >= 8);
+    tick_until(&mut app, "a few transitions", |a| {
+        session(a).history.len() >= 8
+    });
     assert!(!session(&app).control.paused);
     let edge = session(&app).history.cursor();
     key(&mut app, Key::Left);
@@ -73,7 +75,10 @@ fn left_pauses_and_shows_history_right_steps_forward_end_returns_live() {
     key(&mut app, Key::End);
     assert!(session(&app).history.at_live_edge(), "End goes back live");
     let text = frame(&app);
-    assert!(!text.contains(" HISTORY ") && text.contains(" PAUSED "), "{text}");
+    assert!(
+        !text.contains(" HISTORY ") && text.contains(" PAUSED "),
+        "{text}"
+    );
 }
 
 #[test]
@@ -101,7 +106,11 @@ fn r_restarts_the_scenario_from_its_start() {
     assert!(!session(&app).ended, "a new run");
     assert!(session(&app).history.len() < before);
     tick_until(&mut app, "the new run's end", |a| session(a).ended);
-    assert_eq!(session(&app).history.len(), before, "the same transitions again");
+    assert_eq!(
+        session(&app).history.len(),
+        before,
+        "the same transitions again"
+    );
 }
 
 #[test]
@@ -159,7 +168,11 @@ fn replay_keys_play_step_rewind_and_change_the_pace() {
         session(a).history.at_live_edge() && session(a).control.paused
     });
     key(&mut app, Key::Char('r'));
-    assert_eq!(session(&app).history.cursor(), 0, "r goes back to the start");
+    assert_eq!(
+        session(&app).history.cursor(),
+        0,
+        "r goes back to the start"
+    );
     assert!(frame(&app).contains("REPLAY · PAUSED"));
 }
 
@@ -173,11 +186,20 @@ fn the_filter_keeps_tasks_in_a_state() {
     let blocker = common::task_index(&events, "blocker");
     let pos = events
         .iter()
-        .position(|e| e.task == blocker && matches!(e.change, taskscope::probe::Change::Running { .. }))
+        .position(|e| {
+            e.task == blocker && matches!(e.change, taskscope::probe::Change::Running { .. })
+        })
         .unwrap();
     s.history.seek(pos as u64 + 1);
     let mut app = App::with_session(s);
-    for k in [Key::Char('/'), Key::Char('r'), Key::Char('e'), Key::Char('a'), Key::Char('d'), Key::Enter] {
+    for k in [
+        Key::Char('/'),
+        Key::Char('r'),
+        Key::Char('e'),
+        Key::Char('a'),
+        Key::Char('d'),
+        Key::Enter,
+    ] {
         key(&mut app, k);
     }
     let names: Vec<String> = app
@@ -212,7 +234,10 @@ fn screenshot_draws_the_run_screen_at_a_moment_into_an_svg() {
     let doc = roxmltree::Document::parse(&text).expect("well-formed XML");
     let all: String = doc.descendants().filter_map(|n| n.text()).collect();
     assert!(all.contains("blocking-the-loop"), "{all}");
-    assert!(all.contains("HOLDING"), "at 220 ms the blocker holds the worker");
+    assert!(
+        all.contains("HOLDING"),
+        "at 220 ms the blocker holds the worker"
+    );
     assert!(all.contains("220"), "the moment shown");
 }
 
@@ -230,7 +255,11 @@ fn work_stealing_uses_both_workers_and_tokio_counts_steals() {
     assert_eq!(workers.len(), 2, "both workers ran chunks");
     // The boss spawns every chunk onto its own worker's queue: the other
     // worker can only get work by stealing it.
-    assert!(finished.end.runtime.steals >= 1, "{:?}", finished.end.runtime);
+    assert!(
+        finished.end.runtime.steals >= 1,
+        "{:?}",
+        finished.end.runtime
+    );
 }
 
 #[test]
@@ -248,8 +277,18 @@ fn the_headless_table_is_the_one_the_readme_prints() {
     let out: Vec<&str> = text.lines().collect();
     // The tokio-metrics line measures wall time, which varies: compare the rest.
     let keep = |l: &&str| !l.starts_with("workers (tokio-metrics)");
-    let a: Vec<&str> = block.iter().copied().filter(keep).map(str::trim_end).collect();
-    let b: Vec<&str> = out.iter().copied().filter(keep).map(str::trim_end).collect();
+    let a: Vec<&str> = block
+        .iter()
+        .copied()
+        .filter(keep)
+        .map(str::trim_end)
+        .collect();
+    let b: Vec<&str> = out
+        .iter()
+        .copied()
+        .filter(keep)
+        .map(str::trim_end)
+        .collect();
     assert_eq!(a.join("\n").trim_end(), b.join("\n").trim_end());
 }
 
@@ -280,7 +319,12 @@ fn the_events_file_has_due_times_and_the_done_figures() {
     assert_eq!(done["outcome"], "ok");
     assert_eq!(done["polls"], 1);
     assert_eq!(done["busy_ms"], 300.0);
-    for key in ["scheduled_ms", "idle_ms", "slow_polls", "first_poll_delay_ms"] {
+    for key in [
+        "scheduled_ms",
+        "idle_ms",
+        "slow_polls",
+        "first_poll_delay_ms",
+    ] {
         assert!(done[key].is_number(), "done has {key}: {done}");
     }
 }

@@ -152,7 +152,10 @@ fn without_yields_two_cpu_tasks_run_one_after_the_other() {
     let events = common::record(bundled("greedy-cpu"));
     assert_eq!(poll_order(&events).len(), 2, "one poll each");
     let s = summary(bundled("greedy-cpu"));
-    assert_eq!(s.switches, 1, "one switch: from the first task to the second");
+    assert_eq!(
+        s.switches, 1,
+        "one switch: from the first task to the second"
+    );
     let mut done: Vec<f64> = s.tasks.iter().map(|t| t.done_ms.unwrap()).collect();
     done.sort_by(f64::total_cmp);
     assert_eq!(done, vec![100.0, 200.0]);

@@ -126,4 +126,3 @@ fn scrubbing_back_and_forth_moves_one_transition() {
     assert_eq!(app.session.as_ref().unwrap().history.cursor(), end - 1);
     assert!(draw(&app, 120, 35).to_string().contains("REPLAY · PAUSED"));
 }
-
