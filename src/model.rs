@@ -7,11 +7,12 @@
 
 pub mod history;
 pub mod lanes;
+pub mod resources;
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::probe::{Change, Event, Outcome, TaskIdx, TaskStats, Wait, WakeBy};
+use crate::probe::{Change, Event, Kind, ON_CPU, Outcome, TaskIdx, TaskStats, Wait, WakeBy};
 
 /// A poll longer than this is slow (tokio-metrics' default threshold).
 pub const SLOW_POLL: Duration = Duration::from_micros(50);
@@ -56,6 +57,8 @@ pub struct TaskView {
     /// Index of its `[[task]]` in the scenario.
     pub spec: u32,
     pub parent: Option<TaskIdx>,
+    /// A tokio task, or a thread, blocking job or child process.
+    pub kind: Kind,
     pub state: State,
     /// Step index of the newest event.
     pub step: u32,
@@ -94,6 +97,7 @@ impl TaskView {
         id: u64,
         spec: u32,
         parent: Option<TaskIdx>,
+        kind: Kind,
         step: u32,
         t: Duration,
     ) -> TaskView {
@@ -102,6 +106,7 @@ impl TaskView {
             id,
             spec,
             parent,
+            kind,
             state: State::Ready,
             step,
             since: t,
@@ -255,13 +260,14 @@ impl Model {
             id,
             spec,
             parent,
+            kind,
         } = &e.change
         {
             let idx = e.task as usize;
             if self.tasks.len() <= idx {
                 self.tasks.resize_with(idx + 1, || placeholder(e.t));
             }
-            self.tasks[idx] = TaskView::new(name.clone(), *id, *spec, *parent, e.step, e.t);
+            self.tasks[idx] = TaskView::new(name.clone(), *id, *spec, *parent, *kind, e.step, e.t);
             return;
         }
         let Some(task) = self.tasks.get(e.task as usize) else {
@@ -274,9 +280,11 @@ impl Model {
             State::Running { worker } if !matches!(e.change, Change::Running { .. }) => {
                 let start = task.poll_start;
                 let poll = e.t.saturating_sub(start);
-                let w = self.worker(worker);
-                w.current = None;
-                w.busy += poll;
+                if worker != ON_CPU {
+                    let w = self.worker(worker);
+                    w.current = None;
+                    w.busy += poll;
+                }
                 let task = &mut self.tasks[e.task as usize];
                 task.running += poll;
                 task.max_poll = task.max_poll.max(poll);
@@ -297,6 +305,7 @@ impl Model {
             matches!(e.change, Change::Running { .. }) && !matches!(was, State::Running { .. });
         if let Change::Running { worker } = e.change
             && new_poll
+            && worker != ON_CPU
         {
             let w = self.worker(worker);
             // A switch: the worker's previous poll was another task's (its
@@ -359,7 +368,7 @@ impl Model {
 
 /// A slot for a task whose spawn the log does not have (yet).
 fn placeholder(t: Duration) -> TaskView {
-    TaskView::new("?".into(), 0, 0, None, 0, t)
+    TaskView::new("?".into(), 0, 0, None, Kind::Task, 0, t)
 }
 
 #[cfg(test)]
@@ -388,6 +397,7 @@ mod tests {
                 id: u64::from(task) + 1,
                 spec: 0,
                 parent: None,
+                kind: Kind::Task,
             },
         )
     }

@@ -50,8 +50,12 @@ pub struct RuntimeMetricsSummary {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TaskSummary {
     pub name: String,
-    /// tokio's task id.
+    /// tokio's task id (the OS's process id for a child process).
     pub id: u64,
+    /// `task`, or `thread`, `blocking`, `process` for the rows the OS
+    /// schedules.
+    #[serde(default = "task_kind")]
+    pub kind: String,
     /// ok, panicked, cancelled, or running (the log ended first).
     pub outcome: String,
     /// The panic message of a panicked task.
@@ -75,6 +79,18 @@ pub struct TaskSummary {
     pub max_late_ms: f64,
     /// Time spent waiting, per reason.
     pub waits: Waits,
+    /// Threads and processes, from the OS: time on a CPU, time runnable
+    /// but waiting for a CPU, and how many time slices it got.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpu_ms: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub runqueue_ms: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub slices: Option<u64>,
+}
+
+fn task_kind() -> String {
+    "task".into()
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -106,6 +122,7 @@ impl Summary {
                 TaskSummary {
                     name: t.name.to_string(),
                     id: t.id,
+                    kind: t.kind.as_str().to_string(),
                     outcome: t.outcome().map_or("running", Outcome::as_str).to_string(),
                     message: match t.outcome() {
                         Some(Outcome::Panicked(m)) => Some(m.clone()),
@@ -132,6 +149,9 @@ impl Summary {
                         process: w(Wait::Process),
                         yield_: w(Wait::Yield),
                     },
+                    cpu_ms: stats.os.map(|o| ms(o.cpu)),
+                    runqueue_ms: stats.os.map(|o| ms(o.runqueue)),
+                    slices: stats.os.map(|o| o.slices),
                 }
             })
             .collect();

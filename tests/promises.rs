@@ -36,7 +36,7 @@ fn frame(app: &App) -> String {
 
 fn live(name: &str, paused: bool, speed: f64) -> App {
     let scenario = Arc::new(common::bundled(name));
-    App::running(scenario, common::options(), paused, speed).unwrap()
+    App::running(scenario, common::options(), paused, Some(speed)).unwrap()
 }
 
 /// Ticks the app until `cond` holds (failing, not hanging, after a minute).
@@ -126,8 +126,13 @@ steps = [ { sleep = "200ms" } ]
 "#,
     );
     for (speed, floor) in [(0.5, 400), (10.0, 20)] {
-        let mut app =
-            App::running(Arc::new(scenario.clone()), common::options(), false, speed).unwrap();
+        let mut app = App::running(
+            Arc::new(scenario.clone()),
+            common::options(),
+            false,
+            Some(speed),
+        )
+        .unwrap();
         let start = Instant::now();
         tick_until(&mut app, "the end", |a| session(a).ended);
         assert!(

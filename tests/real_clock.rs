@@ -134,3 +134,55 @@ fn spawn_blocking_keeps_the_loop_free_so_the_timer_fires_meanwhile() {
         .t;
     assert!(timer < job_done && sleeper_done < job_done, "{events:#?}");
 }
+
+/// The same on the real clock: the request goes out only once the hog's
+/// 500 ms of CPU are over, so the reply comes a second after that.
+#[test]
+fn on_the_real_clock_too_an_io_request_waits_for_the_cpu_hog() {
+    let text = r#"name = "io-beside-a-hog"
+description = "An io step next to a CPU hog."
+[runtime]
+flavor = "current_thread"
+clock = "real"
+[[task]]
+name = "fetch"
+steps = [ { io = "1s" } ]
+[[task]]
+name = "hog"
+steps = [ { cpu = "500ms" } ]
+"#;
+    let events = common::record(inline(text));
+    let fetch = common::task_index(&events, "fetch");
+    let hog = common::task_index(&events, "hog");
+    let hog_done = events
+        .iter()
+        .find(|e| e.task == hog && matches!(e.change, Change::Done { .. }))
+        .unwrap()
+        .t;
+    let sent = events
+        .iter()
+        .find_map(|e| match e.change {
+            Change::Waiting { due: Some(due), .. } if e.task == fetch => Some((e.t, due)),
+            _ => None,
+        })
+        .expect("the request was sent");
+    let done = events
+        .iter()
+        .find(|e| e.task == fetch && matches!(e.change, Change::Done { .. }))
+        .unwrap()
+        .t;
+    // Sent after the hog let go; due a second after it was sent; done no
+    // earlier than that.
+    assert!(
+        sent.0 >= hog_done,
+        "sent at {:?}, hog done {hog_done:?}",
+        sent.0
+    );
+    let second = Duration::from_secs(1);
+    assert!(
+        sent.1 >= hog_done + second && sent.1 <= sent.0 + second,
+        "due {:?}",
+        sent.1
+    );
+    assert!(done >= sent.1, "{done:?} < {:?}", sent.1);
+}

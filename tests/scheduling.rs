@@ -409,3 +409,31 @@ steps = [ { io = "1s" } ]
     );
     assert_eq!(s.wall_ms, 1000.0);
 }
+
+/// A task that cannot run cannot send its request: beside a 500 ms CPU
+/// hog on the one worker, `io 1s` is sent at 500 ms and answered at 1.5 s
+/// (the remote side's clock starts when the request arrives).
+pub const IO_BESIDE_A_HOG: &str = r#"name = "io-beside-a-hog"
+description = "An io step next to a CPU hog."
+[runtime]
+flavor = "current_thread"
+clock = "CLOCK"
+[[task]]
+name = "fetch"
+steps = [ { io = "1s" } ]
+[[task]]
+name = "hog"
+steps = [ { cpu = "500ms" } ]
+"#;
+
+#[test]
+fn an_io_request_waits_for_a_cpu_hog_before_its_reply_clock_starts() {
+    let s = summary(inline(&IO_BESIDE_A_HOG.replace("CLOCK", "virtual")));
+    let fetch = s.task("fetch").unwrap();
+    assert_eq!(
+        fetch.done_ms,
+        Some(1500.0),
+        "sent at 500 ms, answered 1 s later"
+    );
+    assert_eq!(s.task("hog").unwrap().done_ms, Some(500.0));
+}

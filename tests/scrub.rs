@@ -153,7 +153,8 @@ fn check_frame(label: &str, app: &App, events: &[Event], k: usize) {
         events[..k].last().map_or(Duration::ZERO, |e| e.t),
         "{label} k={k}: the moment shown is transition k's"
     );
-    let window = taskscope::ui::lanes::window(now, cols);
+    let fit = session.ended && session.history.at_live_edge();
+    let window = taskscope::ui::lanes::window(now, cols, fit);
     let last = ((now - window.start).as_nanos() / window.scale.as_nanos()) as u16;
     for y in lanes_top + 1..HEIGHT {
         if row_text(buf, y, 0, 1).starts_with('└') {

@@ -12,7 +12,9 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use crate::model::{Model, RunInfo, RuntimeFigures};
-use crate::probe::{Change, Event, Outcome, TaskIdx, TaskStats, Wait, WakeBy};
+use crate::probe::{
+    Change, Event, Kind, ON_CPU, OsStats, Outcome, TaskIdx, TaskStats, Wait, WakeBy,
+};
 
 /// The version of this format, in the header line.
 pub const FORMAT: u32 = 1;
@@ -35,6 +37,8 @@ struct Line {
     idx: Option<TaskIdx>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     spec: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    kind: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     parent: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -63,6 +67,12 @@ struct Line {
     slow_polls: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     first_poll_delay_ms: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    cpu_ms: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    runqueue_ms: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    slices: Option<u64>,
     // Header and end lines.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     format: Option<u32>,
@@ -177,24 +187,22 @@ impl LineWriter {
             ..Line::default()
         };
         match &e.change {
-            Change::Spawned { spec, parent, .. } => {
+            Change::Spawned {
+                spec, parent, kind, ..
+            } => {
                 line.spec = Some(*spec);
+                line.kind = kind.is_os().then(|| kind.as_str().to_string());
                 line.parent = parent.map(|p| self.name(p));
                 line.parent_idx = *parent;
             }
             Change::Ready { by, late } => {
-                line.by = Some(match by {
-                    WakeBy::Task(t) => self.name(*t),
-                    WakeBy::Timer => "timer".into(),
-                    WakeBy::Io => "io".into(),
-                    WakeBy::Runtime => "runtime".into(),
-                });
+                line.by = Some(by.describe(|t| self.name(t)));
                 if let WakeBy::Task(t) = by {
                     line.by_idx = Some(*t);
                 }
                 line.late_ms = late.map(exact_ms);
             }
-            Change::Running { worker } => line.worker = Some(*worker),
+            Change::Running { worker } => line.worker = (*worker != ON_CPU).then_some(*worker),
             Change::Waiting { wait, due } => {
                 line.wait = Some(wait.as_str().into());
                 line.due_ms = due.map(exact_ms);
@@ -210,6 +218,11 @@ impl LineWriter {
                 line.idle_ms = Some(exact_ms(stats.idle));
                 line.slow_polls = Some(stats.slow_polls);
                 line.first_poll_delay_ms = Some(exact_ms(stats.first_poll_delay));
+                if let Some(os) = stats.os {
+                    line.cpu_ms = Some(exact_ms(os.cpu));
+                    line.runqueue_ms = Some(exact_ms(os.runqueue));
+                    line.slices = Some(os.slices);
+                }
             }
         }
         write_line(out, &line)
@@ -316,6 +329,11 @@ pub fn read(origin: &str, input: impl BufRead) -> Result<Log, LogError> {
                     id: line.id.unwrap_or(0),
                     spec: line.spec.unwrap_or(0),
                     parent: line.parent_idx,
+                    kind: line
+                        .kind
+                        .as_deref()
+                        .and_then(Kind::parse)
+                        .unwrap_or_default(),
                 }
             }
             "ready" => Change::Ready {
@@ -323,12 +341,14 @@ pub fn read(origin: &str, input: impl BufRead) -> Result<Log, LogError> {
                     (_, Some(t)) => WakeBy::Task(t),
                     (Some("timer"), _) => WakeBy::Timer,
                     (Some("io"), _) => WakeBy::Io,
+                    (Some("os"), _) => WakeBy::Os,
                     _ => WakeBy::Runtime,
                 },
                 late: line.late_ms.map(from_ms),
             },
             "running" => Change::Running {
-                worker: line.worker.unwrap_or(0),
+                // A thread or process runs on a CPU, not on a worker.
+                worker: line.worker.unwrap_or(ON_CPU),
             },
             "waiting" => Change::Waiting {
                 wait: line
@@ -352,6 +372,11 @@ pub fn read(origin: &str, input: impl BufRead) -> Result<Log, LogError> {
                     idle: from_ms(line.idle_ms.unwrap_or(0.0)),
                     slow_polls: line.slow_polls.unwrap_or(0),
                     first_poll_delay: from_ms(line.first_poll_delay_ms.unwrap_or(0.0)),
+                    os: line.cpu_ms.map(|cpu| OsStats {
+                        cpu: from_ms(cpu),
+                        runqueue: from_ms(line.runqueue_ms.unwrap_or(0.0)),
+                        slices: line.slices.unwrap_or(0),
+                    }),
                 }),
             },
             other => return Err(err(n, format!("unknown state {other:?}"))),

@@ -239,9 +239,13 @@ impl IoServer {
         }
     }
 
-    /// One request whose reply comes `delay` later.
-    pub(crate) async fn request(&self, delay: Duration) -> std::io::Result<()> {
-        let due = (Instant::now() + delay).saturating_duration_since(self.base);
+    /// One request whose reply comes `delay` after it is sent (as a remote
+    /// server's would); `sent` is called when it is.
+    pub(crate) async fn request(
+        &self,
+        delay: Duration,
+        sent: impl FnOnce(),
+    ) -> std::io::Result<()> {
         let _slot = self
             .slots
             .acquire()
@@ -253,6 +257,8 @@ impl IoServer {
         }
         let _request = RequestGuard(self, id);
         let mut stream = TcpStream::connect(self.addr).await?;
+        let due = (Instant::now() + delay).saturating_duration_since(self.base);
+        sent();
         let mut request = [0u8; 16];
         request[..8].copy_from_slice(&id.to_le_bytes());
         request[8..].copy_from_slice(&(due.as_nanos() as u64).to_le_bytes());

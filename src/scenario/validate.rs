@@ -202,6 +202,8 @@ impl<'t> Checker<'t> {
     fn scenario(&mut self, top: &DeTable<'_>) -> Option<Scenario> {
         let mut name = None;
         let mut description = String::new();
+        let mut watch = String::new();
+        let mut speed = None;
         let mut runtime_table = None;
         let mut channels = Vec::new();
         let mut mutexes = Vec::new();
@@ -212,6 +214,8 @@ impl<'t> Checker<'t> {
                 "description" => {
                     description = self.string(value, "description").unwrap_or_default()
                 }
+                "watch" => watch = self.string(value, "watch").unwrap_or_default(),
+                "speed" => speed = self.speed(value),
                 "runtime" => runtime_table = Some(value),
                 "channel" => {
                     for t in self.tables(value, "channel") {
@@ -232,7 +236,16 @@ impl<'t> Checker<'t> {
                     key.span(),
                     other,
                     "at the top level",
-                    &["name", "description", "runtime", "channel", "mutex", "task"],
+                    &[
+                        "name",
+                        "description",
+                        "watch",
+                        "speed",
+                        "runtime",
+                        "channel",
+                        "mutex",
+                        "task",
+                    ],
                 ),
             }
         }
@@ -281,6 +294,8 @@ impl<'t> Checker<'t> {
         let mut scenario = Scenario {
             name,
             description: description.trim().to_string(),
+            watch: watch.split_whitespace().collect::<Vec<_>>().join(" "),
+            speed,
             runtime,
             channels: channels.into_iter().map(|(c, _)| c).collect(),
             mutexes: mutexes.into_iter().map(|(m, _)| m).collect(),
@@ -354,6 +369,35 @@ impl<'t> Checker<'t> {
                         range.start,
                         range.end - 1
                     ),
+                );
+                None
+            }
+        }
+    }
+
+    /// The pace a lesson opens at on screen: a number from 0.01 to 100.
+    fn speed(&mut self, value: &Value<'_>) -> Option<f64> {
+        let found = match value.get_ref() {
+            DeValue::Float(f) => f.as_str().replace('_', "").parse::<f64>().ok(),
+            DeValue::Integer(i) => i.as_str().replace('_', "").parse::<f64>().ok(),
+            other => {
+                self.at(
+                    value.span(),
+                    format!(
+                        "`speed` is {}; expected a number from 0.01 to 100",
+                        kind(other)
+                    ),
+                );
+                return None;
+            }
+        };
+        match found {
+            Some(v) if (0.01..=100.0).contains(&v) => Some(v),
+            _ => {
+                self.at(
+                    value.span(),
+                    "`speed` is out of range; expected a number from 0.01 (slow motion) to 100"
+                        .into(),
                 );
                 None
             }
@@ -442,6 +486,7 @@ impl<'t> Checker<'t> {
         let mut flavor = Flavor::CurrentThread;
         let mut workers = None;
         let mut clock = None;
+        let mut cpus = None;
         if let Some(value) = value {
             let DeValue::Table(table) = value.get_ref() else {
                 self.at(
@@ -455,6 +500,7 @@ impl<'t> Checker<'t> {
                     flavor,
                     workers: 1,
                     clock: Clock::Virtual,
+                    cpus: None,
                 };
             };
             for (key, v) in table.iter() {
@@ -482,7 +528,17 @@ impl<'t> Checker<'t> {
                         ),
                         None => {}
                     },
-                    other => self.unknown_key(key.span(), other, "in [runtime]", &["flavor", "workers", "clock"]),
+                    "cpus" => {
+                        cpus = self
+                            .integer(v, "cpus", 1..MAX_WORKERS as u64 + 1)
+                            .map(|c| c as usize)
+                    }
+                    other => self.unknown_key(
+                        key.span(),
+                        other,
+                        "in [runtime]",
+                        &["flavor", "workers", "clock", "cpus"],
+                    ),
                 }
             }
         }
@@ -528,6 +584,7 @@ impl<'t> Checker<'t> {
             flavor,
             workers,
             clock,
+            cpus,
         }
     }
 

@@ -13,6 +13,49 @@ use crate::app::Session;
 use crate::model::State;
 use crate::scenario::Clock;
 
+/// The panel's essentials on one line, for screens too narrow for it.
+pub fn folded(session: &Session, area: Rect, buf: &mut Buffer) {
+    let model = session.model();
+    let now = session.now();
+    let mut parts = Vec::new();
+    for (w, lane) in model.workers.iter().enumerate() {
+        parts.push(format!(
+            "worker {w} busy {:.0}%",
+            busy_share(lane, now) * 100.0
+        ));
+    }
+    let ready = model
+        .tasks
+        .iter()
+        .filter(|t| t.state == State::Ready && !t.kind.is_os())
+        .count();
+    parts.push(format!("ready queue {ready}"));
+    parts.push(format!("switches {}", model.switches));
+    if let Some(s) = session.sample()
+        && session.scenario.runtime.clock == Clock::Real
+    {
+        parts.push(format!("steals {} (tokio-metrics)", s.runtime.steals));
+    }
+    Line::from(vec![
+        Span::styled(" runtime: ", theme::HEADER),
+        Span::styled(parts.join(" · "), theme::DIM),
+    ])
+    .render(area, buf);
+}
+
+/// Share of the time so far a worker spent polling.
+fn busy_share(lane: &crate::model::WorkerView, now: std::time::Duration) -> f64 {
+    let busy = lane.busy
+        + lane
+            .current
+            .map_or(Default::default(), |_| now.saturating_sub(lane.since));
+    if now.is_zero() {
+        0.0
+    } else {
+        (busy.as_secs_f64() / now.as_secs_f64()).min(1.0)
+    }
+}
+
 pub fn render(session: &Session, area: Rect, buf: &mut Buffer) {
     let mut lines = Vec::new();
     let model = session.model();
@@ -34,18 +77,9 @@ pub fn render(session: &Session, area: Rect, buf: &mut Buffer) {
         }] += 1;
     }
     for (w, lane) in model.workers.iter().enumerate() {
-        let busy = lane.busy
-            + lane
-                .current
-                .map_or(Default::default(), |_| now.saturating_sub(lane.since));
-        let share = if now.is_zero() {
-            0.0
-        } else {
-            busy.as_secs_f64() / now.as_secs_f64()
-        };
         lines.push(Line::from(format!(
             "worker {w}  busy {:>4.0}%  {} polls",
-            share.min(1.0) * 100.0,
+            busy_share(lane, now) * 100.0,
             lane.polls
         )));
     }
