@@ -139,14 +139,14 @@ pub const BINDINGS: &[Binding] = &[
     Binding {
         keys: &[Key::Char('+'), Key::Char('=')],
         action: Action::Faster,
-        does: "faster (virtual clock)",
+        does: "faster (real clock: from the next restart)",
         contexts: &[Run],
         footer: true,
     },
     Binding {
         keys: &[Key::Char('-')],
         action: Action::Slower,
-        does: "slower: slow motion (virtual clock)",
+        does: "slower: slow motion (real clock: from the next restart)",
         contexts: &[Run],
         footer: true,
     },

@@ -313,14 +313,14 @@ fn no_arguments_without_a_terminal_runs_the_default_scenario_headless() {
         "breakfast-concurrent: current_thread (1 worker, virtual clock)"
     );
     assert!(
-        lines[1].starts_with("finished in 605 ms of scenario time"),
+        lines[1].starts_with("finished in 1300 ms of scenario time"),
         "{text}"
     );
     // One row per dish, each done when its wait is over.
     for (dish, done, wait) in [
-        ("eggs", "605", "io 600ms"),
-        ("toast", "408", "io 400ms"),
-        ("coffee", "210", "io 200ms"),
+        ("eggs", "1300", "io 900ms"),
+        ("toast", "1200", "io 500ms"),
+        ("coffee", "1200", "io 200ms"),
     ] {
         let row = lines
             .iter()

@@ -113,7 +113,7 @@ fn the_svg_timeline_is_well_formed_and_labelled() {
         "eggs",
         "toast",
         "coffee",
-        "crack the eggs",
+        "crack and whisk the eggs",
         "waiting: io",
         "worker 0",
     ] {
@@ -126,7 +126,7 @@ fn the_svg_timeline_is_well_formed_and_labelled() {
         texts.iter().any(|t| t.contains("breakfast-concurrent")),
         "a title"
     );
-    // Bars with their titles ("<what> <from>..<to>"), and one scale for all.
+    // Bars with their titles ("<what> <from>..<to>").
     let bars: Vec<(f64, f64, String)> = doc
         .descendants()
         .filter(|n| n.tag_name().name() == "rect")
@@ -139,14 +139,8 @@ fn the_svg_timeline_is_well_formed_and_labelled() {
             ))
         })
         .collect();
-    let summary: serde_json::Value = serde_json::from_str(&ok_stdout(taskscope().args([
-        "run",
-        "breakfast-concurrent",
-        "--json",
-    ])))
-    .unwrap();
-    // The worker lane: the three hands-on steps (cpu 5, 3 and 2 ms, in
-    // spawn order on the one worker); the zero-length polls after each
+    // The worker lane: the three hands-on steps (cpu 400, 300 and 300 ms,
+    // in spawn order on the one worker); the zero-length polls after each
     // wait are not drawn.
     let worker: Vec<&str> = bars
         .iter()
@@ -159,29 +153,42 @@ fn the_svg_timeline_is_well_formed_and_labelled() {
         .collect();
     assert_eq!(
         worker,
-        ["eggs 0..5ms", "toast 5ms..8ms", "coffee 8ms..10ms"]
+        ["eggs 0..400ms", "toast 400ms..700ms", "coffee 700ms..1s"]
     );
+    // "300ms", "1.3s", "0" back to milliseconds.
+    let ms = |s: &str| -> f64 {
+        if let Some(v) = s.strip_suffix("ms") {
+            v.parse().unwrap()
+        } else if let Some(v) = s.strip_suffix('s') {
+            v.parse::<f64>().unwrap() * 1000.0
+        } else {
+            s.parse().unwrap()
+        }
+    };
+    let summary: serde_json::Value = serde_json::from_str(&ok_stdout(taskscope().args([
+        "run",
+        "breakfast-concurrent",
+        "--json",
+    ])))
+    .unwrap();
     for dish in summary["tasks"].as_array().unwrap() {
         let done = dish["done_ms"].as_f64().unwrap();
-        let end = format!("..{done:.0}ms");
         assert!(
-            bars.iter()
-                .any(|(_, _, t)| t.starts_with("waiting (io)") && t.ends_with(&end)),
+            bars.iter().any(|(_, _, t)| t.starts_with("waiting (io)")
+                && t.rsplit("..").next().is_some_and(|end| ms(end) == done)),
             "a wait on io ending at {done} ms"
         );
     }
-    // Every bar is drawn to one scale: eggs' 595 ms boil after its connect
-    // sets it.
+    // Every bar is drawn to one scale: eggs' hands-on 400 ms sets it.
     let (_, w, _) = bars
         .iter()
-        .find(|(_, _, t)| t == "waiting (io) 10ms..605ms")
-        .expect("eggs' boil");
-    let per_ms = w / 595.0;
+        .find(|(_, _, t)| t == "eggs 0..400ms")
+        .expect("eggs' hands-on work");
+    let per_ms = w / 400.0;
     for (_, w, t) in &bars {
         let Some((from, to)) = t.rsplit(' ').next().and_then(|r| r.split_once("..")) else {
             continue;
         };
-        let ms = |s: &str| s.trim_end_matches("ms").parse::<f64>().unwrap_or(0.0);
         let want = (ms(to) - ms(from)) * per_ms;
         assert!(
             (w - want.max(0.5)).abs() < 0.05 + want * 0.01,
@@ -281,22 +288,25 @@ fn compare_breakfast_shows_sequential_slowest() {
         models,
         ["sequential", "cooperative", "threads", "processes"]
     );
-    // The virtual-clock rows are exact: the steps' sum, then the longest dish.
-    assert_eq!(rows[0]["wall_ms"], 1210.0);
+    // The virtual-clock rows are exact: the steps' sum; then the hands-on
+    // work in turn and the last dish's wait.
+    assert_eq!(rows[0]["wall_ms"], 1700.0);
     assert_eq!(rows[0]["speedup"], 1.0);
-    assert_eq!(rows[1]["wall_ms"], 605.0);
-    assert_eq!(rows[1]["speedup"], 2.0);
+    assert_eq!(rows[1]["wall_ms"], 1300.0);
+    assert_eq!(rows[1]["cpu_ms"], 1000.0);
     // Threads and processes overlap the waits too: no faster than the
-    // longest dish, and much faster than one after the other.
+    // longest dish (400 + 300 ms), faster than one after the other; and
+    // their CPU time is real (1 s of hands-on work, and some to start).
     for row in &rows[2..] {
         let wall = row["wall_ms"].as_f64().unwrap();
         assert!(
-            (600.0..1210.0).contains(&wall),
+            (700.0..1700.0).contains(&wall),
             "{}: {wall}",
             row["scenario"]
         );
         let speedup = row["speedup"].as_f64().unwrap();
-        assert!((speedup - 1210.0 / wall).abs() < 0.01, "{row}");
+        assert!((speedup - 1700.0 / wall).abs() < 0.01, "{row}");
+        assert!(row["cpu_ms"].as_f64().unwrap() >= 1000.0, "{row}");
     }
     let text = ok_stdout(taskscope().args(["compare", "breakfast"]));
     assert!(text.contains("parallelism") && text.contains("breakfast-processes"));

@@ -178,7 +178,10 @@ pub(crate) async fn run_task(
                 // Connecting first: nothing is due yet. The remote side's
                 // clock starts when the request is sent.
                 wait(Wait::Io, None);
-                let sent = || wait(Wait::Io, Some(*d));
+                let sent = |queued: Duration| {
+                    let queued = queued.mul_f64(shared.scale);
+                    wait(Wait::Io, Some(d.saturating_sub(queued)));
+                };
                 if let Err(e) = shared.io.request(shared.wall(*d), sent).await {
                     panic!("io step failed: {e}");
                 }

@@ -229,7 +229,13 @@ fn event(session: &Session, e: &crate::probe::Event) -> String {
                     s.channels[*c].name
                 ),
                 (WakeBy::Task(t), Some(Action::Join(_))) => {
-                    format!("{} finished: {who} is ready", name(*t))
+                    match model.task(*t).and_then(|t| t.outcome()) {
+                        Some(Outcome::Panicked(m)) => format!(
+                            "{} panicked ({m}): {who}'s join returns Err(JoinError), and {who} goes on",
+                            name(*t)
+                        ),
+                        _ => format!("{} finished: {who} is ready", name(*t)),
+                    }
                 }
                 (WakeBy::Task(t), _) => format!("{} woke {who}: ready", name(*t)),
                 (WakeBy::Timer, _) => format!("{who}'s timer fired: ready{late}"),

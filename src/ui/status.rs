@@ -77,6 +77,14 @@ pub fn footer(app: &App, session: &Session, area: Rect, buf: &mut Buffer) {
     let mut spans = vec![
         Span::styled(badge, style),
         Span::raw(format!(" t = {} ", fmt_time(session.now()))),
+        Span::styled(
+            format!(
+                "· {} / {} transitions ",
+                session.history.cursor(),
+                session.history.len()
+            ),
+            theme::DIM,
+        ),
     ];
     match session.scenario.runtime.clock {
         Clock::Virtual => spans.push(Span::raw(format!(
@@ -97,14 +105,6 @@ pub fn footer(app: &App, session: &Session, area: Rect, buf: &mut Buffer) {
             spans.push(Span::raw(text));
         }
     }
-    spans.push(Span::styled(
-        format!(
-            "· {} / {} transitions",
-            session.history.cursor(),
-            session.history.len()
-        ),
-        theme::DIM,
-    ));
     if session.history.dropped() > 0 {
         spans.push(Span::styled(
             format!(
