@@ -31,6 +31,7 @@ pub fn folded(session: &Session, area: Rect, buf: &mut Buffer) {
         .count();
     parts.push(format!("ready queue {ready}"));
     parts.push(format!("switches {}", model.switches));
+    parts.extend(resource_lines(session));
     if let Some(s) = session.sample()
         && session.scenario.runtime.clock == Clock::Real
     {
@@ -41,6 +42,38 @@ pub fn folded(session: &Session, area: Rect, buf: &mut Buffer) {
         Span::styled(parts.join(" · "), theme::DIM),
     ])
     .render(area, buf);
+}
+
+/// Each mutex's holder and queue, each channel's fill.
+fn resource_lines(session: &Session) -> Vec<String> {
+    let s = &session.scenario;
+    if s.mutexes.is_empty() && s.channels.is_empty() {
+        return Vec::new();
+    }
+    let model = session.model();
+    let name = |t: u32| {
+        model
+            .task(t)
+            .map_or("?".to_string(), |t| t.name.to_string())
+    };
+    let r = session.resources();
+    let mut out = Vec::new();
+    for (m, mutex) in s.mutexes.iter().enumerate() {
+        let holder = r.holders[m].map_or("free".to_string(), |h| format!("held by {}", name(h)));
+        let queue: Vec<String> = r.queues[m].iter().map(|t| name(*t)).collect();
+        out.push(if queue.is_empty() {
+            format!("{mutex}: {holder}")
+        } else {
+            format!("{mutex}: {holder}, queue {}", queue.join(" "))
+        });
+    }
+    for (c, ch) in s.channels.iter().enumerate() {
+        out.push(format!(
+            "{}: {} of {} full",
+            ch.name, r.fill[c], ch.capacity
+        ));
+    }
+    out
 }
 
 /// Share of the time so far a worker spent polling.
@@ -92,6 +125,9 @@ pub fn render(session: &Session, area: Rect, buf: &mut Buffer) {
         lines.push(Line::from(format!("{label}     {n:>6}")));
     }
     lines.push(Line::from(format!("switches    {:>6}", model.switches)));
+    for line in resource_lines(session) {
+        lines.push(Line::from(line));
+    }
     lines.push(Line::from(Span::styled(
         "from the events, in scenario time",
         theme::DIM,
