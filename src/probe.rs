@@ -7,19 +7,20 @@
 //! The step interpreter tells the probe what the task is about to wait for
 //! ([`TaskProbe::set_wait`]); the probe records what really happened.
 //!
-//! Events go into a [`Recorder`]: a buffer that a consumer drains while the
-//! run goes on. Transitions are recorded under the recorder's lock, so the log
-//! is in time order and a task's events never cross each other, even with
-//! several workers.
+//! Events go into a [`Recorder`]: a buffer per thread (a poll is one entry)
+//! that a consumer drains, in time order, while the run goes on. A task's
+//! state changes with compare-and-swap, so a wake from another thread and
+//! the end of its poll never record the same change twice.
 
 pub mod event;
+mod recorder;
 
 use std::cell::Cell;
 use std::future::Future;
 use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU8, AtomicU16, AtomicU32, AtomicU64, Ordering};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU8, AtomicU32, AtomicU64, Ordering};
 use std::task::{Context, Poll, Wake, Waker};
 use std::time::Duration;
 
@@ -28,33 +29,8 @@ use tokio_metrics::{Instrumented, TaskMonitor};
 
 pub use event::{Change, Event, Kind, ON_CPU, OsStats, Outcome, TaskIdx, TaskStats, Wait, WakeBy};
 
-/// Events the buffer holds before the producer waits (lossless) or drops.
-pub const DEFAULT_CAPACITY: usize = 1 << 22;
-
-/// The event buffer between the runtime (producer) and a consumer.
-pub struct Recorder {
-    buf: Mutex<Buffer>,
-    /// Signalled when events arrive (for the consumer) or are drained (for a
-    /// producer waiting on a full buffer).
-    signal: Condvar,
-    capacity: usize,
-    /// The run is on the virtual clock: wait for room instead of dropping
-    /// (real waiting is free there), and read tokio's paused clock.
-    lossless: bool,
-    /// Distinguishes runs, so thread-local worker numbers are never stale.
-    run: u64,
-    next_worker: AtomicU16,
-    /// Virtual clock only: scenario time (ns) as of the newest clock read,
-    /// plus what `cpu` and `block` steps charged since. Inside a poll the
-    /// paused clock moves only by such charges, so events there are timed
-    /// from this without reading tokio's clock (a lock) again.
-    cursor: AtomicU64,
-    /// The newest live figures from the runner's sampler.
-    sample: Mutex<Option<Arc<Sample>>>,
-    /// Real clock: scenario time per wall time (f64 bits): below 1 the run
-    /// plays in slow motion, every duration stretched by the runner.
-    scale: AtomicU64,
-}
+use recorder::PollEnd;
+pub use recorder::{DEFAULT_CAPACITY, Drained, Recorder};
 
 /// Live tokio-metrics figures, sampled by the runner while a run goes on.
 #[derive(Debug, Clone, Default)]
@@ -81,38 +57,9 @@ pub struct RuntimeSample {
     pub parks: u64,
 }
 
-struct Buffer {
-    events: Vec<Event>,
-    dropped: u64,
-    finished: bool,
-    start: Option<Start>,
-    /// Time of the newest event, for events recorded off the runtime.
-    last: Duration,
-}
-
-/// Scenario time zero, on the clock the run uses.
-#[derive(Clone, Copy)]
-enum Start {
-    /// tokio's clock: the paused (virtual) clock, read under its lock.
-    Tokio(tokio::time::Instant),
-    /// The real clock, read cheaply (the CPU's time-stamp counter where it
-    /// is reliable): the probe reads the clock three times a poll.
-    Real(quanta::Instant),
-}
-
-/// What one drain handed over.
-pub struct Drained {
-    pub dropped: u64,
-    pub finished: bool,
-}
-
-static RUNS: AtomicU64 = AtomicU64::new(1);
-
 thread_local! {
     /// The task being polled on this thread, for "who woke whom".
-    static CURRENT: Cell<Option<TaskIdx>> = const { Cell::new(None) };
-    /// (run, worker number) of this thread.
-    static WORKER: Cell<(u64, u16)> = const { Cell::new((0, 0)) };
+    pub(crate) static CURRENT: Cell<Option<TaskIdx>> = const { Cell::new(None) };
 }
 
 /// Whether the current thread is polling a scenario task (for panic hooks).
@@ -121,197 +68,19 @@ pub fn in_task() -> bool {
 }
 
 impl Recorder {
-    pub fn new(capacity: usize, lossless: bool) -> Arc<Recorder> {
-        Arc::new(Recorder {
-            buf: Mutex::new(Buffer {
-                events: Vec::with_capacity(capacity.min(1 << 16)),
-                dropped: 0,
-                finished: false,
-                start: None,
-                last: Duration::ZERO,
-            }),
-            signal: Condvar::new(),
-            capacity,
-            lossless,
-            run: RUNS.fetch_add(1, Ordering::Relaxed),
-            next_worker: AtomicU16::new(0),
-            cursor: AtomicU64::new(0),
-            sample: Mutex::new(None),
-            scale: AtomicU64::new(1.0f64.to_bits()),
-        })
-    }
-
-    /// Real clock: scenario time runs at `scale` times the wall's (set
-    /// before the run starts).
-    pub fn set_time_scale(&self, scale: f64) {
-        self.scale.store(scale.to_bits(), Ordering::Relaxed);
-    }
-
-    /// Scenario time per wall time.
-    pub fn time_scale(&self) -> f64 {
-        f64::from_bits(self.scale.load(Ordering::Relaxed))
-    }
-
-    fn lock(&self) -> MutexGuard<'_, Buffer> {
-        // A panic while holding this lock cannot leave the buffer invalid.
-        self.buf.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    /// Marks scenario time zero; call inside the runtime before any task.
-    pub fn start_clock(&self) {
-        self.lock().start = Some(if self.lossless {
-            Start::Tokio(tokio::time::Instant::now())
-        } else {
-            Start::Real(quanta::Instant::now())
-        });
-    }
-
-    /// Scenario time now (the runtime's clock: virtual or real).
-    fn now(&self, buf: &Buffer) -> Duration {
-        let Some(start) = buf.start else {
-            return Duration::ZERO;
-        };
-        // Never go back in time, whichever thread asks.
-        let now = match start {
-            // The virtual clock only moves on the runtime's thread, where
-            // every wake-up happens (no helper threads run on it).
-            Start::Tokio(start) => tokio::time::Instant::now().saturating_duration_since(start),
-            Start::Real(start) => {
-                let wall = quanta::Instant::now().saturating_duration_since(start);
-                match self.time_scale() {
-                    1.0 => wall,
-                    scale => wall.mul_f64(scale),
-                }
-            }
-        };
-        now.max(buf.last)
-    }
-
-    /// Records one event, timed now, with the lock held for `f`.
-    fn record(&self, f: impl FnOnce(Duration) -> Option<Event>) {
-        let mut buf = self.lock();
-        if buf.events.len() >= self.capacity {
-            if self.lossless {
-                while buf.events.len() >= self.capacity && !buf.finished {
-                    buf = self.signal.wait(buf).unwrap_or_else(|e| e.into_inner());
-                }
-            } else {
-                buf.dropped += 1;
-                return;
-            }
-        }
-        let now = if self.lossless && CURRENT.with(Cell::get).is_some() {
-            Duration::from_nanos(self.cursor.load(Ordering::Relaxed)).max(buf.last)
-        } else {
-            let now = self.now(&buf);
-            if self.lossless {
-                self.cursor.store(now.as_nanos() as u64, Ordering::Relaxed);
-            }
-            now
-        };
-        if let Some(event) = f(now) {
-            buf.last = now;
-            buf.events.push(event);
-            if buf.events.len() == self.capacity / 2 {
-                self.signal.notify_all();
-            }
-        }
-    }
-
-    /// Scenario time now, as the probe would stamp an event.
-    pub fn elapsed(&self) -> Duration {
-        self.now(&self.lock())
-    }
-
-    /// Scenario time as seen from off the runtime (a sampler thread): the
-    /// real clock, or on the virtual clock the newest event's time (tokio's
-    /// paused clock can only be read on the runtime's thread).
-    pub fn time_off_runtime(&self) -> Duration {
-        let buf = self.lock();
-        if self.lossless {
-            buf.last
-        } else {
-            self.now(&buf)
-        }
-    }
-
-    /// Moves all buffered events into `into`, waiting up to `wait` for some.
-    pub fn drain(&self, into: &mut Vec<Event>, wait: Duration) -> Drained {
-        let mut buf = self.lock();
-        if buf.events.is_empty() && !buf.finished && !wait.is_zero() {
-            buf = self
-                .signal
-                .wait_timeout(buf, wait)
-                .unwrap_or_else(|e| e.into_inner())
-                .0;
-        }
-        if into.is_empty() {
-            // Hand over the whole buffer (and take the consumer's empty one,
-            // keeping its capacity): no copying, no allocation.
-            std::mem::swap(into, &mut buf.events);
-        } else {
-            into.append(&mut buf.events);
-        }
-        self.signal.notify_all();
-        Drained {
-            dropped: buf.dropped,
-            finished: buf.finished,
-        }
-    }
-
-    /// No more events will come; wakes the consumer.
-    pub fn finish(&self) {
-        self.lock().finished = true;
-        self.signal.notify_all();
-    }
-
-    /// Publishes the newest live figures.
-    pub fn publish(&self, sample: Sample) {
-        *self.sample.lock().unwrap_or_else(|e| e.into_inner()) = Some(Arc::new(sample));
-    }
-
-    /// The newest live figures, if any were sampled.
-    pub fn sample(&self) -> Option<Arc<Sample>> {
-        self.sample
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
-    }
-
-    pub fn is_finished(&self) -> bool {
-        self.lock().finished
-    }
-
-    /// This thread's worker number in this run (assigned on first poll).
-    fn worker(&self) -> u16 {
-        WORKER.with(|w| {
-            let (run, n) = w.get();
-            if run == self.run {
-                n
-            } else {
-                let n = self.next_worker.fetch_add(1, Ordering::Relaxed);
-                w.set((self.run, n));
-                n
-            }
-        })
-    }
-
     /// Records a task's creation. `id` is tokio's task id.
     pub fn spawned(&self, probe: &TaskProbe, name: Arc<str>, id: u64, parent: Option<TaskIdx>) {
-        self.record(|t| {
-            Some(Event {
-                t,
-                task: probe.idx,
-                step: 0,
-                change: Change::Spawned {
-                    name,
-                    id,
-                    spec: probe.spec,
-                    parent,
-                    kind: Kind::Task,
-                },
-            })
-        });
+        self.record(
+            probe.idx,
+            0,
+            Change::Spawned {
+                name,
+                id,
+                spec: probe.spec,
+                parent,
+                kind: Kind::Task,
+            },
+        );
     }
 }
 
@@ -339,20 +108,17 @@ impl Recorder {
         parent: TaskIdx,
         kind: Kind,
     ) -> Arc<OsRow> {
-        self.record(|t| {
-            Some(Event {
-                t,
-                task: idx,
-                step,
-                change: Change::Spawned {
-                    name,
-                    id,
-                    spec,
-                    parent: Some(parent),
-                    kind,
-                },
-            })
-        });
+        self.record(
+            idx,
+            step,
+            Change::Spawned {
+                name,
+                id,
+                spec,
+                parent: Some(parent),
+                kind,
+            },
+        );
         Arc::new(OsRow {
             idx,
             step,
@@ -366,41 +132,39 @@ impl OsRow {
         self.idx
     }
 
-    fn record(&self, change: Change) {
-        self.recorder.record(|t| {
-            Some(Event {
-                t,
-                task: self.idx,
-                step: self.step,
-                change,
-            })
-        });
-    }
-
     /// The OS put it on a CPU.
     pub fn on_cpu(&self) {
-        self.record(Change::Running { worker: ON_CPU });
+        self.recorder
+            .record(self.idx, self.step, Change::Running { worker: ON_CPU });
     }
 
     /// The OS took the CPU away: runnable, waiting for one.
     pub fn runnable(&self) {
-        self.record(Change::Ready {
-            by: WakeBy::Os,
-            late: None,
-        });
+        self.recorder.record(
+            self.idx,
+            self.step,
+            Change::Ready {
+                by: WakeBy::Os,
+                late: None,
+            },
+        );
     }
 
     /// It ended; `os` is what the OS measured of it, if it could.
     pub fn done(&self, outcome: Outcome, os: Option<OsStats>) {
-        self.record(Change::Done {
-            outcome,
-            stats: Box::new(TaskStats {
-                busy: os.map_or(Duration::ZERO, |o| o.cpu),
-                scheduled: os.map_or(Duration::ZERO, |o| o.runqueue),
-                os,
-                ..TaskStats::default()
-            }),
-        });
+        self.recorder.record(
+            self.idx,
+            self.step,
+            Change::Done {
+                outcome,
+                stats: Box::new(TaskStats {
+                    busy: os.map_or(Duration::ZERO, |o| o.cpu),
+                    scheduled: os.map_or(Duration::ZERO, |o| o.runqueue),
+                    os,
+                    ..TaskStats::default()
+                }),
+            },
+        );
     }
 }
 
@@ -464,21 +228,17 @@ impl TaskProbe {
         }
     }
 
-    /// The interpreter starts step `step`; shown as a Running event when the
-    /// step changes in the middle of a poll.
+    /// The interpreter starts step `step`; shown as a Running transition
+    /// when the step changes in the middle of a poll.
     pub fn begin_step(&self, step: u32) {
         self.step.store(step, Ordering::Relaxed);
-        if self.shown_step.load(Ordering::Relaxed) == step {
+        if self.shown_step.load(Ordering::Relaxed) == step
+            || self.state.load(Ordering::Relaxed) != RUNNING
+        {
             return;
         }
-        let worker = self.recorder.worker();
-        self.recorder.record(|t| {
-            if self.state.load(Ordering::Relaxed) != RUNNING {
-                return None;
-            }
-            self.shown_step.store(step, Ordering::Relaxed);
-            Some(self.event(t, Change::Running { worker }))
-        });
+        self.shown_step.store(step, Ordering::Relaxed);
+        self.recorder.poll_step(self.idx, step);
     }
 
     /// The interpreter is about to await `wait`, due at `due` (scenario time).
@@ -497,46 +257,47 @@ impl TaskProbe {
 
     /// The interpreter charged `d` to the virtual clock inside this poll.
     pub fn charged(&self, d: Duration) {
-        self.recorder
-            .cursor
-            .fetch_add(d.as_nanos() as u64, Ordering::Relaxed);
-    }
-
-    fn event(&self, t: Duration, change: Change) -> Event {
-        Event {
-            t,
-            task: self.idx,
-            step: self.step.load(Ordering::Relaxed),
-            change,
-        }
+        self.recorder.charged(d);
     }
 
     fn poll_started(&self, waker: &Waker) {
         // Clones the waker only when it changed.
         self.inner_waker.register(waker);
-        let worker = self.recorder.worker();
-        self.recorder.record(|t| {
-            self.state.store(RUNNING, Ordering::Relaxed);
-            self.shown_step
-                .store(self.step.load(Ordering::Relaxed), Ordering::Relaxed);
-            Some(self.event(t, Change::Running { worker }))
-        });
+        self.state.store(RUNNING, Ordering::Release);
+        let step = self.step.load(Ordering::Relaxed);
+        self.shown_step.store(step, Ordering::Relaxed);
+        self.recorder.poll_start(self.idx, step);
     }
 
     fn poll_pending(&self) {
-        self.recorder.record(|t| {
-            if self.state.load(Ordering::Relaxed) == RUNNING_WOKEN {
-                self.state.store(READY, Ordering::Relaxed);
-                let by = decode_by(self.woken_by.load(Ordering::Relaxed));
-                Some(self.event(t, Change::Ready { by, late: None }))
-            } else {
-                self.state.store(WAITING, Ordering::Relaxed);
-                let wait = Wait::from_u8(self.wait.load(Ordering::Relaxed));
-                let due = self.due.load(Ordering::Relaxed);
-                let due = (due != NO_DUE).then(|| Duration::from_nanos(due));
-                Some(self.event(t, Change::Waiting { wait, due }))
+        // Another thread may wake the task as its poll ends: whoever changes
+        // the state first decides what the poll ended as.
+        let how = loop {
+            match self
+                .state
+                .compare_exchange(RUNNING, WAITING, Ordering::AcqRel, Ordering::Acquire)
+            {
+                Ok(_) => {
+                    let wait = Wait::from_u8(self.wait.load(Ordering::Relaxed));
+                    let due = self.due.load(Ordering::Relaxed);
+                    let due = (due != NO_DUE).then(|| Duration::from_nanos(due));
+                    break PollEnd::Waiting { wait, due };
+                }
+                Err(RUNNING_WOKEN) => {
+                    if self
+                        .state
+                        .compare_exchange(RUNNING_WOKEN, READY, Ordering::AcqRel, Ordering::Acquire)
+                        .is_ok()
+                    {
+                        let by = decode_by(self.woken_by.load(Ordering::Acquire));
+                        break PollEnd::Ready { by };
+                    }
+                }
+                Err(_) => return,
             }
-        });
+        };
+        self.recorder
+            .poll_end(self.step.load(Ordering::Relaxed), how);
     }
 
     /// The task's tokio-metrics figures so far.
@@ -561,12 +322,18 @@ impl TaskProbe {
         self.state.load(Ordering::Relaxed) == DONE
     }
 
-    fn finished(&self, outcome: Outcome) {
+    /// It ended: inside its poll (`in_poll`), the poll ends with it.
+    fn finished(&self, outcome: Outcome, in_poll: bool) {
         let stats = Box::new(self.stats());
-        self.recorder.record(|t| {
-            self.state.store(DONE, Ordering::Relaxed);
-            Some(self.event(t, Change::Done { outcome, stats }))
-        });
+        self.state.store(DONE, Ordering::Release);
+        let step = self.step.load(Ordering::Relaxed);
+        if in_poll {
+            self.recorder
+                .poll_end(step, PollEnd::Done { outcome, stats });
+        } else {
+            self.recorder
+                .record(self.idx, step, Change::Done { outcome, stats });
+        }
     }
 
     fn woken(&self) {
@@ -581,23 +348,44 @@ impl TaskProbe {
                 _ => WakeBy::Runtime,
             },
         };
-        self.recorder
-            .record(|t| match self.state.load(Ordering::Relaxed) {
+        loop {
+            match self.state.load(Ordering::Acquire) {
                 WAITING => {
-                    self.state.store(READY, Ordering::Relaxed);
-                    let due = self.due.load(Ordering::Relaxed);
-                    let late = (due != NO_DUE)
-                        .then(|| t.saturating_sub(Duration::from_nanos(due)))
-                        .filter(|l| *l > ON_TIME);
-                    Some(self.event(t, Change::Ready { by, late }))
+                    if self
+                        .state
+                        .compare_exchange(WAITING, READY, Ordering::AcqRel, Ordering::Acquire)
+                        .is_ok()
+                    {
+                        let due = self.due.load(Ordering::Relaxed);
+                        let step = self.step.load(Ordering::Relaxed);
+                        self.recorder.record_with(self.idx, step, |t| {
+                            let late = (due != NO_DUE)
+                                .then(|| t.saturating_sub(Duration::from_nanos(due)))
+                                .filter(|l| *l > ON_TIME);
+                            Change::Ready { by, late }
+                        });
+                        break;
+                    }
                 }
                 RUNNING => {
-                    self.state.store(RUNNING_WOKEN, Ordering::Relaxed);
-                    self.woken_by.store(encode_by(by), Ordering::Relaxed);
-                    None
+                    // Said before the state changes, so the poll's end reads it.
+                    self.woken_by.store(encode_by(by), Ordering::Release);
+                    if self
+                        .state
+                        .compare_exchange(
+                            RUNNING,
+                            RUNNING_WOKEN,
+                            Ordering::AcqRel,
+                            Ordering::Acquire,
+                        )
+                        .is_ok()
+                    {
+                        break;
+                    }
                 }
-                _ => None,
-            });
+                _ => break,
+            }
+        }
         // Once woken, the task will be polled, and its poll registers again.
         self.inner_waker.wake();
     }
@@ -647,7 +435,7 @@ pin_project_lite::pin_project! {
         fn drop(this: Pin<&mut Self>) {
             let this = this.project();
             if !*this.finished {
-                this.probe.finished(Outcome::Cancelled);
+                this.probe.finished(Outcome::Cancelled, false);
             }
         }
     }
@@ -672,12 +460,12 @@ impl<F: Future> Future for Probed<F> {
             }
             Ok(Poll::Ready(v)) => {
                 *this.finished = true;
-                probe.finished(Outcome::Ok);
+                probe.finished(Outcome::Ok, true);
                 Ok(Poll::Ready(v))
             }
             Err(payload) => {
                 *this.finished = true;
-                probe.finished(Outcome::Panicked(panic_message(payload.as_ref())));
+                probe.finished(Outcome::Panicked(panic_message(payload.as_ref())), true);
                 Err(payload)
             }
         };

@@ -214,17 +214,26 @@ fn build_runtime(
             }
         });
     }
+    let pace = control.clone().filter(|c| c.is_paced());
+    if scenario.runtime.clock == Clock::Virtual {
+        // tokio moves its paused clock only when the runtime parks (and
+        // fires the timers due there, in the park): from then on the probe
+        // reads it again; between parks it counts on from its last read.
+        let recorder = recorder.clone();
+        builder.on_thread_park(move || {
+            // Waits for the wall clock before tokio moves its own clock on.
+            if let Some(c) = &pace {
+                c.before_park();
+            }
+            recorder.clock_moved();
+        });
+    }
     if let Some(control) = control {
         // Pause and step hold a poll before it starts: outside the task's
         // span, so a held task is scheduled, not busy, for tokio-console.
         let c = control.clone();
         builder.on_before_task_poll(move |meta| c.before_poll(meta.id()));
-        let c = control.clone();
-        builder.on_task_terminate(move |meta| c.untrack(meta.id()));
-        if control.is_paced() {
-            // Waits for the wall clock before tokio moves its own clock on.
-            builder.on_thread_park(move || control.before_park());
-        }
+        builder.on_task_terminate(move |meta| control.untrack(meta.id()));
     }
     builder.build()
 }
@@ -440,6 +449,7 @@ async fn main(
                     c.open();
                     if virtual_clock && shown > shared.now() {
                         tokio::time::advance(shown - shared.now()).await;
+                        recorder.clock_moved();
                     }
                 }
                 let at = shared.now();

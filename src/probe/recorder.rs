@@ -1,0 +1,598 @@
+//! The recorder: where the probe puts what happened, and where a consumer
+//! takes it out, in time order.
+//!
+//! Every thread that records has a buffer of its own, so workers never wait
+//! for each other: a poll is one entry (its start, end, worker, steps and
+//! how it ended), written when the poll ends, and the poll in progress is in
+//! a small slot beside the buffer, so a consumer can show it while it runs.
+//! The consumer ([`Recorder::drain`]) takes every buffer's entries, expands
+//! them into transitions ([`Event`]s) and hands them over in time order: it
+//! holds back what a thread could still precede (a poll in progress, a
+//! thread caught between reading the clock and writing), and nothing else.
+
+use std::cell::RefCell;
+use std::sync::atomic::{AtomicBool, AtomicU16, AtomicU32, AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex, OnceLock};
+use std::time::Duration;
+
+use super::event::{Change, Event, Outcome, TaskIdx, TaskStats, Wait, WakeBy};
+use super::{CURRENT, Sample};
+
+/// Entries a thread's buffer holds before its thread waits (lossless) or
+/// drops them.
+pub const DEFAULT_CAPACITY: usize = 1 << 22;
+
+const NONE: u64 = u64::MAX;
+
+/// How a poll ended.
+#[derive(Debug)]
+pub(crate) enum PollEnd {
+    Waiting {
+        wait: Wait,
+        due: Option<Duration>,
+    },
+    /// Woken during the poll: ready again at once.
+    Ready {
+        by: WakeBy,
+    },
+    Done {
+        outcome: Outcome,
+        stats: Box<TaskStats>,
+    },
+}
+
+/// One entry of a thread's buffer. `seq` orders entries of one thread that
+/// share a time.
+#[derive(Debug)]
+enum Entry {
+    Poll {
+        seq: u64,
+        end_seq: u64,
+        task: TaskIdx,
+        worker: u16,
+        step: u32,
+        end_step: u32,
+        start: u64,
+        end: u64,
+        how: PollEnd,
+    },
+    Event {
+        seq: u64,
+        event: Event,
+    },
+}
+
+/// The poll in progress on a thread, readable by the consumer (a seqlock:
+/// `version` is odd while it is written).
+#[derive(Default)]
+struct Open {
+    version: AtomicU64,
+    seq: AtomicU64,
+    task: AtomicU32,
+    worker: AtomicU16,
+    step: AtomicU32,
+    /// NONE: no poll in progress.
+    start: AtomicU64,
+}
+
+/// One thread's buffer.
+struct ThreadBuf {
+    id: usize,
+    entries: Mutex<Vec<Entry>>,
+    /// Set while the thread is between reading the clock and writing what
+    /// it read (the consumer waits for it to clear).
+    busy: AtomicBool,
+    open: Open,
+}
+
+/// What this thread records into, for the run it records for.
+struct Local {
+    run: u64,
+    buf: Arc<ThreadBuf>,
+    next_seq: u64,
+    worker: Option<u16>,
+    /// The poll in progress: (seq, task, worker, step, start ns).
+    polling: Option<(u64, TaskIdx, u16, u32, u64)>,
+}
+
+thread_local! {
+    static LOCAL: RefCell<Option<Local>> = const { RefCell::new(None) };
+}
+
+static RUNS: AtomicU64 = AtomicU64::new(1);
+
+/// Scenario time zero, on the clock the run uses.
+#[derive(Clone, Copy)]
+enum Start {
+    /// tokio's clock: the paused (virtual) clock, read under its lock.
+    Tokio(tokio::time::Instant),
+    /// The real clock, read cheaply (the CPU's time-stamp counter where it
+    /// is reliable).
+    Real(quanta::Instant),
+}
+
+/// What one drain handed over.
+pub struct Drained {
+    pub dropped: u64,
+    pub finished: bool,
+}
+
+/// The consumer's side: events expanded but not handed over yet.
+#[derive(Default)]
+struct Merge {
+    pending: Vec<(u64, u64, usize, Event)>,
+    /// Per thread: polls whose start was handed over while they ran, and
+    /// whose entry has not come yet (one or two: polls of a thread follow
+    /// each other).
+    started: Vec<Vec<u64>>,
+}
+
+pub struct Recorder {
+    threads: Mutex<Vec<Arc<ThreadBuf>>>,
+    merge: Mutex<Merge>,
+    /// Signalled when buffers are drained (for a thread waiting for room)
+    /// and when the run finishes (for the consumer).
+    room: Condvar,
+    room_lock: Mutex<()>,
+    capacity: usize,
+    /// The run is on the virtual clock: wait for room instead of dropping
+    /// (real waiting is free there), and read tokio's paused clock.
+    lossless: bool,
+    /// Distinguishes runs, so thread-local buffers are never stale.
+    run: u64,
+    next_worker: AtomicU16,
+    start: OnceLock<Start>,
+    /// Virtual clock only: scenario time (ns) as of the newest clock read,
+    /// plus what `cpu` and `block` steps charged since. The paused clock
+    /// moves only by such charges and when the runtime parks, so events
+    /// are timed from this until then.
+    cursor: AtomicU64,
+    /// The cursor is behind tokio's clock (it parked and moved on).
+    stale: AtomicBool,
+    finished: AtomicBool,
+    dropped: AtomicU64,
+    /// The newest live figures from the runner's sampler.
+    sample: Mutex<Option<Arc<Sample>>>,
+    /// Real clock: scenario time per wall time (f64 bits): below 1 the run
+    /// plays in slow motion, every duration stretched by the runner.
+    scale: AtomicU64,
+}
+
+fn ns(d: Duration) -> u64 {
+    u64::try_from(d.as_nanos()).unwrap_or(NONE - 1)
+}
+
+impl Recorder {
+    pub fn new(capacity: usize, lossless: bool) -> Arc<Recorder> {
+        Arc::new(Recorder {
+            threads: Mutex::new(Vec::new()),
+            merge: Mutex::new(Merge::default()),
+            room: Condvar::new(),
+            room_lock: Mutex::new(()),
+            capacity: capacity.max(16),
+            lossless,
+            run: RUNS.fetch_add(1, Ordering::Relaxed),
+            next_worker: AtomicU16::new(0),
+            start: OnceLock::new(),
+            cursor: AtomicU64::new(0),
+            stale: AtomicBool::new(false),
+            finished: AtomicBool::new(false),
+            dropped: AtomicU64::new(0),
+            sample: Mutex::new(None),
+            scale: AtomicU64::new(1.0f64.to_bits()),
+        })
+    }
+
+    /// Real clock: scenario time runs at `scale` times the wall's (set
+    /// before the run starts).
+    pub fn set_time_scale(&self, scale: f64) {
+        self.scale.store(scale.to_bits(), Ordering::Relaxed);
+    }
+
+    /// Scenario time per wall time.
+    pub fn time_scale(&self) -> f64 {
+        f64::from_bits(self.scale.load(Ordering::Relaxed))
+    }
+
+    /// Marks scenario time zero; call inside the runtime before any task.
+    pub fn start_clock(&self) {
+        let _ = self.start.set(if self.lossless {
+            Start::Tokio(tokio::time::Instant::now())
+        } else {
+            Start::Real(quanta::Instant::now())
+        });
+        self.cursor.store(0, Ordering::Relaxed);
+    }
+
+    /// The runtime parked (and tokio may have moved its paused clock on):
+    /// the next event reads the clock again.
+    pub fn clock_moved(&self) {
+        self.stale.store(true, Ordering::Relaxed);
+    }
+
+    /// Scenario time now, read from the clock (virtual: on the runtime's
+    /// thread only).
+    fn read_clock(&self) -> u64 {
+        match self.start.get() {
+            None => 0,
+            Some(Start::Tokio(start)) => {
+                ns(tokio::time::Instant::now().saturating_duration_since(*start))
+            }
+            Some(Start::Real(start)) => {
+                let wall = quanta::Instant::now().saturating_duration_since(*start);
+                match self.time_scale() {
+                    1.0 => ns(wall),
+                    scale => ns(wall.mul_f64(scale)),
+                }
+            }
+        }
+    }
+
+    /// Scenario time now, as the probe stamps an event (ns).
+    fn clock(&self) -> u64 {
+        if !self.lossless {
+            return self.read_clock();
+        }
+        if self.stale.swap(false, Ordering::Relaxed) {
+            let now = self.read_clock().max(self.cursor.load(Ordering::Relaxed));
+            self.cursor.store(now, Ordering::Relaxed);
+            return now;
+        }
+        self.cursor.load(Ordering::Relaxed)
+    }
+
+    /// Virtual clock: `d` was charged to tokio's clock inside a poll.
+    pub(crate) fn charged(&self, d: Duration) {
+        self.cursor.fetch_add(ns(d), Ordering::Relaxed);
+    }
+
+    /// Scenario time now, as the probe would stamp an event.
+    pub fn elapsed(&self) -> Duration {
+        Duration::from_nanos(if self.lossless && CURRENT.with(|c| c.get()).is_none() {
+            // Off a poll the paused clock may have moved: read it.
+            self.clock_moved();
+            self.clock()
+        } else {
+            self.clock()
+        })
+    }
+
+    /// Scenario time as seen from off the runtime (a sampler thread): the
+    /// real clock, or on the virtual clock the newest time the probe saw
+    /// (tokio's paused clock can only be read on the runtime's thread).
+    pub fn time_off_runtime(&self) -> Duration {
+        Duration::from_nanos(if self.lossless {
+            self.cursor.load(Ordering::Relaxed)
+        } else {
+            self.read_clock()
+        })
+    }
+
+    /// Runs `f` with this thread's buffer, registering it first.
+    fn with_local<R>(&self, f: impl FnOnce(&mut Local) -> R) -> R {
+        LOCAL.with(|l| {
+            let mut l = l.borrow_mut();
+            if l.as_ref().is_none_or(|l| l.run != self.run) {
+                let mut threads = self.threads.lock().unwrap_or_else(|e| e.into_inner());
+                let buf = Arc::new(ThreadBuf {
+                    id: threads.len(),
+                    entries: Mutex::new(Vec::with_capacity(1024)),
+                    busy: AtomicBool::new(false),
+                    open: Open {
+                        start: AtomicU64::new(NONE),
+                        ..Open::default()
+                    },
+                });
+                threads.push(buf.clone());
+                *l = Some(Local {
+                    run: self.run,
+                    buf,
+                    next_seq: 0,
+                    worker: None,
+                    polling: None,
+                });
+            }
+            f(l.as_mut().expect("set above"))
+        })
+    }
+
+    /// Writes one entry, waiting for room (lossless) or dropping it.
+    fn push(&self, buf: &ThreadBuf, entry: Entry) {
+        let mut entries = buf.entries.lock().unwrap_or_else(|e| e.into_inner());
+        if entries.len() >= self.capacity {
+            if !self.lossless {
+                self.dropped.fetch_add(1, Ordering::Relaxed);
+                return;
+            }
+            while entries.len() >= self.capacity && !self.finished.load(Ordering::Acquire) {
+                drop(entries);
+                let guard = self.room_lock.lock().unwrap_or_else(|e| e.into_inner());
+                let _ = self
+                    .room
+                    .wait_timeout(guard, Duration::from_millis(10))
+                    .unwrap_or_else(|e| e.into_inner());
+                entries = buf.entries.lock().unwrap_or_else(|e| e.into_inner());
+            }
+        }
+        entries.push(entry);
+    }
+
+    /// Records one transition, timed now.
+    pub(crate) fn record(&self, task: TaskIdx, step: u32, change: Change) {
+        self.record_with(task, step, |_| change);
+    }
+
+    /// Records the transition `change(now)` makes, timed now.
+    pub(crate) fn record_with(
+        &self,
+        task: TaskIdx,
+        step: u32,
+        change: impl FnOnce(Duration) -> Change,
+    ) {
+        self.with_local(|l| {
+            l.buf.busy.store(true, Ordering::SeqCst);
+            let t = Duration::from_nanos(self.clock());
+            let seq = l.next_seq;
+            l.next_seq += 1;
+            let event = Event {
+                t,
+                task,
+                step,
+                change: change(t),
+            };
+            self.push(&l.buf, Entry::Event { seq, event });
+            l.buf.busy.store(false, Ordering::Release);
+        });
+    }
+
+    /// A poll of `task` at step `step` starts on this thread.
+    pub(crate) fn poll_start(&self, task: TaskIdx, step: u32) {
+        self.with_local(|l| {
+            let worker = *l
+                .worker
+                .get_or_insert_with(|| self.next_worker.fetch_add(1, Ordering::Relaxed));
+            let open = &l.buf.open;
+            l.buf.busy.store(true, Ordering::SeqCst);
+            let t = self.clock();
+            let seq = l.next_seq;
+            l.next_seq += 1;
+            open.version.fetch_add(1, Ordering::AcqRel);
+            open.seq.store(seq, Ordering::Relaxed);
+            open.task.store(task, Ordering::Relaxed);
+            open.worker.store(worker, Ordering::Relaxed);
+            open.step.store(step, Ordering::Relaxed);
+            open.start.store(t, Ordering::Relaxed);
+            open.version.fetch_add(1, Ordering::Release);
+            l.polling = Some((seq, task, worker, step, t));
+            l.buf.busy.store(false, Ordering::Release);
+        });
+    }
+
+    /// The step of the poll in progress changed (a Running transition).
+    pub(crate) fn poll_step(&self, task: TaskIdx, step: u32) {
+        let worker = self.with_local(|l| l.polling.map(|p| p.2));
+        if let Some(worker) = worker {
+            self.record(task, step, Change::Running { worker });
+        }
+    }
+
+    /// The poll in progress ended at step `end_step`, as `how` says: one
+    /// entry for the whole poll.
+    pub(crate) fn poll_end(&self, end_step: u32, how: PollEnd) {
+        self.with_local(|l| {
+            let Some((seq, task, worker, step, start)) = l.polling.take() else {
+                return;
+            };
+            l.buf.busy.store(true, Ordering::SeqCst);
+            let end = self.clock();
+            let end_seq = l.next_seq;
+            l.next_seq += 1;
+            self.push(
+                &l.buf,
+                Entry::Poll {
+                    seq,
+                    end_seq,
+                    task,
+                    worker,
+                    step,
+                    end_step,
+                    start,
+                    end,
+                    how,
+                },
+            );
+            let open = &l.buf.open;
+            open.version.fetch_add(1, Ordering::AcqRel);
+            open.start.store(NONE, Ordering::Relaxed);
+            open.version.fetch_add(1, Ordering::Release);
+            l.buf.busy.store(false, Ordering::Release);
+        });
+    }
+
+    /// Moves every event ready to be handed over into `into`, in time
+    /// order, waiting up to `wait` for the run to finish if there are none.
+    pub fn drain(&self, into: &mut Vec<Event>, wait: Duration) -> Drained {
+        let mut finished = self.finished.load(Ordering::Acquire);
+        if !finished && !wait.is_zero() && !self.has_entries() {
+            let guard = self.room_lock.lock().unwrap_or_else(|e| e.into_inner());
+            let _ = self
+                .room
+                .wait_timeout(guard, wait)
+                .unwrap_or_else(|e| e.into_inner());
+            finished = self.finished.load(Ordering::Acquire);
+        }
+        let threads: Vec<Arc<ThreadBuf>> = self
+            .threads
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        let mut merge = self.merge.lock().unwrap_or_else(|e| e.into_inner());
+        let merge = &mut *merge;
+        // Nothing recorded from now on is older than this (real clock: any
+        // thread reads a later time; virtual: one thread, in order).
+        let mut horizon = if finished || self.lossless {
+            NONE
+        } else {
+            self.read_clock()
+        };
+        for buf in &threads {
+            while buf.busy.load(Ordering::SeqCst) {
+                std::hint::spin_loop();
+                std::thread::yield_now();
+            }
+            if merge.started.len() <= buf.id {
+                merge.started.resize(buf.id + 1, Vec::new());
+            }
+            // A poll in progress: shown now, and nothing of its thread after
+            // its start can be handed over yet.
+            if let Some((seq, task, worker, step, start)) = read_open(&buf.open) {
+                horizon = horizon.min(start);
+                if !merge.started[buf.id].contains(&seq) {
+                    merge.started[buf.id].push(seq);
+                    merge.pending.push((
+                        start,
+                        seq,
+                        buf.id,
+                        Event {
+                            t: Duration::from_nanos(start),
+                            task,
+                            step,
+                            change: Change::Running { worker },
+                        },
+                    ));
+                }
+            }
+            let entries =
+                std::mem::take(&mut *buf.entries.lock().unwrap_or_else(|e| e.into_inner()));
+            for entry in entries {
+                expand(entry, buf.id, &mut merge.started, &mut merge.pending);
+            }
+        }
+        self.room.notify_all();
+        merge.pending.sort_by_key(|p| (p.0, p.2, p.1));
+        let ready = if finished {
+            merge.pending.len()
+        } else {
+            merge.pending.partition_point(|p| p.0 <= horizon)
+        };
+        into.extend(merge.pending.drain(..ready).map(|p| p.3));
+        Drained {
+            dropped: self.dropped.load(Ordering::Relaxed),
+            finished: finished && merge.pending.is_empty(),
+        }
+    }
+
+    fn has_entries(&self) -> bool {
+        self.threads
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .any(|b| {
+                !b.entries
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .is_empty()
+            })
+    }
+
+    /// No more events will come; wakes the consumer.
+    pub fn finish(&self) {
+        self.finished.store(true, Ordering::Release);
+        self.room.notify_all();
+    }
+
+    pub fn is_finished(&self) -> bool {
+        self.finished.load(Ordering::Acquire)
+    }
+
+    /// Publishes the newest live figures.
+    pub fn publish(&self, sample: Sample) {
+        *self.sample.lock().unwrap_or_else(|e| e.into_inner()) = Some(Arc::new(sample));
+    }
+
+    /// The newest live figures, if any were sampled.
+    pub fn sample(&self) -> Option<Arc<Sample>> {
+        self.sample
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+}
+
+/// The poll in progress in `open`, read consistently: (seq, task, worker,
+/// step, start).
+fn read_open(open: &Open) -> Option<(u64, TaskIdx, u16, u32, u64)> {
+    loop {
+        let before = open.version.load(Ordering::Acquire);
+        if before % 2 == 1 {
+            std::hint::spin_loop();
+            continue;
+        }
+        let read = (
+            open.seq.load(Ordering::Relaxed),
+            open.task.load(Ordering::Relaxed),
+            open.worker.load(Ordering::Relaxed),
+            open.step.load(Ordering::Relaxed),
+            open.start.load(Ordering::Relaxed),
+        );
+        if open.version.load(Ordering::Acquire) == before {
+            return (read.4 != NONE).then_some(read);
+        }
+    }
+}
+
+/// One entry as transitions, with their sort keys.
+fn expand(
+    entry: Entry,
+    thread: usize,
+    started: &mut [Vec<u64>],
+    pending: &mut Vec<(u64, u64, usize, Event)>,
+) {
+    match entry {
+        Entry::Event { seq, event } => pending.push((ns(event.t), seq, thread, event)),
+        Entry::Poll {
+            seq,
+            end_seq,
+            task,
+            worker,
+            step,
+            end_step,
+            start,
+            end,
+            how,
+        } => {
+            // Its start may have been handed over while it ran.
+            if let Some(i) = started[thread].iter().position(|s| *s == seq) {
+                started[thread].swap_remove(i);
+            } else {
+                pending.push((
+                    start,
+                    seq,
+                    thread,
+                    Event {
+                        t: Duration::from_nanos(start),
+                        task,
+                        step,
+                        change: Change::Running { worker },
+                    },
+                ));
+            }
+            let change = match how {
+                PollEnd::Waiting { wait, due } => Change::Waiting { wait, due },
+                PollEnd::Ready { by } => Change::Ready { by, late: None },
+                PollEnd::Done { outcome, stats } => Change::Done { outcome, stats },
+            };
+            pending.push((
+                end,
+                end_seq,
+                thread,
+                Event {
+                    t: Duration::from_nanos(end),
+                    task,
+                    step: end_step,
+                    change,
+                },
+            ));
+        }
+    }
+}
