@@ -11,7 +11,7 @@ use std::time::Duration;
 use tokio::sync::OwnedMutexGuard;
 
 use super::Shared;
-use super::work::{burn_cpu, charge_virtual};
+use super::work::{burn_cpu, burn_cpu_until, charge_virtual, sleep_until_stopped};
 use crate::probe::{TaskProbe, Wait};
 use crate::scenario::{Action, Clock};
 
@@ -91,6 +91,10 @@ pub(crate) async fn run_task(shared: Arc<Shared>, spec: usize, probe: Option<Arc
                 frames.pop();
             }
         }
+        if shared.stopping.load(Ordering::Relaxed) {
+            // Wait here for the cancel, which needs this worker back.
+            std::future::pending::<()>().await;
+        }
         let Some(step) = steps.get(pc) else { break };
         // A repeat is not a step of its own: its body's steps are.
         if let Some(p) = &probe
@@ -125,7 +129,7 @@ pub(crate) async fn run_task(shared: Arc<Shared>, spec: usize, probe: Option<Arc
                     if virtual_clock {
                         charge(now);
                     } else {
-                        burn_cpu(now);
+                        burn_cpu_until(now, &shared.stopping);
                     }
                     left -= now;
                     if left.is_zero() {
@@ -139,7 +143,7 @@ pub(crate) async fn run_task(shared: Arc<Shared>, spec: usize, probe: Option<Arc
                 if virtual_clock {
                     charge(*d);
                 } else {
-                    std::thread::sleep(*d);
+                    sleep_until_stopped(*d, &shared.stopping);
                 }
             }
             Action::Yield => {
@@ -156,12 +160,17 @@ pub(crate) async fn run_task(shared: Arc<Shared>, spec: usize, probe: Option<Arc
             Action::Thread(d) => {
                 wait(Wait::Blocking, None);
                 let d = *d;
+                // Held by the thread until it ends: more wait their turn.
+                let Ok(turn) = shared.threads.clone().acquire_owned().await else {
+                    panic!("the run is closing");
+                };
                 let (tx, rx) = tokio::sync::oneshot::channel();
                 let spawned = std::thread::Builder::new()
                     .name("taskscope-helper".into())
                     .spawn(move || {
                         burn_cpu(d);
                         let _ = tx.send(());
+                        drop(turn);
                     });
                 if let Err(e) = spawned {
                     panic!("could not start a thread: {e}");
@@ -170,6 +179,9 @@ pub(crate) async fn run_task(shared: Arc<Shared>, spec: usize, probe: Option<Arc
             }
             Action::Process(d) => {
                 wait(Wait::Process, None);
+                let Ok(_turn) = shared.processes.acquire().await else {
+                    panic!("the run is closing");
+                };
                 let status = tokio::process::Command::new(&shared.worker_exe)
                     .arg("__worker")
                     .arg("cpu")
