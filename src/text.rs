@@ -109,6 +109,24 @@ pub fn cell(s: &str, cols: usize) -> String {
     out
 }
 
+/// [`visible`] text escaped for XML (SVG): no control character at all,
+/// and `&`, `<`, `>`, `"`, `'` as entities.
+pub fn xml(s: &str) -> String {
+    let shown = visible(s);
+    let mut out = String::with_capacity(shown.len());
+    for c in shown.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&apos;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
 /// A serde_json formatter that also writes every [`is_hidden`] character
 /// as a `\uXXXX` escape (serde_json escapes only C0 and `"` and `\`): the
 /// same text, but no raw control byte in the file.
@@ -233,6 +251,13 @@ mod tests {
             "Start the eggs, then toast."
         );
         assert_eq!(one_line("a\u{1b}[2Jb"), "a\\u{1b}[2Jb");
+    }
+
+    #[test]
+    fn xml_text_has_no_control_character_and_no_markup() {
+        assert_eq!(xml("a<b>&\"c'"), "a&lt;b&gt;&amp;&quot;c&apos;");
+        let doc = format!("<t>{}</t>", xml("\u{1}\u{1b}[2J\u{fffe}\u{7}"));
+        assert!(roxmltree::Document::parse(&doc).is_ok(), "{doc}");
     }
 
     #[test]

@@ -97,7 +97,7 @@ pub fn render(app: &App, session: &Session, visible: &[u32], area: Rect, buf: &m
                 WorkerCell::Polling(task, holding) => {
                     let initial = model
                         .task(*task)
-                        .and_then(|t| t.name.chars().next())
+                        .and_then(|t| crate::text::visible(&t.name).chars().next())
                         .unwrap_or('?');
                     let bg = if *holding { Color::Red } else { Color::Green };
                     (initial, Style::new().fg(Color::Black).bg(bg))
@@ -111,9 +111,9 @@ pub fn render(app: &App, session: &Session, visible: &[u32], area: Rect, buf: &m
         if y >= bottom {
             break;
         }
-        let name = model
-            .task(idx)
-            .map_or("?".to_string(), |t| t.name.to_string());
+        let name = model.task(idx).map_or("?".to_string(), |t| {
+            crate::text::visible(&t.name).into_owned()
+        });
         buf.set_stringn(inner.x, y, name, LABEL as usize - 1, Style::new());
         for (c, cell) in row.iter().enumerate() {
             let (ch, style) = theme::lane(*cell);

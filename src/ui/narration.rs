@@ -5,8 +5,13 @@ use crate::model::State;
 use crate::probe::{Change, Outcome, WakeBy};
 use crate::ui::status::fmt_time;
 
-/// One sentence about the newest thing worth saying.
+/// One sentence about the newest thing worth saying, with the names,
+/// notes and messages from the scenario shown through the sanitizer.
 pub fn text(session: &Session) -> String {
+    crate::text::visible(&sentence(session)).into_owned()
+}
+
+fn sentence(session: &Session) -> String {
     let model = session.model();
     let name = |t: u32| {
         model

@@ -63,9 +63,9 @@ pub fn render(session: &Session, area: Rect, buf: &mut Buffer) {
         theme::DIM,
     )));
     for (w, task, held) in session.holding() {
-        let name = model
-            .task(task)
-            .map_or("?".to_string(), |t| t.name.to_string());
+        let name = model.task(task).map_or("?".to_string(), |t| {
+            crate::text::visible(&t.name).into_owned()
+        });
         lines.push(Line::from(Span::styled(
             format!("worker {w} HELD {} by {name}", fmt_time(held)),
             theme::ERROR,
