@@ -1,3 +1,4 @@
+use std::io::Write;
 use std::process::ExitCode;
 
 use clap::Parser;
@@ -8,7 +9,8 @@ fn main() -> ExitCode {
     match taskscope::command::dispatch(cli) {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
-            eprintln!("taskscope: {e}");
+            // Already sanitized, line by line (a scenario may have several).
+            let _ = writeln!(std::io::stderr(), "taskscope: {e}");
             ExitCode::from(e.exit_code())
         }
     }
