@@ -17,9 +17,17 @@ pub const DEFAULT_ADDR: &str = "127.0.0.1:6669";
 /// How often the console gets updates.
 pub const PUBLISH_EVERY: Duration = Duration::from_millis(200);
 
-/// The command that attaches tokio-console to `addr`.
+/// The command that attaches tokio-console to `addr` (served on every
+/// address: attached through loopback).
 pub fn attach_command(addr: SocketAddr) -> String {
-    format!("tokio-console http://{addr}")
+    let mut at = addr;
+    if addr.ip().is_unspecified() {
+        at.set_ip(match addr {
+            SocketAddr::V4(_) => std::net::Ipv4Addr::LOCALHOST.into(),
+            SocketAddr::V6(_) => std::net::Ipv6Addr::LOCALHOST.into(),
+        });
+    }
+    format!("tokio-console http://{at}")
 }
 
 /// Parses `--console=ADDR`: `PORT`, `:PORT` and `localhost:PORT` are
@@ -152,6 +160,14 @@ mod tests {
                 "{local}"
             );
         }
+        assert_eq!(
+            attach_command(parse_addr("0.0.0.0:7").unwrap()),
+            "tokio-console http://127.0.0.1:7"
+        );
+        assert_eq!(
+            attach_command(parse_addr("[::]:7").unwrap()),
+            "tokio-console http://[::1]:7"
+        );
         for open in ["0.0.0.0:1", "[::]:1", "192.0.2.1:1"] {
             let warning = exposure_warning(parse_addr(open).unwrap()).unwrap();
             assert!(warning.contains("reachable from the network"), "{open}");
