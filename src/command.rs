@@ -31,6 +31,19 @@ pub fn install_panic_hook() {
     }));
 }
 
+/// Keeps the process's address space small: glibc gives each thread that
+/// allocates its own malloc arena, up to 8 per core, each reserving 64 MiB,
+/// so a run with its 64 helper threads could reserve gigabytes it never
+/// uses. Two arenas are plenty: the runtime does little in parallel.
+pub fn limit_malloc_arenas() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only sets a tuning value; called before other threads.
+    #[allow(unsafe_code)]
+    unsafe {
+        libc::mallopt(libc::M_ARENA_MAX, 2);
+    }
+}
+
 /// Runs one command; returns the exit code.
 pub fn dispatch(cli: Cli) -> Result<u8, Error> {
     match cli.command {

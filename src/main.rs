@@ -4,6 +4,7 @@ use std::process::ExitCode;
 use clap::Parser;
 
 fn main() -> ExitCode {
+    taskscope::command::limit_malloc_arenas();
     taskscope::command::install_panic_hook();
     let cli = taskscope::cli::Cli::parse();
     match taskscope::command::dispatch(cli) {

@@ -167,6 +167,8 @@ pub(crate) async fn run_task(shared: Arc<Shared>, spec: usize, probe: Option<Arc
                 let (tx, rx) = tokio::sync::oneshot::channel();
                 let spawned = std::thread::Builder::new()
                     .name("taskscope-helper".into())
+                    // Burning CPU needs little stack; 64 of 2 MiB add up.
+                    .stack_size(256 << 10)
                     .spawn(move || {
                         burn_cpu(d);
                         let _ = tx.send(());
