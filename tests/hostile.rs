@@ -984,3 +984,50 @@ fn a_screenshot_at_an_impossible_time_is_exit_2() {
     .invalid("--width", "");
     assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
 }
+
+/// The README's limits are the code's limits.
+#[test]
+fn the_readme_names_every_limit() {
+    use taskscope::scenario as s;
+    let readme = std::fs::read_to_string("README.md").unwrap();
+    let thousands = |n: u64| {
+        let digits = n.to_string();
+        let mut out = String::new();
+        for (i, c) in digits.chars().enumerate() {
+            if i > 0 && (digits.len() - i).is_multiple_of(3) {
+                out.push(',');
+            }
+            out.push(c);
+        }
+        out
+    };
+    let rows = [
+        format!("| tasks started in one run | {} |", thousands(s::MAX_TASKS)),
+        format!("| polls in one run | about {} |", thousands(s::MAX_POLLS)),
+        format!("(the step limit) | {} |", thousands(s::MAX_STEPS)),
+        format!("(the work limit) | {} s |", s::MAX_WORK.as_secs()),
+        format!(
+            "(the scenario time limit; waits on locks and channels are not counted) | {} h |",
+            s::MAX_RUN_TIME.as_secs() / 3600
+        ),
+        format!(
+            "| one step's duration | {} h |",
+            s::MAX_STEP_DURATION.as_secs() / 3600
+        ),
+        format!("| workers | {} |", s::MAX_WORKERS),
+        format!("| scenario file | {} MiB", s::MAX_FILE_BYTES >> 20),
+        format!(
+            "at most {} OS threads of `thread` steps, {} blocking-pool threads",
+            s::MAX_THREADS,
+            s::MAX_THREADS
+        ),
+        format!(
+            "and {} child processes of `process` steps",
+            s::MAX_PROCESSES
+        ),
+        format!("{} characters", thousands(s::MAX_TEXT as u64)),
+    ];
+    for row in rows {
+        assert!(readme.contains(&row), "README lacks: {row}");
+    }
+}
