@@ -1040,3 +1040,112 @@ fn the_readme_names_every_limit() {
         assert!(readme.contains(&row), "README lacks: {row}");
     }
 }
+
+/// Whether process `pid` has a thread called `name` (as the kernel keeps
+/// it: the first 15 bytes).
+fn has_thread(pid: u32, name: &str) -> bool {
+    let name = &name[..name.len().min(15)];
+    std::fs::read_dir(format!("/proc/{pid}/task"))
+        .map(|tasks| {
+            tasks.flatten().any(|t| {
+                std::fs::read_to_string(t.path().join("comm")).is_ok_and(|c| c.trim() == name)
+            })
+        })
+        .unwrap_or(false)
+}
+
+#[test]
+fn a_second_signal_ends_the_run_at_once_and_leaves_no_temporary_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    // A blocking-pool job cannot be cancelled: the runtime waits for it
+    // after the first signal, which leaves time for the second.
+    let name = write(
+        d,
+        "busy.toml",
+        "name = \"busy\"\n[runtime]\nclock = \"real\"\n[[task]]\nname = \"b\"\nsteps = [ { spawn_blocking = \"20s\" } ]\n",
+    );
+    let mut first: Option<Instant> = None;
+    let mut second = false;
+    let ran = run_with(
+        &[
+            "run",
+            &name,
+            "--headless",
+            "--events",
+            "e.jsonl",
+            "--trace",
+            "t.json",
+        ],
+        d,
+        |_| {},
+        |pid| {
+            let signal = |s| {
+                // SAFETY: signalling our own child.
+                #[allow(unsafe_code)]
+                unsafe {
+                    libc::kill(pid as i32, s)
+                }
+            };
+            match first {
+                // Signals are watched, and the blocking-pool job has begun.
+                None if has_thread(pid, "taskscope-signals")
+                    && has_thread(pid, "taskscope-worker") =>
+                {
+                    signal(libc::SIGINT);
+                    first = Some(Instant::now());
+                }
+                Some(at) if !second && at.elapsed() > Duration::from_millis(200) => {
+                    signal(libc::SIGINT);
+                    second = true;
+                }
+                _ => {}
+            }
+        },
+    );
+    assert!(second, "both signals were sent");
+    assert_eq!(ran.code, 130, "{}", ran.stderr);
+    let left: Vec<String> = std::fs::read_dir(d)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(left, ["busy.toml"], "no temporary or half-written file");
+}
+
+#[test]
+fn the_first_signal_stops_a_run_that_never_yields_with_its_files_complete() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    // Ten million cpu steps in one poll: allowed, seconds long, no yield.
+    let name = write(
+        d,
+        "spin.toml",
+        "name = \"spin\"\n[[task]]\nname = \"spin\"\nsteps = [ { repeat = 10000000, steps = [ { cpu = \"1us\" } ] } ]\n",
+    );
+    run(&["check", &name], d).ok();
+    let mut sent = false;
+    let ran = run_with(
+        &["run", &name, "--headless", "--events", "e.jsonl"],
+        d,
+        |_| {},
+        |pid| {
+            if !sent && has_thread(pid, "taskscope-signals") && has_thread(pid, "taskscope-runtime")
+            {
+                // SAFETY: signalling our own child.
+                #[allow(unsafe_code)]
+                unsafe {
+                    libc::kill(pid as i32, libc::SIGINT);
+                }
+                sent = true;
+            }
+        },
+    );
+    assert!(sent, "the signal was sent");
+    assert_eq!(ran.code, 130, "{}", ran.stderr);
+    let events = std::fs::read_to_string(d.join("e.jsonl")).unwrap();
+    assert!(events.lines().last().unwrap().contains("\"state\":\"end\""));
+    assert!(
+        events.contains("\"outcome\":\"cancelled\""),
+        "the spinning task was cancelled"
+    );
+}
