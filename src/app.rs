@@ -50,16 +50,22 @@ pub struct App {
     /// Typing into the filter.
     pub filtering: bool,
     pub quit: bool,
-    /// How runs start: options, paused, speed.
+    /// How runs start: options, paused, and the speed asked for on the
+    /// command line (else each lesson opens at its own pace).
     pub run_options: RunOptions,
     pub start_paused: bool,
-    pub speed: f64,
+    pub speed: Option<f64>,
+    /// The run on screen was opened from the picker (Esc goes back there).
+    pub from_picker: bool,
     /// A problem to show in the status bar.
     pub error: Option<String>,
     /// Rows that fit in the task table (set by the drawing).
     pub page: usize,
     /// The command that attaches tokio-console to this run, if served.
     pub console: Option<String>,
+    /// Lines the open popup is scrolled by (from its top for help, from
+    /// its newest line for a task's detail).
+    pub scroll: u16,
 }
 
 /// Speeds `+` and `-` step through.
@@ -84,7 +90,7 @@ pub fn next_speed(now: f64, faster: bool) -> f64 {
 
 impl App {
     /// The picker of bundled scenarios.
-    pub fn picker(run_options: RunOptions, start_paused: bool, speed: f64) -> App {
+    pub fn picker(run_options: RunOptions, start_paused: bool, speed: Option<f64>) -> App {
         let choices = bundled::all()
             .filter_map(Result::ok)
             .map(|s| Choice {
@@ -106,9 +112,11 @@ impl App {
             run_options,
             start_paused,
             speed,
+            from_picker: false,
             error: None,
             page: 10,
             console: None,
+            scroll: 0,
         }
     }
 
@@ -117,22 +125,24 @@ impl App {
         scenario: Arc<Scenario>,
         run_options: RunOptions,
         start_paused: bool,
-        speed: f64,
+        speed: Option<f64>,
     ) -> Result<App, crate::runner::RunError> {
         let mut app = App::picker(run_options, start_paused, speed);
-        app.session = Some(Session::start(
-            scenario,
-            app.run_options.clone(),
-            start_paused,
-            speed,
-        )?);
+        app.session = Some(app.open(scenario)?);
         app.mode = Mode::Run;
         Ok(app)
     }
 
+    /// A live run of `scenario` with this app's controls: at the speed
+    /// asked for, else at the lesson's own pace.
+    fn open(&self, scenario: Arc<Scenario>) -> Result<Session, crate::runner::RunError> {
+        let speed = self.speed.or(scenario.speed).unwrap_or(1.0);
+        Session::start(scenario, self.run_options.clone(), self.start_paused, speed)
+    }
+
     /// A session made elsewhere (a replay).
     pub fn with_session(session: Session) -> App {
-        let mut app = App::picker(RunOptions::default(), true, 1.0);
+        let mut app = App::picker(RunOptions::default(), true, None);
         app.session = Some(session);
         app.mode = Mode::Run;
         app
@@ -189,15 +199,30 @@ impl App {
         self.error = None;
         match action {
             Action::Quit => self.quit = true,
-            Action::Help => self.popup = Some(Popup::Help),
+            Action::Help => {
+                self.popup = Some(Popup::Help);
+                self.scroll = 0;
+            }
             Action::Close => self.popup = None,
+            Action::Up | Action::Down if self.popup.is_some() => {
+                // Help scrolls down from its top; a detail up from its end.
+                let down = (action == Action::Down) == (self.popup == Some(Popup::Help));
+                self.scroll = if down {
+                    self.scroll.saturating_add(1)
+                } else {
+                    self.scroll.saturating_sub(1)
+                };
+            }
             Action::Up => self.move_selection(-1),
             Action::Down => self.move_selection(1),
             Action::PageUp => self.move_selection(-(self.page.max(1) as isize)),
             Action::PageDown => self.move_selection(self.page.max(1) as isize),
             Action::Open => match self.mode {
                 Mode::Picker => self.start_picked(),
-                Mode::Run => self.popup = Some(Popup::Detail),
+                Mode::Run => {
+                    self.popup = Some(Popup::Detail);
+                    self.scroll = 0;
+                }
             },
             Action::Filter => {
                 self.filtering = true;
@@ -226,11 +251,20 @@ impl App {
                 let now = self
                     .session
                     .as_ref()
-                    .map_or(self.speed, |s| s.control.speed);
-                self.speed = next_speed(now, action == Action::Faster);
-                let speed = self.speed;
+                    .map_or(self.speed.unwrap_or(1.0), |s| s.control.speed);
+                let speed = next_speed(now, action == Action::Faster);
                 self.on_session(|s| s.set_speed(speed));
             }
+            Action::NextLesson => self.open_lesson(1),
+            Action::PreviousLesson => self.open_lesson(-1),
+            Action::Leave if self.from_picker => {
+                if let Some(mut s) = self.session.take() {
+                    s.close();
+                }
+                self.mode = Mode::Picker;
+                self.filter.clear();
+            }
+            Action::Leave => self.quit = true,
         }
     }
 
@@ -248,19 +282,38 @@ impl App {
         else {
             return;
         };
-        match Session::start(
-            scenario,
-            self.run_options.clone(),
-            self.start_paused,
-            self.speed,
-        ) {
+        if let Some(mut old) = self.session.take() {
+            old.close();
+        }
+        match self.open(scenario) {
             Ok(s) => {
                 self.session = Some(s);
                 self.mode = Mode::Run;
+                self.from_picker = true;
                 self.selected = 0;
+                self.filter.clear();
             }
             Err(e) => self.error = Some(e.to_string()),
         }
+    }
+
+    /// The lesson `by` places along the picker's list from the one on
+    /// screen (the first or last one stays put).
+    fn open_lesson(&mut self, by: isize) {
+        let current = self
+            .session
+            .as_ref()
+            .and_then(|s| self.choices.iter().position(|c| c.name == s.scenario.name))
+            .unwrap_or(self.picked);
+        let next = current
+            .saturating_add_signed(by)
+            .min(self.choices.len().saturating_sub(1));
+        if next == current && self.session.is_some() {
+            self.error = Some("no more lessons that way".into());
+            return;
+        }
+        self.picked = next;
+        self.start_picked();
     }
 
     fn move_selection(&mut self, by: isize) {
@@ -305,6 +358,7 @@ impl App {
 pub fn state_name(state: &State) -> String {
     match state {
         State::Ready => "ready".into(),
+        State::Running { worker } if *worker == crate::probe::ON_CPU => "on a CPU".into(),
         State::Running { worker } => format!("running on worker {worker}"),
         State::Waiting(w) => format!("waiting ({})", w.as_str()),
         State::Done(o) => format!("done ({})", o.as_str()),

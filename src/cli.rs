@@ -102,9 +102,10 @@ pub struct RunArgs {
     /// Override the scenario's clock.
     #[arg(long, value_enum)]
     pub clock: Option<ClockArg>,
-    /// Pace of the virtual clock on screen: 0.25 is 4x slow motion.
-    #[arg(long, default_value_t = 1.0, value_parser = parse_speed)]
-    pub speed: f64,
+    /// Pace: 0.25 is 4x slow motion (default: the lesson's own pace on
+    /// screen, real time headless).
+    #[arg(long, value_parser = parse_speed)]
+    pub speed: Option<f64>,
     /// Open the dashboard paused (press n to step one poll, space to go).
     #[arg(long)]
     pub paused: bool,

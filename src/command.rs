@@ -48,7 +48,7 @@ pub fn limit_malloc_arenas() {
 pub fn dispatch(cli: Cli) -> Result<u8, Error> {
     match cli.command {
         None if interactive() => {
-            let app = App::picker(RunOptions::default(), false, 1.0);
+            let app = App::picker(RunOptions::default(), false, None);
             dashboard(app)
         }
         None => run(RunArgs {
@@ -60,7 +60,7 @@ pub fn dispatch(cli: Cli) -> Result<u8, Error> {
             trace: None,
             svg: None,
             clock: None,
-            speed: 1.0,
+            speed: None,
             paused: false,
             probe: Switch::On,
         }),
@@ -268,6 +268,8 @@ fn run(args: RunArgs) -> Result<u8, Error> {
         return dashboard(app);
     }
     let mut options = options;
+    // Headless on the real clock, `--speed` is slow (or fast) motion.
+    options.time_scale = args.speed.unwrap_or(1.0);
     if let Some(addr) = console {
         say(&format!(
             "serving tokio-console; attach with: {}",
@@ -276,7 +278,9 @@ fn run(args: RunArgs) -> Result<u8, Error> {
         // tokio-console measures wall time: pace the virtual clock to it.
         if scenario.runtime.clock == Clock::Virtual {
             options.control = Some(crate::runner::control::Control::new(
-                true, false, args.speed,
+                true,
+                false,
+                args.speed.unwrap_or(1.0),
             ));
         }
     }
@@ -468,6 +472,10 @@ fn worker(job: &str, nanos: u64) -> Result<u8, Error> {
     match job {
         "cpu" => {
             crate::runner::work::burn_cpu(std::time::Duration::from_nanos(nanos));
+            // What the OS measured of this process, for the parent's row.
+            if let Some(s) = crate::runner::os::Schedstat::own() {
+                out(&format!("{}\n", s.to_line()))?;
+            }
             Ok(0)
         }
         other => Err(Error::Input(format!("unknown worker job `{other}`"))),

@@ -58,6 +58,12 @@ pub enum Action {
     Faster,
     Slower,
     Restart,
+    /// The next / previous lesson of the picker's list.
+    NextLesson,
+    PreviousLesson,
+    /// Back to the lessons (the picker), or quit if the run was opened
+    /// directly.
+    Leave,
     /// Open the selected task's detail, or run the selected scenario.
     Open,
     Filter,
@@ -133,14 +139,14 @@ pub const BINDINGS: &[Binding] = &[
     Binding {
         keys: &[Key::Char('+'), Key::Char('=')],
         action: Action::Faster,
-        does: "faster (virtual clock)",
+        does: "faster (real clock: from the next restart)",
         contexts: &[Run],
         footer: true,
     },
     Binding {
         keys: &[Key::Char('-')],
         action: Action::Slower,
-        does: "slower: slow motion (virtual clock)",
+        does: "slower: slow motion (real clock: from the next restart)",
         contexts: &[Run],
         footer: true,
     },
@@ -150,6 +156,20 @@ pub const BINDINGS: &[Binding] = &[
         does: "restart the scenario",
         contexts: &[Run],
         footer: true,
+    },
+    Binding {
+        keys: &[Key::Char(']')],
+        action: Action::NextLesson,
+        does: "the next lesson",
+        contexts: &[Run],
+        footer: true,
+    },
+    Binding {
+        keys: &[Key::Char('[')],
+        action: Action::PreviousLesson,
+        does: "the previous lesson",
+        contexts: &[Run],
+        footer: false,
     },
     Binding {
         keys: &[Key::Char(' ')],
@@ -243,6 +263,20 @@ pub const BINDINGS: &[Binding] = &[
         footer: true,
     },
     Binding {
+        keys: &[Key::Up, Key::Char('k')],
+        action: Action::Up,
+        does: "scroll up",
+        contexts: &[Popup],
+        footer: false,
+    },
+    Binding {
+        keys: &[Key::Down, Key::Char('j')],
+        action: Action::Down,
+        does: "scroll down",
+        contexts: &[Popup],
+        footer: false,
+    },
+    Binding {
         keys: &[Key::Esc, Key::Char('q'), Key::Enter, Key::Char('?')],
         action: Action::Close,
         does: "close the popup",
@@ -250,10 +284,24 @@ pub const BINDINGS: &[Binding] = &[
         footer: true,
     },
     Binding {
+        keys: &[Key::Esc],
+        action: Action::Leave,
+        does: "back to the lessons (quits a run opened directly)",
+        contexts: &[Run],
+        footer: true,
+    },
+    Binding {
+        keys: &[Key::Char('q'), Key::CtrlC],
+        action: Action::Quit,
+        does: "quit",
+        contexts: &[Run],
+        footer: true,
+    },
+    Binding {
         keys: &[Key::Char('q'), Key::Esc, Key::CtrlC],
         action: Action::Quit,
         does: "quit",
-        contexts: &[Picker, Run, Replay],
+        contexts: &[Picker, Replay],
         footer: true,
     },
     Binding {
@@ -321,7 +369,8 @@ mod tests {
         assert_eq!(action(Context::Run, Key::Right), Some(Action::Forward));
         assert_eq!(action(Context::Run, Key::Left), Some(Action::Back));
         assert_eq!(action(Context::Run, Key::Char('q')), Some(Action::Quit));
-        assert_eq!(action(Context::Run, Key::Esc), Some(Action::Quit));
+        assert_eq!(action(Context::Run, Key::Esc), Some(Action::Leave));
+        assert_eq!(action(Context::Picker, Key::Esc), Some(Action::Quit));
         assert_eq!(action(Context::Run, Key::CtrlC), Some(Action::Quit));
         assert_eq!(action(Context::Popup, Key::Esc), Some(Action::Close));
         assert_eq!(action(Context::Popup, Key::CtrlC), Some(Action::Quit));

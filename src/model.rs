@@ -7,11 +7,12 @@
 
 pub mod history;
 pub mod lanes;
+pub mod resources;
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::probe::{Change, Event, Outcome, TaskIdx, TaskStats, Wait, WakeBy};
+use crate::probe::{Change, Event, Kind, ON_CPU, Outcome, TaskIdx, TaskStats, Wait, WakeBy};
 
 /// A poll longer than this is slow (tokio-metrics' default threshold).
 pub const SLOW_POLL: Duration = Duration::from_micros(50);
@@ -56,6 +57,8 @@ pub struct TaskView {
     /// Index of its `[[task]]` in the scenario.
     pub spec: u32,
     pub parent: Option<TaskIdx>,
+    /// A tokio task, or a thread, blocking job or child process.
+    pub kind: Kind,
     pub state: State,
     /// Step index of the newest event.
     pub step: u32,
@@ -94,6 +97,7 @@ impl TaskView {
         id: u64,
         spec: u32,
         parent: Option<TaskIdx>,
+        kind: Kind,
         step: u32,
         t: Duration,
     ) -> TaskView {
@@ -102,6 +106,7 @@ impl TaskView {
             id,
             spec,
             parent,
+            kind,
             state: State::Ready,
             step,
             since: t,
@@ -193,7 +198,8 @@ pub struct Model {
     pub info: RunInfo,
     pub tasks: Vec<TaskView>,
     pub workers: Vec<WorkerView>,
-    /// Polls that started on a worker whose previous poll was another task.
+    /// Polls that started on a worker whose previous poll was another
+    /// task's (a worker's first poll is not one).
     pub switches: u64,
     /// Time of the newest event.
     pub now: Duration,
@@ -254,13 +260,14 @@ impl Model {
             id,
             spec,
             parent,
+            kind,
         } = &e.change
         {
             let idx = e.task as usize;
             if self.tasks.len() <= idx {
                 self.tasks.resize_with(idx + 1, || placeholder(e.t));
             }
-            self.tasks[idx] = TaskView::new(name.clone(), *id, *spec, *parent, e.step, e.t);
+            self.tasks[idx] = TaskView::new(name.clone(), *id, *spec, *parent, *kind, e.step, e.t);
             return;
         }
         let Some(task) = self.tasks.get(e.task as usize) else {
@@ -273,9 +280,11 @@ impl Model {
             State::Running { worker } if !matches!(e.change, Change::Running { .. }) => {
                 let start = task.poll_start;
                 let poll = e.t.saturating_sub(start);
-                let w = self.worker(worker);
-                w.current = None;
-                w.busy += poll;
+                if worker != ON_CPU {
+                    let w = self.worker(worker);
+                    w.current = None;
+                    w.busy += poll;
+                }
                 let task = &mut self.tasks[e.task as usize];
                 task.running += poll;
                 task.max_poll = task.max_poll.max(poll);
@@ -296,9 +305,12 @@ impl Model {
             matches!(e.change, Change::Running { .. }) && !matches!(was, State::Running { .. });
         if let Change::Running { worker } = e.change
             && new_poll
+            && worker != ON_CPU
         {
             let w = self.worker(worker);
-            let switched = w.last != Some(e.task);
+            // A switch: the worker's previous poll was another task's (its
+            // first poll is no switch: nothing was switched from).
+            let switched = w.last.is_some_and(|last| last != e.task);
             w.last = Some(e.task);
             w.current = Some(e.task);
             w.since = e.t;
@@ -356,7 +368,7 @@ impl Model {
 
 /// A slot for a task whose spawn the log does not have (yet).
 fn placeholder(t: Duration) -> TaskView {
-    TaskView::new("?".into(), 0, 0, None, 0, t)
+    TaskView::new("?".into(), 0, 0, None, Kind::Task, 0, t)
 }
 
 #[cfg(test)]
@@ -385,6 +397,7 @@ mod tests {
                 id: u64::from(task) + 1,
                 spec: 0,
                 parent: None,
+                kind: Kind::Task,
             },
         )
     }
@@ -438,19 +451,19 @@ mod tests {
         assert_eq!(a.max_poll, ms(5));
         assert_eq!(a.done_at, Some(ms(105)));
         assert_eq!(m.wall(), ms(105));
-        assert_eq!(m.switches, 1);
+        assert_eq!(m.switches, 0, "one task alone never switches");
     }
 
     #[test]
     fn switches_count_polls_that_change_task_on_a_worker() {
-        // a, b, a, b: four polls, each a different task from the one before.
+        // a, b, a, b: four polls, each after another task's but the first.
         let mut events = vec![spawned(0, 0, "a"), spawned(0, 1, "b")];
         for (i, task) in [0, 1, 0, 1].into_iter().enumerate() {
             let t = i as u64 * 10;
             events.push(ev(t, task, Change::Running { worker: 0 }));
             events.push(ready(t + 10, task, WakeBy::Runtime, None));
         }
-        assert_eq!(model(&events).switches, 4);
+        assert_eq!(model(&events).switches, 3);
         // a, a, b: the second poll of a is no switch.
         let events = vec![
             spawned(0, 0, "a"),
@@ -462,7 +475,7 @@ mod tests {
             ev(20, 1, Change::Running { worker: 0 }),
             done(30, 1),
         ];
-        assert_eq!(model(&events).switches, 2);
+        assert_eq!(model(&events).switches, 1);
     }
 
     #[test]

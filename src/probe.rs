@@ -26,7 +26,7 @@ use std::time::Duration;
 use atomic_waker::AtomicWaker;
 use tokio_metrics::{Instrumented, TaskMonitor};
 
-pub use event::{Change, Event, Outcome, TaskIdx, TaskStats, Wait, WakeBy};
+pub use event::{Change, Event, Kind, ON_CPU, OsStats, Outcome, TaskIdx, TaskStats, Wait, WakeBy};
 
 /// Events the buffer holds before the producer waits (lossless) or drops.
 pub const DEFAULT_CAPACITY: usize = 1 << 22;
@@ -51,6 +51,9 @@ pub struct Recorder {
     cursor: AtomicU64,
     /// The newest live figures from the runner's sampler.
     sample: Mutex<Option<Arc<Sample>>>,
+    /// Real clock: scenario time per wall time (f64 bits): below 1 the run
+    /// plays in slow motion, every duration stretched by the runner.
+    scale: AtomicU64,
 }
 
 /// Live tokio-metrics figures, sampled by the runner while a run goes on.
@@ -134,7 +137,19 @@ impl Recorder {
             next_worker: AtomicU16::new(0),
             cursor: AtomicU64::new(0),
             sample: Mutex::new(None),
+            scale: AtomicU64::new(1.0f64.to_bits()),
         })
+    }
+
+    /// Real clock: scenario time runs at `scale` times the wall's (set
+    /// before the run starts).
+    pub fn set_time_scale(&self, scale: f64) {
+        self.scale.store(scale.to_bits(), Ordering::Relaxed);
+    }
+
+    /// Scenario time per wall time.
+    pub fn time_scale(&self) -> f64 {
+        f64::from_bits(self.scale.load(Ordering::Relaxed))
     }
 
     fn lock(&self) -> MutexGuard<'_, Buffer> {
@@ -152,7 +167,7 @@ impl Recorder {
     }
 
     /// Scenario time now (the runtime's clock: virtual or real).
-    fn now(buf: &Buffer) -> Duration {
+    fn now(&self, buf: &Buffer) -> Duration {
         let Some(start) = buf.start else {
             return Duration::ZERO;
         };
@@ -161,7 +176,13 @@ impl Recorder {
             // The virtual clock only moves on the runtime's thread, where
             // every wake-up happens (no helper threads run on it).
             Start::Tokio(start) => tokio::time::Instant::now().saturating_duration_since(start),
-            Start::Real(start) => quanta::Instant::now().saturating_duration_since(start),
+            Start::Real(start) => {
+                let wall = quanta::Instant::now().saturating_duration_since(start);
+                match self.time_scale() {
+                    1.0 => wall,
+                    scale => wall.mul_f64(scale),
+                }
+            }
         };
         now.max(buf.last)
     }
@@ -182,7 +203,7 @@ impl Recorder {
         let now = if self.lossless && CURRENT.with(Cell::get).is_some() {
             Duration::from_nanos(self.cursor.load(Ordering::Relaxed)).max(buf.last)
         } else {
-            let now = Self::now(&buf);
+            let now = self.now(&buf);
             if self.lossless {
                 self.cursor.store(now.as_nanos() as u64, Ordering::Relaxed);
             }
@@ -199,7 +220,7 @@ impl Recorder {
 
     /// Scenario time now, as the probe would stamp an event.
     pub fn elapsed(&self) -> Duration {
-        Self::now(&self.lock())
+        self.now(&self.lock())
     }
 
     /// Scenario time as seen from off the runtime (a sampler thread): the
@@ -210,7 +231,7 @@ impl Recorder {
         if self.lossless {
             buf.last
         } else {
-            Self::now(&buf)
+            self.now(&buf)
         }
     }
 
@@ -287,8 +308,98 @@ impl Recorder {
                     id,
                     spec: probe.spec,
                     parent,
+                    kind: Kind::Task,
                 },
             })
+        });
+    }
+}
+
+/// A thread, blocking-pool job or child process as a row of its own: the
+/// OS schedules it, so its transitions are what the OS says (see
+/// `runner::os`), recorded from whichever thread sees them.
+pub struct OsRow {
+    idx: TaskIdx,
+    /// The step of the task that started it.
+    step: u32,
+    recorder: Arc<Recorder>,
+}
+
+impl Recorder {
+    /// Records the start of a thread, job or process (`kind`) by task
+    /// `parent` at its step `step`; `id` is the OS's thread or process id.
+    #[allow(clippy::too_many_arguments)]
+    pub fn os_row(
+        self: &Arc<Self>,
+        idx: TaskIdx,
+        name: Arc<str>,
+        id: u64,
+        spec: u32,
+        step: u32,
+        parent: TaskIdx,
+        kind: Kind,
+    ) -> Arc<OsRow> {
+        self.record(|t| {
+            Some(Event {
+                t,
+                task: idx,
+                step,
+                change: Change::Spawned {
+                    name,
+                    id,
+                    spec,
+                    parent: Some(parent),
+                    kind,
+                },
+            })
+        });
+        Arc::new(OsRow {
+            idx,
+            step,
+            recorder: self.clone(),
+        })
+    }
+}
+
+impl OsRow {
+    pub fn idx(&self) -> TaskIdx {
+        self.idx
+    }
+
+    fn record(&self, change: Change) {
+        self.recorder.record(|t| {
+            Some(Event {
+                t,
+                task: self.idx,
+                step: self.step,
+                change,
+            })
+        });
+    }
+
+    /// The OS put it on a CPU.
+    pub fn on_cpu(&self) {
+        self.record(Change::Running { worker: ON_CPU });
+    }
+
+    /// The OS took the CPU away: runnable, waiting for one.
+    pub fn runnable(&self) {
+        self.record(Change::Ready {
+            by: WakeBy::Os,
+            late: None,
+        });
+    }
+
+    /// It ended; `os` is what the OS measured of it, if it could.
+    pub fn done(&self, outcome: Outcome, os: Option<OsStats>) {
+        self.record(Change::Done {
+            outcome,
+            stats: Box::new(TaskStats {
+                busy: os.map_or(Duration::ZERO, |o| o.cpu),
+                scheduled: os.map_or(Duration::ZERO, |o| o.runqueue),
+                os,
+                ..TaskStats::default()
+            }),
         });
     }
 }
@@ -429,15 +540,20 @@ impl TaskProbe {
     }
 
     /// The task's tokio-metrics figures so far.
+    /// In scenario time: on a slowed-down real clock tokio-metrics' wall
+    /// times are scaled back.
     pub fn stats(&self) -> TaskStats {
         let m = self.monitor.cumulative();
+        let scale = self.recorder.time_scale();
+        let t = |d: Duration| if scale == 1.0 { d } else { d.mul_f64(scale) };
         TaskStats {
             polls: m.total_poll_count,
-            busy: m.total_poll_duration,
-            scheduled: m.total_scheduled_duration,
-            idle: m.total_idle_duration,
+            busy: t(m.total_poll_duration),
+            scheduled: t(m.total_scheduled_duration),
+            idle: t(m.total_idle_duration),
             slow_polls: m.total_slow_poll_count,
-            first_poll_delay: m.total_first_poll_delay,
+            first_poll_delay: t(m.total_first_poll_delay),
+            os: None,
         }
     }
 
@@ -489,10 +605,11 @@ impl TaskProbe {
 
 fn encode_by(by: WakeBy) -> u64 {
     match by {
-        WakeBy::Task(t) => u64::from(t) + 3,
+        WakeBy::Task(t) => u64::from(t) + 4,
         WakeBy::Timer => 0,
         WakeBy::Io => 1,
         WakeBy::Runtime => 2,
+        WakeBy::Os => 3,
     }
 }
 
@@ -501,7 +618,8 @@ fn decode_by(v: u64) -> WakeBy {
         0 => WakeBy::Timer,
         1 => WakeBy::Io,
         2 => WakeBy::Runtime,
-        t => WakeBy::Task((t - 3) as TaskIdx),
+        3 => WakeBy::Os,
+        t => WakeBy::Task((t - 4) as TaskIdx),
     }
 }
 

@@ -4,6 +4,7 @@
 
 pub mod control;
 mod io;
+pub mod os;
 mod step;
 pub mod work;
 
@@ -33,6 +34,11 @@ pub struct RunOptions {
     pub control: Option<Arc<Control>>,
     /// Publish live tokio-metrics figures this often (the dashboard's panels).
     pub sample_every: Option<Duration>,
+    /// Real clock: scenario time per wall time. 0.1 plays the run in 10x
+    /// slow motion: every step's duration is stretched tenfold and the
+    /// clock reads a tenth of the wall's. (The virtual clock is paced by
+    /// `control` instead.)
+    pub time_scale: f64,
 }
 
 impl Default for RunOptions {
@@ -43,6 +49,7 @@ impl Default for RunOptions {
             capacity: crate::probe::DEFAULT_CAPACITY,
             control: None,
             sample_every: None,
+            time_scale: 1.0,
         }
     }
 }
@@ -116,9 +123,16 @@ impl Run {
 pub fn start(scenario: Arc<Scenario>, options: RunOptions) -> Result<Run, RunError> {
     let lossless = scenario.runtime.clock == Clock::Virtual;
     let recorder = Recorder::new(options.capacity.max(16), lossless);
+    let scale = if lossless {
+        1.0
+    } else {
+        crate::runner::control::clamp_speed(options.time_scale)
+    };
+    recorder.set_time_scale(scale);
     let runtime = build_runtime(&scenario, &recorder, &options)
         .map_err(|e| RunError::Start(e.to_string()))?;
     let rec = recorder.clone();
+    let cpus = scenario.runtime.cpus;
     let stop = Arc::new(Notify::new());
     let stop_rx = stop.clone();
     let stopping = Arc::new(AtomicBool::new(false));
@@ -126,6 +140,11 @@ pub fn start(scenario: Arc<Scenario>, options: RunOptions) -> Result<Run, RunErr
     let thread = std::thread::Builder::new()
         .name("taskscope-runtime".into())
         .spawn(move || {
+            // The runtime's own thread runs current_thread's tasks: pinned
+            // like the workers.
+            if let Some(cpus) = cpus {
+                os::pin(cpus);
+            }
             let mut metrics = tokio_metrics::RuntimeMonitor::new(runtime.handle()).intervals();
             let result =
                 runtime.block_on(main(scenario, rec.clone(), options, stop_rx, stopping_rx));
@@ -186,6 +205,10 @@ fn build_runtime(
         // spawn_blocking jobs beyond this wait their turn (tokio's default
         // would let 512 threads be alive at once).
         .max_blocking_threads(MAX_THREADS);
+    if let Some(cpus) = scenario.runtime.cpus {
+        // Workers and blocking-pool threads alike.
+        builder.on_thread_start(move || os::pin(cpus));
+    }
     if scenario.runtime.clock == Clock::Virtual {
         builder.start_paused(true);
     }
@@ -254,6 +277,10 @@ pub(crate) struct Shared {
     processes: Semaphore,
     /// Scenario time zero on tokio's clock.
     start: tokio::time::Instant,
+    /// Real clock: scenario time per wall time (1 = real time).
+    scale: f64,
+    /// Watches threads, blocking jobs and child processes (when probed).
+    os: Option<Arc<os::OsWatch>>,
     /// Every task's probe, for the sampler.
     probes: Mutex<Vec<Arc<TaskProbe>>>,
 }
@@ -282,8 +309,12 @@ impl Shared {
                 if let Ok(mut probes) = self.probes.lock() {
                     probes.push(probe.clone());
                 }
-                let future =
-                    probe.instrument(step::run_task(self.clone(), spec, Some(probe.clone())));
+                let future = probe.instrument(step::run_task(
+                    self.clone(),
+                    spec,
+                    name.clone(),
+                    Some(probe.clone()),
+                ));
                 SPAWNING.with(|s| {
                     *s.borrow_mut() = Some(Spawning {
                         probe,
@@ -295,7 +326,7 @@ impl Shared {
                 SPAWNING.with(|s| s.borrow_mut().take());
                 handle
             }
-            None => builder.spawn(step::run_task(self.clone(), spec, None)),
+            None => builder.spawn(step::run_task(self.clone(), spec, name.clone(), None)),
         };
         match spawned {
             Ok(handle) => self
@@ -320,11 +351,21 @@ impl Shared {
         tokio::time::Instant::now().saturating_duration_since(self.start)
     }
 
+    /// How long `d` of scenario time takes on tokio's clock: stretched in
+    /// a slow-motion real-clock run.
+    fn wall(&self, d: Duration) -> Duration {
+        if self.scale == 1.0 {
+            d
+        } else {
+            d.div_f64(self.scale)
+        }
+    }
+
     /// A timer the pacer knows of: on screen it fires at the right wall
     /// moment.
     async fn sleep(&self, d: Duration) {
         let _due = self.control.as_ref().and_then(|c| c.due(self.now() + d));
-        tokio::time::sleep(d).await;
+        tokio::time::sleep(self.wall(d)).await;
     }
 
     /// Live tasks that are stuck: everyone waits on a channel, lock or join.
@@ -384,6 +425,9 @@ async fn main(
         threads: Arc::new(Semaphore::new(MAX_THREADS)),
         processes: Semaphore::new(MAX_PROCESSES),
         start,
+        scale: recorder.time_scale(),
+        os: (options.probe && scenario.tasks.iter().any(|t| t.leaves_runtime()))
+            .then(os::OsWatch::start),
         probes: Mutex::new(Vec::new()),
         scenario: scenario.clone(),
     });
@@ -453,6 +497,9 @@ async fn main(
         }
     }
     shared.io.close();
+    if let Some(w) = &shared.os {
+        w.stop();
+    }
     Ok(RunEnd {
         elapsed: recorder.elapsed(),
         stalled,

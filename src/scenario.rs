@@ -45,6 +45,10 @@ pub const MAX_TEXT: usize = 1024;
 pub struct Scenario {
     pub name: String,
     pub description: String,
+    /// What to watch for on the run screen (one line).
+    pub watch: String,
+    /// The pace the lesson opens at on screen, if it says.
+    pub speed: Option<f64>,
     pub runtime: RuntimeSpec,
     pub channels: Vec<ChannelSpec>,
     pub mutexes: Vec<String>,
@@ -57,6 +61,8 @@ pub struct RuntimeSpec {
     /// Worker threads; always 1 on current_thread.
     pub workers: usize,
     pub clock: Clock,
+    /// Pin the run (workers, threads, child processes) to this many CPUs.
+    pub cpus: Option<usize>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -211,16 +217,35 @@ impl fmt::Display for StepLabel<'_> {
 }
 
 impl Scenario {
+    /// The first sentence of the description: the lesson in one line.
+    pub fn lesson(&self) -> &str {
+        let text = self.description.trim();
+        let end = text
+            .char_indices()
+            .find(|&(i, c)| {
+                matches!(c, '.' | '!' | '?')
+                    && text[i + c.len_utf8()..]
+                        .chars()
+                        .next()
+                        .is_none_or(char::is_whitespace)
+            })
+            .map_or(text.len(), |(i, c)| i + c.len_utf8());
+        &text[..end]
+    }
+
     /// A stand-in for a scenario only known by name (a replayed log of a
     /// file that is not bundled): no steps to label.
     pub fn unknown(name: &str) -> Scenario {
         Scenario {
             name: name.to_string(),
             description: String::new(),
+            watch: String::new(),
+            speed: None,
             runtime: RuntimeSpec {
                 flavor: Flavor::CurrentThread,
                 workers: 1,
                 clock: Clock::Virtual,
+                cpus: None,
             },
             channels: Vec::new(),
             mutexes: Vec::new(),

@@ -51,8 +51,12 @@ pub struct RuntimeMetricsSummary {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TaskSummary {
     pub name: String,
-    /// tokio's task id.
+    /// tokio's task id (the OS's process id for a child process).
     pub id: u64,
+    /// `task`, or `thread`, `blocking`, `process` for the rows the OS
+    /// schedules.
+    #[serde(default = "task_kind")]
+    pub kind: String,
     /// ok, panicked, cancelled, or running (the log ended first).
     pub outcome: String,
     /// The panic message of a panicked task.
@@ -76,6 +80,18 @@ pub struct TaskSummary {
     pub max_late_ms: f64,
     /// Time spent waiting, per reason.
     pub waits: Waits,
+    /// Threads and processes, from the OS: time on a CPU, time runnable
+    /// but waiting for a CPU, and how many time slices it got.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpu_ms: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub runqueue_ms: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub slices: Option<u64>,
+}
+
+fn task_kind() -> String {
+    "task".into()
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -107,6 +123,7 @@ impl Summary {
                 TaskSummary {
                     name: t.name.to_string(),
                     id: t.id,
+                    kind: t.kind.as_str().to_string(),
                     outcome: t.outcome().map_or("running", Outcome::as_str).to_string(),
                     message: match t.outcome() {
                         Some(Outcome::Panicked(m)) => Some(m.clone()),
@@ -133,6 +150,9 @@ impl Summary {
                         process: w(Wait::Process),
                         yield_: w(Wait::Yield),
                     },
+                    cpu_ms: stats.os.map(|o| ms(o.cpu)),
+                    runqueue_ms: stats.os.map(|o| ms(o.runqueue)),
+                    slices: stats.os.map(|o| o.slices),
                 }
             })
             .collect();
@@ -230,8 +250,7 @@ impl Summary {
             if t.late_wakes > 0 {
                 waited.push(format!("(woken up to {} ms late)", fmt_ms(t.max_late_ms)));
             }
-            let _ = writeln!(
-                out,
+            let row = format!(
                 "{} {:>9} {:>9} {:>6} {:>9} {:>9} {:>6}  {:<10} {}",
                 text::cell(&t.name, 16),
                 t.done_ms.map_or("-".into(), fmt_ms),
@@ -243,6 +262,7 @@ impl Summary {
                 text::visible(&t.outcome),
                 waited.join(", ")
             );
+            let _ = writeln!(out, "{}", row.trim_end());
             if let Some(m) = &t.message {
                 let _ = writeln!(out, "{:<16} panic: {}", "", text::visible(m));
             }

@@ -15,7 +15,7 @@ pub mod theme;
 use ratatui::buffer::Buffer;
 use ratatui::layout::{Alignment, Constraint, Layout, Rect};
 use ratatui::text::Line;
-use ratatui::widgets::{Clear, Paragraph, Widget, Wrap};
+use ratatui::widgets::{Block, Clear, Paragraph, Widget, Wrap};
 
 use crate::app::{App, Mode, Popup};
 
@@ -61,6 +61,39 @@ fn too_small(area: Rect, buf: &mut Buffer) {
         );
 }
 
+/// Draws `lines` wrapped in a bordered popup, scrolled: from the top by
+/// `scroll` lines, or (`from_end`) so that the last line shows, `scroll`
+/// lines up from there. Says so in the title when there is more.
+fn scrolled_popup(
+    lines: Vec<Line<'_>>,
+    title: &str,
+    from_end: bool,
+    scroll: u16,
+    area: Rect,
+    buf: &mut Buffer,
+) {
+    let inner_w = area.width.saturating_sub(2).max(1) as usize;
+    let inner_h = area.height.saturating_sub(2);
+    let total: usize = lines
+        .iter()
+        .map(|l| l.width().div_ceil(inner_w).max(1))
+        .sum();
+    let hidden = total
+        .saturating_sub(inner_h as usize)
+        .min(u16::MAX as usize) as u16;
+    let top = if from_end {
+        hidden.saturating_sub(scroll)
+    } else {
+        scroll.min(hidden)
+    };
+    let more = if hidden > 0 { " · ↑/↓ scroll" } else { "" };
+    Paragraph::new(lines)
+        .wrap(Wrap { trim: false })
+        .scroll((top, 0))
+        .block(Block::bordered().title(format!(" {title} (Esc closes){more} ")))
+        .render(area, buf);
+}
+
 /// A rectangle `pw`% wide and `ph`% high in the middle of `area`.
 fn popup_area(area: Rect, pw: u16, ph: u16) -> Rect {
     let w = area.width * pw / 100;
@@ -77,35 +110,58 @@ fn run_screen(app: &App, area: Rect, buf: &mut Buffer) {
     let Some(session) = &app.session else {
         return;
     };
-    let [title, narration, body, footer] = Layout::vertical([
+    let watch = !session.scenario.watch.is_empty();
+    let [title, lesson, watch_area, narration, body, footer] = Layout::vertical([
         Constraint::Length(1),
+        Constraint::Length(u16::from(!session.scenario.description.is_empty())),
+        Constraint::Length(u16::from(watch)),
         Constraint::Length(1),
-        Constraint::Min(8),
+        Constraint::Min(6),
         Constraint::Length(2),
     ])
     .areas(area);
     status::title(session, title, buf);
+    status::lesson(session, lesson, watch_area, buf);
     Line::from(narration::text(session))
         .style(theme::NARRATION)
         .render(narration, buf);
-    let (main, side) = if body.width >= 130 {
-        let [m, s] = Layout::horizontal([Constraint::Min(60), Constraint::Length(30)]).areas(body);
+    // The runtime panel beside the rest when there is room; else folded
+    // into one line under the table.
+    let (main, side) = if body.width >= 140 {
+        let [m, s] = Layout::horizontal([Constraint::Min(100), Constraint::Length(32)]).areas(body);
         (m, Some(s))
     } else {
         (body, None)
     };
+    // Too low for the folded runtime line: the table and lanes come first.
+    let fold = side.is_none() && area.height >= 24;
     // Filtered once a frame: with 100,000 tasks this is the costly part.
     let visible = app.visible_tasks();
     let rows = visible.len().min(u16::MAX as usize) as u16;
-    let table_height = rows
-        .saturating_add(3)
-        .clamp(4, (main.height * 45 / 100).max(4));
-    let [table, lanes_area] =
-        Layout::vertical([Constraint::Length(table_height), Constraint::Min(3)]).areas(main);
+    let strips = 1 + u16::from(fold);
+    // About half the height, more on a small screen while the lanes keep
+    // three lines.
+    let share = main.height.saturating_sub(strips) * 55 / 100;
+    let spare = main.height.saturating_sub(strips + 3);
+    let table_height = rows.saturating_add(3).min(share.max(spare.min(8))).max(4);
+    let [table, why, folded, lanes_area] = Layout::vertical([
+        Constraint::Length(table_height),
+        Constraint::Length(1),
+        Constraint::Length(u16::from(fold)),
+        Constraint::Min(3),
+    ])
+    .areas(main);
     tasks::render(app, session, &visible, table, buf);
+    if let Some(task) = app.selected_task() {
+        Line::from(format!(" why: {}", narration::why(session, task)))
+            .style(theme::KEY)
+            .render(why, buf);
+    }
     lanes::render(app, session, &visible, lanes_area, buf);
-    if let Some(side) = side {
-        runtime::render(session, side, buf);
+    match side {
+        Some(side) => runtime::render(session, side, buf),
+        None if fold => runtime::folded(session, folded, buf),
+        None => {}
     }
     status::footer(app, session, footer, buf);
 }

@@ -43,12 +43,19 @@ fn list_json_is_an_array_of_named_scenarios() {
     let text = stdout(taskscope().args(["list", "--json"]));
     let v: serde_json::Value = serde_json::from_str(&text).unwrap();
     let items = v.as_array().unwrap();
-    assert!(items.len() >= 12);
-    assert!(
-        items
-            .iter()
-            .all(|i| i["name"].is_string() && i["description"].is_string())
-    );
+    let bundled: Vec<taskscope::scenario::Scenario> = taskscope::scenario::bundled::all()
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(items.len(), bundled.len());
+    for (item, s) in items.iter().zip(&bundled) {
+        assert_eq!(item["name"], s.name.as_str());
+        assert_eq!(item["description"], s.description.as_str());
+        assert_eq!(item["flavor"], s.runtime.flavor.as_str());
+        assert_eq!(item["workers"], s.runtime.workers);
+        assert_eq!(item["clock"], s.runtime.clock.as_str());
+        let tasks: u64 = s.tasks.iter().map(|t| u64::from(t.count)).sum();
+        assert_eq!(item["tasks"], tasks, "{}", s.name);
+    }
 }
 
 #[test]
@@ -79,22 +86,30 @@ fn every_invalid_scenario_exits_2_naming_line_and_column() {
                 .map(str::trim)
                 .map(str::to_string)
         };
-        let (expect, at) = match (field("# expect:"), field("# at:")) {
-            (Some(e), Some(a)) => (e, a),
-            _ => ("empty".to_string(), "1:1".to_string()),
+        let (Some(expect), Some(at)) = (field("# expect:"), field("# at:")) else {
+            panic!(
+                "{} must say what its error contains (`# expect:`) and where (`# at: LINE:COL`)",
+                path.display()
+            );
         };
         let out = taskscope().arg("check").arg(&path).output().unwrap();
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(2), "{}: {stderr}", path.display());
+        // The message itself: what follows `file:line:col: ` (the path may
+        // hold the expected word too).
         let located = format!("{}:{at}: ", path.display());
+        let message = stderr
+            .lines()
+            .find_map(|l| l.strip_prefix(&located))
+            .unwrap_or_else(|| {
+                panic!(
+                    "{}: expected the error at {at}, got: {stderr}",
+                    path.display()
+                )
+            });
         assert!(
-            stderr.contains(&located),
-            "{}: expected the error at {at}, got: {stderr}",
-            path.display()
-        );
-        assert!(
-            stderr.contains(&expect),
-            "{}: expected {expect:?} in: {stderr}",
+            message.contains(&expect),
+            "{}: expected {expect:?} in the message at {at}: {message}",
             path.display()
         );
         assert!(!stderr.contains("panicked"), "{stderr}");
@@ -106,7 +121,10 @@ fn every_invalid_scenario_exits_2_naming_line_and_column() {
 #[test]
 fn binary_and_non_utf8_files_are_rejected_with_a_position() {
     let dir = tempfile::tempdir().unwrap();
-    let cases: [(&str, &[u8], &str, &str); 3] = [
+    let cases: [(&str, &[u8], &str, &str); 5] = [
+        // No room for `# expect:` lines in an empty file: made here.
+        ("nothing.toml", b"", "1:1", "the file is empty"),
+        ("blank.toml", b"  \n\n", "1:1", "the file is empty"),
         (
             "binary.toml",
             b"name = \"x\"\n\x00\x01\x02",
@@ -122,11 +140,11 @@ fn binary_and_non_utf8_files_are_rejected_with_a_position() {
         let out = taskscope().arg("check").arg(&path).output().unwrap();
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(2), "{name}: {stderr}");
-        assert!(
-            stderr.contains(&format!("{name}:{at}: ")),
-            "{name}: {stderr}"
-        );
-        assert!(stderr.contains(expect), "{name}: {stderr}");
+        let message = stderr
+            .lines()
+            .find_map(|l| l.split_once(&format!("{name}:{at}: ")).map(|(_, m)| m))
+            .unwrap_or_else(|| panic!("{name}: expected the error at {at}: {stderr}"));
+        assert!(message.contains(expect), "{name}: {message}");
     }
 }
 
@@ -167,7 +185,7 @@ fn bad_arguments_are_exit_2() {
 
 #[test]
 fn run_json_prints_the_summary_shape() {
-    let text = stdout(taskscope().args(["run", "breakfast-concurrent", "--json"]));
+    let text = stdout(taskscope().args(["run", "blocking-the-loop", "--json"]));
     let v: serde_json::Value = serde_json::from_str(&text).unwrap();
     for key in [
         "scenario",
@@ -195,6 +213,9 @@ fn run_json_prints_the_summary_shape() {
         "idle_ms",
         "slow_polls",
         "max_poll_ms",
+        "first_poll_delay_ms",
+        "late_wakes",
+        "max_late_ms",
         "waits",
     ] {
         assert!(task.get(key).is_some(), "task has {key}");
@@ -204,7 +225,25 @@ fn run_json_prints_the_summary_shape() {
     ] {
         assert!(task["waits"].get(key).is_some(), "waits has {key}");
     }
-    assert_eq!(v["wall_ms"].as_f64(), Some(605.0));
+    let task = |name: &str| {
+        v["tasks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["name"] == name)
+            .unwrap()
+            .clone()
+    };
+    // The lesson in numbers: the sleeper's 100 ms timer fired 200 ms late,
+    // the bystander's first poll waited 300 ms behind the blocker.
+    assert_eq!(task("sleeper")["late_wakes"], 1);
+    assert_eq!(task("sleeper")["max_late_ms"], 200.0);
+    assert_eq!(task("bystander")["first_poll_delay_ms"], 300.0);
+    assert_eq!(task("blocker")["max_poll_ms"], 300.0);
+    assert_eq!(task("sleeper")["waits"]["timer"], 300.0);
+    assert_eq!(v["wall_ms"].as_f64(), Some(360.0));
+    assert_eq!(v["runtime"]["flavor"], "current_thread");
+    assert_eq!(v["runtime"]["clock"], "virtual");
 }
 
 #[test]
@@ -268,8 +307,30 @@ fn an_unwritable_events_path_is_exit_2_before_the_run() {
 #[test]
 fn no_arguments_without_a_terminal_runs_the_default_scenario_headless() {
     let text = stdout(&mut taskscope());
-    assert!(text.starts_with("breakfast-concurrent"), "{text}");
-    assert!(text.contains("eggs"));
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(
+        lines[0],
+        "breakfast-concurrent: current_thread (1 worker, virtual clock)"
+    );
+    assert!(
+        lines[1].starts_with("finished in 1300 ms of scenario time"),
+        "{text}"
+    );
+    // One row per dish, each done when its wait is over.
+    for (dish, done, wait) in [
+        ("eggs", "1300", "io 900ms"),
+        ("toast", "1200", "io 500ms"),
+        ("coffee", "1200", "io 200ms"),
+    ] {
+        let row = lines
+            .iter()
+            .find(|l| l.split_whitespace().next() == Some(dish))
+            .unwrap_or_else(|| panic!("no row for {dish}: {text}"));
+        let cells: Vec<&str> = row.split_whitespace().collect();
+        assert_eq!(cells[1], done, "{row}");
+        assert!(row.contains(wait), "{row}");
+        assert!(row.contains(" ok "), "{row}");
+    }
 }
 
 #[test]

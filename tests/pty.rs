@@ -561,3 +561,54 @@ steps = [ { recv = "b" }, { send = "a" } ]
     term.press("q");
     assert_eq!(term.ended().exit_code(), 1);
 }
+
+#[test]
+fn a_lesson_opens_at_a_pace_a_learner_can_watch() {
+    // Opened with no options: breakfast-concurrent (1.3 s of scenario time)
+    // plays at its own pace, still going 3 s in, over well before 45 s.
+    let mut term = Terminal::start(&["run", "breakfast-concurrent"]);
+    let started = Instant::now();
+    term.wait_for("the run screen", |t| t.contains("lanes"));
+    while started.elapsed() < Duration::from_secs(3) {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let text = term.text();
+    assert!(text.contains(" LIVE "), "still playing after 3 s:\n{text}");
+    assert!(text.contains("speed 0.1x"), "{text}");
+    loop {
+        let text = term.text();
+        if text.contains(" DONE ") {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(45),
+            "not over after 45 s:\n{text}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // `-` goes slower, never faster, down to 0.01x.
+    for expected in ["0.05x", "0.02x", "0.01x", "0.01x"] {
+        term.press("-");
+        term.wait_for(expected, |t| t.contains(&format!("speed {expected}")));
+    }
+    term.press("q");
+    assert!(term.ended().success());
+}
+
+#[test]
+fn esc_goes_back_to_the_lessons_and_the_next_lesson_key_opens_the_next() {
+    let mut term = Terminal::start(&[]);
+    term.wait_for("the picker", |t| t.contains("pick a scenario"));
+    term.press("\r"); // the first lesson
+    term.wait_for("its run screen", |t| {
+        t.contains("breakfast-sequential ·") && t.contains("lesson:")
+    });
+    term.press("]");
+    term.wait_for("the next lesson", |t| {
+        t.contains("breakfast-concurrent ·") && t.contains("lesson: Concurrent breakfast")
+    });
+    term.press("\x1b"); // Esc
+    term.wait_for("the picker again", |t| t.contains("pick a scenario"));
+    term.press("q");
+    assert!(term.ended().success());
+}

@@ -31,20 +31,40 @@ fn sequential_breakfast_takes_the_sum_of_its_steps() {
     assert!(near(wall, total, 1.0), "wall {wall} vs sum {total}");
 }
 
+/// One worker, three dishes: the hands-on work (cpu) takes turns, the
+/// waits overlap. Each dish sends its order once the worker is free for
+/// it; here the eggs' goes last, after all 1 s of hands-on work, and its
+/// 300 ms wait ends the breakfast.
 #[test]
-fn concurrent_breakfast_takes_about_its_longest_step() {
+fn concurrent_breakfast_overlaps_the_waits_but_not_the_hands_on_work() {
     let s = bundled("breakfast-concurrent");
-    let longest = s
+    let cpu: f64 = s
         .tasks
         .iter()
         .flat_map(|t| &t.steps)
         .filter_map(|step| match step.action {
-            Action::Io(d) | Action::Sleep(d) => Some(d.as_secs_f64() * 1000.0),
+            Action::Cpu { work, .. } => Some(work.as_secs_f64() * 1000.0),
             _ => None,
         })
-        .fold(0.0, f64::max);
-    let wall = summary(s).wall_ms;
-    assert!(near(wall, longest, 1.0), "wall {wall} vs longest {longest}");
+        .sum();
+    let sequential = step_total(&bundled("breakfast-sequential"));
+    let summary = summary(s);
+    assert_eq!(
+        summary.wall_ms,
+        cpu + 300.0,
+        "all the hands-on work, then the eggs boil"
+    );
+    assert!(
+        summary.wall_ms < sequential,
+        "{} vs {sequential}",
+        summary.wall_ms
+    );
+    let eggs = summary.task("eggs").unwrap();
+    assert_eq!(
+        eggs.waits.io,
+        summary.wall_ms - 400.0,
+        "connecting, then the boil"
+    );
 }
 
 #[test]
@@ -103,12 +123,42 @@ fn a_blocked_timer_is_late_in_the_event_log() {
     );
 }
 
+/// The tasks' names in the order their polls started.
+fn poll_order(events: &[taskscope::probe::Event]) -> Vec<String> {
+    let mut names = std::collections::HashMap::new();
+    let mut running = std::collections::HashSet::new();
+    let mut order = Vec::new();
+    for e in events {
+        match &e.change {
+            Change::Spawned { name, .. } => {
+                names.insert(e.task, name.to_string());
+            }
+            Change::Running { .. } => {
+                if running.insert(e.task) {
+                    order.push(names[&e.task].clone());
+                }
+            }
+            _ => {
+                running.remove(&e.task);
+            }
+        }
+    }
+    order
+}
+
 #[test]
-fn cooperative_yields_interleave_two_cpu_tasks() {
+fn cooperative_yields_interleave_two_cpu_tasks_in_pairs() {
+    let events = common::record(bundled("cooperative-yields"));
+    // tokio wakes yielded tasks last-in first-out (the README says so): each
+    // task runs twice in a row, after the first poll: chop stir stir chop
+    // chop stir stir ... 20 polls in all.
+    let expected: Vec<&str> = (0..20)
+        .map(|i| if (i + 1) / 2 % 2 == 0 { "chop" } else { "stir" })
+        .collect();
+    assert_eq!(poll_order(&events), expected);
     let s = summary(bundled("cooperative-yields"));
-    // tokio wakes yielded tasks last-in first-out, so they take turns in
-    // pairs (a b b a a b ...): 20 polls, about 10 switches.
-    assert!(s.switches >= 10, "switches {}", s.switches);
+    // A switch at every second poll: 10 of them (the first poll is none).
+    assert_eq!(s.switches, 10);
     assert_eq!(s.tasks.iter().map(|t| t.polls).sum::<u64>(), 20);
     let done: Vec<f64> = s.tasks.iter().map(|t| t.done_ms.unwrap()).collect();
     assert!(
@@ -119,8 +169,13 @@ fn cooperative_yields_interleave_two_cpu_tasks() {
 
 #[test]
 fn without_yields_two_cpu_tasks_run_one_after_the_other() {
+    let events = common::record(bundled("greedy-cpu"));
+    assert_eq!(poll_order(&events).len(), 2, "one poll each");
     let s = summary(bundled("greedy-cpu"));
-    assert!(s.switches <= 2, "switches {}", s.switches);
+    assert_eq!(
+        s.switches, 1,
+        "one switch: from the first task to the second"
+    );
     let mut done: Vec<f64> = s.tasks.iter().map(|t| t.done_ms.unwrap()).collect();
     done.sort_by(f64::total_cmp);
     assert_eq!(done, vec![100.0, 200.0]);
@@ -188,14 +243,35 @@ fn busy_time_from_tokio_metrics_matches_the_running_intervals() {
 
 #[test]
 fn io_waits_are_real_socket_waits_woken_by_the_io_driver() {
-    let finished = run(bundled("breakfast-concurrent"));
+    // tokio's own count of I/O readiness events (RuntimeMonitor): every io
+    // step is at least a connect and a reply over loopback. The same
+    // scenario with its io steps turned into sleeps has none.
+    let with_io = run(bundled("breakfast-concurrent"));
+    let io_steps = bundled("breakfast-concurrent")
+        .tasks
+        .iter()
+        .flat_map(|t| &t.steps)
+        .filter(|s| matches!(s.action, Action::Io(_)))
+        .count() as u64;
+    assert!(io_steps >= 2);
+    assert!(
+        with_io.end.runtime.io_ready >= 2 * io_steps,
+        "{} readiness events for {io_steps} io steps",
+        with_io.end.runtime.io_ready
+    );
+    let text =
+        include_str!("../scenarios/breakfast-concurrent.toml").replace("{ io = ", "{ sleep = ");
+    let timers = run(inline(&text));
+    assert_eq!(timers.end.runtime.io_ready, 0, "sleeps use no socket");
+    let finished = with_io;
     let eggs = finished
         .model
         .tasks
         .iter()
         .find(|t| &*t.name == "eggs")
         .unwrap();
-    assert_eq!(eggs.waits[Wait::Io as usize], Duration::from_millis(600));
+    // Connecting while the others cook (600 ms), then the 300 ms boil.
+    assert_eq!(eggs.waits[Wait::Io as usize], Duration::from_millis(900));
     assert_eq!(eggs.last_wake.map(|w| w.0), Some(WakeBy::Io));
 }
 
@@ -352,4 +428,32 @@ steps = [ { io = "1s" } ]
         s.tasks.iter().find(|t| t.outcome != "ok")
     );
     assert_eq!(s.wall_ms, 1000.0);
+}
+
+/// A task that cannot run cannot send its request: beside a 500 ms CPU
+/// hog on the one worker, `io 1s` is sent at 500 ms and answered at 1.5 s
+/// (the remote side's clock starts when the request arrives).
+pub const IO_BESIDE_A_HOG: &str = r#"name = "io-beside-a-hog"
+description = "An io step next to a CPU hog."
+[runtime]
+flavor = "current_thread"
+clock = "CLOCK"
+[[task]]
+name = "fetch"
+steps = [ { io = "1s" } ]
+[[task]]
+name = "hog"
+steps = [ { cpu = "500ms" } ]
+"#;
+
+#[test]
+fn an_io_request_waits_for_a_cpu_hog_before_its_reply_clock_starts() {
+    let s = summary(inline(&IO_BESIDE_A_HOG.replace("CLOCK", "virtual")));
+    let fetch = s.task("fetch").unwrap();
+    assert_eq!(
+        fetch.done_ms,
+        Some(1500.0),
+        "sent at 500 ms, answered 1 s later"
+    );
+    assert_eq!(s.task("hog").unwrap().done_ms, Some(500.0));
 }

@@ -10,6 +10,8 @@ use taskscope::app::{App, Message, Session};
 use taskscope::keys::Key;
 use taskscope::scenario::bundled;
 
+mod common;
+
 fn session(name: &str) -> Session {
     let scenario = Arc::new(bundled::get(name).unwrap().unwrap());
     let path = format!("tests/fixtures/{name}.jsonl");
@@ -35,13 +37,12 @@ fn at(name: &str, pos: u64) -> App {
 fn run_screen_while_the_blocker_holds_the_worker() {
     // After the blocker's poll starts: it holds worker 0, the bystander is ready.
     let s = session("blocking-the-loop");
-    let pos = s
-        .history
-        .events()
-        .position(|(_, e)| {
-            matches!(e.change, taskscope::probe::Change::Running { .. })
-                && s.model().task(e.task).is_none_or(|_| true)
-                && e.task == 1
+    let events: Vec<_> = s.history.events().map(|(_, e)| e.clone()).collect();
+    let blocker = common::task_index(&events, "blocker");
+    let pos = events
+        .iter()
+        .position(|e| {
+            e.task == blocker && matches!(e.change, taskscope::probe::Change::Running { .. })
         })
         .unwrap() as u64
         + 1;
@@ -91,7 +92,7 @@ fn task_detail_shows_transitions_and_metrics() {
 
 #[test]
 fn the_picker_lists_the_bundled_scenarios() {
-    let app = App::picker(Default::default(), false, 1.0);
+    let app = App::picker(Default::default(), false, None);
     let frame = draw(&app, 120, 35);
     let text = frame.to_string();
     for (name, _) in bundled::ALL {
@@ -123,8 +124,86 @@ fn scrubbing_back_and_forth_moves_one_transition() {
     assert_eq!(app.session.as_ref().unwrap().history.cursor(), end - 2);
     app.update(Message::Key(Key::Right));
     assert_eq!(app.session.as_ref().unwrap().history.cursor(), end - 1);
+    assert!(draw(&app, 120, 35).to_string().contains("REPLAY · PAUSED"));
+}
+
+/// Just after the blocker's poll starts in blocking-the-loop, a moment later
+/// (so the held time shows), drawn as the live screen would be.
+fn blocker_holding() -> App {
+    let mut s = session("blocking-the-loop");
+    s.show_at(std::time::Duration::from_millis(220));
+    s.looks_live = true;
+    App::with_session(s)
+}
+
+#[test]
+fn the_run_screen_shows_the_lesson_and_what_to_watch_for_at_every_size() {
+    let app = blocker_holding();
+    let lesson = "A blocking call inside async code stalls everyone on that thread.";
+    for (w, h) in [(120, 35), (80, 24), (60, 16)] {
+        let text = draw(&app, w, h).to_string();
+        let fits: String = format!(" lesson: {lesson}")
+            .chars()
+            .take(w as usize)
+            .collect();
+        assert!(text.contains(fits.trim_end()), "{w}x{h}:\n{text}");
+        assert!(text.contains(" watch for: "), "{w}x{h}:\n{text}");
+        assert!(text.contains(" why: "), "{w}x{h}:\n{text}");
+    }
+}
+
+#[test]
+fn blocking_the_loop_while_held_at_120x35() {
+    insta::assert_snapshot!(draw(&blocker_holding(), 120, 35));
+}
+
+#[test]
+fn blocking_the_loop_while_held_at_80x24() {
+    insta::assert_snapshot!(draw(&blocker_holding(), 80, 24));
+}
+
+#[test]
+fn blocking_the_loop_while_held_at_60x16() {
+    insta::assert_snapshot!(draw(&blocker_holding(), 60, 16));
+}
+
+#[test]
+fn helper_threads_are_rows_and_lanes_of_their_own() {
+    let mut s = session("breakfast-threads");
+    s.show_at(std::time::Duration::from_millis(250));
+    s.looks_live = true;
+    let app = App::with_session(s);
+    let text = draw(&app, 120, 35).to_string();
+    for row in ["eggs/thread", "toast/thread", "coffee/thread"] {
+        assert!(text.contains(row), "{row}:\n{text}");
+    }
+    insta::assert_snapshot!(draw(&app, 120, 35));
+}
+
+#[test]
+fn the_lock_holder_and_its_queue_are_named() {
+    let mut s = session("mutex-contention");
+    s.show_at(std::time::Duration::from_millis(100));
+    s.looks_live = true;
+    let mut app = App::with_session(s);
+    app.update(Message::Key(Key::Down)); // cook-2, queued for the stove
+    let text = draw(&app, 120, 35).to_string();
     assert!(
-        draw(&app, 120, 35).to_string().contains("HISTORY")
-            || app.session.as_ref().unwrap().is_replay()
+        text.contains("why: cook-2: waiting") && text.contains("for stove, held by cook-1"),
+        "{text}"
     );
+    insta::assert_snapshot!(draw(&app, 80, 24));
+}
+
+#[test]
+fn a_long_detail_shows_its_newest_lines_and_scrolls_up() {
+    let mut app = at("channel-pipeline", u64::MAX);
+    app.update(Message::Key(Key::Enter));
+    let text = draw(&app, 80, 24).to_string();
+    assert!(text.contains("done (ok)"), "the newest line shows:\n{text}");
+    assert!(text.contains("↑/↓ scroll"), "{text}");
+    for _ in 0..5 {
+        app.update(Message::Key(Key::Up));
+    }
+    assert_ne!(draw(&app, 80, 24).to_string(), text, "↑ scrolls");
 }

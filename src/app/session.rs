@@ -60,6 +60,9 @@ pub struct Session {
     replay_at: Option<Duration>,
     /// Drawn as the live run screen would be (for pictures of a moment).
     pub looks_live: bool,
+    /// The speed the run started at (on the real clock it cannot change
+    /// during the run).
+    pub run_speed: f64,
 }
 
 impl Session {
@@ -73,6 +76,9 @@ impl Session {
         let paced = scenario.runtime.clock == Clock::Virtual;
         let control = Control::new(paced, paused, speed);
         options.control = Some(control.clone());
+        // The real clock cannot be paced: the run plays in slow (or fast)
+        // motion instead, every duration stretched, at the speed it starts.
+        options.time_scale = if paced { 1.0 } else { speed };
         options.sample_every = Some(Duration::from_millis(250));
         let run = runner::start(scenario.clone(), options.clone())?;
         let info = crate::headless::run_info(&scenario);
@@ -107,6 +113,7 @@ impl Session {
             output_error: None,
             replay_at: None,
             looks_live: false,
+            run_speed: control.speed,
         }
     }
 
@@ -472,6 +479,39 @@ impl Session {
             .steps
             .get(t.step as usize)?;
         Some((&step.action, step.note.as_deref()))
+    }
+
+    /// Mutexes and channels at the moment shown.
+    pub fn resources(&self) -> crate::model::resources::Resources {
+        use crate::model::resources::{self, StepUse};
+        let cursor = self.history.cursor();
+        let events = self
+            .history
+            .events()
+            .take_while(|(p, _)| *p < cursor)
+            .map(|(_, e)| e);
+        resources::compute(
+            events,
+            self.model(),
+            self.scenario.mutexes.len(),
+            self.scenario.channels.len(),
+            |spec, step| match self.action(spec, step) {
+                Some(Action::Lock(m)) => StepUse::Lock(*m),
+                Some(Action::Unlock(m)) => StepUse::Unlock(*m),
+                Some(Action::Send(c)) => StepUse::Send(*c),
+                Some(Action::Recv(c)) => StepUse::Recv(*c),
+                _ => StepUse::Other,
+            },
+        )
+    }
+
+    /// What step `step` of task kind `spec` does.
+    pub fn action(&self, spec: u32, step: u32) -> Option<&Action> {
+        self.scenario
+            .tasks
+            .get(spec as usize)
+            .and_then(|t| t.steps.get(step as usize))
+            .map(|s| &s.action)
     }
 
     /// Whether step `step` of task kind `spec` holds its worker (cpu, block).

@@ -13,7 +13,9 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use crate::model::{Model, RunInfo, RuntimeFigures};
-use crate::probe::{Change, Event, Outcome, TaskIdx, TaskStats, Wait, WakeBy};
+use crate::probe::{
+    Change, Event, Kind, ON_CPU, OsStats, Outcome, TaskIdx, TaskStats, Wait, WakeBy,
+};
 use crate::scenario::MAX_WORKERS;
 
 /// The version of this format, in the header line.
@@ -37,6 +39,8 @@ struct Line {
     idx: Option<TaskIdx>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     spec: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    kind: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     parent: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -65,6 +69,12 @@ struct Line {
     slow_polls: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     first_poll_delay_ms: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    cpu_ms: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    runqueue_ms: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    slices: Option<u64>,
     // Header and end lines.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     format: Option<u32>,
@@ -180,24 +190,22 @@ impl LineWriter {
             ..Line::default()
         };
         match &e.change {
-            Change::Spawned { spec, parent, .. } => {
+            Change::Spawned {
+                spec, parent, kind, ..
+            } => {
                 line.spec = Some(*spec);
+                line.kind = kind.is_os().then(|| kind.as_str().to_string());
                 line.parent = parent.map(|p| self.name(p));
                 line.parent_idx = *parent;
             }
             Change::Ready { by, late } => {
-                line.by = Some(match by {
-                    WakeBy::Task(t) => self.name(*t),
-                    WakeBy::Timer => "timer".into(),
-                    WakeBy::Io => "io".into(),
-                    WakeBy::Runtime => "runtime".into(),
-                });
+                line.by = Some(by.describe(|t| self.name(t)));
                 if let WakeBy::Task(t) = by {
                     line.by_idx = Some(*t);
                 }
                 line.late_ms = late.map(exact_ms);
             }
-            Change::Running { worker } => line.worker = Some(*worker),
+            Change::Running { worker } => line.worker = (*worker != ON_CPU).then_some(*worker),
             Change::Waiting { wait, due } => {
                 line.wait = Some(wait.as_str().into());
                 line.due_ms = due.map(exact_ms);
@@ -213,6 +221,11 @@ impl LineWriter {
                 line.idle_ms = Some(exact_ms(stats.idle));
                 line.slow_polls = Some(stats.slow_polls);
                 line.first_poll_delay_ms = Some(exact_ms(stats.first_poll_delay));
+                if let Some(os) = stats.os {
+                    line.cpu_ms = Some(exact_ms(os.cpu));
+                    line.runqueue_ms = Some(exact_ms(os.runqueue));
+                    line.slices = Some(os.slices);
+                }
             }
         }
         write_line(out, &line)
@@ -320,8 +333,8 @@ pub fn read(origin: &str, input: impl BufRead) -> Result<Log, LogError> {
 struct Reader<'a> {
     origin: &'a str,
     info: Option<RunInfo>,
-    /// The file's task numbers -> (dense index, line of the spawn).
-    tasks: HashMap<TaskIdx, (TaskIdx, usize)>,
+    /// The file's task numbers -> (dense index, line of the spawn, kind).
+    tasks: HashMap<TaskIdx, (TaskIdx, usize, Kind)>,
     events: Vec<Event>,
     last: Duration,
     last_line: usize,
@@ -377,7 +390,7 @@ impl<'a> Reader<'a> {
 
     /// The dense index of a task the file names, if it was spawned.
     fn task(&mut self, n: usize, what: &str, idx: TaskIdx) -> Option<TaskIdx> {
-        let known = self.tasks.get(&idx).map(|(dense, _)| *dense);
+        let known = self.tasks.get(&idx).map(|(dense, _, _)| *dense);
         if known.is_none() && self.unknown.is_none() {
             self.unknown = Some(self.err(
                 n,
@@ -453,7 +466,7 @@ impl<'a> Reader<'a> {
             }
             "spawned" => {
                 let idx = idx?;
-                if let Some((_, first)) = self.tasks.get(&idx) {
+                if let Some((_, first, _)) = self.tasks.get(&idx) {
                     return Err(self.err(
                         n,
                         format!("task idx {idx} is spawned twice (first on line {first}); expected one \"spawned\" line per task"),
@@ -467,8 +480,17 @@ impl<'a> Reader<'a> {
                     Some(p) => self.task(n, "its parent is", p),
                     None => None,
                 };
+                let kind = match line.kind.as_deref() {
+                    None => Kind::Task,
+                    Some(k) => Kind::parse(k).ok_or_else(|| {
+                        self.err(
+                            n,
+                            format!("kind {k:?}; expected task, thread, blocking or process"),
+                        )
+                    })?,
+                };
                 let dense = self.tasks.len() as TaskIdx;
-                self.tasks.insert(idx, (dense, n));
+                self.tasks.insert(idx, (dense, n, kind));
                 self.push(
                     n,
                     Event {
@@ -480,6 +502,7 @@ impl<'a> Reader<'a> {
                             id: line.id.unwrap_or(0),
                             spec: line.spec.unwrap_or(0),
                             parent,
+                            kind,
                         },
                     },
                 )?;
@@ -493,15 +516,29 @@ impl<'a> Reader<'a> {
                     },
                     (Some("timer"), _) => WakeBy::Timer,
                     (Some("io"), _) => WakeBy::Io,
+                    (Some("os"), _) => WakeBy::Os,
                     _ => WakeBy::Runtime,
                 },
                 late: self.opt_ms(n, "late_ms", line.late_ms)?,
             },
             "running" => {
-                let worker = line.worker.ok_or_else(|| {
-                    self.err(n, "the running line has no \"worker\"".into())
-                })?;
-                if usize::from(worker) >= workers {
+                // A thread or process runs on a CPU, not on a worker.
+                let os = idx
+                    .as_ref()
+                    .ok()
+                    .and_then(|i| self.tasks.get(i))
+                    .is_some_and(|(_, _, kind)| kind.is_os());
+                let worker = match line.worker {
+                    None if os => ON_CPU,
+                    None => {
+                        return Err(self.err(
+                            n,
+                            "the running line has no \"worker\"; expected the worker that polls the task".into(),
+                        ));
+                    }
+                    Some(w) => w,
+                };
+                if line.worker.is_some() && usize::from(worker) >= workers {
                     return Err(self.err(
                         n,
                         format!("worker {worker} on a runtime of {workers} worker(s) (the header says so); expected 0 to {}", workers - 1),
@@ -540,6 +577,14 @@ impl<'a> Reader<'a> {
                         "first_poll_delay_ms",
                         line.first_poll_delay_ms.unwrap_or(0.0),
                     )?,
+                    os: match line.cpu_ms {
+                        Some(cpu) => Some(OsStats {
+                            cpu: self.ms(n, "cpu_ms", cpu)?,
+                            runqueue: self.ms(n, "runqueue_ms", line.runqueue_ms.unwrap_or(0.0))?,
+                            slices: line.slices.unwrap_or(0),
+                        }),
+                        None => None,
+                    },
                 }),
             },
             other => {

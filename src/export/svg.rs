@@ -157,7 +157,13 @@ pub fn render(timeline: &Timeline, info: &RunInfo, scenario: Option<&Scenario>) 
                 Span::Running { .. } if holds(task.spec, iv.step) => {
                     (HOLDING, "holding its worker".to_string())
                 }
+                Span::Running { worker } if worker == crate::probe::ON_CPU => {
+                    (RUNNING, "on a CPU".to_string())
+                }
                 Span::Running { worker } => (RUNNING, format!("running on worker {worker}")),
+                Span::Ready if task.kind.is_os() => {
+                    (READY, "runnable: waiting for a CPU".to_string())
+                }
                 Span::Ready => (READY, "ready".to_string()),
                 Span::Waiting(w) => (wait_color(w), format!("waiting ({})", w.as_str())),
             };

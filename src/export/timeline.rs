@@ -5,7 +5,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::probe::{Change, Event, TaskIdx, Wait, WakeBy};
+use crate::probe::{Change, Event, Kind, ON_CPU, TaskIdx, Wait, WakeBy};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Span {
@@ -35,6 +35,7 @@ pub struct TaskLine {
     pub name: Arc<str>,
     pub id: u64,
     pub spec: u32,
+    pub kind: Kind,
     pub intervals: Vec<Interval>,
     pub wakes: Vec<Wake>,
     /// Steps started (time, step index), for labels.
@@ -70,7 +71,14 @@ impl Timeline {
     pub fn apply(&mut self, e: &Event) {
         self.end = self.end.max(e.t);
         let i = e.task as usize;
-        if let Change::Spawned { name, id, spec, .. } = &e.change {
+        if let Change::Spawned {
+            name,
+            id,
+            spec,
+            kind,
+            ..
+        } = &e.change
+        {
             if self.tasks.len() <= i {
                 self.tasks.resize_with(i + 1, TaskLine::default);
             }
@@ -78,6 +86,7 @@ impl Timeline {
                 name: name.clone(),
                 id: *id,
                 spec: *spec,
+                kind: *kind,
                 open: Some((e.t, Span::Ready, e.step)),
                 ..TaskLine::default()
             };
@@ -112,7 +121,9 @@ impl Timeline {
                 None
             }
         };
-        if let Some((start, Span::Running { worker })) = task.close(e.t) {
+        if let Some((start, Span::Running { worker })) = task.close(e.t)
+            && worker != ON_CPU
+        {
             let w = usize::from(worker);
             if self.workers.len() <= w {
                 self.workers.resize(w + 1, Vec::new());

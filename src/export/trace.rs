@@ -8,7 +8,6 @@ use serde_json::{Value, json};
 
 use super::timeline::{Span, Timeline};
 use crate::model::RunInfo;
-use crate::probe::WakeBy;
 use crate::scenario::Scenario;
 
 const TASKS_PID: u32 = 1;
@@ -90,6 +89,9 @@ pub fn write(
         )?;
         for iv in &task.intervals {
             let (name, cat, worker) = match iv.span {
+                Span::Running { worker } if worker == crate::probe::ON_CPU => {
+                    ("on a CPU".to_string(), "running", None)
+                }
                 Span::Running { worker } => ("running".to_string(), "running", Some(worker)),
                 Span::Ready => ("ready".to_string(), "ready", None),
                 Span::Waiting(w) => (format!("waiting: {}", w.as_str()), w.as_str(), None),
@@ -111,15 +113,12 @@ pub fn write(
             )?;
         }
         for wake in &task.wakes {
-            let by = match wake.by {
-                WakeBy::Task(t) => timeline
+            let by = wake.by.describe(|t| {
+                timeline
                     .tasks
                     .get(t as usize)
-                    .map_or("?".to_string(), |t| shown(&t.name)),
-                WakeBy::Timer => "timer".into(),
-                WakeBy::Io => "io".into(),
-                WakeBy::Runtime => "runtime".into(),
-            };
+                    .map_or("?".to_string(), |t| shown(&t.name))
+            });
             let mut args = json!({"by": by});
             if let Some(l) = wake.late {
                 args["late_ms"] = json!(l.as_secs_f64() * 1000.0);

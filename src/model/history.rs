@@ -198,6 +198,7 @@ mod tests {
                 id: 1,
                 spec: 0,
                 parent: None,
+                kind: crate::probe::Kind::Task,
             },
         }];
         for i in 1..n {

@@ -22,6 +22,10 @@ pub enum Cell {
     /// Running a `cpu` or `block` step: holding its worker.
     Holding,
     Waiting(Wait),
+    /// Waiting, and the timer or reply it waits for was due in this column.
+    Due(Wait),
+    /// Still waiting after it was due (its worker was busy then).
+    Overdue(Wait),
     Done,
 }
 
@@ -31,8 +35,10 @@ pub enum WorkerCell {
     /// After the moment shown.
     Empty,
     Idle,
-    /// Polling this task (and whether the task holds the worker).
-    Polling(TaskIdx, bool),
+    /// Polling this task: whether the task holds the worker, and whether
+    /// its previous poll (or its spawner) was on another worker: it moved,
+    /// by a steal or a wake from elsewhere.
+    Polling(TaskIdx, bool, bool),
 }
 
 /// The span of time the lanes show.
@@ -98,6 +104,8 @@ struct Row<C> {
     marked: bool,
     /// A poll that started exactly where column `filled` starts.
     pending: Option<C>,
+    /// When the timer or reply the row waits for is due.
+    due: Option<Duration>,
 }
 
 impl<C: Busy> Row<C> {
@@ -108,16 +116,23 @@ impl<C: Busy> Row<C> {
             filled: 0,
             marked: false,
             pending: None,
+            due: None,
         }
     }
 
     /// Fills up to and including column `col` with the current cell (a poll
-    /// that started at the first of them shows there instead).
-    fn fill_through(&mut self, col: i64, drawn: usize) {
+    /// that started at the first of them shows there instead); `at` may
+    /// change a column's cell by its index and the row's due time.
+    fn fill_through_with(
+        &mut self,
+        col: i64,
+        drawn: usize,
+        at: &dyn Fn(usize, C, Option<Duration>) -> C,
+    ) {
         let to = (col + 1).clamp(0, drawn as i64) as usize;
         if to > self.filled {
-            for c in &mut self.cells[self.filled..to] {
-                *c = self.current;
+            for (i, c) in self.cells[self.filled..to].iter_mut().enumerate() {
+                *c = at(self.filled + i, self.current, self.due);
             }
             let first = self.filled;
             self.filled = to;
@@ -127,6 +142,10 @@ impl<C: Busy> Row<C> {
                 self.marked |= first + 1 == to;
             }
         }
+    }
+
+    fn fill_through(&mut self, col: i64, drawn: usize) {
+        self.fill_through_with(col, drawn, &|_, c, _| c);
     }
 
     /// A poll started in column `col`: it shows there however short it is;
@@ -183,7 +202,9 @@ pub fn compute(
             let current = base
                 .task(t)
                 .map_or(Cell::Empty, |v| cell_of(&v.state, holds_now(base, t)));
-            Row::new(window.cols, Cell::Empty, current)
+            let mut row = Row::new(window.cols, Cell::Empty, current);
+            row.due = base.task(t).and_then(|v| v.due);
+            row
         })
         .collect();
     let workers = base.workers.len().max(live.workers.len());
@@ -194,18 +215,22 @@ pub fn compute(
                 .get(w)
                 .and_then(|v| v.current)
                 .map_or(WorkerCell::Idle, |t| {
-                    WorkerCell::Polling(t, holds_now(base, t))
+                    WorkerCell::Polling(t, holds_now(base, t), false)
                 });
             Row::new(window.cols, WorkerCell::Empty, current)
         })
         .collect();
-    // Which worker each task is running on (for the tasks that are).
-    let mut running_on: Vec<(TaskIdx, usize)> = base
-        .workers
-        .iter()
-        .enumerate()
-        .filter_map(|(w, v)| v.current.map(|t| (t, w)))
-        .collect();
+    let mut sweep = Sweep {
+        window,
+        drawn,
+        running_on: base
+            .workers
+            .iter()
+            .enumerate()
+            .filter_map(|(w, v)| v.current.map(|t| (t, w)))
+            .collect(),
+        last_worker: vec![None; live.tasks.len()],
+    };
     let spec_of = |task: TaskIdx| live.task(task).map_or(0, |t| t.spec);
     for pos in from..cursor {
         let Some(e) = history.event(pos) else {
@@ -215,20 +240,18 @@ pub fn compute(
         if col.0 >= window.cols as i64 {
             break;
         }
-        sweep(
+        sweep.apply(
             e,
             col,
-            drawn,
             &mut rows,
             &mut worker_rows,
-            &mut running_on,
             row_of(e.task),
             holds(spec_of(e.task), e.step),
         );
     }
     let last = drawn as i64 - 1;
     for r in &mut rows {
-        r.fill_through(last, drawn);
+        r.fill_through_with(last, drawn, &|c, cell, due| sweep.mark_due(c, cell, due));
     }
     for r in &mut worker_rows {
         r.fill_through(last, drawn);
@@ -239,75 +262,126 @@ pub fn compute(
     }
 }
 
-/// Applies one event at column `col` to the rows it concerns.
-#[allow(clippy::too_many_arguments)]
-fn sweep(
-    e: &Event,
-    (col, at_start): (i64, bool),
+/// What the sweep over the events keeps besides the rows.
+struct Sweep<'w> {
+    window: &'w Window,
     drawn: usize,
-    rows: &mut [Row<Cell>],
-    workers: &mut Vec<Row<WorkerCell>>,
-    running_on: &mut Vec<(TaskIdx, usize)>,
-    row: Option<usize>,
-    holds: bool,
-) {
-    let cols = rows
-        .first()
-        .map(|r| r.cells.len())
-        .or(workers.first().map(|r| r.cells.len()))
-        .unwrap_or(0);
-    let was_on = running_on.iter().position(|(t, _)| *t == e.task);
-    match &e.change {
-        Change::Running { worker } => {
-            let w = usize::from(*worker);
-            if workers.len() <= w {
-                workers.resize_with(w + 1, || {
-                    Row::new(cols, WorkerCell::Empty, WorkerCell::Idle)
-                });
-            }
-            let cell = WorkerCell::Polling(e.task, holds);
-            let wr = &mut workers[w];
-            wr.fill_through(if at_start { col - 1 } else { col }, drawn);
-            if was_on.is_none() {
-                wr.mark(col, cell);
-                running_on.push((e.task, w));
-            } else if wr.pending.is_some() && at_start {
-                // The step changed at the column's start: show the new one.
-                wr.pending = Some(cell);
-            }
-            wr.current = cell;
+    /// Which worker each task is running on (for the tasks that are).
+    running_on: Vec<(TaskIdx, usize)>,
+    /// The worker each task was last polled on (or its spawner ran on).
+    last_worker: Vec<Option<usize>>,
+}
+
+impl Sweep<'_> {
+    /// A waiting cell in column `col`: the column its due time falls in,
+    /// and every column after it, are marked.
+    fn mark_due(&self, col: usize, cell: Cell, due: Option<Duration>) -> Cell {
+        let (Cell::Waiting(w), Some(due)) = (cell, due) else {
+            return cell;
+        };
+        let start = self.window.start + self.window.scale * col as u32;
+        if due >= start + self.window.scale {
+            cell
+        } else if due >= start {
+            Cell::Due(w)
+        } else {
+            Cell::Overdue(w)
         }
-        _ => {
-            if let Some(i) = was_on {
-                let (_, w) = running_on.swap_remove(i);
-                if let Some(wr) = workers.get_mut(w) {
-                    wr.fill_through(if at_start { col - 1 } else { col }, drawn);
-                    wr.current = WorkerCell::Idle;
+    }
+
+    /// Applies one event at column `col` to the rows it concerns.
+    fn apply(
+        &mut self,
+        e: &Event,
+        (col, at_start): (i64, bool),
+        rows: &mut [Row<Cell>],
+        workers: &mut Vec<Row<WorkerCell>>,
+        row: Option<usize>,
+        holds: bool,
+    ) {
+        let drawn = self.drawn;
+        let cols = self.window.cols;
+        let before = if at_start { col - 1 } else { col };
+        let was_on = self.running_on.iter().position(|(t, _)| *t == e.task);
+        let task = e.task as usize;
+        if self.last_worker.len() <= task {
+            self.last_worker.resize(task + 1, None);
+        }
+        match &e.change {
+            // A thread or process on a CPU: no tokio worker lane.
+            Change::Running { worker } if *worker == crate::probe::ON_CPU => {}
+            Change::Running { worker } => {
+                let w = usize::from(*worker);
+                if workers.len() <= w {
+                    workers.resize_with(w + 1, || {
+                        Row::new(cols, WorkerCell::Empty, WorkerCell::Idle)
+                    });
+                }
+                let moved = was_on.is_none() && self.last_worker[task].is_some_and(|l| l != w);
+                let cell = WorkerCell::Polling(e.task, holds, moved);
+                let wr = &mut workers[w];
+                wr.fill_through(before, drawn);
+                if was_on.is_none() {
+                    wr.mark(col, cell);
+                    self.running_on.push((e.task, w));
+                    self.last_worker[task] = Some(w);
+                } else if wr.pending.is_some() && at_start {
+                    // The step changed at the column's start: show the new one.
+                    wr.pending = Some(cell);
+                }
+                wr.current = cell;
+            }
+            Change::Spawned {
+                parent: Some(p), ..
+            } => {
+                // A spawned task starts out on its spawner's worker's queue.
+                self.last_worker[task] = self
+                    .running_on
+                    .iter()
+                    .find(|(t, _)| t == p)
+                    .map(|(_, w)| *w);
+            }
+            _ => {
+                if let Some(i) = was_on {
+                    let (_, w) = self.running_on.swap_remove(i);
+                    if let Some(wr) = workers.get_mut(w) {
+                        wr.fill_through(before, drawn);
+                        wr.current = WorkerCell::Idle;
+                    }
                 }
             }
         }
+        let Some(r) = row.map(|i| &mut rows[i]) else {
+            return;
+        };
+        let cell = match &e.change {
+            Change::Spawned { .. } | Change::Ready { .. } => Cell::Ready,
+            Change::Running { .. } if holds => Cell::Holding,
+            Change::Running { .. } => Cell::Running,
+            Change::Waiting { wait, .. } => Cell::Waiting(*wait),
+            Change::Done { .. } => Cell::Done,
+        };
+        // The state at the column's start stays, but a poll inside it shows
+        // (and a task shows from the column it was spawned in).
+        let through = if matches!(e.change, Change::Spawned { .. }) {
+            col - 1
+        } else {
+            before
+        };
+        r.fill_through_with(through, drawn, &|c, cell, due| self.mark_due(c, cell, due));
+        // A thread or process shows its state at each column's start: its
+        // slices are shorter than a column, and two on one CPU then show
+        // as turns taken, not as both running.
+        let os = matches!(e.change, Change::Running { worker } if worker == crate::probe::ON_CPU);
+        if matches!(cell, Cell::Running | Cell::Holding) && !os {
+            r.mark(col, cell);
+        }
+        r.current = cell;
+        r.due = match &e.change {
+            Change::Waiting { due, .. } => *due,
+            _ => None,
+        };
     }
-    let Some(r) = row.map(|i| &mut rows[i]) else {
-        return;
-    };
-    let cell = match &e.change {
-        Change::Spawned { .. } | Change::Ready { .. } => Cell::Ready,
-        Change::Running { .. } if holds => Cell::Holding,
-        Change::Running { .. } => Cell::Running,
-        Change::Waiting { wait, .. } => Cell::Waiting(*wait),
-        Change::Done { .. } => Cell::Done,
-    };
-    // The state at the column's start stays, but a poll inside it shows
-    // (and a task shows from the column it was spawned in).
-    if at_start || matches!(e.change, Change::Spawned { .. }) {
-        r.fill_through(col - 1, drawn);
-    } else {
-        r.fill_through(col, drawn);
-    }
-    if matches!(cell, Cell::Running | Cell::Holding) {
-        r.mark(col, cell);
-    }
-    r.current = cell;
 }
 
 #[cfg(test)]
@@ -354,6 +428,7 @@ mod tests {
                 id: 1,
                 spec: 0,
                 parent: None,
+                kind: crate::probe::Kind::Task,
             },
         )
     }
@@ -422,11 +497,11 @@ mod tests {
             lanes.workers[0],
             vec![
                 Idle,
-                Polling(0, false),
+                Polling(0, false, false),
                 Idle,
                 Idle,
                 Idle,
-                Polling(0, false),
+                Polling(0, false, false),
                 Idle,
                 Idle
             ]
@@ -444,7 +519,7 @@ mod tests {
             lanes.tasks[0],
             vec![Ready, Running, Empty, Empty, Empty, Empty, Empty, Empty]
         );
-        assert_eq!(lanes.workers[0][1], WorkerCell::Polling(0, false));
+        assert_eq!(lanes.workers[0][1], WorkerCell::Polling(0, false, false));
         assert!(
             lanes.workers[0][2..]
                 .iter()
@@ -457,7 +532,7 @@ mod tests {
         let h = history(&log());
         let lanes = compute(&h, h.len(), &window(75), &[0], |_, _| true);
         assert_eq!(lanes.tasks[0][1], Cell::Holding);
-        assert_eq!(lanes.workers[0][1], WorkerCell::Polling(0, true));
+        assert_eq!(lanes.workers[0][1], WorkerCell::Polling(0, true, false));
     }
 
     #[test]

@@ -23,16 +23,20 @@ pub struct Event {
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Change {
-    /// Created (and so ready). `spec` is the index of its `[[task]]`.
+    /// Created (and so ready). `spec` is the index of its `[[task]]`;
+    /// `id` is tokio's task id (the OS's thread or process id for a thread
+    /// or child process).
     Spawned {
         name: Arc<str>,
         id: u64,
         spec: u32,
         parent: Option<TaskIdx>,
+        kind: Kind,
     },
     /// Woken: waiting for a worker again.
     Ready { by: WakeBy, late: Option<Duration> },
-    /// A poll started on `worker`, or (already running) its step changed.
+    /// A poll started on `worker`, or (already running) its step changed;
+    /// for a thread or child process ([`ON_CPU`]): it runs on a CPU.
     Running { worker: u16 },
     /// The poll returned Pending; `wait` is what the current step awaits,
     /// `due` when its timer or reply is due (scenario time).
@@ -57,6 +61,46 @@ impl Change {
     }
 }
 
+/// The `worker` of a thread or child process running: on a CPU, not on a
+/// tokio worker.
+pub const ON_CPU: u16 = u16::MAX;
+
+/// What a row of the run is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Kind {
+    /// A tokio task.
+    #[default]
+    Task,
+    /// An OS thread started by a `thread` step.
+    Thread,
+    /// A job on tokio's blocking pool (`spawn_blocking`).
+    Blocking,
+    /// A child process started by a `process` step.
+    Process,
+}
+
+impl Kind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Task => "task",
+            Kind::Thread => "thread",
+            Kind::Blocking => "blocking",
+            Kind::Process => "process",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Kind> {
+        [Kind::Task, Kind::Thread, Kind::Blocking, Kind::Process]
+            .into_iter()
+            .find(|k| k.as_str() == s)
+    }
+
+    /// Scheduled by the OS, not by tokio.
+    pub fn is_os(self) -> bool {
+        self != Kind::Task
+    }
+}
+
 /// Who made a task ready.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum WakeBy {
@@ -68,6 +112,22 @@ pub enum WakeBy {
     Io,
     /// Anything else: a yield, a thread or process finishing, the scheduler.
     Runtime,
+    /// The OS: a thread or process was pre-empted and waits for a CPU.
+    Os,
+}
+
+impl WakeBy {
+    /// Who, in a word: the waking task's name (from `name`), or `timer`,
+    /// `io`, `runtime`, `os`.
+    pub fn describe(self, name: impl Fn(TaskIdx) -> String) -> String {
+        match self {
+            WakeBy::Task(t) => name(t),
+            WakeBy::Timer => "timer".into(),
+            WakeBy::Io => "io".into(),
+            WakeBy::Runtime => "runtime".into(),
+            WakeBy::Os => "os".into(),
+        }
+    }
 }
 
 /// What a waiting task waits for.
@@ -141,7 +201,8 @@ impl Outcome {
     }
 }
 
-/// A task's tokio-metrics figures (from its own `TaskMonitor`).
+/// A task's figures at its end: tokio-metrics' (from its own
+/// `TaskMonitor`), or the OS's for a thread or child process.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct TaskStats {
     pub polls: u64,
@@ -150,4 +211,17 @@ pub struct TaskStats {
     pub idle: Duration,
     pub slow_polls: u64,
     pub first_poll_delay: Duration,
+    /// A thread or child process: what the OS measured of it.
+    pub os: Option<OsStats>,
+}
+
+/// The OS scheduler's figures for a thread or process (Linux schedstat).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct OsStats {
+    /// Time on a CPU.
+    pub cpu: Duration,
+    /// Time runnable but waiting for a CPU (in a run queue).
+    pub runqueue: Duration,
+    /// Time slices: how many times it was put on a CPU.
+    pub slices: u64,
 }

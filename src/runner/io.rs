@@ -239,20 +239,33 @@ impl IoServer {
         }
     }
 
-    /// One request whose reply comes `delay` later.
-    pub(crate) async fn request(&self, delay: Duration) -> std::io::Result<()> {
-        let due = (Instant::now() + delay).saturating_duration_since(self.base);
+    /// One request whose reply comes `delay` after it is sent (as a remote
+    /// server's would); `sent` is called when it is, with how long it
+    /// waited for a free connection (a limit of this machine, not of the
+    /// lesson: that wait is not counted).
+    pub(crate) async fn request(
+        &self,
+        delay: Duration,
+        sent: impl FnOnce(Duration),
+    ) -> std::io::Result<()> {
+        let asked = Instant::now();
         let _slot = self
             .slots
             .acquire()
             .await
             .map_err(|_| std::io::Error::other("the io server has stopped"))?;
+        let queued = asked.elapsed();
         let id = self.next.fetch_add(1, Ordering::Relaxed);
         if let Some(f) = &self.flight {
             f.add_request(id);
         }
         let _request = RequestGuard(self, id);
         let mut stream = TcpStream::connect(self.addr).await?;
+        let due = (Instant::now() + delay)
+            .checked_sub(queued)
+            .unwrap_or(asked)
+            .saturating_duration_since(self.base);
+        sent(queued);
         let mut request = [0u8; 16];
         request[..8].copy_from_slice(&id.to_le_bytes());
         request[8..].copy_from_slice(&(due.as_nanos() as u64).to_le_bytes());

@@ -11,8 +11,9 @@ use std::time::Duration;
 use tokio::sync::OwnedMutexGuard;
 
 use super::Shared;
+use super::os::{self, OsWatch, Schedstat};
 use super::work::{burn_cpu, burn_cpu_until, charge_virtual, sleep_until_stopped};
-use crate::probe::{TaskProbe, Wait};
+use crate::probe::{Kind, OsRow, Outcome, TaskProbe, Wait};
 use crate::scenario::{Action, Clock};
 
 /// Ends a task's bookkeeping however the task ends (done, panic, abort).
@@ -50,7 +51,46 @@ struct Frame {
     left: u32,
 }
 
-pub(crate) async fn run_task(shared: Arc<Shared>, spec: usize, probe: Option<Arc<TaskProbe>>) {
+/// What a thread, blocking job or child process needs to be a row.
+struct OsSide {
+    row: Option<Arc<OsRow>>,
+    watch: Option<Arc<OsWatch>>,
+    cpus: Option<usize>,
+    scale: f64,
+}
+
+impl OsSide {
+    /// Called on the thread that does the work, at its start.
+    fn begin(&self) -> Option<Schedstat> {
+        if let Some(c) = self.cpus {
+            os::pin(c);
+        }
+        if let (Some(w), Some(r)) = (&self.watch, &self.row) {
+            w.add(r.clone(), os::thread_stat(os::own_tid()));
+        }
+        Schedstat::own()
+    }
+
+    /// Called on the same thread at its end: the row's figures from the OS.
+    fn end(&self, start: Option<Schedstat>) {
+        if let (Some(w), Some(r)) = (&self.watch, &self.row) {
+            w.remove(r);
+        }
+        let stats = start
+            .zip(Schedstat::own())
+            .map(|(a, b)| b.since(a, self.scale));
+        if let Some(r) = &self.row {
+            r.done(Outcome::Ok, stats);
+        }
+    }
+}
+
+pub(crate) async fn run_task(
+    shared: Arc<Shared>,
+    spec: usize,
+    name: Arc<str>,
+    probe: Option<Arc<TaskProbe>>,
+) {
     let _ending = Ending {
         shared: shared.clone(),
         spec,
@@ -62,6 +102,29 @@ pub(crate) async fn run_task(shared: Arc<Shared>, spec: usize, probe: Option<Arc
     let mut held: Vec<(usize, OwnedMutexGuard<()>)> = Vec::new();
     let mut frames: Vec<Frame> = Vec::new();
     let mut pc = 0;
+    // Threads, jobs and processes this task started, for their names.
+    let mut started = 0u32;
+    let mut os_side = |kind: Kind, id: u64, pc: usize| {
+        started += 1;
+        let row = match (&shared.recorder, me) {
+            (Some(recorder), Some(me)) => {
+                let label = if started == 1 {
+                    format!("{name}/{}", kind.as_str())
+                } else {
+                    format!("{name}/{}-{started}", kind.as_str())
+                };
+                let idx = shared.next_task.fetch_add(1, Ordering::Relaxed);
+                Some(recorder.os_row(idx, label.into(), id, spec as u32, pc as u32, me, kind))
+            }
+            _ => None,
+        };
+        OsSide {
+            row,
+            watch: shared.os.clone(),
+            cpus: shared.scenario.runtime.cpus,
+            scale: shared.scale,
+        }
+    };
     let wait = |wait: Wait, lasts: Option<Duration>| {
         if let Some(p) = &probe {
             p.set_wait(wait, lasts.map(|d| p.now() + d));
@@ -116,8 +179,14 @@ pub(crate) async fn run_task(shared: Arc<Shared>, spec: usize, probe: Option<Arc
                 shared.sleep(*d).await;
             }
             Action::Io(d) => {
-                wait(Wait::Io, Some(*d));
-                if let Err(e) = shared.io.request(*d).await {
+                // Connecting first: nothing is due yet. The remote side's
+                // clock starts when the request is sent.
+                wait(Wait::Io, None);
+                let sent = |queued: Duration| {
+                    let queued = queued.mul_f64(shared.scale);
+                    wait(Wait::Io, Some(d.saturating_sub(queued)));
+                };
+                if let Err(e) = shared.io.request(shared.wall(*d), sent).await {
                     panic!("io step failed: {e}");
                 }
             }
@@ -129,7 +198,7 @@ pub(crate) async fn run_task(shared: Arc<Shared>, spec: usize, probe: Option<Arc
                     if virtual_clock {
                         charge(now);
                     } else {
-                        burn_cpu_until(now, &shared.stopping);
+                        burn_cpu_until(shared.wall(now), &shared.stopping);
                     }
                     left -= now;
                     if left.is_zero() {
@@ -143,7 +212,7 @@ pub(crate) async fn run_task(shared: Arc<Shared>, spec: usize, probe: Option<Arc
                 if virtual_clock {
                     charge(*d);
                 } else {
-                    sleep_until_stopped(*d, &shared.stopping);
+                    sleep_until_stopped(shared.wall(*d), &shared.stopping);
                 }
             }
             Action::Yield => {
@@ -152,25 +221,34 @@ pub(crate) async fn run_task(shared: Arc<Shared>, spec: usize, probe: Option<Arc
             }
             Action::SpawnBlocking(d) => {
                 wait(Wait::Blocking, None);
-                let d = *d;
-                if let Err(e) = tokio::task::spawn_blocking(move || burn_cpu(d)).await {
+                let d = shared.wall(*d);
+                let side = os_side(Kind::Blocking, 0, pc);
+                let job = tokio::task::spawn_blocking(move || {
+                    let start = side.begin();
+                    burn_cpu(d);
+                    side.end(start);
+                });
+                if let Err(e) = job.await {
                     panic!("spawn_blocking job failed: {e}");
                 }
             }
             Action::Thread(d) => {
                 wait(Wait::Blocking, None);
-                let d = *d;
+                let d = shared.wall(*d);
                 // Held by the thread until it ends: more wait their turn.
                 let Ok(turn) = shared.threads.clone().acquire_owned().await else {
                     panic!("the run is closing");
                 };
+                let side = os_side(Kind::Thread, 0, pc);
                 let (tx, rx) = tokio::sync::oneshot::channel();
                 let spawned = std::thread::Builder::new()
                     .name("taskscope-helper".into())
                     // Burning CPU needs little stack; 64 of 2 MiB add up.
                     .stack_size(256 << 10)
                     .spawn(move || {
+                        let start = side.begin();
                         burn_cpu(d);
+                        side.end(start);
                         let _ = tx.send(());
                         drop(turn);
                     });
@@ -184,19 +262,47 @@ pub(crate) async fn run_task(shared: Arc<Shared>, spec: usize, probe: Option<Arc
                 let Ok(_turn) = shared.processes.acquire().await else {
                     panic!("the run is closing");
                 };
-                let status = tokio::process::Command::new(&shared.worker_exe)
+                let d = shared.wall(*d);
+                let child = tokio::process::Command::new(&shared.worker_exe)
                     .arg("__worker")
                     .arg("cpu")
                     .arg(d.as_nanos().to_string())
                     .stdin(std::process::Stdio::null())
-                    .stdout(std::process::Stdio::null())
+                    .stdout(std::process::Stdio::piped())
                     .kill_on_drop(true)
-                    .status()
-                    .await;
-                match status {
-                    Ok(s) if s.success() => {}
-                    Ok(s) => panic!("child process failed: {s}"),
+                    .spawn();
+                let child = match child {
+                    Ok(c) => c,
                     Err(e) => panic!("could not start a child process: {e}"),
+                };
+                let pid = child.id().unwrap_or(0);
+                let side = os_side(Kind::Process, u64::from(pid), pc);
+                if let (Some(w), Some(r)) = (&side.watch, &side.row) {
+                    w.add(r.clone(), os::process_stat(pid));
+                }
+                let output = child.wait_with_output().await;
+                if let (Some(w), Some(r)) = (&side.watch, &side.row) {
+                    w.remove(r);
+                }
+                match output {
+                    Ok(out) if out.status.success() => {
+                        // The child reports its own figures at its end.
+                        let stats = std::str::from_utf8(&out.stdout)
+                            .ok()
+                            .and_then(|text| text.lines().last())
+                            .and_then(Schedstat::from_line)
+                            .map(|s| s.since(Schedstat::default(), side.scale));
+                        if let Some(r) = &side.row {
+                            r.done(Outcome::Ok, stats);
+                        }
+                    }
+                    Ok(out) => {
+                        if let Some(r) = &side.row {
+                            r.done(Outcome::Panicked(format!("{}", out.status)), None);
+                        }
+                        panic!("child process failed: {}", out.status)
+                    }
+                    Err(e) => panic!("could not wait for a child process: {e}"),
                 }
             }
             Action::Spawn(other) => shared.spawn_copies(*other, me),

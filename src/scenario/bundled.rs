@@ -24,6 +24,7 @@ const LESSON_ORDER: &[&str] = &[
     "io-vs-cpu",
     "greedy-cpu",
     "cooperative-yields",
+    "preemption",
     "blocking-the-loop",
     "spawn-blocking-rescue",
     "breakfast-threads",

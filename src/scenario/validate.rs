@@ -218,6 +218,8 @@ impl<'t> Checker<'t> {
     fn scenario(&mut self, top: &DeTable<'_>) -> Option<Scenario> {
         let mut name = None;
         let mut description = String::new();
+        let mut watch = String::new();
+        let mut speed = None;
         let mut runtime_table = None;
         let mut channels = Vec::new();
         let mut mutexes = Vec::new();
@@ -228,6 +230,8 @@ impl<'t> Checker<'t> {
                 "description" => {
                     description = self.string(value, "description").unwrap_or_default()
                 }
+                "watch" => watch = self.text(value, "watch").unwrap_or_default(),
+                "speed" => speed = self.speed(value),
                 "runtime" => runtime_table = Some(value),
                 "channel" => {
                     for t in self.tables(value, "channel") {
@@ -248,7 +252,16 @@ impl<'t> Checker<'t> {
                     key.span(),
                     other,
                     "at the top level",
-                    &["name", "description", "runtime", "channel", "mutex", "task"],
+                    &[
+                        "name",
+                        "description",
+                        "watch",
+                        "speed",
+                        "runtime",
+                        "channel",
+                        "mutex",
+                        "task",
+                    ],
                 ),
             }
         }
@@ -297,6 +310,8 @@ impl<'t> Checker<'t> {
         let mut scenario = Scenario {
             name,
             description: description.trim().to_string(),
+            watch: watch.split_whitespace().collect::<Vec<_>>().join(" "),
+            speed,
             runtime,
             channels: channels.into_iter().map(|(c, _)| c).collect(),
             mutexes: mutexes.into_iter().map(|(m, _)| m).collect(),
@@ -305,7 +320,12 @@ impl<'t> Checker<'t> {
         self.resolve(&mut read, &scenario);
         self.check_graph(&read);
         self.check_locks(&read);
-        self.check_scale(&read);
+        // A slow-motion lesson on the real clock stretches every duration.
+        let stretch = match (scenario.runtime.clock, scenario.speed) {
+            (Clock::Real, Some(speed)) if speed < 1.0 => 1.0 / speed,
+            _ => 1.0,
+        };
+        self.check_scale(&read, stretch);
         scenario.tasks = read.into_iter().map(|t| t.spec).collect();
         Some(scenario)
     }
@@ -385,6 +405,35 @@ impl<'t> Checker<'t> {
                         range.start,
                         range.end - 1
                     ),
+                );
+                None
+            }
+        }
+    }
+
+    /// The pace a lesson opens at on screen: a number from 0.01 to 100.
+    fn speed(&mut self, value: &Value<'_>) -> Option<f64> {
+        let found = match value.get_ref() {
+            DeValue::Float(f) => f.as_str().replace('_', "").parse::<f64>().ok(),
+            DeValue::Integer(i) => i.as_str().replace('_', "").parse::<f64>().ok(),
+            other => {
+                self.at(
+                    value.span(),
+                    format!(
+                        "`speed` is {}; expected a number from 0.01 to 100",
+                        kind(other)
+                    ),
+                );
+                return None;
+            }
+        };
+        match found {
+            Some(v) if (0.01..=100.0).contains(&v) => Some(v),
+            _ => {
+                self.at(
+                    value.span(),
+                    "`speed` is out of range; expected a number from 0.01 (slow motion) to 100"
+                        .into(),
                 );
                 None
             }
@@ -473,6 +522,7 @@ impl<'t> Checker<'t> {
         let mut flavor = Flavor::CurrentThread;
         let mut workers = None;
         let mut clock = None;
+        let mut cpus = None;
         if let Some(value) = value {
             let DeValue::Table(table) = value.get_ref() else {
                 self.at(
@@ -486,6 +536,7 @@ impl<'t> Checker<'t> {
                     flavor,
                     workers: 1,
                     clock: Clock::Virtual,
+                    cpus: None,
                 };
             };
             for (key, v) in table.iter() {
@@ -513,7 +564,17 @@ impl<'t> Checker<'t> {
                         ),
                         None => {}
                     },
-                    other => self.unknown_key(key.span(), other, "in [runtime]", &["flavor", "workers", "clock"]),
+                    "cpus" => {
+                        cpus = self
+                            .integer(v, "cpus", 1..MAX_WORKERS as u64 + 1)
+                            .map(|c| c as usize)
+                    }
+                    other => self.unknown_key(
+                        key.span(),
+                        other,
+                        "in [runtime]",
+                        &["flavor", "workers", "clock", "cpus"],
+                    ),
                 }
             }
         }
@@ -559,6 +620,7 @@ impl<'t> Checker<'t> {
             flavor,
             workers,
             clock,
+            cpus,
         }
     }
 

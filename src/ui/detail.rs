@@ -3,12 +3,12 @@
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Clear, Paragraph, Widget, Wrap};
+use ratatui::widgets::{Clear, Widget};
 
 use super::status::fmt_time;
 use super::theme;
 use crate::app::{App, state_name};
-use crate::probe::{Change, WakeBy};
+use crate::probe::Change;
 use crate::text;
 
 pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
@@ -21,8 +21,16 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
     let mut lines = vec![
         Line::from(vec![
             Span::styled(text::visible(&t.name).into_owned(), theme::HEADER),
-            Span::raw(format!("  tokio id {}  {}", t.id, state_name(&t.state))),
+            Span::raw(if t.kind.is_os() {
+                format!("  {}  {}", t.kind.as_str(), state_name(&t.state))
+            } else {
+                format!("  tokio id {}  {}", t.id, state_name(&t.state))
+            }),
         ]),
+        Line::from(Span::styled(
+            format!("why: {}", super::narration::why(session, idx)),
+            theme::KEY,
+        )),
         Line::from(format!(
             "spawned at {}{}, first polled {}, done {}",
             fmt_time(t.spawned_at),
@@ -46,6 +54,14 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
         t.late_wakes,
         fmt_time(t.max_late)
     )));
+    if let Some(os) = t.stats.as_ref().and_then(|s| s.os) {
+        lines.push(Line::from(format!(
+            "the OS measured: {} on a CPU, {} runnable but waiting for a CPU, {} time slices",
+            fmt_time(os.cpu),
+            fmt_time(os.runqueue),
+            os.slices
+        )));
+    }
     // tokio-metrics: the final figures once done, else the newest sample
     // taken no later than the moment shown.
     let stats = match &t.stats {
@@ -57,7 +73,7 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
                 .map(|(_, st)| (st.clone(), format!("sampled at {}", fmt_time(s.at))))
         }),
     };
-    if let Some((s, when)) = stats {
+    if let Some((s, when)) = stats.filter(|_| !t.kind.is_os()) {
         lines.push(Line::from(format!(
             "tokio-metrics ({when}; it counts a poll when the poll ends, and its scheduled time leaves out the first poll's wait): {} polls, busy {}, scheduled {}, idle {}, {} slow polls, first poll after {}",
             s.polls,
@@ -73,7 +89,8 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
         "transitions (newest last)",
         theme::HEADER,
     )));
-    let room = area.height.saturating_sub(lines.len() as u16 + 3) as usize;
+    // The newest transitions, as many as anyone would scroll through.
+    let room = 1000;
     let cursor = session.history.cursor();
     let mut mine: Vec<Line> = session
         .history
@@ -87,14 +104,11 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
                 Change::Running { worker } => format!("running on worker {worker}"),
                 Change::Waiting { wait, .. } => format!("waiting ({})", wait.as_str()),
                 Change::Ready { by, late } => {
-                    let by = match by {
-                        WakeBy::Task(b) => model
-                            .task(*b)
-                            .map_or("?".into(), |b| text::visible(&b.name).into_owned()),
-                        WakeBy::Timer => "timer".into(),
-                        WakeBy::Io => "io".into(),
-                        WakeBy::Runtime => "runtime".into(),
-                    };
+                    let by = by.describe(|b| {
+                        model
+                            .task(b)
+                            .map_or("?".into(), |b| text::visible(&b.name).into_owned())
+                    });
                     match late {
                         Some(l) => format!("ready (woken by {by}, {} late)", fmt_time(*l)),
                         None => format!("ready (woken by {by})"),
@@ -118,8 +132,5 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
         .collect();
     mine.reverse();
     lines.extend(mine);
-    Paragraph::new(lines)
-        .wrap(Wrap { trim: false })
-        .block(Block::bordered().title(" task detail (Esc closes) "))
-        .render(area, buf);
+    super::scrolled_popup(lines, "task detail", true, app.scroll, area, buf);
 }

@@ -3,7 +3,7 @@
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Clear, Paragraph, Widget, Wrap};
+use ratatui::widgets::{Clear, Widget};
 
 use super::theme;
 use crate::app::App;
@@ -36,8 +36,5 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
         "Pause stops the scheduler itself: no poll starts while paused. On the virtual clock no time passes.",
         theme::DIM,
     )));
-    Paragraph::new(lines)
-        .wrap(Wrap { trim: true })
-        .block(Block::bordered().title(" help (Esc closes) "))
-        .render(area, buf);
+    super::scrolled_popup(lines, "help", false, app.scroll, area, buf);
 }

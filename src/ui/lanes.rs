@@ -1,58 +1,100 @@
-//! Lanes: one row per worker and one per task, coloured by state over time
-//! and scrolling with it, like `go tool trace` in a terminal. The cells come
-//! from the history up to the cursor ([`crate::model::lanes`]).
+//! Lanes: one row per worker and one per task, by state over time and
+//! scrolling with it, like `go tool trace` in a terminal. The cells come
+//! from the history up to the cursor ([`crate::model::lanes`]); every glyph
+//! reads without colour (the legend is on the block's bottom edge).
 
 use std::time::Duration;
 
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
-use ratatui::style::{Color, Style};
+use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Widget};
 
 use super::status::fmt_time;
 use super::theme;
 use crate::app::{App, Session};
-use crate::model::lanes::{self, Window, WorkerCell};
+use crate::model::Model;
+use crate::model::lanes::{self, Cell, Window, WorkerCell};
+use crate::probe::TaskIdx;
 
 const LABEL: u16 = 14;
-/// Column widths in scenario time, smallest first.
-const SCALES_US: &[u64] = &[
-    100, 200, 500, 1_000, 2_000, 5_000, 10_000, 20_000, 50_000, 100_000, 200_000, 500_000,
-    1_000_000, 2_000_000, 5_000_000,
-];
 /// The window shows at most this much time before it scrolls.
 const WINDOW: Duration = Duration::from_secs(10);
+/// Column widths are these times ten to a power: the axis is at most a
+/// quarter longer than the run while it plays.
+const STEPS: &[u64] = &[10, 12, 15, 20, 25, 30, 40, 50, 60, 80];
 
 /// The window of time a lanes area `cols` wide shows when the moment shown
-/// is `now`.
-pub fn window(now: Duration, cols: usize) -> Window {
+/// is `now`; `fit` (a run that has ended) makes the axis end at `now`.
+pub fn window(now: Duration, cols: usize, fit: bool) -> Window {
     let cols = cols.max(1);
-    let span = now.min(WINDOW).max(Duration::from_millis(1));
-    let scale_us = SCALES_US
-        .iter()
-        .copied()
-        .find(|s| s * cols as u64 >= span.as_micros() as u64)
-        .unwrap_or(*SCALES_US.last().expect("not empty"));
-    let scale = Duration::from_micros(scale_us);
-    let end = now.max(scale * cols as u32);
+    let span = now.min(WINDOW).max(Duration::from_micros(100));
+    let need = (span.as_nanos() as u64).div_ceil(cols as u64).max(1);
+    let scale_ns = if fit && now <= WINDOW {
+        need
+    } else {
+        let mut pow = 1u64;
+        loop {
+            if let Some(s) = STEPS.iter().map(|s| s * pow).find(|s| *s >= need * 10) {
+                break s / 10;
+            }
+            pow = pow.saturating_mul(10);
+        }
+    };
+    let scale = Duration::from_nanos(scale_ns.max(1));
+    let width = scale * cols as u32;
+    let end = now.max(width);
     Window {
-        start: end.saturating_sub(scale * cols as u32),
+        start: end.saturating_sub(width),
         scale,
         cols,
         until: now,
     }
 }
 
+/// A letter for each task on the worker lanes, as unique as can be: its
+/// initial if free, else another letter of its name, else any free one.
+pub fn lane_letters(model: &Model) -> Vec<char> {
+    const MANY: usize = 300;
+    let mut used = std::collections::HashSet::new();
+    model
+        .tasks
+        .iter()
+        .map(|t| {
+            // Of the name as shown: never a control or bidi character.
+            let initial = crate::text::visible(&t.name).chars().next().unwrap_or('?');
+            if model.tasks.len() > MANY {
+                return initial;
+            }
+            let letters = t.name.chars().filter(char::is_ascii_alphanumeric);
+            let candidates = letters
+                .clone()
+                .map(|c| c.to_ascii_lowercase())
+                .chain(letters.map(|c| c.to_ascii_uppercase()))
+                .chain('a'..='z')
+                .chain('A'..='Z')
+                .chain('0'..='9');
+            let pick = candidates
+                .into_iter()
+                .find(|c| !used.contains(c))
+                .unwrap_or(initial);
+            used.insert(pick);
+            pick
+        })
+        .collect()
+}
+
 pub fn render(app: &App, session: &Session, visible: &[u32], area: Rect, buf: &mut Buffer) {
     let now = session.now();
     let cols = area.width.saturating_sub(LABEL + 2).max(1) as usize;
-    let w = window(now, cols);
+    let fit = session.ended && session.history.at_live_edge();
+    let w = window(now, cols, fit);
     let title = Line::from(vec![
         Span::styled(" lanes ", theme::HEADER),
         Span::styled(
             format!(
-                "{} .. {}, {} per column · █ running ░ ready ─ waiting, red: holding its worker ",
+                "{} .. {}, {} per column ",
                 fmt_time(w.start),
                 fmt_time(w.start + w.scale * cols as u32),
                 fmt_time(w.scale)
@@ -60,14 +102,25 @@ pub fn render(app: &App, session: &Session, visible: &[u32], area: Rect, buf: &m
             theme::DIM,
         ),
     ]);
-    let block = Block::bordered().title(title);
+    let block = Block::bordered()
+        .title(title)
+        .title_bottom(Line::from(Span::styled(
+            format!(" {} ", theme::LANE_LEGEND),
+            theme::DIM,
+        )));
     let inner = block.inner(area);
     block.render(area, buf);
     let model = session.model();
+    let letters = lane_letters(session.history.live());
+    let letter = |t: TaskIdx| letters.get(t as usize).copied().unwrap_or('?');
     let workers = model.workers.len();
-    // The tasks shown in the table, from the selection down, as many as fit.
-    let first = app.selected.min(visible.len().saturating_sub(1));
+    // The tasks shown in the table, as many as fit, the selected one among
+    // them.
     let rows = (inner.height as usize).saturating_sub(workers);
+    let first = app
+        .selected
+        .min(visible.len().saturating_sub(1))
+        .saturating_sub(rows.saturating_sub(1));
     let shown: Vec<u32> = visible.iter().skip(first).take(rows).copied().collect();
     let cells = lanes::compute(
         &session.history,
@@ -78,7 +131,7 @@ pub fn render(app: &App, session: &Session, visible: &[u32], area: Rect, buf: &m
     );
     let mut y = inner.y;
     let bottom = inner.y + inner.height;
-    // Workers first: which task each one ran, by the task's initial.
+    // Workers first: which task each one ran, by the task's letter.
     for (n, row) in cells.workers.iter().enumerate() {
         if y >= bottom {
             return;
@@ -94,13 +147,13 @@ pub fn render(app: &App, session: &Session, visible: &[u32], area: Rect, buf: &m
             let (ch, style) = match cell {
                 WorkerCell::Empty => continue,
                 WorkerCell::Idle => ('·', theme::DIM),
-                WorkerCell::Polling(task, holding) => {
-                    let initial = model
-                        .task(*task)
-                        .and_then(|t| crate::text::visible(&t.name).chars().next())
-                        .unwrap_or('?');
+                WorkerCell::Polling(task, holding, moved) => {
                     let bg = if *holding { Color::Red } else { Color::Green };
-                    (initial, Style::new().fg(Color::Black).bg(bg))
+                    let mut style = Style::new().fg(Color::Black).bg(bg);
+                    if *moved {
+                        style = style.add_modifier(Modifier::UNDERLINED | Modifier::BOLD);
+                    }
+                    (letter(*task), style)
                 }
             };
             buf.set_string(inner.x + LABEL + c as u16, y, ch.to_string(), style);
@@ -112,12 +165,22 @@ pub fn render(app: &App, session: &Session, visible: &[u32], area: Rect, buf: &m
             break;
         }
         let name = model.task(idx).map_or("?".to_string(), |t| {
-            crate::text::visible(&t.name).into_owned()
+            if t.kind.is_os() {
+                crate::text::visible(&t.name).into_owned()
+            } else {
+                format!("{} {}", letter(idx), crate::text::visible(&t.name))
+            }
         });
         buf.set_stringn(inner.x, y, name, LABEL as usize - 1, Style::new());
+        let mut previous = Cell::Empty;
         for (c, cell) in row.iter().enumerate() {
-            let (ch, style) = theme::lane(*cell);
+            let first = !matches!(
+                (previous, cell),
+                (Cell::Waiting(a) | Cell::Due(a) | Cell::Overdue(a), Cell::Waiting(b)) if a == *b
+            );
+            let (ch, style) = theme::lane(*cell, first);
             buf.set_string(inner.x + LABEL + c as u16, y, ch.to_string(), style);
+            previous = *cell;
         }
         y += 1;
     }

@@ -1,9 +1,29 @@
-//! The narration line: what just happened, in a learner's words.
+//! The narration line (what just happened) and the selected task's "why is
+//! it not running?" line, in a learner's words.
+
+use std::time::Duration;
 
 use crate::app::Session;
-use crate::model::State;
-use crate::probe::{Change, Outcome, WakeBy};
+use crate::model::{Model, State, TaskView};
+use crate::probe::{Change, Kind, ON_CPU, Outcome, TaskIdx, Wait, WakeBy};
+use crate::scenario::Action;
 use crate::ui::status::fmt_time;
+
+fn name_of(model: &Model, t: TaskIdx) -> String {
+    model
+        .task(t)
+        .map_or("?".to_string(), |t| t.name.to_string())
+}
+
+/// What a row is, in a word: "thread", "blocking-pool job", "process".
+fn kind_word(kind: Kind) -> &'static str {
+    match kind {
+        Kind::Task => "task",
+        Kind::Thread => "OS thread",
+        Kind::Blocking => "blocking-pool job",
+        Kind::Process => "child process",
+    }
+}
 
 /// One sentence about the newest thing worth saying, with the names,
 /// notes and messages from the scenario shown through the sanitizer.
@@ -13,11 +33,7 @@ pub fn text(session: &Session) -> String {
 
 fn sentence(session: &Session) -> String {
     let model = session.model();
-    let name = |t: u32| {
-        model
-            .task(t)
-            .map_or("?".to_string(), |t| t.name.to_string())
-    };
+    let name = |t: u32| name_of(model, t);
     // A held worker is the headline: everyone else is stuck behind it.
     if let Some((worker, task, held)) = session.holding().into_iter().max_by_key(|h| h.2) {
         let label = session
@@ -33,7 +49,7 @@ fn sentence(session: &Session) -> String {
             .tasks
             .iter()
             .enumerate()
-            .filter(|(_, t)| t.state == State::Ready)
+            .filter(|(_, t)| t.state == State::Ready && !t.kind.is_os())
             .map(|(i, t)| (i as u32, t.since))
             .min_by_key(|(_, since)| *since)
         {
@@ -54,7 +70,7 @@ fn sentence(session: &Session) -> String {
                 "; {}'s {} {} overdue",
                 name(late_task),
                 match model.task(late_task).map(|t| &t.state) {
-                    Some(State::Waiting(crate::probe::Wait::Io)) => "reply",
+                    Some(State::Waiting(Wait::Io)) => "reply",
                     _ => "timer",
                 },
                 fmt_time(late)
@@ -64,11 +80,15 @@ fn sentence(session: &Session) -> String {
     }
     if session.ended && session.history.at_live_edge() {
         let wall = model.wall();
+        let tasks = model.tasks.iter().filter(|t| !t.kind.is_os()).count();
         return match &session.end_note {
             Some(note) => format!("stopped at {}: {note}", fmt_time(wall)),
+            None if session.shows_replay() => format!(
+                "all {tasks} tasks done at {}. r goes back to the start, ← steps back, q quits",
+                fmt_time(wall)
+            ),
             None => format!(
-                "all {} tasks done at {}. r runs it again, ← scrubs back, q quits",
-                model.tasks.len(),
+                "all {tasks} tasks done at {}. r runs it again, ← scrubs back, ] the next lesson",
                 fmt_time(wall)
             ),
         };
@@ -77,8 +97,50 @@ fn sentence(session: &Session) -> String {
     let Some(e) = cursor.checked_sub(1).and_then(|p| session.history.event(p)) else {
         return "starting...".into();
     };
+    // The OS switching threads every millisecond is one story, told once.
+    let os_slice = matches!(e.change, Change::Running { worker } if worker == ON_CPU)
+        || matches!(e.change, Change::Ready { by: WakeBy::Os, .. });
+    if os_slice {
+        return os_story(model);
+    }
+    event(session, e)
+}
+
+/// Which threads and processes are on a CPU now and which wait for one.
+fn os_story(model: &Model) -> String {
+    let (mut on, mut waiting, mut turns) = (Vec::new(), Vec::new(), 0);
+    for t in model.tasks.iter().filter(|t| t.kind.is_os()) {
+        turns += t.polls;
+        match t.state {
+            State::Running { .. } => on.push(t.name.to_string()),
+            State::Ready => waiting.push(t.name.to_string()),
+            _ => {}
+        }
+    }
+    let mut s = format!(
+        "the OS shares the CPUs: {} on a CPU",
+        if on.is_empty() {
+            "none".into()
+        } else {
+            on.join(", ")
+        }
+    );
+    if !waiting.is_empty() {
+        s.push_str(&format!("; {} waiting for one", waiting.join(", ")));
+    }
+    s.push_str(&format!(" ({turns} time slices so far)"));
+    s
+}
+
+/// The sentence for one transition.
+fn event(session: &Session, e: &crate::probe::Event) -> String {
+    let model = session.model();
+    let name = |t: u32| name_of(model, t);
     let who = name(e.task);
-    let step = |with_note: bool| {
+    let task = model.task(e.task);
+    let kind = task.map_or(Kind::Task, |t| t.kind);
+    let step = session.action(task.map_or(0, |t| t.spec), e.step);
+    let label = |with_note: bool| {
         session
             .step_of(e.task)
             .map(|(a, note)| match (note, with_note) {
@@ -87,36 +149,301 @@ fn sentence(session: &Session) -> String {
             })
             .unwrap_or_default()
     };
+    let s = &session.scenario;
     match &e.change {
         Change::Spawned {
             parent: Some(p), ..
-        } => format!("{} spawned {who}", name(*p)),
-        Change::Spawned { .. } => format!("{who} was spawned: ready, waiting for a worker"),
-        Change::Running { worker } => format!("worker {worker} polls {who}: {}", step(true)),
-        Change::Waiting { wait, .. } => format!(
-            "{who} returned Pending: waiting on {} for {}",
-            wait.as_str(),
-            step(true)
+        } if kind.is_os() => format!(
+            "{} started {who}, a {}: the OS runs it, tokio only waits for it",
+            name(*p),
+            kind_word(kind)
         ),
+        Change::Spawned {
+            parent: Some(p), ..
+        } => format!("{} spawned {who}: ready, waiting for a worker", name(*p)),
+        Change::Spawned { .. } => format!("{who} was spawned: ready, waiting for a worker"),
+        Change::Running { worker } if *worker == ON_CPU => {
+            format!("the OS put {who} on a CPU")
+        }
+        Change::Running { worker } => format!("worker {worker} polls {who}: {}", label(true)),
+        Change::Waiting { wait, due } => match (wait, step) {
+            (Wait::Timer, _) => format!(
+                "{who} set a timer: waiting until {}",
+                due.map_or("it fires".into(), fmt_time)
+            ),
+            (Wait::Io, _) if due.is_none() => {
+                format!("{who} is connecting to the server (waiting on io)")
+            }
+            (Wait::Io, _) => format!(
+                "{who} sent its request: the reply is due at {}",
+                due.map_or("?".into(), fmt_time)
+            ),
+            (Wait::Channel, Some(Action::Send(c))) => format!(
+                "{who} waits to send on {}: the channel is full",
+                s.channels[*c].name
+            ),
+            (Wait::Channel, Some(Action::Recv(c))) => format!(
+                "{who} waits for a message on {}: the channel is empty",
+                s.channels[*c].name
+            ),
+            (Wait::Lock, Some(Action::Lock(m))) => {
+                let holder = session.resources().holders.get(*m).copied().flatten();
+                format!(
+                    "{who} waits for the lock on {}{}",
+                    s.mutexes[*m],
+                    holder.map_or(String::new(), |h| format!(": {} holds it", name(h)))
+                )
+            }
+            (Wait::Join, Some(Action::Join(t))) => {
+                format!("{who} waits for {} to finish", s.tasks[*t].name)
+            }
+            (Wait::Blocking, Some(Action::SpawnBlocking(_))) => {
+                format!("{who} handed its work to tokio's blocking pool and waits")
+            }
+            (Wait::Blocking, _) => format!("{who} handed its work to an OS thread and waits"),
+            (Wait::Process, _) => format!("{who} started a child process and waits for it"),
+            (Wait::Yield, _) => format!("{who} yielded: back in the queue, after the others"),
+            (w, _) => format!(
+                "{who} returned Pending: waiting on {} for {}",
+                w.as_str(),
+                label(true)
+            ),
+        },
         Change::Ready { by, late } => {
-            let by = match by {
-                WakeBy::Task(t) => format!("woken by {}", name(*t)),
-                WakeBy::Timer => "woken by its timer".into(),
-                WakeBy::Io => "woken by the I/O driver".into(),
-                WakeBy::Runtime => "woken by the runtime".into(),
-            };
-            match late {
-                Some(l) => format!(
-                    "{who} {by}, {} late: the worker was busy when it was due",
-                    fmt_time(*l)
+            let late = late.map_or(String::new(), |l| {
+                format!(
+                    ", {} late: the worker was busy when it was due",
+                    fmt_time(l)
+                )
+            });
+            match (by, step) {
+                (WakeBy::Os, _) => {
+                    format!("the OS took the CPU from {who}: runnable, waiting for a CPU")
+                }
+                (WakeBy::Task(t), Some(Action::Lock(m))) => {
+                    format!("{} unlocked {}: {who} is ready", name(*t), s.mutexes[*m])
+                }
+                (WakeBy::Task(t), Some(Action::Recv(c))) => format!(
+                    "{} sent on {}: {who} is ready",
+                    name(*t),
+                    s.channels[*c].name
                 ),
-                None => format!("{who} {by}: ready again"),
+                (WakeBy::Task(t), Some(Action::Send(c))) => format!(
+                    "{} took a message from {}: {who} can send",
+                    name(*t),
+                    s.channels[*c].name
+                ),
+                (WakeBy::Task(t), Some(Action::Join(_))) => {
+                    match model.task(*t).and_then(|t| t.outcome()) {
+                        Some(Outcome::Panicked(m)) => format!(
+                            "{} panicked ({m}): {who}'s join returns Err(JoinError), and {who} goes on",
+                            name(*t)
+                        ),
+                        _ => format!("{} finished: {who} is ready", name(*t)),
+                    }
+                }
+                (WakeBy::Task(t), _) => format!("{} woke {who}: ready", name(*t)),
+                (WakeBy::Timer, _) => format!("{who}'s timer fired: ready{late}"),
+                (WakeBy::Io, _) if task.is_some_and(|t| t.due.is_none()) => {
+                    format!("{who}'s connection is up: ready to send its request")
+                }
+                (WakeBy::Io, _) => format!("{who}'s reply came in: ready{late}"),
+                (WakeBy::Runtime, Some(Action::Yield | Action::Cpu { .. })) => {
+                    format!("{who} is ready again after yielding")
+                }
+                (WakeBy::Runtime, Some(Action::Thread(_) | Action::SpawnBlocking(_))) => {
+                    format!("{who}'s thread is done: ready")
+                }
+                (WakeBy::Runtime, Some(Action::Process(_))) => {
+                    format!("{who}'s child process exited: ready")
+                }
+                (WakeBy::Runtime, _) => format!("{who} woken by the runtime: ready"),
             }
         }
         Change::Done { outcome, .. } => match outcome {
+            Outcome::Ok if kind.is_os() => format!("{who} is done"),
             Outcome::Ok => format!("{who} finished"),
-            Outcome::Panicked(m) => format!("{who} panicked: {m} (the other tasks go on)"),
+            Outcome::Panicked(m) => {
+                let joiners = joiners(session, e.task);
+                if joiners.is_empty() {
+                    format!("{who} panicked: {m} (the other tasks go on)")
+                } else {
+                    format!(
+                        "{who} panicked: {m}. {}'s join gets a JoinError; the other tasks go on",
+                        joiners.join(", ")
+                    )
+                }
+            }
             Outcome::Cancelled => format!("{who} was cancelled"),
         },
+    }
+}
+
+/// The tasks whose steps join the kind of task `task` is.
+fn joiners(session: &Session, task: TaskIdx) -> Vec<String> {
+    let model = session.model();
+    let Some(spec) = model.task(task).map(|t| t.spec as usize) else {
+        return Vec::new();
+    };
+    session
+        .scenario
+        .tasks
+        .iter()
+        .filter(|t| {
+            t.steps
+                .iter()
+                .any(|s| matches!(s.action, Action::Join(j) if j == spec))
+        })
+        .map(|t| t.name.clone())
+        .collect()
+}
+
+/// Why the task is not running now (or what it is doing), in one line.
+pub fn why(session: &Session, task: TaskIdx) -> String {
+    crate::text::visible(&why_sentence(session, task)).into_owned()
+}
+
+fn why_sentence(session: &Session, task: TaskIdx) -> String {
+    let model = session.model();
+    let Some(t) = model.task(task) else {
+        return String::new();
+    };
+    let now = session.now();
+    let name = |i: u32| name_of(model, i);
+    let since = fmt_time(now.saturating_sub(t.since));
+    let s = &session.scenario;
+    let step = session.action(t.spec, t.step);
+    let body = match &t.state {
+        State::Running { worker } if *worker == ON_CPU => format!("on a CPU for {since}"),
+        State::Ready if t.kind.is_os() => {
+            format!("runnable for {since}: the OS gave the CPU to someone else")
+        }
+        State::Running { worker } => {
+            if session.holding().iter().any(|h| h.1 == task) {
+                format!(
+                    "running on worker {worker} for {since}, holding it: nobody else can run there"
+                )
+            } else {
+                format!("running on worker {worker} for {since}")
+            }
+        }
+        State::Ready => format!("ready for {since}: {}", behind(session, model)),
+        State::Waiting(w) => waiting(session, task, t, *w, step, now, &since, &name, s),
+        State::Done(Outcome::Ok) => format!("done at {}", fmt_time(t.since)),
+        State::Done(Outcome::Panicked(m)) => format!("panicked: {m}"),
+        State::Done(Outcome::Cancelled) => "cancelled".into(),
+    };
+    format!("{}: {body}", t.name)
+}
+
+/// What a ready task waits behind.
+fn behind(session: &Session, model: &Model) -> String {
+    if let Some((w, holder, held)) = session.holding().into_iter().max_by_key(|h| h.2) {
+        return format!(
+            "{} holds worker {w} ({} so far)",
+            name_of(model, holder),
+            fmt_time(held)
+        );
+    }
+    let busy: Vec<String> = model
+        .workers
+        .iter()
+        .enumerate()
+        .filter_map(|(w, lane)| {
+            lane.current
+                .map(|c| format!("worker {w} runs {}", name_of(model, c)))
+        })
+        .collect();
+    if busy.is_empty() {
+        "next in the queue".into()
+    } else {
+        busy.join(", ")
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn waiting(
+    session: &Session,
+    task: TaskIdx,
+    t: &TaskView,
+    w: Wait,
+    step: Option<&Action>,
+    now: Duration,
+    since: &str,
+    name: &dyn Fn(u32) -> String,
+    s: &crate::scenario::Scenario,
+) -> String {
+    let due = |what: &str| match t.due {
+        Some(d) if now > d + Duration::from_millis(1) => format!(
+            "{what} was due at {}: {} overdue, the worker was busy then",
+            fmt_time(d),
+            fmt_time(now - d)
+        ),
+        Some(d) => format!(
+            "{what} is due at {} ({} from now)",
+            fmt_time(d),
+            fmt_time(d.saturating_sub(now))
+        ),
+        None => format!("waiting on {what}"),
+    };
+    match (w, step) {
+        (Wait::Timer, _) => due("its timer"),
+        (Wait::Io, _) if t.due.is_none() => {
+            format!("connecting for {since}: it can send its request once polled again")
+        }
+        (Wait::Io, _) => due("its reply"),
+        (Wait::Lock, Some(Action::Lock(m))) => {
+            let r = session.resources();
+            let holder = r.holders.get(*m).copied().flatten();
+            format!(
+                "waiting {since} for {}{}",
+                s.mutexes[*m],
+                holder.map_or(String::new(), |h| format!(", held by {}", name(h)))
+            )
+        }
+        (Wait::Channel, Some(Action::Send(c))) => {
+            let r = session.resources();
+            format!(
+                "waiting {since} to send on {}: full ({} of {})",
+                s.channels[*c].name,
+                r.fill.get(*c).copied().unwrap_or(0),
+                s.channels[*c].capacity
+            )
+        }
+        (Wait::Channel, Some(Action::Recv(c))) => {
+            format!(
+                "waiting {since} for a message on {}: empty",
+                s.channels[*c].name
+            )
+        }
+        (Wait::Join, Some(Action::Join(j))) => {
+            format!("waiting {since} for {} to finish", s.tasks[*j].name)
+        }
+        (Wait::Blocking | Wait::Process, _) => {
+            let model = session.model();
+            let rows: Vec<String> = model
+                .tasks
+                .iter()
+                .enumerate()
+                .filter(|(_, r)| {
+                    r.kind.is_os() && r.parent == Some(task) && !matches!(r.state, State::Done(_))
+                })
+                .map(|(i, r)| format!("{} {}", name(i as u32), crate::app::state_name(&r.state)))
+                .collect();
+            if rows.is_empty() {
+                format!(
+                    "waiting {since} for its {}",
+                    if w == Wait::Process {
+                        "process"
+                    } else {
+                        "thread"
+                    }
+                )
+            } else {
+                format!("waiting {since} for {}", rows.join(", "))
+            }
+        }
+        (Wait::Yield, _) => format!("yielded {since} ago: waiting for its turn"),
+        (w, _) => format!("waiting {since} on {}", w.as_str()),
     }
 }

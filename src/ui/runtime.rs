@@ -13,6 +13,86 @@ use crate::app::Session;
 use crate::model::State;
 use crate::scenario::Clock;
 
+/// The panel's essentials on one line, for screens too narrow for it.
+pub fn folded(session: &Session, area: Rect, buf: &mut Buffer) {
+    let model = session.model();
+    let now = session.now();
+    let mut parts = Vec::new();
+    for (w, lane) in model.workers.iter().enumerate() {
+        parts.push(format!(
+            "worker {w} busy {:.0}%",
+            busy_share(lane, now) * 100.0
+        ));
+    }
+    let ready = model
+        .tasks
+        .iter()
+        .filter(|t| t.state == State::Ready && !t.kind.is_os())
+        .count();
+    parts.push(format!("ready queue {ready}"));
+    parts.push(format!("switches {}", model.switches));
+    parts.extend(resource_lines(session));
+    if let Some(s) = session.sample()
+        && session.scenario.runtime.clock == Clock::Real
+    {
+        parts.push(format!("steals {} (tokio-metrics)", s.runtime.steals));
+    }
+    Line::from(vec![
+        Span::styled(" runtime: ", theme::HEADER),
+        Span::styled(parts.join(" · "), theme::DIM),
+    ])
+    .render(area, buf);
+}
+
+/// Each mutex's holder and queue, each channel's fill (names from the
+/// scenario, shown through the sanitizer).
+fn resource_lines(session: &Session) -> Vec<String> {
+    let s = &session.scenario;
+    if s.mutexes.is_empty() && s.channels.is_empty() {
+        return Vec::new();
+    }
+    let model = session.model();
+    let name = |t: u32| {
+        model.task(t).map_or("?".to_string(), |t| {
+            crate::text::visible(&t.name).into_owned()
+        })
+    };
+    let r = session.resources();
+    let mut out = Vec::new();
+    for (m, mutex) in s.mutexes.iter().enumerate() {
+        let holder = r.holders[m].map_or("free".to_string(), |h| format!("held by {}", name(h)));
+        let queue: Vec<String> = r.queues[m].iter().map(|t| name(*t)).collect();
+        let mutex = crate::text::visible(mutex);
+        out.push(if queue.is_empty() {
+            format!("{mutex}: {holder}")
+        } else {
+            format!("{mutex}: {holder}, queue {}", queue.join(" "))
+        });
+    }
+    for (c, ch) in s.channels.iter().enumerate() {
+        out.push(format!(
+            "{}: {} of {} full",
+            crate::text::visible(&ch.name),
+            r.fill[c],
+            ch.capacity
+        ));
+    }
+    out
+}
+
+/// Share of the time so far a worker spent polling.
+fn busy_share(lane: &crate::model::WorkerView, now: std::time::Duration) -> f64 {
+    let busy = lane.busy
+        + lane
+            .current
+            .map_or(Default::default(), |_| now.saturating_sub(lane.since));
+    if now.is_zero() {
+        0.0
+    } else {
+        (busy.as_secs_f64() / now.as_secs_f64()).min(1.0)
+    }
+}
+
 pub fn render(session: &Session, area: Rect, buf: &mut Buffer) {
     let mut lines = Vec::new();
     let model = session.model();
@@ -34,18 +114,9 @@ pub fn render(session: &Session, area: Rect, buf: &mut Buffer) {
         }] += 1;
     }
     for (w, lane) in model.workers.iter().enumerate() {
-        let busy = lane.busy
-            + lane
-                .current
-                .map_or(Default::default(), |_| now.saturating_sub(lane.since));
-        let share = if now.is_zero() {
-            0.0
-        } else {
-            busy.as_secs_f64() / now.as_secs_f64()
-        };
         lines.push(Line::from(format!(
             "worker {w}  busy {:>4.0}%  {} polls",
-            share.min(1.0) * 100.0,
+            busy_share(lane, now) * 100.0,
             lane.polls
         )));
     }
@@ -58,6 +129,9 @@ pub fn render(session: &Session, area: Rect, buf: &mut Buffer) {
         lines.push(Line::from(format!("{label}     {n:>6}")));
     }
     lines.push(Line::from(format!("switches    {:>6}", model.switches)));
+    for line in resource_lines(session) {
+        lines.push(Line::from(line));
+    }
     lines.push(Line::from(Span::styled(
         "from the events, in scenario time",
         theme::DIM,

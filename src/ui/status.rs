@@ -27,6 +27,26 @@ pub fn title(session: &Session, area: Rect, buf: &mut Buffer) {
     .render(area, buf);
 }
 
+/// The lesson in one sentence and what to watch for, each on its line.
+pub fn lesson(session: &Session, lesson: Rect, watch: Rect, buf: &mut Buffer) {
+    Line::from(vec![
+        Span::styled(" lesson: ", theme::HEADER),
+        Span::styled(
+            crate::text::one_line(session.scenario.lesson()),
+            theme::LESSON,
+        ),
+    ])
+    .render(lesson, buf);
+    Line::from(vec![
+        Span::styled(" watch for: ", theme::HEADER),
+        Span::styled(
+            crate::text::one_line(&session.scenario.watch),
+            theme::LESSON,
+        ),
+    ])
+    .render(watch, buf);
+}
+
 /// `1.234 s` or `56.7 ms`.
 pub fn fmt_time(d: std::time::Duration) -> String {
     let ms = d.as_secs_f64() * 1000.0;
@@ -63,26 +83,34 @@ pub fn footer(app: &App, session: &Session, area: Rect, buf: &mut Buffer) {
     let mut spans = vec![
         Span::styled(badge, style),
         Span::raw(format!(" t = {} ", fmt_time(session.now()))),
+        Span::styled(
+            format!(
+                "· {} / {} transitions ",
+                session.history.cursor(),
+                session.history.len()
+            ),
+            theme::DIM,
+        ),
     ];
     match session.scenario.runtime.clock {
         Clock::Virtual => spans.push(Span::raw(format!(
             "· virtual clock · speed {}x ",
             session.control.speed
         ))),
-        Clock::Real => spans.push(Span::raw(if session.control.paused && !session.ended {
-            "· real clock: timers, threads and child processes go on while paused ".to_string()
-        } else {
-            "· real clock ".to_string()
-        })),
+        Clock::Real => {
+            let mut text = "· real clock ".to_string();
+            if session.run_speed != 1.0 {
+                text.push_str(&format!("· speed {}x ", session.run_speed));
+            }
+            if session.control.speed != session.run_speed && !session.is_replay() {
+                text.push_str(&format!("(r restarts at {}x) ", session.control.speed));
+            }
+            if session.control.paused && !session.ended {
+                text.push_str("· timers, threads and child processes go on while paused ");
+            }
+            spans.push(Span::raw(text));
+        }
     }
-    spans.push(Span::styled(
-        format!(
-            "· {} / {} transitions",
-            session.history.cursor(),
-            session.history.len()
-        ),
-        theme::DIM,
-    ));
     if session.history.dropped() > 0 {
         spans.push(Span::styled(
             format!(

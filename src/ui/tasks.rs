@@ -39,6 +39,9 @@ pub fn render(app: &App, session: &Session, visible: &[u32], area: Rect, buf: &m
             if holds && let State::Running { worker } = t.state {
                 state = format!("HOLDING worker {worker}");
             }
+            if t.kind.is_os() && t.state == State::Ready {
+                state = "runnable: no CPU".into();
+            }
             if let (Some(late), State::Waiting(w)) = (t.overdue(session.now()), &t.state) {
                 state = format!("{} overdue {}", w.as_str(), fmt_time(late));
             }
@@ -65,11 +68,19 @@ pub fn render(app: &App, session: &Session, visible: &[u32], area: Rect, buf: &m
                     Span::raw(step),
                     Span::styled(format!(" {note}"), theme::DIM),
                 ])),
-                Cell::from(f.polls.to_string()),
+                Cell::from(if t.kind.is_os() {
+                    "-".into()
+                } else {
+                    f.polls.to_string()
+                }),
                 Cell::from(fmt_time(f.busy)),
                 Cell::from(fmt_time(f.scheduled)),
                 Cell::from(fmt_time(f.idle)),
-                Cell::from(t.slow_polls.to_string()),
+                Cell::from(if t.kind.is_os() {
+                    "-".into()
+                } else {
+                    t.slow_polls.to_string()
+                }),
             ]);
             if first + row == app.selected {
                 r.style(theme::SELECTED)

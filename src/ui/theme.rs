@@ -21,6 +21,7 @@ pub const PAUSED: Style = Style::new()
     .bg(Color::Yellow)
     .add_modifier(Modifier::BOLD);
 pub const ERROR: Style = Style::new().fg(Color::Red).add_modifier(Modifier::BOLD);
+pub const LESSON: Style = Style::new().fg(Color::Cyan);
 pub const NARRATION: Style = Style::new().fg(Color::White).add_modifier(Modifier::ITALIC);
 
 fn wait_color(w: Wait) -> Color {
@@ -53,12 +54,41 @@ pub fn state(state: &State, holding: bool) -> (&'static str, Style) {
 }
 
 /// Glyph and style of one lane cell.
-pub fn lane(cell: Cell) -> (char, Style) {
+/// The letter a stretch of waiting starts with on a lane (so lanes read
+/// without colour too).
+pub fn wait_letter(w: Wait) -> char {
+    match w {
+        Wait::Timer => 't',
+        Wait::Io => 'i',
+        Wait::Channel => 'c',
+        Wait::Lock => 'l',
+        Wait::Join => 'j',
+        Wait::Blocking => 'b',
+        Wait::Process => 'p',
+        Wait::Yield => 'y',
+    }
+}
+
+/// The lanes' legend, glyph by glyph.
+pub const LANE_LEGEND: &str = "█ running ▓ holding its worker ░ ready · waits: t timer i io c channel l lock j join b thread p process y yield · | due ! overdue";
+
+/// Glyph and style of one lane cell; `first` marks the first column of a
+/// stretch of waiting, which shows what it waits for.
+pub fn lane(cell: Cell, first: bool) -> (char, Style) {
     match cell {
         Cell::Empty | Cell::Done => (' ', Style::new()),
         Cell::Ready => ('░', Style::new().fg(Color::Yellow)),
         Cell::Running => ('█', Style::new().fg(Color::Green)),
-        Cell::Holding => ('█', Style::new().fg(Color::Red)),
+        Cell::Holding => ('▓', Style::new().fg(Color::Red)),
+        Cell::Waiting(w) if first => (wait_letter(w), Style::new().fg(wait_color(w))),
         Cell::Waiting(w) => ('─', Style::new().fg(wait_color(w))),
+        Cell::Due(w) => (
+            '|',
+            Style::new().fg(wait_color(w)).add_modifier(Modifier::BOLD),
+        ),
+        Cell::Overdue(_) => (
+            '!',
+            Style::new().fg(Color::Red).add_modifier(Modifier::BOLD),
+        ),
     }
 }

@@ -89,6 +89,16 @@ fn spawn_order(tasks: &[ReadTask]) -> Option<Vec<usize>> {
     (order.len() == tasks.len()).then_some(order)
 }
 
+/// `ns` made `by` times longer (saturating).
+fn stretched(ns: u128, by: f64) -> u128 {
+    if by == 1.0 {
+        ns
+    } else {
+        // f64 to u128 saturates; `by` is at most 100.
+        (ns as f64 * by) as u128
+    }
+}
+
 /// A duration for a message: exact when small, rounded when huge.
 fn rough(ns: u128) -> String {
     match u64::try_from(ns) {
@@ -100,7 +110,9 @@ fn rough(ns: u128) -> String {
 impl Checker<'_> {
     /// Tasks, polls, steps, work and scenario time stay within what one
     /// run may do (the limits in `scenario.rs`, named in each message).
-    pub(super) fn check_scale(&mut self, tasks: &[ReadTask]) {
+    /// `stretch`: how much longer than written every duration lasts (a
+    /// slow-motion lesson on the real clock); work and time count so.
+    pub(super) fn check_scale(&mut self, tasks: &[ReadTask], stretch: f64) {
         if !self.diagnostics.is_empty() {
             return; // cycles would make the counts meaningless
         }
@@ -132,7 +144,20 @@ impl Checker<'_> {
             );
             return;
         }
-        let copies: Vec<PerCopy> = tasks.iter().map(per_copy).collect();
+        let copies: Vec<PerCopy> = tasks
+            .iter()
+            .map(|t| {
+                let mut c = per_copy(t);
+                c.work = stretched(c.work, stretch);
+                c.time = stretched(c.time, stretch);
+                c
+            })
+            .collect();
+        let at_speed = if stretch > 1.0 {
+            format!(" (at the lesson's speed = {:.2})", 1.0 / stretch)
+        } else {
+            String::new()
+        };
         let sum = |f: &dyn Fn(&PerCopy) -> u128| -> u128 {
             copies
                 .iter()
@@ -173,8 +198,9 @@ impl Checker<'_> {
             self.at(
                 tasks[t].name_span.clone(),
                 format!(
-                    "this scenario would do {} of work (cpu, block, spawn_blocking, thread and process \
-                     steps, every copy and every pass of a repeat); the work limit is {} in one run",
+                    "this scenario would do {} of work{at_speed} (cpu, block, spawn_blocking, thread \
+                     and process steps, every copy and every pass of a repeat); the work limit is {} \
+                     in one run",
                     rough(work),
                     format_duration(MAX_WORK)
                 ),
@@ -207,7 +233,7 @@ impl Checker<'_> {
             self.at(
                 tasks[t].name_span.clone(),
                 format!(
-                    "this scenario would last {} of scenario time (this task's timed steps one after \
+                    "this scenario would last {} of scenario time{at_speed} (this task's timed steps one after \
                      another, repeats multiplied out, then the tasks it spawns); the scenario time \
                      limit is {} in one run",
                     rough(time),
