@@ -319,7 +319,7 @@ fn escape_sequences_from_a_file_reach_no_output_and_the_svg_parses() {
     assert!(table.contains("\\u{1b}]0;pwned\\u{7}"), "{table}");
     let rows: Vec<&str> = table
         .lines()
-        .filter(|l| l.contains(" ok ") || l.contains(" panicked "))
+        .filter(|l| l.split_whitespace().any(|w| w == "ok" || w == "panicked"))
         .collect();
     assert_eq!(rows.len(), 2, "{table}");
     // After the name's 16 columns, both rows go on alike: " " and the figures.
@@ -723,8 +723,9 @@ fn threads_and_child_processes_wait_their_turn_and_fork_bombs_are_refused() {
             .all(|t| t["outcome"] == "ok")
     );
     assert!(peak > 0, "the run was watched");
-    // The limit, the runtime's own threads, and a few helpers.
-    assert!(peak <= MAX_THREADS + 16, "{peak} threads alive at once");
+    // The limit, the runtime's own threads and helpers, and threads that
+    // handed back their turn and are still ending (without the limit: 600).
+    assert!(peak <= MAX_THREADS + 32, "{peak} threads alive at once");
     let name = scenario("procs.toml", 300, "process = \"5ms\"");
     let mut peak = 0;
     let ran = run_with(
