@@ -660,6 +660,16 @@ fn nested_repeats_of_cpu_are_refused_by_check_with_the_limit_named() {
         "name = \"l\"\n[[task]]\nname = \"l\"\nsteps = [ { repeat = 1000, steps = [ { sleep = \"60m\" } ] } ]\n",
     );
     run(&["check", &name], dir.path()).invalid("long.toml:3:8: ", "scenario time limit is 3600s");
+    // Slow motion on the real clock stretches the work: 2 s at 0.01x is 200 s.
+    let slow = |speed: &str| {
+        format!(
+            "name = \"s\"\n{speed}[runtime]\nclock = \"real\"\n[[task]]\nname = \"s\"\nsteps = [ {{ cpu = \"2s\" }} ]\n"
+        )
+    };
+    let name = write(dir.path(), "slow.toml", slow("speed = 0.01\n"));
+    run(&["check", &name], dir.path()).invalid("slow.toml:6:8: ", "at the lesson's speed = 0.01");
+    let name = write(dir.path(), "fast.toml", slow(""));
+    run(&["check", &name], dir.path()).ok();
 }
 
 /// Threads of process `pid`.
