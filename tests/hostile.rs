@@ -633,6 +633,32 @@ fn a_folder_as_output_is_refused_before_the_run_leaving_nothing() {
         assert!(ran.stdout.is_empty(), "{target}: nothing ran");
     }
     assert_eq!(std::fs::read_dir(d).unwrap().count(), 0, "no file left");
+    // A folder this user may not write to (run unprivileged when root).
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(d, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let ro = d.join("ro");
+    std::fs::create_dir(&ro).unwrap();
+    std::fs::set_permissions(&ro, std::fs::Permissions::from_mode(0o555)).unwrap();
+    let target = ro.join("e.jsonl");
+    let target = target.to_str().unwrap();
+    let ran = run_with(
+        &[
+            "run",
+            "breakfast-concurrent",
+            "--headless",
+            "--events",
+            target,
+        ],
+        Path::new("/"),
+        as_nobody,
+        |_| {},
+    );
+    ran.invalid(
+        &format!("--events {target}: cannot write there"),
+        "Permission denied",
+    );
+    assert!(ran.stdout.is_empty(), "nothing ran");
+    assert_eq!(std::fs::read_dir(&ro).unwrap().count(), 0);
 }
 
 #[test]
