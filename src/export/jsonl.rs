@@ -379,7 +379,7 @@ impl<'a> Reader<'a> {
         } else {
             Err(self.err(
                 n,
-                format!("\"{key}\" is {v}; expected milliseconds from 0 to {MAX_LOG_MS}"),
+                format!("\"{key}\" is {v:?}; expected milliseconds from 0 to {MAX_LOG_MS}"),
             ))
         }
     }
