@@ -57,12 +57,13 @@ pub enum Command {
     Screenshot {
         scenario: String,
         /// Scenario time to show, in ms.
+        #[arg(value_parser = parse_at_ms)]
         at_ms: f64,
         /// Where to write the SVG.
         out: PathBuf,
-        #[arg(long, default_value_t = 120)]
+        #[arg(long, default_value_t = 120, value_parser = clap::value_parser!(u16).range(1..=1000))]
         width: u16,
-        #[arg(long, default_value_t = 35)]
+        #[arg(long, default_value_t = 35, value_parser = clap::value_parser!(u16).range(1..=1000))]
         height: u16,
     },
     /// Internal: the child process of a `process` step.
@@ -130,5 +131,16 @@ fn parse_speed(s: &str) -> Result<f64, String> {
         Ok(v) if (0.01..=100.0).contains(&v) => Ok(v),
         Ok(_) => Err("expected a speed from 0.01 to 100 (1 = real time)".into()),
         Err(_) => Err("expected a number, like 0.25 or 2".into()),
+    }
+}
+
+/// A moment of a run, in ms: a finite number, no later than a log may go.
+fn parse_at_ms(s: &str) -> Result<f64, String> {
+    const LATEST: f64 = crate::export::jsonl::MAX_LOG_MS;
+    match s.parse::<f64>() {
+        Ok(v) if (0.0..=LATEST).contains(&v) => Ok(v),
+        _ => Err(format!(
+            "expected a time in ms from 0 to {LATEST}, like 350"
+        )),
     }
 }

@@ -1,8 +1,9 @@
 //! What each subcommand does.
 
-use std::io::{IsTerminal, Write};
-use std::path::Path;
+use std::io::{IsTerminal, Read, Write};
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use crate::Error;
 use crate::app::App;
@@ -11,6 +12,7 @@ use crate::error::EXIT_FAILED;
 use crate::export::{AtomicFile, Outputs};
 use crate::runner::RunOptions;
 use crate::scenario::{self, Clock, Scenario, bundled};
+use crate::text;
 
 /// Quiet for panics inside scenario tasks (a `fail` step is a lesson, and
 /// its message is reported as the task's outcome); one line for anything
@@ -25,8 +27,21 @@ pub fn install_panic_hook() {
             .location()
             .map(|l| format!(" at {}:{}", l.file(), l.line()))
             .unwrap_or_default();
-        eprintln!("taskscope: internal error{at}: {message}");
+        say(&format!("internal error{at}: {message}"));
     }));
+}
+
+/// Keeps the process's address space small: glibc gives each thread that
+/// allocates its own malloc arena, up to 8 per core, each reserving 64 MiB,
+/// so a run with its 64 helper threads could reserve gigabytes it never
+/// uses. Two arenas are plenty: the runtime does little in parallel.
+pub fn limit_malloc_arenas() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only sets a tuning value; called before other threads.
+    #[allow(unsafe_code)]
+    unsafe {
+        libc::mallopt(libc::M_ARENA_MAX, 2);
+    }
 }
 
 /// Runs one command; returns the exit code.
@@ -69,18 +84,40 @@ pub fn dispatch(cli: Cli) -> Result<u8, Error> {
     }
 }
 
-/// Prints to stdout, ignoring a closed pipe (`taskscope list | head -1`).
-fn out(text: &str) {
+/// Prints to stdout. A closed pipe (`taskscope list | head -1`) is not an
+/// error: the reader has what it wanted, so it stays quiet. Anything else (a
+/// full disk, /dev/full) is, so no output is lost without a word.
+fn out(text: &str) -> Result<(), Error> {
     let mut stdout = std::io::stdout().lock();
-    let _ = stdout.write_all(text.as_bytes());
-    let _ = stdout.flush();
+    match stdout
+        .write_all(text.as_bytes())
+        .and_then(|()| stdout.flush())
+    {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+            Err(Error::Failed(format!("could not write to stdout: {e}")))
+        }
+        _ => Ok(()),
+    }
 }
 
-fn list(json: bool) -> Result<u8, Error> {
+/// One line on stderr, `taskscope: ` first, sanitized. A failing stderr
+/// is ignored: there is nowhere left to say so.
+pub fn say(message: &str) {
+    let _ = writeln!(std::io::stderr(), "taskscope: {}", text::visible(message));
+}
+
+/// JSON for stdout, indented, with no raw control character.
+fn json(value: &impl serde::Serialize) -> Result<String, Error> {
+    text::pretty_json(value)
+        .map(|t| t + "\n")
+        .map_err(|e| Error::Failed(e.to_string()))
+}
+
+fn list(as_json: bool) -> Result<u8, Error> {
     let scenarios: Vec<Scenario> = bundled::all()
         .collect::<Result<_, _>>()
         .map_err(|e| Error::Failed(format!("a bundled scenario is broken: {e}")))?;
-    if json {
+    if as_json {
         let items: Vec<_> = scenarios
             .iter()
             .map(|s| {
@@ -94,30 +131,44 @@ fn list(json: bool) -> Result<u8, Error> {
                 })
             })
             .collect();
-        out(&format!("{}\n", serde_json::Value::Array(items)));
+        out(&json(&items)?)?;
     } else {
-        let width = scenarios.iter().map(|s| s.name.len()).max().unwrap_or(0);
-        let mut text = String::new();
+        let width = scenarios
+            .iter()
+            .map(|s| text::width(&s.name))
+            .max()
+            .unwrap_or(0);
+        let mut lines = String::new();
         for s in &scenarios {
-            let line: String = s
-                .description
-                .split_whitespace()
-                .collect::<Vec<_>>()
-                .join(" ");
-            text.push_str(&format!("{:<width$}  {}\n", s.name, line));
+            lines.push_str(&format!(
+                "{}  {}\n",
+                text::cell(&s.name, width),
+                text::one_line(&s.description)
+            ));
         }
-        out(&text);
+        out(&lines)?;
     }
     Ok(0)
 }
 
-/// A scenario named on the command line: a path to a file, or a bundled name.
-pub fn load(arg: &str) -> Result<Scenario, Error> {
+/// The file a scenario argument names, if it names one (else it is a
+/// bundled name).
+fn scenario_file(arg: &str) -> Option<&Path> {
     let path = Path::new(arg);
     let looks_like_path = arg.ends_with(".toml") || arg.contains(std::path::MAIN_SEPARATOR);
-    if looks_like_path || path.is_file() {
-        let bytes =
-            std::fs::read(path).map_err(|e| Error::Input(format!("{arg}: cannot read: {e}")))?;
+    (looks_like_path || path.is_file()).then_some(path)
+}
+
+/// A scenario named on the command line: a path to a file, or a bundled name.
+pub fn load(arg: &str) -> Result<Scenario, Error> {
+    if let Some(path) = scenario_file(arg) {
+        let file = std::fs::File::open(path)
+            .map_err(|e| Error::Input(format!("{arg}: cannot read: {e}")))?;
+        // One byte past the limit is enough to tell the file is too large.
+        let mut bytes = Vec::new();
+        file.take(scenario::MAX_FILE_BYTES as u64 + 1)
+            .read_to_end(&mut bytes)
+            .map_err(|e| Error::Input(format!("{arg}: cannot read: {e}")))?;
         return Ok(scenario::parse(arg, &bytes)?);
     }
     match bundled::get(arg) {
@@ -137,12 +188,13 @@ fn check(args: &[String]) -> Result<u8, Error> {
     for arg in args {
         match load(arg) {
             Ok(s) => out(&format!(
-                "{arg}: ok ({}, {} task kinds)\n",
-                s.name,
+                "{}: ok ({}, {} task kinds)\n",
+                text::visible(arg),
+                text::visible(&s.name),
                 s.tasks.len()
-            )),
+            ))?,
             Err(e) => {
-                eprintln!("{e}");
+                let _ = writeln!(std::io::stderr(), "{e}");
                 failed = Some(e.exit_code());
             }
         }
@@ -161,15 +213,22 @@ fn run(args: RunArgs) -> Result<u8, Error> {
             .with_clock(clock)
             .map_err(|why| Error::Input(format!("--clock {}: {why}", clock.as_str())))?;
     }
-    // Opened before the run, so an unwritable path costs nothing.
-    let create = |flag: &str, path: Option<&Path>| {
-        path.map(|p| {
-            AtomicFile::create(p).map_err(|e| {
-                Error::Input(format!("{flag} {}: cannot write there: {e}", p.display()))
-            })
-        })
-        .transpose()
-    };
+    // Checked and opened before the run, so a bad path costs nothing.
+    let wanted = [
+        ("--events", args.events.as_deref()),
+        ("--trace", args.trace.as_deref()),
+        ("--svg", args.svg.as_deref()),
+    ];
+    let outputs: Vec<(&str, &Path)> = wanted
+        .iter()
+        .filter_map(|(flag, p)| p.map(|p| (*flag, p)))
+        .collect();
+    let inputs: Vec<(&str, &Path)> = scenario_file(&args.scenario)
+        .map(|p| ("the scenario file", p))
+        .into_iter()
+        .collect();
+    crate::export::check_paths(&outputs, &inputs).map_err(Error::Input)?;
+    let create = |flag: &str, path: Option<&Path>| path.map(|p| create_output(flag, p)).transpose();
     let events = create("--events", args.events.as_deref())?;
     let trace = create("--trace", args.trace.as_deref())?;
     let svg = create("--svg", args.svg.as_deref())?;
@@ -185,8 +244,11 @@ fn run(args: RunArgs) -> Result<u8, Error> {
     let console = match args.console.as_deref() {
         Some(text) => {
             let addr = crate::console::parse_addr(text)?;
-            crate::console::start(addr)?;
-            Some(addr)
+            // Said before binding, so it is said even if binding fails.
+            if let Some(warning) = crate::console::exposure_warning(addr) {
+                say(&warning);
+            }
+            Some(crate::console::start(addr)?)
         }
         None => None,
     };
@@ -196,17 +258,23 @@ fn run(args: RunArgs) -> Result<u8, Error> {
         if let (Some(outputs), Some(session)) = (outputs, app.session.as_mut()) {
             session.record_to(outputs);
         }
-        app.console = console.map(crate::console::attach_command);
+        app.console = console.map(|addr| {
+            let attach = crate::console::attach_command(addr);
+            match crate::console::exposure_warning(addr) {
+                Some(_) => format!("{attach} (reachable from the network)"),
+                None => attach,
+            }
+        });
         return dashboard(app);
     }
     let mut options = options;
     // Headless on the real clock, `--speed` is slow (or fast) motion.
     options.time_scale = args.speed.unwrap_or(1.0);
     if let Some(addr) = console {
-        eprintln!(
-            "taskscope: serving tokio-console; attach with: {}",
+        say(&format!(
+            "serving tokio-console; attach with: {}",
             crate::console::attach_command(addr)
-        );
+        ));
         // tokio-console measures wall time: pace the virtual clock to it.
         if scenario.runtime.clock == Clock::Virtual {
             options.control = Some(crate::runner::control::Control::new(
@@ -216,22 +284,16 @@ fn run(args: RunArgs) -> Result<u8, Error> {
             ));
         }
     }
-    // SIGINT and SIGTERM stop the run cleanly (files complete, children
-    // gone); a second one ends the process at once.
-    let interrupt = Arc::new(std::sync::atomic::AtomicUsize::new(0));
-    let seen = Arc::new(std::sync::atomic::AtomicBool::new(false));
-    for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
-        // Registered first, so it sees the flag as the previous signal left it.
-        let _ =
-            signal_hook::flag::register_conditional_shutdown(signal, 128 + signal, seen.clone());
-        let _ = signal_hook::flag::register(signal, seen.clone());
-        let _ = signal_hook::flag::register_usize(signal, interrupt.clone(), signal as usize);
-    }
+    let temps = outputs
+        .as_ref()
+        .map(Outputs::temp_paths)
+        .unwrap_or_default();
+    let interrupt = watch_signals(temps);
     let finished = crate::headless::run_until(scenario, options, outputs, Some(&interrupt))?;
     if let Some(signal) = finished.interrupted {
-        eprintln!(
-            "taskscope: stopped by signal {signal}; the output files hold what ran until then"
-        );
+        say(&format!(
+            "stopped by signal {signal}; the output files hold what ran until then"
+        ));
         return Ok((128 + signal) as u8);
     }
     if console.is_some() {
@@ -240,32 +302,84 @@ fn run(args: RunArgs) -> Result<u8, Error> {
     }
     let summary = finished.summary();
     if args.json {
-        let text =
-            serde_json::to_string_pretty(&summary).map_err(|e| Error::Failed(e.to_string()))?;
-        out(&format!("{text}\n"));
+        out(&json(&summary)?)?;
     } else {
-        out(&summary.table(40));
+        out(&summary.table(40))?;
     }
     if let Some(why) = &finished.end.stalled {
-        eprintln!("taskscope: {why}");
+        say(why);
         return Ok(EXIT_FAILED);
     }
     Ok(0)
 }
 
-fn replay(path: &Path, json: bool, headless: bool) -> Result<u8, Error> {
+/// An output file opened before the run; `flag` names it in messages.
+fn create_output(flag: &str, path: &Path) -> Result<AtomicFile, Error> {
+    AtomicFile::create(path).map_err(|e| {
+        Error::Input(format!(
+            "{flag} {}: cannot write there: {e}",
+            path.display()
+        ))
+    })
+}
+
+/// SIGINT and SIGTERM stop the run cleanly (files complete, children
+/// gone): the returned flag holds the signal. A second one ends the
+/// process at once, removing the temporary files first, so nothing
+/// half-written stays behind.
+fn watch_signals(temps: Vec<PathBuf>) -> Arc<AtomicUsize> {
+    use signal_hook::consts::{SIGINT, SIGTERM};
+    let interrupt = Arc::new(AtomicUsize::new(0));
+    let Ok(mut signals) = signal_hook::iterator::Signals::new([SIGINT, SIGTERM]) else {
+        return interrupt;
+    };
+    let flag = interrupt.clone();
+    let _ = std::thread::Builder::new()
+        .name("taskscope-signals".into())
+        .spawn(move || {
+            for signal in signals.forever() {
+                if flag.swap(signal as usize, Ordering::SeqCst) == 0 {
+                    continue;
+                }
+                for temp in &temps {
+                    let _ = std::fs::remove_file(temp);
+                }
+                std::process::exit(128 + signal);
+            }
+        });
+    interrupt
+}
+
+fn replay(path: &Path, as_json: bool, headless: bool) -> Result<u8, Error> {
+    use crate::export::jsonl::{self, LogError, MAX_LOG_BYTES};
     let origin = path.display().to_string();
     let file = std::fs::File::open(path)
         .map_err(|e| Error::Input(format!("{origin}: cannot read: {e}")))?;
-    let log = crate::export::jsonl::read(&origin, std::io::BufReader::new(file))?;
-    if json || headless || !interactive() {
+    // Refused before reading a byte when the size is known; the reader
+    // stops at the limit whatever the file is (a pipe, /dev/zero).
+    if let Ok(m) = file.metadata()
+        && m.is_file()
+        && m.len() > MAX_LOG_BYTES
+    {
+        return Err(Error::Log(LogError {
+            origin,
+            line: 1,
+            message: format!(
+                "the file is {} bytes; at most {MAX_LOG_BYTES} are replayed",
+                m.len()
+            ),
+        }));
+    }
+    let log = jsonl::read(&origin, std::io::BufReader::new(file))?;
+    if as_json || headless || !interactive() {
+        if let Some(note) = log.incomplete_note() {
+            say(&format!("{origin}: {note}"));
+        }
         let summary = crate::summary::Summary::from_model(&log.model());
-        if json {
-            let text =
-                serde_json::to_string_pretty(&summary).map_err(|e| Error::Failed(e.to_string()))?;
-            out(&format!("{text}\n"));
+        if as_json {
+            out(&json(&summary)?)?;
         } else {
-            out(&summary.table(40));
+            out(&summary.table(40))?;
         }
         return Ok(0);
     }
@@ -277,7 +391,7 @@ fn replay(path: &Path, json: bool, headless: bool) -> Result<u8, Error> {
     dashboard(App::with_session(session))
 }
 
-fn compare(args: &[String], json: bool) -> Result<u8, Error> {
+fn compare(args: &[String], as_json: bool) -> Result<u8, Error> {
     let names: Vec<String> = args
         .iter()
         .flat_map(|a| crate::compare::expand(a))
@@ -287,24 +401,27 @@ fn compare(args: &[String], json: bool) -> Result<u8, Error> {
         .map(|n| load(n).map(Arc::new))
         .collect::<Result<Vec<_>, _>>()?;
     let rows = crate::compare::measure(&scenarios, &RunOptions::default())?;
-    if json {
-        let text = serde_json::to_string_pretty(&serde_json::json!({ "rows": rows }))
-            .map_err(|e| Error::Failed(e.to_string()))?;
-        out(&format!("{text}\n"));
+    if as_json {
+        out(&json(&serde_json::json!({ "rows": rows }))?)?;
     } else {
-        out(&crate::compare::table(&rows));
+        out(&crate::compare::table(&rows))?;
     }
     Ok(0)
 }
 
 /// The run screen at one moment, drawn into an SVG picture.
 fn screenshot(arg: &str, at_ms: f64, out: &Path, width: u16, height: u16) -> Result<u8, Error> {
+    let inputs: Vec<(&str, &Path)> = scenario_file(arg)
+        .map(|p| ("the scenario file", p))
+        .into_iter()
+        .collect();
+    crate::export::check_paths(&[("the picture", out)], &inputs).map_err(Error::Input)?;
     let scenario = Arc::new(load(arg)?);
-    let mut file = AtomicFile::create(out)
-        .map_err(|e| Error::Input(format!("{}: cannot write there: {e}", out.display())))?;
+    let mut file = create_output("the picture", out)?;
     let log = crate::headless::record(scenario.clone(), RunOptions::default())?;
     let mut session = crate::app::Session::replay(scenario, log);
-    session.show_at(std::time::Duration::from_secs_f64(at_ms.max(0.0) / 1000.0));
+    // at_ms is checked finite and in range by the command line.
+    session.show_at(std::time::Duration::from_secs_f64(at_ms / 1000.0));
     session.looks_live = true;
     let app = App::with_session(session);
     let mut terminal = ratatui::Terminal::new(ratatui::backend::TestBackend::new(width, height))
@@ -312,10 +429,12 @@ fn screenshot(arg: &str, at_ms: f64, out: &Path, width: u16, height: u16) -> Res
     terminal
         .draw(|f| f.render_widget(&app, f.area()))
         .map_err(|e| Error::Failed(e.to_string()))?;
+    let picture = crate::ui::svg::from_buffer(terminal.backend().buffer());
     file.writer()
-        .write_all(crate::ui::svg::from_buffer(terminal.backend().buffer()).as_bytes())
+        .write_all(picture.as_bytes())
+        .map_err(|e| file.context(e))
         .and_then(|()| file.commit())
-        .map_err(|e| Error::Failed(format!("{}: {e}", out.display())))?;
+        .map_err(|e| Error::Failed(e.to_string()))?;
     Ok(0)
 }
 
@@ -335,12 +454,12 @@ fn dashboard(app: App) -> Result<u8, Error> {
         // Ends the run and its files (unfinished tasks cancelled).
         session.close();
         if let Some(e) = &session.output_error {
-            eprintln!("taskscope: {e}");
+            say(e);
             code = EXIT_FAILED;
         }
         if session.ending == Some(crate::runner::Ending::Deadlock) {
             if let Some(note) = &session.end_note {
-                eprintln!("taskscope: {note}");
+                say(note);
             }
             code = EXIT_FAILED;
         }
@@ -355,7 +474,7 @@ fn worker(job: &str, nanos: u64) -> Result<u8, Error> {
             crate::runner::work::burn_cpu(std::time::Duration::from_nanos(nanos));
             // What the OS measured of this process, for the parent's row.
             if let Some(s) = crate::runner::os::Schedstat::own() {
-                out(&format!("{}\n", s.to_line()));
+                out(&format!("{}\n", s.to_line()))?;
             }
             Ok(0)
         }

@@ -128,8 +128,14 @@ pub fn table(rows: &[Row]) -> String {
     for r in rows {
         let _ = writeln!(
             out,
-            "{:<24} {:<12} {:<8} {:>10.1} {:>10.1} {:>12.2} {:>7.2}x",
-            r.scenario, r.model, r.clock, r.wall_ms, r.cpu_ms, r.parallelism, r.speedup
+            "{} {:<12} {:<8} {:>10.1} {:>10.1} {:>12.2} {:>7.2}x",
+            crate::text::cell(&r.scenario, 24),
+            r.model,
+            r.clock,
+            r.wall_ms,
+            r.cpu_ms,
+            r.parallelism,
+            r.speedup
         );
     }
     out.push_str(

@@ -17,37 +17,79 @@ pub const DEFAULT_ADDR: &str = "127.0.0.1:6669";
 /// How often the console gets updates.
 pub const PUBLISH_EVERY: Duration = Duration::from_millis(200);
 
-/// The command that attaches tokio-console to `addr`.
+/// The command that attaches tokio-console to `addr` (served on every
+/// address: attached through loopback).
 pub fn attach_command(addr: SocketAddr) -> String {
-    format!("tokio-console http://{addr}")
+    let mut at = addr;
+    if addr.ip().is_unspecified() {
+        at.set_ip(match addr {
+            SocketAddr::V4(_) => std::net::Ipv4Addr::LOCALHOST.into(),
+            SocketAddr::V6(_) => std::net::Ipv6Addr::LOCALHOST.into(),
+        });
+    }
+    format!("tokio-console http://{at}")
 }
 
-/// Parses `--console=ADDR`: loopback unless the user names another host.
+/// Parses `--console=ADDR`: `PORT`, `:PORT` and `localhost:PORT` are
+/// loopback; any other host must be an IP address (no name is looked up),
+/// and a host without a port gets the default port.
 pub fn parse_addr(text: &str) -> Result<SocketAddr, Error> {
     let text = text.trim();
+    let default_port = || DEFAULT_ADDR.rsplit(':').next().unwrap_or("6669");
+    if let Ok(ip) = text.trim_matches(['[', ']']).parse::<std::net::IpAddr>()
+        && let Ok(port) = default_port().parse()
+    {
+        return Ok(SocketAddr::new(ip, port));
+    }
     let with_host = if text.starts_with(':') {
         format!("127.0.0.1{text}")
     } else if text.parse::<u16>().is_ok() {
         format!("127.0.0.1:{text}")
+    } else if let Some(port) = text.strip_prefix("localhost:") {
+        format!("127.0.0.1:{port}")
+    } else if text == "localhost" {
+        format!("127.0.0.1:{}", default_port())
     } else {
         text.to_string()
     };
     with_host.parse().map_err(|_| {
         Error::Input(format!(
-            "--console {text}: not an address; expected HOST:PORT like {DEFAULT_ADDR}, or just a port"
+            "--console {text}: not an address; expected HOST:PORT like {DEFAULT_ADDR} (HOST an IP \
+             address or localhost), or just a port"
         ))
     })
 }
 
+/// What to say when `addr` can be reached from other machines.
+pub fn exposure_warning(addr: SocketAddr) -> Option<String> {
+    (!addr.ip().is_loopback()).then(|| {
+        format!(
+            "warning: --console {addr} is reachable from the network: anyone who can reach this \
+             machine can watch the run (task names, timings); use 127.0.0.1:PORT to keep it local"
+        )
+    })
+}
+
 /// Starts serving tokio-console on `addr` and installs the tracing layer
-/// that feeds it. Must run before the scenario's runtime is built.
-pub fn start(addr: SocketAddr) -> Result<(), Error> {
+/// that feeds it. Must run before the scenario's runtime is built. Returns
+/// the address really bound (port 0 becomes the port the OS chose).
+pub fn start(addr: SocketAddr) -> Result<SocketAddr, Error> {
     let listener = std::net::TcpListener::bind(addr).map_err(|e| {
-        Error::Input(format!(
-            "--console {addr}: cannot listen there ({e}); another taskscope or program may be \
-             using it: pick another address with --console=127.0.0.1:PORT"
-        ))
+        // Only "in use" is about another program; anything else (no
+        // permission, not an address of this machine) is the OS's reason.
+        let why = if e.kind() == std::io::ErrorKind::AddrInUse {
+            format!(
+                "the address is already in use ({e}): another taskscope or program is \
+                 listening there; pick another port with --console=127.0.0.1:PORT"
+            )
+        } else {
+            format!("cannot listen there: {e}")
+        };
+        Error::Input(format!("--console {addr}: {why}"))
     })?;
+    let bound = listener
+        .local_addr()
+        .map_err(|e| Error::Failed(format!("--console {addr}: {e}")))?;
     listener
         .set_nonblocking(true)
         .map_err(|e| Error::Failed(format!("--console {addr}: {e}")))?;
@@ -91,5 +133,44 @@ pub fn start(addr: SocketAddr) -> Result<(), Error> {
     tracing_subscriber::registry()
         .with(layer.with_filter(filter))
         .try_init()
-        .map_err(|e| Error::Failed(format!("could not install the console layer: {e}")))
+        .map_err(|e| Error::Failed(format!("could not install the console layer: {e}")))?;
+    Ok(bound)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn addresses_are_loopback_unless_another_host_is_named() {
+        let parse = |t: &str| parse_addr(t).unwrap().to_string();
+        assert_eq!(parse("7000"), "127.0.0.1:7000");
+        assert_eq!(parse(":0"), "127.0.0.1:0");
+        assert_eq!(parse("localhost:7000"), "127.0.0.1:7000");
+        assert_eq!(parse("localhost"), "127.0.0.1:6669");
+        assert_eq!(parse("[::1]:7000"), "[::1]:7000");
+        assert_eq!(parse("0.0.0.0"), "0.0.0.0:6669");
+        assert_eq!(parse("[::]"), "[::]:6669");
+        assert_eq!(parse("2001:db8::1"), "[2001:db8::1]:6669");
+        assert!(parse_addr("example.com:80").is_err());
+        assert!(parse_addr("localhost:http").is_err());
+        for local in ["7000", "localhost:1", "[::1]:1"] {
+            assert!(
+                exposure_warning(parse_addr(local).unwrap()).is_none(),
+                "{local}"
+            );
+        }
+        assert_eq!(
+            attach_command(parse_addr("0.0.0.0:7").unwrap()),
+            "tokio-console http://127.0.0.1:7"
+        );
+        assert_eq!(
+            attach_command(parse_addr("[::]:7").unwrap()),
+            "tokio-console http://[::1]:7"
+        );
+        for open in ["0.0.0.0:1", "[::]:1", "192.0.2.1:1"] {
+            let warning = exposure_warning(parse_addr(open).unwrap()).unwrap();
+            assert!(warning.contains("reachable from the network"), "{open}");
+        }
+    }
 }

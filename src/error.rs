@@ -8,6 +8,8 @@ pub const EXIT_INVALID: u8 = 2;
 /// Exit code for a failure while running.
 pub const EXIT_FAILED: u8 = 1;
 
+/// Every message is shown through [`crate::text::visible`]: it may quote a
+/// file's text or a path, and neither may steer the terminal.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     #[error("{0}")]
@@ -15,10 +17,10 @@ pub enum Error {
     #[error("{0}")]
     Log(#[from] LogError),
     /// Bad input that is not a scenario: a missing file, a bad option value.
-    #[error("{0}")]
+    #[error("{}", crate::text::visible(.0))]
     Input(String),
     /// Something failed while running.
-    #[error("{0}")]
+    #[error("{}", crate::text::visible(.0))]
     Failed(String),
 }
 

@@ -103,6 +103,7 @@ pub fn record(
         dropped,
         stalled: end.stalled,
         runtime: Some(end.runtime),
+        complete: true,
     })
 }
 

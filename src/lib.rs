@@ -20,6 +20,7 @@ pub mod probe;
 pub mod runner;
 pub mod scenario;
 pub mod summary;
+pub mod text;
 pub mod tui;
 pub mod ui;
 

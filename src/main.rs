@@ -1,14 +1,17 @@
+use std::io::Write;
 use std::process::ExitCode;
 
 use clap::Parser;
 
 fn main() -> ExitCode {
+    taskscope::command::limit_malloc_arenas();
     taskscope::command::install_panic_hook();
     let cli = taskscope::cli::Cli::parse();
     match taskscope::command::dispatch(cli) {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
-            eprintln!("taskscope: {e}");
+            // Already sanitized, line by line (a scenario may have several).
+            let _ = writeln!(std::io::stderr(), "taskscope: {e}");
             ExitCode::from(e.exit_code())
         }
     }

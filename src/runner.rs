@@ -9,16 +9,16 @@ mod step;
 pub mod work;
 
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use tokio::sync::{Notify, mpsc, watch};
+use tokio::sync::{Notify, Semaphore, mpsc, watch};
 
 use crate::model::RuntimeFigures;
 use crate::probe::{Recorder, RuntimeSample, Sample, TaskIdx, TaskProbe};
-use crate::scenario::{Clock, Flavor, Scenario};
+use crate::scenario::{Clock, Flavor, MAX_PROCESSES, MAX_THREADS, Scenario};
 use control::Control;
 
 /// How to run a scenario.
@@ -58,6 +58,8 @@ impl Default for RunOptions {
 pub struct Run {
     pub recorder: Arc<Recorder>,
     stop: Arc<Notify>,
+    /// Set on stop: tasks end their step early and wait to be cancelled.
+    stopping: Arc<AtomicBool>,
     thread: JoinHandle<Result<RunEnd, String>>,
 }
 
@@ -96,6 +98,9 @@ pub enum RunError {
 impl Run {
     /// Asks the run to cancel its tasks and end soon.
     pub fn stop(&self) {
+        // A task that never yields (a long cpu step, a repeat of them) would
+        // keep the cancel from running: it sees this flag instead.
+        self.stopping.store(true, Ordering::SeqCst);
         self.stop.notify_one();
     }
 
@@ -130,6 +135,8 @@ pub fn start(scenario: Arc<Scenario>, options: RunOptions) -> Result<Run, RunErr
     let cpus = scenario.runtime.cpus;
     let stop = Arc::new(Notify::new());
     let stop_rx = stop.clone();
+    let stopping = Arc::new(AtomicBool::new(false));
+    let stopping_rx = stopping.clone();
     let thread = std::thread::Builder::new()
         .name("taskscope-runtime".into())
         .spawn(move || {
@@ -139,7 +146,8 @@ pub fn start(scenario: Arc<Scenario>, options: RunOptions) -> Result<Run, RunErr
                 os::pin(cpus);
             }
             let mut metrics = tokio_metrics::RuntimeMonitor::new(runtime.handle()).intervals();
-            let result = runtime.block_on(main(scenario, rec.clone(), options, stop_rx));
+            let result =
+                runtime.block_on(main(scenario, rec.clone(), options, stop_rx, stopping_rx));
             runtime.shutdown_timeout(Duration::from_secs(2));
             // Workers hand in their counts when they park or stop, so the
             // figures are complete only once the runtime is shut down.
@@ -162,6 +170,7 @@ pub fn start(scenario: Arc<Scenario>, options: RunOptions) -> Result<Run, RunErr
     Ok(Run {
         recorder,
         stop,
+        stopping,
         thread,
     })
 }
@@ -190,7 +199,12 @@ fn build_runtime(
             b
         }
     };
-    builder.enable_all().thread_name("taskscope-worker");
+    builder
+        .enable_all()
+        .thread_name("taskscope-worker")
+        // spawn_blocking jobs beyond this wait their turn (tokio's default
+        // would let 512 threads be alive at once).
+        .max_blocking_threads(MAX_THREADS);
     if let Some(cpus) = scenario.runtime.cpus {
         // Workers and blocking-pool threads alike.
         builder.on_thread_start(move || os::pin(cpus));
@@ -264,6 +278,12 @@ pub(crate) struct Shared {
     mutexes: Vec<Arc<tokio::sync::Mutex<()>>>,
     aborts: Mutex<Vec<tokio::task::AbortHandle>>,
     control: Option<Arc<Control>>,
+    /// The run is being stopped (see [`Run::stop`]).
+    stopping: Arc<AtomicBool>,
+    /// Turns for `thread` steps and for `process` steps: at most
+    /// [`MAX_THREADS`] threads and [`MAX_PROCESSES`] children alive at once.
+    threads: Arc<Semaphore>,
+    processes: Semaphore,
     /// Scenario time zero on tokio's clock.
     start: tokio::time::Instant,
     /// Real clock: scenario time per wall time (1 = real time).
@@ -289,7 +309,9 @@ impl Shared {
         let name: Arc<str> = task.instance_name(copy).into();
         self.live.fetch_add(1, Ordering::SeqCst);
         self.specs[spec].send_modify(|c| c.spawned += 1);
-        let builder = tokio::task::Builder::new().name(&name);
+        // tokio-console shows this name in its own terminal: sanitized too.
+        let shown = crate::text::visible(&name);
+        let builder = tokio::task::Builder::new().name(&shown);
         let spawned = match &self.recorder {
             Some(recorder) => {
                 let probe = TaskProbe::new(idx, spec as u32, recorder.clone());
@@ -368,6 +390,7 @@ async fn main(
     recorder: Arc<Recorder>,
     options: RunOptions,
     stop: Arc<Notify>,
+    stopping: Arc<AtomicBool>,
 ) -> Result<RunEnd, String> {
     recorder.start_clock();
     if let Some(c) = &options.control {
@@ -407,6 +430,9 @@ async fn main(
             .collect(),
         aborts: Mutex::new(Vec::new()),
         control: options.control.clone(),
+        stopping,
+        threads: Arc::new(Semaphore::new(MAX_THREADS)),
+        processes: Semaphore::new(MAX_PROCESSES),
         start,
         scale: recorder.time_scale(),
         os: (options.probe && scenario.tasks.iter().any(|t| t.leaves_runtime()))

@@ -22,6 +22,23 @@ pub const MAX_REPEAT_DEPTH: usize = 4;
 pub const MAX_STEP_DURATION: Duration = Duration::from_secs(3600);
 /// Most worker threads of a multi_thread runtime.
 pub const MAX_WORKERS: usize = 64;
+/// Largest scenario file accepted (reading stops there).
+pub const MAX_FILE_BYTES: usize = 4 << 20;
+/// Most steps one run may take: every copy, every pass of every repeat.
+pub const MAX_STEPS: u64 = 20_000_000;
+/// Most work one run may do: cpu, block, spawn_blocking, thread and process
+/// time summed over every copy and every pass of every repeat.
+pub const MAX_WORK: Duration = Duration::from_secs(120);
+/// Longest scenario time one run may plan: the longest chain of one task's
+/// timed steps, one after another, and the tasks it spawns.
+pub const MAX_RUN_TIME: Duration = Duration::from_secs(3600);
+/// OS threads alive at once for `thread` steps, and for `spawn_blocking`
+/// (the blocking pool's size); more wait their turn.
+pub const MAX_THREADS: usize = 64;
+/// Child processes alive at once for `process` steps; more wait their turn.
+pub const MAX_PROCESSES: usize = 16;
+/// Longest `note`, `fail` message, channel or mutex name, in characters.
+pub const MAX_TEXT: usize = 1024;
 
 /// A validated scenario.
 #[derive(Debug, Clone)]
@@ -319,7 +336,9 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
         let f: u128 = frac[..digits as usize]
             .parse()
             .map_err(|_| "not a number")?;
-        ns += f * unit_ns / 10u128.pow(digits);
+        ns = ns
+            .checked_add(f * unit_ns / 10u128.pow(digits))
+            .ok_or("the number is too large")?;
     }
     let ns = u64::try_from(ns).map_err(|_| "the number is too large")?;
     Ok(Duration::from_nanos(ns))
@@ -348,6 +367,9 @@ mod tests {
         assert!(parse_duration("ms").unwrap_err().contains("number"));
         assert!(parse_duration("1.2.3s").is_err());
         assert!(parse_duration("99999999999999999999s").is_err());
+        // Just under u128::MAX once in ns: the fraction must not wrap it.
+        assert!(parse_duration("340282366920938463463374607431768211.999us").is_err());
+        assert!(parse_duration("1.5.s").is_err());
     }
 
     #[test]

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::model::Model;
 use crate::probe::{Outcome, Wait};
+use crate::text;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Summary {
@@ -186,14 +187,16 @@ impl Summary {
     /// The human summary printed by `run --headless`.
     pub fn table(&self, max_rows: usize) -> String {
         let mut out = String::new();
+        // Names, messages and (from a replayed log) the runtime's words come
+        // from files: shown through the sanitizer, cut by terminal columns.
         let _ = writeln!(
             out,
             "{}: {} ({} worker{}, {} clock)",
-            self.scenario,
-            self.runtime.flavor,
+            text::visible(&self.scenario),
+            text::visible(&self.runtime.flavor),
             self.runtime.workers,
             if self.runtime.workers == 1 { "" } else { "s" },
-            self.runtime.clock
+            text::visible(&self.runtime.clock)
         );
         let _ = writeln!(
             out,
@@ -247,22 +250,21 @@ impl Summary {
             if t.late_wakes > 0 {
                 waited.push(format!("(woken up to {} ms late)", fmt_ms(t.max_late_ms)));
             }
-            let name: String = t.name.chars().take(16).collect();
             let row = format!(
-                "{:<16} {:>9} {:>9} {:>6} {:>9} {:>9} {:>6}  {:<10} {}",
-                name,
+                "{} {:>9} {:>9} {:>6} {:>9} {:>9} {:>6}  {:<10} {}",
+                text::cell(&t.name, 16),
                 t.done_ms.map_or("-".into(), fmt_ms),
                 fmt_ms(t.busy_ms),
                 t.polls,
                 fmt_ms(t.scheduled_ms),
                 fmt_ms(t.first_poll_delay_ms),
                 t.slow_polls,
-                t.outcome,
+                text::visible(&t.outcome),
                 waited.join(", ")
             );
             let _ = writeln!(out, "{}", row.trim_end());
             if let Some(m) = &t.message {
-                let _ = writeln!(out, "{:<16} panic: {m}", "");
+                let _ = writeln!(out, "{:<16} panic: {}", "", text::visible(m));
             }
         }
         if self.tasks.len() > max_rows {
@@ -276,7 +278,7 @@ impl Summary {
             );
         }
         if let Some(s) = &self.stalled {
-            let _ = writeln!(out, "\nstopped early: {s}");
+            let _ = writeln!(out, "\nstopped early: {}", text::visible(s));
         }
         out
     }

@@ -267,7 +267,7 @@ fn replay_json_equals_the_summary_of_the_run_that_wrote_the_log() {
 fn replay_of_a_damaged_log_is_exit_2_naming_the_line() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("bad.jsonl");
-    std::fs::write(&path, "{\"t_ms\":0,\"state\":\"run\",\"runtime\":{\"flavor\":\"x\",\"workers\":1,\"clock\":\"virtual\"}}\nnot json\n").unwrap();
+    std::fs::write(&path, "{\"t_ms\":0,\"state\":\"run\",\"runtime\":{\"flavor\":\"current_thread\",\"workers\":1,\"clock\":\"virtual\"}}\nnot json\n").unwrap();
     let out = taskscope()
         .arg("replay")
         .arg(&path)

@@ -1,5 +1,6 @@
 //! Faults and hostile input: signals mid-run, children killed from outside,
-//! unwritable outputs, and a parser that never panics on any bytes.
+//! unwritable outputs, and parsers (scenarios, and events files for replay)
+//! that never panic on any bytes.
 
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -324,5 +325,165 @@ fn every_invalid_file_and_its_mutations_stay_clean() {
         for _ in 0..50 {
             check_parse(&mutate(&mut rng, &bytes));
         }
+    }
+}
+
+/// One mutation of an events file: bytes as for scenarios, plus the
+/// numbers and lines a damaged or crafted log would have.
+fn mutate_log(rng: &mut Rng, text: &[u8]) -> Vec<u8> {
+    let fragments: &[&[u8]] = &[
+        b"4294967295",
+        b"10000000",
+        b"18446744073709551615",
+        b"1e308",
+        b"-1",
+        b"1e8",
+        b"NaN",
+        b"65535",
+        b"\"idx\":",
+        b"\"state\":\"spawned\"",
+        b"\"state\":\"running\",\"worker\":9",
+        b"\"by_idx\":77,",
+        b"\"parent_idx\":4294967295,",
+        b"\\u001b]0;x\\u0007",
+        b"{\"t_ms\":0,\"state\":\"run\",\"runtime\":{\"flavor\":\"multi_thread\",\"workers\":64,\"clock\":\"real\"}}\n",
+        b"{\"t_ms\":1e9,\"state\":\"end\",\"events_dropped\":3}\n",
+        b"\n",
+        b"\xff",
+    ];
+    let mut lines: Vec<Vec<u8>> = text.split(|b| *b == b'\n').map(<[u8]>::to_vec).collect();
+    for _ in 0..1 + rng.below(4) {
+        let at = rng.below(lines.len());
+        match rng.below(6) {
+            0 if lines.len() > 1 => {
+                lines.remove(at);
+            }
+            1 => {
+                let copy = lines[rng.below(lines.len())].clone();
+                lines.insert(at, copy);
+            }
+            2 => {
+                let other = rng.below(lines.len());
+                lines.swap(at, other);
+            }
+            3 => {
+                let line = &mut lines[at];
+                let f = fragments[rng.below(fragments.len())];
+                let i = rng.below(line.len() + 1);
+                line.splice(i..i, f.iter().copied());
+            }
+            4 => {
+                // A field's value replaced by an extreme number.
+                let keys: [&[u8]; 9] = [
+                    b"\"idx\":",
+                    b"\"worker\":",
+                    b"\"t_ms\":",
+                    b"\"workers\":",
+                    b"\"parent_idx\":",
+                    b"\"by_idx\":",
+                    b"\"late_ms\":",
+                    b"\"due_ms\":",
+                    b"\"busy_ms\":",
+                ];
+                let key = keys[rng.below(keys.len())];
+                let line = &mut lines[at];
+                if let Some(i) = line.windows(key.len()).position(|w| w == key) {
+                    let from = i + key.len();
+                    let end = line[from..]
+                        .iter()
+                        .position(|b| matches!(b, b',' | b'}'))
+                        .map_or(line.len(), |n| from + n);
+                    let f = fragments[rng.below(8)];
+                    line.splice(from..end, f.iter().copied());
+                }
+            }
+            _ => {
+                let flat: Vec<u8> = lines.join(&b'\n');
+                let mut v = mutate(rng, &flat);
+                v.truncate(1 << 20);
+                lines = v.split(|b| *b == b'\n').map(<[u8]>::to_vec).collect();
+            }
+        }
+    }
+    lines.join(&b'\n')
+}
+
+/// Reads `bytes` as an events file for replay: it must return, never
+/// panic; an error names a line of the file; a log it accepts replays into
+/// a model that trusts nothing it was not told (every event about a task
+/// spawned before it, every worker within the header's count, times in
+/// order), and draws.
+fn check_replay(bytes: &[u8], draw: bool) {
+    use taskscope::export::jsonl;
+    let result = std::panic::catch_unwind(|| {
+        let log = match jsonl::read("fuzz.jsonl", bytes) {
+            Ok(log) => log,
+            Err(e) => {
+                let lines = bytes.split(|b| *b == b'\n').count().max(1);
+                assert!(
+                    e.line >= 1 && e.line <= lines,
+                    "line {} of {lines}: {e}",
+                    e.line
+                );
+                return;
+            }
+        };
+        assert!(
+            log.events.windows(2).all(|w| w[0].t <= w[1].t),
+            "times in order"
+        );
+        let spawned = log
+            .events
+            .iter()
+            .filter(|e| matches!(e.change, taskscope::probe::Change::Spawned { .. }))
+            .count();
+        let model = log.model();
+        assert_eq!(model.orphans, 0, "every event is about a spawned task");
+        assert_eq!(model.tasks.len(), spawned, "tasks are dense, one per spawn");
+        assert!(model.workers.len() <= log.info.workers.max(1));
+        let _ = taskscope::summary::Summary::from_model(&model).table(40);
+        if draw {
+            let scenario =
+                std::sync::Arc::new(taskscope::scenario::Scenario::unknown(&log.info.scenario));
+            let mut session = taskscope::app::Session::replay(scenario, log);
+            session.history.seek(u64::MAX);
+            let app = taskscope::app::App::with_session(session);
+            let mut terminal =
+                ratatui::Terminal::new(ratatui::backend::TestBackend::new(100, 30)).unwrap();
+            terminal.draw(|f| f.render_widget(&app, f.area())).unwrap();
+        }
+    });
+    if result.is_err() {
+        panic!(
+            "replay panicked on {:?}",
+            String::from_utf8_lossy(&bytes[..bytes.len().min(4000)])
+        );
+    }
+}
+
+/// Thousands of mutated recordings (the fixtures) and random bytes.
+#[test]
+fn replay_never_panics_on_mutated_events_files_or_random_bytes() {
+    let cases: usize = std::env::var("TASKSCOPE_FUZZ_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(3_000);
+    let seeds: Vec<Vec<u8>> = std::fs::read_dir("tests/fixtures")
+        .unwrap()
+        .map(|e| std::fs::read(e.unwrap().path()).unwrap())
+        .collect();
+    assert!(seeds.len() >= 3, "the fixtures are the seeds");
+    for seed in &seeds {
+        check_replay(seed, true);
+    }
+    let mut rng = Rng(0x2545_f491_4f6c_dd1d);
+    for i in 0..cases {
+        let bytes = if i % 10 == 0 {
+            (0..rng.below(300)).map(|_| rng.next() as u8).collect()
+        } else {
+            let seed = rng.below(seeds.len());
+            mutate_log(&mut rng, &seeds[seed])
+        };
+        check_replay(&bytes, i % 8 == 0);
     }
 }

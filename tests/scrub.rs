@@ -102,6 +102,7 @@ fn check_frame(label: &str, app: &App, events: &[Event], k: usize) {
         dropped: 0,
         stalled: None,
         runtime: None,
+        complete: true,
     };
     let mut only_k = Session::replay(session.scenario.clone(), log);
     only_k.history.seek(u64::MAX);

@@ -124,6 +124,7 @@ impl Session {
 
     /// A recorded run, shown from its start.
     pub fn replay(scenario: Arc<Scenario>, log: crate::export::jsonl::Log) -> Session {
+        let note = log.incomplete_note();
         let source = Source::Replay {
             playing: false,
             last: Instant::now(),
@@ -141,7 +142,10 @@ impl Session {
         s.history
             .live_mut()
             .finish(log.dropped, log.stalled.clone(), log.runtime);
-        s.end_note = log.stalled;
+        s.end_note = match note {
+            Some(note) => Some(note.to_string()),
+            None => log.stalled,
+        };
         s.ended = true;
         s.history.seek(0);
         s

@@ -5,7 +5,8 @@
 //! `"idx"` (the run's own task number), `"parent"` on spawned, `"by"` and
 //! `"late_ms"` on ready, and the outcome and tokio-metrics figures on done.
 
-use std::io::{BufRead, Write};
+use std::collections::HashMap;
+use std::io::{BufRead, Read, Write};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -15,6 +16,7 @@ use crate::model::{Model, RunInfo, RuntimeFigures};
 use crate::probe::{
     Change, Event, Kind, ON_CPU, OsStats, Outcome, TaskIdx, TaskStats, Wait, WakeBy,
 };
+use crate::scenario::MAX_WORKERS;
 
 /// The version of this format, in the header line.
 pub const FORMAT: u32 = 1;
@@ -102,7 +104,7 @@ struct RuntimeMetricsLine {
 #[derive(Debug, Serialize, Deserialize)]
 struct RuntimeLine {
     flavor: String,
-    workers: usize,
+    workers: u64,
     clock: String,
 }
 
@@ -111,6 +113,7 @@ fn exact_ms(d: Duration) -> f64 {
     d.as_nanos() as f64 / 1_000_000.0
 }
 
+/// Milliseconds from a log (already range-checked) as a duration.
 fn from_ms(v: f64) -> Duration {
     Duration::from_nanos((v * 1_000_000.0).round().max(0.0) as u64)
 }
@@ -129,7 +132,7 @@ impl LineWriter {
             scenario: Some(info.scenario.clone()),
             runtime: Some(RuntimeLine {
                 flavor: info.flavor.clone(),
-                workers: info.workers,
+                workers: info.workers as u64,
                 clock: info.clock.clone(),
             }),
             ..Line::default()
@@ -231,10 +234,21 @@ impl LineWriter {
 
 fn write_line(out: &mut impl Write, line: &Line) -> std::io::Result<()> {
     // One write per whole line, so a reader never sees half of one.
-    let mut buf = serde_json::to_vec(line).map_err(std::io::Error::other)?;
+    let mut buf = Vec::with_capacity(256);
+    crate::text::write_json(&mut buf, line)?;
     buf.push(b'\n');
     out.write_all(&buf)
 }
+
+/// Largest events file replayed (checked before reading, and reading
+/// stops there).
+pub const MAX_LOG_BYTES: u64 = 1 << 30;
+/// Longest line of an events file.
+pub const MAX_LINE_BYTES: usize = 1 << 20;
+/// Most events one log may hold (as many as the dashboard's history keeps).
+pub const MAX_LOG_EVENTS: usize = crate::model::history::DEFAULT_LIMIT;
+/// Latest time an event may have: a week of scenario time, in ms.
+pub const MAX_LOG_MS: f64 = 7.0 * 24.0 * 3600.0 * 1000.0;
 
 /// A recorded run, read back.
 #[derive(Debug)]
@@ -244,6 +258,8 @@ pub struct Log {
     pub dropped: u64,
     pub stalled: Option<String>,
     pub runtime: Option<RuntimeFigures>,
+    /// false: the file ended without its end line (the run was cut short).
+    pub complete: bool,
 }
 
 impl Log {
@@ -256,149 +272,426 @@ impl Log {
         model.finish(self.dropped, self.stalled.clone(), self.runtime.clone());
         model
     }
+
+    /// What to tell a viewer about a log without its end line.
+    pub fn incomplete_note(&self) -> Option<&'static str> {
+        (!self.complete).then_some(
+            "incomplete recording: the file ends without its end line (the run was cut \
+             short), so it is replayed up to its last event and the run's own end figures \
+             are missing",
+        )
+    }
 }
 
 /// What is wrong with an events file, and on which line.
 #[derive(Debug, thiserror::Error)]
-#[error("{origin}:{line}: {message}")]
+#[error("{}:{line}: {}", crate::text::visible(.origin), crate::text::visible(.message))]
 pub struct LogError {
     pub origin: String,
     pub line: usize,
     pub message: String,
 }
 
-/// Reads a JSON-lines log written by [`LineWriter`].
+/// Reads a JSON-lines log written by [`LineWriter`], checking every line as
+/// `check` checks a scenario: the header first and in range, times that
+/// never go back, one spawn per task, every task and worker known. Reading
+/// stops at [`MAX_LOG_BYTES`]; no line or count from the file sizes an
+/// allocation (task numbers are mapped to dense indices in spawn order).
 pub fn read(origin: &str, input: impl BufRead) -> Result<Log, LogError> {
-    let err = |line: usize, message: String| LogError {
-        origin: origin.to_string(),
-        line,
-        message,
-    };
-    let mut info = None;
-    let mut events = Vec::new();
-    let mut dropped = 0;
-    let mut stalled = None;
-    let mut runtime = None;
-    let mut names: Vec<Arc<str>> = Vec::new();
-    for (i, text) in input.split(b'\n').enumerate() {
-        let n = i + 1;
-        let text = text.map_err(|e| err(n, format!("could not read: {e}")))?;
-        if text.iter().all(u8::is_ascii_whitespace) {
-            continue;
+    let mut input = input.take(MAX_LOG_BYTES + 1);
+    let mut reader = Reader::new(origin);
+    let mut text = Vec::new();
+    for n in 1.. {
+        text.clear();
+        let got = (&mut input)
+            .take(MAX_LINE_BYTES as u64 + 1)
+            .read_until(b'\n', &mut text)
+            .map_err(|e| reader.err(n, format!("could not read: {e}")))?;
+        if got == 0 {
+            break;
         }
-        let line: Line = serde_json::from_slice(&text)
-            .map_err(|e| err(n, format!("not a taskscope event line: {e}")))?;
-        let need = |v: Option<TaskIdx>| v.ok_or_else(|| err(n, "the line has no \"idx\"".into()));
-        let t = from_ms(line.t_ms);
+        if input.limit() == 0 {
+            return Err(reader.err(
+                n,
+                format!("the file is larger than {MAX_LOG_BYTES} bytes, the most that is replayed"),
+            ));
+        }
+        if text.len() > MAX_LINE_BYTES {
+            return Err(reader.err(
+                n,
+                format!(
+                    "the line is longer than {MAX_LINE_BYTES} bytes; expected one event per line"
+                ),
+            ));
+        }
+        reader.line(n, &text)?;
+    }
+    reader.finish()
+}
+
+/// The checks and the state of one [`read`].
+struct Reader<'a> {
+    origin: &'a str,
+    info: Option<RunInfo>,
+    /// The file's task numbers -> (dense index, line of the spawn, kind).
+    tasks: HashMap<TaskIdx, (TaskIdx, usize, Kind)>,
+    events: Vec<Event>,
+    last: Duration,
+    last_line: usize,
+    end: Option<usize>,
+    dropped: u64,
+    stalled: Option<String>,
+    runtime: Option<RuntimeFigures>,
+    /// The first reference to a task never spawned: forgiven only when the
+    /// end line says the run dropped events (its spawn may be one of them).
+    unknown: Option<LogError>,
+}
+
+impl<'a> Reader<'a> {
+    fn new(origin: &'a str) -> Self {
+        Reader {
+            origin,
+            info: None,
+            tasks: HashMap::new(),
+            events: Vec::new(),
+            last: Duration::ZERO,
+            last_line: 0,
+            end: None,
+            dropped: 0,
+            stalled: None,
+            runtime: None,
+            unknown: None,
+        }
+    }
+
+    fn err(&self, line: usize, message: String) -> LogError {
+        LogError {
+            origin: self.origin.to_string(),
+            line,
+            message,
+        }
+    }
+
+    /// A time field: finite, not negative, at most [`MAX_LOG_MS`].
+    fn ms(&self, n: usize, key: &str, v: f64) -> Result<Duration, LogError> {
+        if v.is_finite() && (0.0..=MAX_LOG_MS).contains(&v) {
+            Ok(from_ms(v))
+        } else {
+            Err(self.err(
+                n,
+                format!("\"{key}\" is {v:?}; expected milliseconds from 0 to {MAX_LOG_MS}"),
+            ))
+        }
+    }
+
+    fn opt_ms(&self, n: usize, key: &str, v: Option<f64>) -> Result<Option<Duration>, LogError> {
+        v.map(|v| self.ms(n, key, v)).transpose()
+    }
+
+    /// The dense index of a task the file names, if it was spawned.
+    fn task(&mut self, n: usize, what: &str, idx: TaskIdx) -> Option<TaskIdx> {
+        let known = self.tasks.get(&idx).map(|(dense, _, _)| *dense);
+        if known.is_none() && self.unknown.is_none() {
+            self.unknown = Some(self.err(
+                n,
+                format!("{what} task idx {idx}, which no earlier line spawned; expected the idx of a \"spawned\" line above"),
+            ));
+        }
+        known
+    }
+
+    fn line(&mut self, n: usize, text: &[u8]) -> Result<(), LogError> {
+        if text.iter().all(u8::is_ascii_whitespace) {
+            return Ok(());
+        }
+        if let Some(end) = self.end {
+            return Err(self.err(
+                n,
+                format!("a line after the end line (line {end}); expected nothing more"),
+            ));
+        }
+        let line: Line = serde_json::from_slice(text)
+            .map_err(|e| self.err(n, format!("not a taskscope event line: {e}")))?;
+        if line.state == "run" {
+            return self.header(n, line);
+        }
+        let Some(info) = &self.info else {
+            return Err(self.err(
+                n,
+                "expected the header line ({\"state\":\"run\", ...}) first: this is not a taskscope events file".into(),
+            ));
+        };
+        let workers = info.workers;
+        let t = self.ms(n, "t_ms", line.t_ms)?;
+        if t < self.last {
+            return Err(self.err(
+                n,
+                format!(
+                    "time goes back: t_ms {} comes after {} (line {}); expected times that never decrease",
+                    line.t_ms,
+                    exact_ms(self.last),
+                    self.last_line
+                ),
+            ));
+        }
+        self.last = t;
+        self.last_line = n;
+        let need = |v: Option<TaskIdx>| {
+            v.ok_or_else(|| {
+                self.err(
+                    n,
+                    "the line has no \"idx\"; expected the task's number".into(),
+                )
+            })
+        };
+        let idx = need(line.idx);
         let change = match line.state.as_str() {
-            "run" => {
-                let rt = line
-                    .runtime
-                    .ok_or_else(|| err(n, "the header line has no \"runtime\"".into()))?;
-                info = Some(RunInfo {
-                    scenario: line.scenario.unwrap_or_default(),
-                    flavor: rt.flavor,
-                    workers: rt.workers,
-                    clock: rt.clock,
-                });
-                continue;
-            }
             "end" => {
-                dropped = line.events_dropped.unwrap_or(0);
-                stalled = line.stalled;
-                runtime = line.runtime_metrics.map(|r| RuntimeFigures {
-                    polls: r.polls,
-                    busy: from_ms(r.busy_ms),
-                    steals: r.steals,
-                    parks: r.parks,
-                    remote_schedules: r.remote_schedules,
-                    forced_yields: r.forced_yields,
-                    io_ready: r.io_ready,
-                });
-                continue;
+                self.end = Some(n);
+                self.dropped = line.events_dropped.unwrap_or(0);
+                self.stalled = line.stalled;
+                self.runtime = match line.runtime_metrics {
+                    Some(r) => Some(RuntimeFigures {
+                        polls: r.polls,
+                        busy: self.ms(n, "busy_ms", r.busy_ms)?,
+                        steals: r.steals,
+                        parks: r.parks,
+                        remote_schedules: r.remote_schedules,
+                        forced_yields: r.forced_yields,
+                        io_ready: r.io_ready,
+                    }),
+                    None => None,
+                };
+                return Ok(());
             }
             "spawned" => {
-                let name: Arc<str> = line.task.unwrap_or_default().into();
-                let idx = need(line.idx)? as usize;
-                if names.len() <= idx {
-                    names.resize(idx + 1, Arc::from("?"));
+                let idx = idx?;
+                if let Some((_, first, _)) = self.tasks.get(&idx) {
+                    return Err(self.err(
+                        n,
+                        format!("task idx {idx} is spawned twice (first on line {first}); expected one \"spawned\" line per task"),
+                    ));
                 }
-                names[idx] = name.clone();
-                Change::Spawned {
-                    name,
-                    id: line.id.unwrap_or(0),
-                    spec: line.spec.unwrap_or(0),
-                    parent: line.parent_idx,
-                    kind: line
-                        .kind
-                        .as_deref()
-                        .and_then(Kind::parse)
-                        .unwrap_or_default(),
-                }
+                let name: Arc<str> = line
+                    .task
+                    .ok_or_else(|| self.err(n, "the spawned line has no \"task\" name".into()))?
+                    .into();
+                let parent = match line.parent_idx {
+                    Some(p) => self.task(n, "its parent is", p),
+                    None => None,
+                };
+                let kind = match line.kind.as_deref() {
+                    None => Kind::Task,
+                    Some(k) => Kind::parse(k).ok_or_else(|| {
+                        self.err(
+                            n,
+                            format!("kind {k:?}; expected task, thread, blocking or process"),
+                        )
+                    })?,
+                };
+                let dense = self.tasks.len() as TaskIdx;
+                self.tasks.insert(idx, (dense, n, kind));
+                self.push(
+                    n,
+                    Event {
+                        t,
+                        task: dense,
+                        step: line.step.unwrap_or(0),
+                        change: Change::Spawned {
+                            name,
+                            id: line.id.unwrap_or(0),
+                            spec: line.spec.unwrap_or(0),
+                            parent,
+                            kind,
+                        },
+                    },
+                )?;
+                return Ok(());
             }
             "ready" => Change::Ready {
                 by: match (line.by.as_deref(), line.by_idx) {
-                    (_, Some(t)) => WakeBy::Task(t),
+                    (_, Some(by)) => match self.task(n, "it is woken by", by) {
+                        Some(by) => WakeBy::Task(by),
+                        None => WakeBy::Runtime,
+                    },
                     (Some("timer"), _) => WakeBy::Timer,
                     (Some("io"), _) => WakeBy::Io,
                     (Some("os"), _) => WakeBy::Os,
                     _ => WakeBy::Runtime,
                 },
-                late: line.late_ms.map(from_ms),
+                late: self.opt_ms(n, "late_ms", line.late_ms)?,
             },
-            "running" => Change::Running {
+            "running" => {
                 // A thread or process runs on a CPU, not on a worker.
-                worker: line.worker.unwrap_or(ON_CPU),
-            },
+                let os = idx
+                    .as_ref()
+                    .ok()
+                    .and_then(|i| self.tasks.get(i))
+                    .is_some_and(|(_, _, kind)| kind.is_os());
+                let worker = match line.worker {
+                    None if os => ON_CPU,
+                    None => {
+                        return Err(self.err(
+                            n,
+                            "the running line has no \"worker\"; expected the worker that polls the task".into(),
+                        ));
+                    }
+                    Some(w) => w,
+                };
+                if line.worker.is_some() && usize::from(worker) >= workers {
+                    return Err(self.err(
+                        n,
+                        format!("worker {worker} on a runtime of {workers} worker(s) (the header says so); expected 0 to {}", workers - 1),
+                    ));
+                }
+                Change::Running { worker }
+            }
             "waiting" => Change::Waiting {
                 wait: line
                     .wait
                     .as_deref()
                     .and_then(Wait::parse)
-                    .ok_or_else(|| err(n, format!("unknown wait reason {:?}", line.wait)))?,
-                due: line.due_ms.map(from_ms),
+                    .ok_or_else(|| self.err(n, format!("unknown wait reason {:?}; expected one of: timer, io, channel, lock, join, blocking, process, yield", line.wait)))?,
+                due: self.opt_ms(n, "due_ms", line.due_ms)?,
             },
             "done" => Change::Done {
                 outcome: match line.outcome.as_deref() {
                     Some("ok") => Outcome::Ok,
                     Some("panicked") => Outcome::Panicked(line.message.unwrap_or_default()),
                     Some("cancelled") => Outcome::Cancelled,
-                    other => return Err(err(n, format!("unknown outcome {other:?}"))),
+                    other => {
+                        return Err(self.err(
+                            n,
+                            format!("unknown outcome {other:?}; expected ok, panicked or cancelled"),
+                        ));
+                    }
                 },
                 stats: Box::new(TaskStats {
                     polls: line.polls.unwrap_or(0),
-                    busy: from_ms(line.busy_ms.unwrap_or(0.0)),
-                    scheduled: from_ms(line.scheduled_ms.unwrap_or(0.0)),
-                    idle: from_ms(line.idle_ms.unwrap_or(0.0)),
+                    busy: self.ms(n, "busy_ms", line.busy_ms.unwrap_or(0.0))?,
+                    scheduled: self.ms(n, "scheduled_ms", line.scheduled_ms.unwrap_or(0.0))?,
+                    idle: self.ms(n, "idle_ms", line.idle_ms.unwrap_or(0.0))?,
                     slow_polls: line.slow_polls.unwrap_or(0),
-                    first_poll_delay: from_ms(line.first_poll_delay_ms.unwrap_or(0.0)),
-                    os: line.cpu_ms.map(|cpu| OsStats {
-                        cpu: from_ms(cpu),
-                        runqueue: from_ms(line.runqueue_ms.unwrap_or(0.0)),
-                        slices: line.slices.unwrap_or(0),
-                    }),
+                    first_poll_delay: self.ms(
+                        n,
+                        "first_poll_delay_ms",
+                        line.first_poll_delay_ms.unwrap_or(0.0),
+                    )?,
+                    os: match line.cpu_ms {
+                        Some(cpu) => Some(OsStats {
+                            cpu: self.ms(n, "cpu_ms", cpu)?,
+                            runqueue: self.ms(n, "runqueue_ms", line.runqueue_ms.unwrap_or(0.0))?,
+                            slices: line.slices.unwrap_or(0),
+                        }),
+                        None => None,
+                    },
                 }),
             },
-            other => return Err(err(n, format!("unknown state {other:?}"))),
+            other => {
+                return Err(self.err(
+                    n,
+                    format!("unknown state {other:?}; expected run, spawned, ready, running, waiting, done or end"),
+                ));
+            }
         };
-        events.push(Event {
-            t,
-            task: need(line.idx)?,
-            step: line.step.unwrap_or(0),
-            change,
-        });
+        let idx = idx?;
+        // A line about a task never spawned is left out (see `unknown`).
+        if let Some(task) = self.task(n, "the line is about", idx) {
+            self.push(
+                n,
+                Event {
+                    t,
+                    task,
+                    step: line.step.unwrap_or(0),
+                    change,
+                },
+            )?;
+        }
+        Ok(())
     }
-    let info = info.ok_or_else(|| {
-        err(
-            1,
-            "no header line: this is not a taskscope events file".into(),
-        )
-    })?;
-    Ok(Log {
-        info,
-        events,
-        dropped,
-        stalled,
-        runtime,
-    })
+
+    fn header(&mut self, n: usize, line: Line) -> Result<(), LogError> {
+        if self.info.is_some() || !self.events.is_empty() {
+            return Err(self.err(
+                n,
+                "a second header line; expected it only once, as the first line".into(),
+            ));
+        }
+        if let Some(format) = line.format
+            && format != FORMAT
+        {
+            return Err(self.err(
+                n,
+                format!("format {format}; this taskscope reads format {FORMAT}"),
+            ));
+        }
+        let rt = line
+            .runtime
+            .ok_or_else(|| self.err(n, "the header line has no \"runtime\"".into()))?;
+        let max_workers = match rt.flavor.as_str() {
+            "current_thread" => 1,
+            "multi_thread" => MAX_WORKERS,
+            other => {
+                return Err(self.err(
+                    n,
+                    format!("flavor {other:?}; expected \"current_thread\" or \"multi_thread\""),
+                ));
+            }
+        };
+        if !(1..=max_workers as u64).contains(&rt.workers) {
+            return Err(self.err(
+                n,
+                format!(
+                    "\"workers\" is {} on {}; expected 1 to {max_workers}",
+                    rt.workers, rt.flavor
+                ),
+            ));
+        }
+        if !matches!(rt.clock.as_str(), "virtual" | "real") {
+            return Err(self.err(
+                n,
+                format!("clock {:?}; expected \"virtual\" or \"real\"", rt.clock),
+            ));
+        }
+        self.info = Some(RunInfo {
+            scenario: line.scenario.unwrap_or_default(),
+            flavor: rt.flavor,
+            workers: rt.workers as usize,
+            clock: rt.clock,
+        });
+        Ok(())
+    }
+
+    fn push(&mut self, n: usize, e: Event) -> Result<(), LogError> {
+        if self.events.len() >= MAX_LOG_EVENTS {
+            return Err(self.err(
+                n,
+                format!("more than {MAX_LOG_EVENTS} events; at most that many are replayed"),
+            ));
+        }
+        self.events.push(e);
+        Ok(())
+    }
+
+    fn finish(self) -> Result<Log, LogError> {
+        let Some(info) = self.info else {
+            return Err(self.err(
+                1,
+                "no header line: this is not a taskscope events file".into(),
+            ));
+        };
+        if let Some(e) = self.unknown
+            && self.dropped == 0
+        {
+            return Err(e);
+        }
+        Ok(Log {
+            info,
+            events: self.events,
+            dropped: self.dropped,
+            stalled: self.stalled,
+            runtime: self.runtime,
+            complete: self.end.is_some(),
+        })
+    }
 }

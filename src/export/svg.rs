@@ -31,11 +31,9 @@ fn wait_color(w: Wait) -> &'static str {
     }
 }
 
+/// Text for the picture: names and notes come from files.
 fn escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
+    crate::text::xml(s)
 }
 
 /// A round step for the time axis (1, 2 or 5 times a power of ten): about
@@ -197,7 +195,7 @@ pub fn render(timeline: &Timeline, info: &RunInfo, scenario: Option<&Scenario>) 
                 y + 5.0,
                 escape(note)
             );
-            free_from = x + note.chars().count() as f64 * 5.0 + 8.0;
+            free_from = x + crate::text::width(note) as f64 * 5.0 + 8.0;
         }
         y += ROW_H;
     }

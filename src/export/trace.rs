@@ -22,7 +22,12 @@ fn write_event(out: &mut impl Write, first: &mut bool, v: &Value) -> std::io::Re
         out.write_all(b",\n")?;
     }
     *first = false;
-    serde_json::to_writer(&mut *out, v).map_err(std::io::Error::other)
+    crate::text::write_json(out, v)
+}
+
+/// Text from files, as the trace viewer shows it.
+fn shown(s: &str) -> String {
+    crate::text::visible(s).into_owned()
 }
 
 /// Writes the whole trace.
@@ -36,7 +41,7 @@ pub fn write(
         out,
         "{{\"displayTimeUnit\":\"ms\",\"otherData\":{},\"traceEvents\":[",
         json!({
-            "scenario": info.scenario,
+            "scenario": shown(&info.scenario),
             "flavor": info.flavor,
             "workers": info.workers,
             "clock": info.clock,
@@ -64,11 +69,14 @@ pub fn write(
     let label = |spec: u32, step: u32| -> Option<(String, Option<String>)> {
         let s = scenario?;
         let step = s.tasks.get(spec as usize)?.steps.get(step as usize)?;
-        Some((s.label(&step.action).to_string(), step.note.clone()))
+        Some((
+            shown(&s.label(&step.action).to_string()),
+            step.note.as_deref().map(shown),
+        ))
     };
     for (i, task) in timeline.tasks.iter().enumerate() {
         let tid = i as u64;
-        let name = format!("{} (id {})", task.name, task.id);
+        let name = format!("{} (id {})", shown(&task.name), task.id);
         write_event(
             out,
             &mut first,
@@ -109,7 +117,7 @@ pub fn write(
                 timeline
                     .tasks
                     .get(t as usize)
-                    .map_or("?".to_string(), |t| t.name.to_string())
+                    .map_or("?".to_string(), |t| shown(&t.name))
             });
             let mut args = json!({"by": by});
             if let Some(l) = wake.late {
@@ -138,7 +146,7 @@ pub fn write(
             let name = timeline
                 .tasks
                 .get(*task as usize)
-                .map_or("?".to_string(), |t| t.name.to_string());
+                .map_or("?".to_string(), |t| shown(&t.name));
             write_event(
                 out,
                 &mut first,

@@ -12,7 +12,7 @@ use tokio::sync::OwnedMutexGuard;
 
 use super::Shared;
 use super::os::{self, OsWatch, Schedstat};
-use super::work::{burn_cpu, charge_virtual};
+use super::work::{burn_cpu, burn_cpu_until, charge_virtual, sleep_until_stopped};
 use crate::probe::{Kind, OsRow, Outcome, TaskProbe, Wait};
 use crate::scenario::{Action, Clock};
 
@@ -154,6 +154,10 @@ pub(crate) async fn run_task(
                 frames.pop();
             }
         }
+        if shared.stopping.load(Ordering::Relaxed) {
+            // Wait here for the cancel, which needs this worker back.
+            std::future::pending::<()>().await;
+        }
         let Some(step) = steps.get(pc) else { break };
         // A repeat is not a step of its own: its body's steps are.
         if let Some(p) = &probe
@@ -194,7 +198,7 @@ pub(crate) async fn run_task(
                     if virtual_clock {
                         charge(now);
                     } else {
-                        burn_cpu(shared.wall(now));
+                        burn_cpu_until(shared.wall(now), &shared.stopping);
                     }
                     left -= now;
                     if left.is_zero() {
@@ -208,7 +212,7 @@ pub(crate) async fn run_task(
                 if virtual_clock {
                     charge(*d);
                 } else {
-                    std::thread::sleep(shared.wall(*d));
+                    sleep_until_stopped(shared.wall(*d), &shared.stopping);
                 }
             }
             Action::Yield => {
@@ -231,15 +235,22 @@ pub(crate) async fn run_task(
             Action::Thread(d) => {
                 wait(Wait::Blocking, None);
                 let d = shared.wall(*d);
+                // Held by the thread until it ends: more wait their turn.
+                let Ok(turn) = shared.threads.clone().acquire_owned().await else {
+                    panic!("the run is closing");
+                };
                 let side = os_side(Kind::Thread, 0, pc);
                 let (tx, rx) = tokio::sync::oneshot::channel();
                 let spawned = std::thread::Builder::new()
                     .name("taskscope-helper".into())
+                    // Burning CPU needs little stack; 64 of 2 MiB add up.
+                    .stack_size(256 << 10)
                     .spawn(move || {
                         let start = side.begin();
                         burn_cpu(d);
                         side.end(start);
                         let _ = tx.send(());
+                        drop(turn);
                     });
                 if let Err(e) = spawned {
                     panic!("could not start a thread: {e}");
@@ -248,6 +259,9 @@ pub(crate) async fn run_task(
             }
             Action::Process(d) => {
                 wait(Wait::Process, None);
+                let Ok(_turn) = shared.processes.acquire().await else {
+                    panic!("the run is closing");
+                };
                 let d = shared.wall(*d);
                 let child = tokio::process::Command::new(&shared.worker_exe)
                     .arg("__worker")

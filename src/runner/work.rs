@@ -2,6 +2,7 @@
 
 use std::hint::black_box;
 use std::pin::pin;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::task::{Context, Waker};
 use std::time::Duration;
 
@@ -31,14 +32,32 @@ fn cpu_clock(clock: libc::clockid_t) -> Duration {
 
 /// Burns `d` of this thread's CPU time: more wall time if the core is shared.
 pub fn burn_cpu(d: Duration) {
+    burn_cpu_until(d, &AtomicBool::new(false));
+}
+
+/// [`burn_cpu`], ending early once `stop` is set (the run is stopping).
+pub fn burn_cpu_until(d: Duration, stop: &AtomicBool) {
     let start = thread_cpu_time();
     let mut x = 1u64;
-    while thread_cpu_time().saturating_sub(start) < d {
+    while thread_cpu_time().saturating_sub(start) < d && !stop.load(Ordering::Relaxed) {
         for _ in 0..2_000 {
             x = black_box(x.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1));
         }
     }
     black_box(x);
+}
+
+/// Sleeps `d` (a blocking call), ending early once `stop` is set.
+pub fn sleep_until_stopped(d: Duration, stop: &AtomicBool) {
+    let end = std::time::Instant::now() + d;
+    loop {
+        let left = end.saturating_duration_since(std::time::Instant::now());
+        if left.is_zero() || stop.load(Ordering::Relaxed) {
+            return;
+        }
+        // Short enough that a stop is seen at once, long enough to cost nothing.
+        std::thread::sleep(left.min(Duration::from_millis(20)));
+    }
 }
 
 /// Moves tokio's paused clock forward by `d` without leaving the poll, as if

@@ -11,11 +11,13 @@ use toml::de::{DeTable, DeValue};
 
 use super::{
     Action, ChannelSpec, Clock, Flavor, MAX_POLLS, MAX_REPEAT_DEPTH, MAX_STEP_DURATION, MAX_TASKS,
-    MAX_WORKERS, RuntimeSpec, Scenario, Step, TaskSpec, parse_duration,
+    MAX_TEXT, MAX_WORKERS, RuntimeSpec, Scenario, Step, TaskSpec, parse_duration,
 };
 
-/// Largest scenario file accepted.
-const MAX_FILE_BYTES: usize = 4 << 20;
+mod graph;
+mod scale;
+
+use super::MAX_FILE_BYTES;
 /// Most problems reported for one file.
 const MAX_DIAGNOSTICS: usize = 20;
 
@@ -60,7 +62,14 @@ impl fmt::Display for ScenarioError {
             if i > 0 {
                 writeln!(f)?;
             }
-            write!(f, "{}:{}:{}: {}", self.origin, d.line, d.col, d.message)?;
+            write!(
+                f,
+                "{}:{}:{}: {}",
+                crate::text::visible(&self.origin),
+                d.line,
+                d.col,
+                crate::text::visible(&d.message)
+            )?;
         }
         Ok(())
     }
@@ -77,9 +86,7 @@ pub fn parse(origin: &str, bytes: &[u8]) -> Result<Scenario, ScenarioError> {
             1,
             1,
             format!(
-                "the file is {} bytes; a scenario file may be at most {} bytes",
-                bytes.len(),
-                MAX_FILE_BYTES
+                "the file is larger than {MAX_FILE_BYTES} bytes, the most a scenario file may be"
             ),
         ));
     }
@@ -194,7 +201,16 @@ struct ReadTask {
 }
 
 impl<'t> Checker<'t> {
+    /// Whether as many problems are found as one report shows.
+    fn full(&self) -> bool {
+        self.diagnostics.len() >= MAX_DIAGNOSTICS
+    }
+
     fn at(&mut self, span: Range<usize>, message: String) {
+        // Locating costs a scan of the text: only the problems shown are.
+        if self.full() {
+            return;
+        }
         let (line, col) = line_col(self.text, span.start);
         self.diagnostics.push(Diagnostic { line, col, message });
     }
@@ -214,7 +230,7 @@ impl<'t> Checker<'t> {
                 "description" => {
                     description = self.string(value, "description").unwrap_or_default()
                 }
-                "watch" => watch = self.string(value, "watch").unwrap_or_default(),
+                "watch" => watch = self.text(value, "watch").unwrap_or_default(),
                 "speed" => speed = self.speed(value),
                 "runtime" => runtime_table = Some(value),
                 "channel" => {
@@ -304,7 +320,12 @@ impl<'t> Checker<'t> {
         self.resolve(&mut read, &scenario);
         self.check_graph(&read);
         self.check_locks(&read);
-        self.check_scale(&read);
+        // A slow-motion lesson on the real clock stretches every duration.
+        let stretch = match (scenario.runtime.clock, scenario.speed) {
+            (Clock::Real, Some(speed)) if speed < 1.0 => 1.0 / speed,
+            _ => 1.0,
+        };
+        self.check_scale(&read, stretch);
         scenario.tasks = read.into_iter().map(|t| t.spec).collect();
         Some(scenario)
     }
@@ -343,6 +364,21 @@ impl<'t> Checker<'t> {
                 None
             }
         }
+    }
+
+    /// A string shown to people (a note, a message, a name): at most
+    /// [`MAX_TEXT`] characters.
+    fn text(&mut self, value: &Value<'_>, key: &str) -> Option<String> {
+        let s = self.string(value, key)?;
+        let chars = s.chars().count();
+        if chars > MAX_TEXT {
+            self.at(
+                value.span(),
+                format!("`{key}` is {chars} characters long; expected at most {MAX_TEXT}"),
+            );
+            return None;
+        }
+        Some(s)
     }
 
     fn integer(&mut self, value: &Value<'_>, key: &str, range: Range<u64>) -> Option<u64> {
@@ -594,7 +630,7 @@ impl<'t> Checker<'t> {
         let mut capacity = 1;
         for (key, v) in table.iter() {
             match key.get_ref().as_ref() {
-                "name" => name = self.string(v, "name").map(|n| (n, v.span())),
+                "name" => name = self.text(v, "name").map(|n| (n, v.span())),
                 "capacity" => {
                     capacity = self.integer(v, "capacity", 1..1_000_001).unwrap_or(1) as usize
                 }
@@ -617,7 +653,7 @@ impl<'t> Checker<'t> {
         let mut name = None;
         for (key, v) in table.iter() {
             match key.get_ref().as_ref() {
-                "name" => name = self.string(v, "name").map(|n| (n, v.span())),
+                "name" => name = self.text(v, "name").map(|n| (n, v.span())),
                 other => self.unknown_key(key.span(), other, "in [[mutex]]", &["name"]),
             }
         }
@@ -636,7 +672,7 @@ impl<'t> Checker<'t> {
         let mut steps_value = None;
         for (key, v) in table.iter() {
             match key.get_ref().as_ref() {
-                "name" => name = self.string(v, "name").map(|n| (n, v.span())),
+                "name" => name = self.text(v, "name").map(|n| (n, v.span())),
                 "autostart" => autostart = self.boolean(v, "autostart").unwrap_or(true),
                 "count" => {
                     count_span = v.span();
@@ -655,10 +691,13 @@ impl<'t> Checker<'t> {
             self.at(value.span(), "this [[task]] has no `name`".into());
             return None;
         };
-        if name.trim().is_empty() || name.len() > 64 || name.chars().any(char::is_control) {
+        // Any characters: every output shows a name through the sanitizer.
+        if name.trim().is_empty() || name.chars().count() > 64 {
             self.at(
                 name_span.clone(),
-                format!("task name {name:?} is not usable; expected 1 to 64 printable characters"),
+                format!(
+                    "task name {name:?} is not usable; expected 1 to 64 characters, not all blank"
+                ),
             );
         }
         let mut task = ReadTask {
@@ -722,7 +761,7 @@ impl<'t> Checker<'t> {
         for (key, v) in table.iter() {
             let k = key.get_ref().as_ref();
             match k {
-                "note" => note = self.string(v, "note"),
+                "note" => note = self.text(v, "note"),
                 "yield_every" | "steps" => {}
                 _ if ACTIONS.contains(&k) => {}
                 other => {
@@ -825,7 +864,7 @@ impl<'t> Checker<'t> {
                 }
                 None => None,
             },
-            "fail" => self.string(v, k).map(Action::Fail),
+            "fail" => self.text(v, k).map(Action::Fail),
             "spawn" | "join" | "send" | "recv" | "lock" | "unlock" => {
                 let kind = match k {
                     "spawn" => RefKind::Spawn,
@@ -887,285 +926,6 @@ impl<'t> Checker<'t> {
         task.step_spans.push(v.span());
         task.multiplicity.push(mult);
     }
-
-    /// Turns names into indices now that every name is known.
-    fn resolve(&mut self, tasks: &mut [ReadTask], scenario: &Scenario) {
-        let task_names: Vec<String> = tasks.iter().map(|t| t.spec.name.clone()).collect();
-        for task in tasks.iter_mut() {
-            for r in std::mem::take(&mut task.refs) {
-                let (what, known): (&str, Vec<&str>) = match r.kind {
-                    RefKind::Spawn | RefKind::Join => {
-                        ("task", task_names.iter().map(String::as_str).collect())
-                    }
-                    RefKind::Send | RefKind::Recv => (
-                        "channel",
-                        scenario.channels.iter().map(|c| c.name.as_str()).collect(),
-                    ),
-                    RefKind::Lock | RefKind::Unlock => (
-                        "mutex",
-                        scenario.mutexes.iter().map(String::as_str).collect(),
-                    ),
-                };
-                let Some(i) = known.iter().position(|n| *n == r.name) else {
-                    let expected = if known.is_empty() {
-                        format!("a [[{what}]] declared in this file (there are none)")
-                    } else {
-                        format!("one of: {}", known.join(", "))
-                    };
-                    self.at(
-                        r.span.clone(),
-                        format!("unknown {what} `{}`; expected {expected}", r.name),
-                    );
-                    continue;
-                };
-                task.spec.steps[r.step].action = match r.kind {
-                    RefKind::Spawn => Action::Spawn(i),
-                    RefKind::Join => Action::Join(i),
-                    RefKind::Send => Action::Send(i),
-                    RefKind::Recv => Action::Recv(i),
-                    RefKind::Lock => Action::Lock(i),
-                    RefKind::Unlock => Action::Unlock(i),
-                };
-            }
-        }
-    }
-
-    /// Self-joins, spawn and join cycles, tasks nobody starts.
-    fn check_graph(&mut self, tasks: &[ReadTask]) {
-        for (ti, t) in tasks.iter().enumerate() {
-            for (step, span) in t.spec.steps.iter().zip(&t.step_spans) {
-                match step.action {
-                    Action::Join(j) if j == ti => self.at(
-                        span.clone(),
-                        format!("task `{}` joins itself, so it would wait forever; expected another task's name", t.spec.name),
-                    ),
-                    Action::Spawn(j) if j == ti => self.at(
-                        span.clone(),
-                        format!("task `{}` spawns itself, which never ends; expected another task's name", t.spec.name),
-                    ),
-                    _ => {}
-                }
-            }
-            if !t.spec.autostart
-                && !tasks
-                    .iter()
-                    .any(|o| o.spec.steps.iter().any(|s| s.action == Action::Spawn(ti)))
-            {
-                self.at(
-                    t.name_span.clone(),
-                    format!("task `{}` has autostart = false but no step spawns it, so it never runs; add `{{ spawn = \"{}\" }}` to another task", t.spec.name, t.spec.name),
-                );
-            }
-        }
-        for (verb, pick) in [("spawn", true), ("join", false)] {
-            let edges = |ti: usize| -> Vec<(usize, Range<usize>)> {
-                tasks[ti]
-                    .spec
-                    .steps
-                    .iter()
-                    .zip(&tasks[ti].step_spans)
-                    .filter_map(|(s, span)| match s.action {
-                        Action::Spawn(j) if pick && j != ti => Some((j, span.clone())),
-                        Action::Join(j) if !pick && j != ti => Some((j, span.clone())),
-                        _ => None,
-                    })
-                    .collect()
-            };
-            if let Some((cycle, span)) = find_cycle(tasks.len(), edges) {
-                let names: Vec<&str> = cycle.iter().map(|&i| tasks[i].spec.name.as_str()).collect();
-                let why = if pick {
-                    "they would spawn each other forever"
-                } else {
-                    "each waits for the other, forever"
-                };
-                self.at(
-                    span,
-                    format!("{verb} cycle: {} ({why})", names.join(" -> ")),
-                );
-            }
-        }
-    }
-
-    /// Every unlock follows a lock of the same mutex in the same task.
-    fn check_locks(&mut self, tasks: &[ReadTask]) {
-        const UNEVEN: &str = "the steps inside this repeat lock and unlock unevenly; \
-                              each pass must unlock what it locks";
-        for t in tasks {
-            let mut held: Vec<usize> = Vec::new();
-            // Open repeats: (index after the body, held set at its start, span).
-            let mut frames: Vec<(usize, Vec<usize>, Range<usize>)> = Vec::new();
-            // One past the last step, so repeats that end the task close too.
-            for i in 0..=t.spec.steps.len() {
-                while let Some((end, _, _)) = frames.last()
-                    && *end <= i
-                {
-                    let (_, before, rspan) = frames.pop().expect("checked");
-                    if before != held {
-                        self.at(rspan, UNEVEN.into());
-                        held = before;
-                    }
-                }
-                let (Some(step), Some(span)) = (t.spec.steps.get(i), t.step_spans.get(i)) else {
-                    break;
-                };
-                match step.action {
-                    Action::Lock(m) if held.contains(&m) => self.at(
-                        span.clone(),
-                        format!(
-                            "task `{}` locks a mutex it already holds; tokio's Mutex would wait for itself forever",
-                            t.spec.name
-                        ),
-                    ),
-                    Action::Lock(m) => held.push(m),
-                    Action::Unlock(m) if !held.contains(&m) => self.at(
-                        span.clone(),
-                        format!(
-                            "task `{}` unlocks a mutex it does not hold; expected a `lock` step before it",
-                            t.spec.name
-                        ),
-                    ),
-                    Action::Unlock(m) => held.retain(|&h| h != m),
-                    Action::Repeat { len, .. } => frames.push((i + 1 + len, held.clone(), span.clone())),
-                    _ => {}
-                }
-            }
-        }
-    }
-
-    /// Total tasks and polls stay within what one run may do.
-    fn check_scale(&mut self, tasks: &[ReadTask]) {
-        if !self.diagnostics.is_empty() {
-            return; // cycles would make the counts meaningless
-        }
-        // instances[t] = copies started; spawn edges form a DAG (checked above).
-        let mut instances = vec![0u64; tasks.len()];
-        let mut order = Vec::new();
-        let mut state = vec![0u8; tasks.len()];
-        fn visit(t: usize, tasks: &[ReadTask], state: &mut [u8], order: &mut Vec<usize>) {
-            if state[t] != 0 {
-                return;
-            }
-            state[t] = 1;
-            for s in &tasks[t].spec.steps {
-                if let Action::Spawn(j) = s.action {
-                    visit(j, tasks, state, order);
-                }
-            }
-            order.push(t);
-        }
-        for t in 0..tasks.len() {
-            visit(t, tasks, &mut state, &mut order);
-        }
-        // Reverse post-order: spawners before the tasks they spawn.
-        for &t in order.iter().rev() {
-            let task = &tasks[t];
-            if task.spec.autostart {
-                instances[t] = instances[t].saturating_add(u64::from(task.spec.count));
-            }
-            for (s, m) in task.spec.steps.iter().zip(&task.multiplicity) {
-                if let Action::Spawn(j) = s.action {
-                    let add = instances[t]
-                        .saturating_mul(*m)
-                        .saturating_mul(u64::from(tasks[j].spec.count));
-                    instances[j] = instances[j].saturating_add(add);
-                }
-            }
-        }
-        let total: u64 = instances.iter().fold(0, |a, b| a.saturating_add(*b));
-        if total > MAX_TASKS {
-            let (worst, _) = instances
-                .iter()
-                .enumerate()
-                .max_by_key(|(_, n)| **n)
-                .expect("tasks exist");
-            self.at(
-                tasks[worst].count_span.clone(),
-                format!("this scenario would start {total} tasks; at most {MAX_TASKS} are allowed in one run"),
-            );
-            return;
-        }
-        let polls: u64 = tasks
-            .iter()
-            .zip(&instances)
-            .map(|(t, n)| n.saturating_mul(polls_per_instance(t)))
-            .fold(0, |a, b| a.saturating_add(b));
-        if polls > MAX_POLLS {
-            let worst = tasks
-                .iter()
-                .zip(&instances)
-                .max_by_key(|(t, n)| n.saturating_mul(polls_per_instance(t)))
-                .map(|(t, _)| t.name_span.clone())
-                .expect("tasks exist");
-            self.at(
-                worst,
-                format!("this scenario would make about {polls} polls; at most {MAX_POLLS} are allowed in one run"),
-            );
-        }
-    }
-}
-
-/// Polls one copy of a task is expected to take (an upper estimate).
-fn polls_per_instance(task: &ReadTask) -> u64 {
-    let mut polls: u64 = 1;
-    for (s, m) in task.spec.steps.iter().zip(&task.multiplicity) {
-        let each = match &s.action {
-            Action::Cpu {
-                work,
-                yield_every: Some(e),
-            } => work.as_nanos().div_ceil(e.as_nanos().max(1)) as u64,
-            Action::Cpu { .. }
-            | Action::Block(_)
-            | Action::Spawn(_)
-            | Action::Unlock(_)
-            | Action::Fail(_)
-            | Action::Repeat { .. } => 0,
-            _ => 1,
-        };
-        polls = polls.saturating_add(each.saturating_mul(*m));
-    }
-    polls
-}
-
-/// A cycle in a directed graph, and the span of an edge on it.
-fn find_cycle(
-    n: usize,
-    edges: impl Fn(usize) -> Vec<(usize, Range<usize>)>,
-) -> Option<(Vec<usize>, Range<usize>)> {
-    // 0 = unseen, 1 = on the stack, 2 = done
-    let mut state = vec![0u8; n];
-    let mut stack: Vec<usize> = Vec::new();
-    fn dfs(
-        v: usize,
-        edges: &dyn Fn(usize) -> Vec<(usize, Range<usize>)>,
-        state: &mut [u8],
-        stack: &mut Vec<usize>,
-    ) -> Option<(Vec<usize>, Range<usize>)> {
-        state[v] = 1;
-        stack.push(v);
-        for (w, span) in edges(v) {
-            if state[w] == 1 {
-                let start = stack.iter().position(|&x| x == w).expect("on stack");
-                let mut cycle = stack[start..].to_vec();
-                cycle.push(w);
-                return Some((cycle, span));
-            }
-            if state[w] == 0
-                && let Some(found) = dfs(w, edges, state, stack)
-            {
-                return Some(found);
-            }
-        }
-        stack.pop();
-        state[v] = 2;
-        None
-    }
-    (0..n).find_map(|v| {
-        if state[v] == 0 {
-            dfs(v, &edges, &mut state, &mut stack)
-        } else {
-            None
-        }
-    })
 }
 
 trait Named {

@@ -9,6 +9,7 @@ use super::status::fmt_time;
 use super::theme;
 use crate::app::{App, state_name};
 use crate::probe::Change;
+use crate::text;
 
 pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
     Clear.render(area, buf);
@@ -19,7 +20,7 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
     let Some(t) = model.task(idx) else { return };
     let mut lines = vec![
         Line::from(vec![
-            Span::styled(t.name.to_string(), theme::HEADER),
+            Span::styled(text::visible(&t.name).into_owned(), theme::HEADER),
             Span::raw(if t.kind.is_os() {
                 format!("  {}  {}", t.kind.as_str(), state_name(&t.state))
             } else {
@@ -35,7 +36,7 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
             fmt_time(t.spawned_at),
             t.parent
                 .and_then(|p| model.task(p))
-                .map(|p| format!(" by {}", p.name))
+                .map(|p| format!(" by {}", text::visible(&p.name)))
                 .unwrap_or_default(),
             t.first_poll_at.map_or("-".into(), fmt_time),
             t.done_at.map_or("-".into(), fmt_time)
@@ -103,8 +104,11 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
                 Change::Running { worker } => format!("running on worker {worker}"),
                 Change::Waiting { wait, .. } => format!("waiting ({})", wait.as_str()),
                 Change::Ready { by, late } => {
-                    let by =
-                        by.describe(|b| model.task(b).map_or("?".into(), |b| b.name.to_string()));
+                    let by = by.describe(|b| {
+                        model
+                            .task(b)
+                            .map_or("?".into(), |b| text::visible(&b.name).into_owned())
+                    });
                     match late {
                         Some(l) => format!("ready (woken by {by}, {} late)", fmt_time(*l)),
                         None => format!("ready (woken by {by})"),
@@ -117,7 +121,7 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
                 .tasks
                 .get(t.spec as usize)
                 .and_then(|s| s.steps.get(e.step as usize))
-                .map(|s| session.scenario.label(&s.action).to_string())
+                .map(|s| text::visible(&session.scenario.label(&s.action).to_string()).into_owned())
                 .unwrap_or_default();
             Line::from(vec![
                 Span::styled(format!("{:>10}  ", fmt_time(e.t)), theme::DIM),

@@ -62,7 +62,8 @@ pub fn lane_letters(model: &Model) -> Vec<char> {
         .tasks
         .iter()
         .map(|t| {
-            let initial = t.name.chars().next().unwrap_or('?');
+            // Of the name as shown: never a control or bidi character.
+            let initial = crate::text::visible(&t.name).chars().next().unwrap_or('?');
             if model.tasks.len() > MANY {
                 return initial;
             }
@@ -165,9 +166,9 @@ pub fn render(app: &App, session: &Session, visible: &[u32], area: Rect, buf: &m
         }
         let name = model.task(idx).map_or("?".to_string(), |t| {
             if t.kind.is_os() {
-                t.name.to_string()
+                crate::text::visible(&t.name).into_owned()
             } else {
-                format!("{} {}", letter(idx), t.name)
+                format!("{} {}", letter(idx), crate::text::visible(&t.name))
             }
         });
         buf.set_stringn(inner.x, y, name, LABEL as usize - 1, Style::new());

@@ -25,8 +25,13 @@ fn kind_word(kind: Kind) -> &'static str {
     }
 }
 
-/// One sentence about the newest thing worth saying.
+/// One sentence about the newest thing worth saying, with the names,
+/// notes and messages from the scenario shown through the sanitizer.
 pub fn text(session: &Session) -> String {
+    crate::text::visible(&sentence(session)).into_owned()
+}
+
+fn sentence(session: &Session) -> String {
     let model = session.model();
     let name = |t: u32| name_of(model, t);
     // A held worker is the headline: everyone else is stuck behind it.
@@ -295,6 +300,10 @@ fn joiners(session: &Session, task: TaskIdx) -> Vec<String> {
 
 /// Why the task is not running now (or what it is doing), in one line.
 pub fn why(session: &Session, task: TaskIdx) -> String {
+    crate::text::visible(&why_sentence(session, task)).into_owned()
+}
+
+fn why_sentence(session: &Session, task: TaskIdx) -> String {
     let model = session.model();
     let Some(t) = model.task(task) else {
         return String::new();

@@ -7,6 +7,7 @@ use ratatui::widgets::{Block, List, ListItem, ListState, Paragraph, StatefulWidg
 
 use super::{status, theme};
 use crate::app::App;
+use crate::text;
 
 pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
     let [title, body, footer] = Layout::vertical([
@@ -25,7 +26,7 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
     let items: Vec<ListItem> = app
         .choices
         .iter()
-        .map(|c| ListItem::new(c.name.clone()))
+        .map(|c| ListItem::new(text::visible(&c.name).into_owned()))
         .collect();
     let mut state = ListState::default().with_selected(Some(app.picked));
     StatefulWidget::render(
@@ -40,9 +41,12 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
     let chosen = app.choices.get(app.picked);
     let mut lines = vec![];
     if let Some(c) = chosen {
-        lines.push(Line::from(Span::styled(c.name.clone(), theme::HEADER)));
+        lines.push(Line::from(Span::styled(
+            text::visible(&c.name).into_owned(),
+            theme::HEADER,
+        )));
         lines.push(Line::from(""));
-        lines.push(Line::from(c.description.clone()));
+        lines.push(Line::from(text::one_line(&c.description)));
         if let Some(s) = &c.scenario {
             lines.push(Line::from(""));
             lines.push(Line::from(Span::styled(

@@ -44,7 +44,8 @@ pub fn folded(session: &Session, area: Rect, buf: &mut Buffer) {
     .render(area, buf);
 }
 
-/// Each mutex's holder and queue, each channel's fill.
+/// Each mutex's holder and queue, each channel's fill (names from the
+/// scenario, shown through the sanitizer).
 fn resource_lines(session: &Session) -> Vec<String> {
     let s = &session.scenario;
     if s.mutexes.is_empty() && s.channels.is_empty() {
@@ -52,15 +53,16 @@ fn resource_lines(session: &Session) -> Vec<String> {
     }
     let model = session.model();
     let name = |t: u32| {
-        model
-            .task(t)
-            .map_or("?".to_string(), |t| t.name.to_string())
+        model.task(t).map_or("?".to_string(), |t| {
+            crate::text::visible(&t.name).into_owned()
+        })
     };
     let r = session.resources();
     let mut out = Vec::new();
     for (m, mutex) in s.mutexes.iter().enumerate() {
         let holder = r.holders[m].map_or("free".to_string(), |h| format!("held by {}", name(h)));
         let queue: Vec<String> = r.queues[m].iter().map(|t| name(*t)).collect();
+        let mutex = crate::text::visible(mutex);
         out.push(if queue.is_empty() {
             format!("{mutex}: {holder}")
         } else {
@@ -70,7 +72,9 @@ fn resource_lines(session: &Session) -> Vec<String> {
     for (c, ch) in s.channels.iter().enumerate() {
         out.push(format!(
             "{}: {} of {} full",
-            ch.name, r.fill[c], ch.capacity
+            crate::text::visible(&ch.name),
+            r.fill[c],
+            ch.capacity
         ));
     }
     out
@@ -133,9 +137,9 @@ pub fn render(session: &Session, area: Rect, buf: &mut Buffer) {
         theme::DIM,
     )));
     for (w, task, held) in session.holding() {
-        let name = model
-            .task(task)
-            .map_or("?".to_string(), |t| t.name.to_string());
+        let name = model.task(task).map_or("?".to_string(), |t| {
+            crate::text::visible(&t.name).into_owned()
+        });
         lines.push(Line::from(Span::styled(
             format!("worker {w} HELD {} by {name}", fmt_time(held)),
             theme::ERROR,

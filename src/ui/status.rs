@@ -17,7 +17,7 @@ pub fn title(session: &Session, area: Rect, buf: &mut Buffer) {
         Span::styled(" taskscope ", theme::TITLE),
         Span::raw(format!(
             "· {} · {} ({} worker{}) · {} clock",
-            session.scenario.name,
+            crate::text::visible(&session.scenario.name),
             rt.flavor.as_str(),
             rt.workers,
             if rt.workers == 1 { "" } else { "s" },
@@ -31,12 +31,18 @@ pub fn title(session: &Session, area: Rect, buf: &mut Buffer) {
 pub fn lesson(session: &Session, lesson: Rect, watch: Rect, buf: &mut Buffer) {
     Line::from(vec![
         Span::styled(" lesson: ", theme::HEADER),
-        Span::styled(session.scenario.lesson().to_string(), theme::LESSON),
+        Span::styled(
+            crate::text::one_line(session.scenario.lesson()),
+            theme::LESSON,
+        ),
     ])
     .render(lesson, buf);
     Line::from(vec![
         Span::styled(" watch for: ", theme::HEADER),
-        Span::styled(session.scenario.watch.clone(), theme::LESSON),
+        Span::styled(
+            crate::text::one_line(&session.scenario.watch),
+            theme::LESSON,
+        ),
     ])
     .render(watch, buf);
 }
@@ -116,7 +122,7 @@ pub fn footer(app: &App, session: &Session, area: Rect, buf: &mut Buffer) {
     }
     if app.filtering || !app.filter.is_empty() {
         spans.push(Span::styled(
-            format!("  filter: {}", app.filter),
+            format!("  filter: {}", crate::text::visible(&app.filter)),
             theme::KEY,
         ));
         if app.filtering {
@@ -127,7 +133,10 @@ pub fn footer(app: &App, session: &Session, area: Rect, buf: &mut Buffer) {
         spans.push(Span::styled(format!("  · console: {c}"), theme::KEY));
     }
     if let Some(e) = &app.error {
-        spans.push(Span::styled(format!("  {e}"), theme::ERROR));
+        spans.push(Span::styled(
+            format!("  {}", crate::text::visible(e)),
+            theme::ERROR,
+        ));
     }
     Line::from(spans).render(status, buf);
     hint_line(app, hints, buf);

@@ -34,10 +34,9 @@ fn hex(c: Color) -> Option<&'static str> {
     })
 }
 
+/// A cell's text (drawn from sanitized text already; XML needs more).
 fn escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
+    crate::text::xml(s)
 }
 
 /// The buffer as a standalone SVG document.

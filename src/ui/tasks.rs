@@ -10,6 +10,7 @@ use super::status::fmt_time;
 use super::theme;
 use crate::app::{App, Session, state_name};
 use crate::model::State;
+use crate::text;
 
 pub fn render(app: &App, session: &Session, visible: &[u32], area: Rect, buf: &mut Buffer) {
     let model = session.model();
@@ -46,12 +47,21 @@ pub fn render(app: &App, session: &Session, visible: &[u32], area: Rect, buf: &m
             }
             let (step, note) = session
                 .step_of(idx)
-                .map(|(a, n)| (session.scenario.label(a).to_string(), n.unwrap_or("")))
+                .map(|(a, n)| {
+                    let label = session.scenario.label(a).to_string();
+                    (
+                        text::visible(&label).into_owned(),
+                        text::visible(n.unwrap_or("")).into_owned(),
+                    )
+                })
                 .unwrap_or_default();
             // From the events up to the moment shown: they grow live.
             let f = t.figures(now);
             let r = Row::new(vec![
-                Cell::from(Span::styled(format!("{symbol} {}", t.name), style)),
+                Cell::from(Span::styled(
+                    format!("{symbol} {}", text::visible(&t.name)),
+                    style,
+                )),
                 Cell::from(t.id.to_string()),
                 Cell::from(Span::styled(state, style)),
                 Cell::from(Line::from(vec![

@@ -1,0 +1,254 @@
+//! What one run may cost, worked out from the checked steps before anything
+//! runs: tasks started, polls, steps taken, work done and scenario time,
+//! every copy and every pass of every repeat multiplied out. The sums
+//! saturate, so no count from the file can wrap around into a small one.
+
+use std::time::Duration;
+
+use super::{Checker, ReadTask};
+use crate::scenario::{
+    Action, MAX_POLLS, MAX_RUN_TIME, MAX_STEPS, MAX_TASKS, MAX_WORK, format_duration,
+};
+
+/// One copy of a task: what its steps add up to.
+#[derive(Default)]
+struct PerCopy {
+    polls: u64,
+    steps: u64,
+    /// cpu, block, spawn_blocking, thread and process time, in ns.
+    work: u128,
+    /// Every timed step one after another, in ns.
+    time: u128,
+}
+
+fn nanos(d: Duration) -> u128 {
+    d.as_nanos()
+}
+
+fn per_copy(task: &ReadTask) -> PerCopy {
+    let mut c = PerCopy {
+        polls: 1,
+        ..PerCopy::default()
+    };
+    for (s, &m) in task.spec.steps.iter().zip(&task.multiplicity) {
+        let times = |d: Duration| nanos(d).saturating_mul(u128::from(m));
+        let polls = match &s.action {
+            Action::Cpu {
+                work,
+                yield_every: Some(e),
+            } => u64::try_from(work.as_nanos().div_ceil(e.as_nanos().max(1))).unwrap_or(u64::MAX),
+            Action::Cpu { .. }
+            | Action::Block(_)
+            | Action::Spawn(_)
+            | Action::Unlock(_)
+            | Action::Fail(_)
+            | Action::Repeat { .. } => 0,
+            _ => 1,
+        };
+        c.polls = c.polls.saturating_add(polls.saturating_mul(m));
+        c.steps = c.steps.saturating_add(m);
+        let (work, time) = match &s.action {
+            Action::Cpu { work: d, .. }
+            | Action::Block(d)
+            | Action::SpawnBlocking(d)
+            | Action::Thread(d)
+            | Action::Process(d) => (times(*d), times(*d)),
+            Action::Sleep(d) | Action::Io(d) => (0, times(*d)),
+            _ => (0, 0),
+        };
+        c.work = c.work.saturating_add(work);
+        c.time = c.time.saturating_add(time);
+    }
+    c
+}
+
+/// Tasks in an order where every spawner comes before the tasks it spawns
+/// (Kahn's algorithm: a loop, not recursion). None if spawns form a cycle.
+fn spawn_order(tasks: &[ReadTask]) -> Option<Vec<usize>> {
+    let mut spawns: Vec<Vec<usize>> = vec![Vec::new(); tasks.len()];
+    let mut incoming = vec![0usize; tasks.len()];
+    for (t, task) in tasks.iter().enumerate() {
+        for s in &task.spec.steps {
+            if let Action::Spawn(j) = s.action {
+                spawns[t].push(j);
+                incoming[j] += 1;
+            }
+        }
+    }
+    let mut ready: Vec<usize> = (0..tasks.len()).filter(|&t| incoming[t] == 0).collect();
+    let mut order = Vec::with_capacity(tasks.len());
+    while let Some(t) = ready.pop() {
+        order.push(t);
+        for &j in &spawns[t] {
+            incoming[j] -= 1;
+            if incoming[j] == 0 {
+                ready.push(j);
+            }
+        }
+    }
+    (order.len() == tasks.len()).then_some(order)
+}
+
+/// `ns` made `by` times longer (saturating).
+fn stretched(ns: u128, by: f64) -> u128 {
+    if by == 1.0 {
+        ns
+    } else {
+        // f64 to u128 saturates; `by` is at most 100.
+        (ns as f64 * by) as u128
+    }
+}
+
+/// A duration for a message: exact when small, rounded when huge.
+fn rough(ns: u128) -> String {
+    match u64::try_from(ns) {
+        Ok(ns) if ns < 3_600_000_000_000 => format_duration(Duration::from_nanos(ns)),
+        _ => format!("about {}h", ns / 3_600_000_000_000),
+    }
+}
+
+impl Checker<'_> {
+    /// Tasks, polls, steps, work and scenario time stay within what one
+    /// run may do (the limits in `scenario.rs`, named in each message).
+    /// `stretch`: how much longer than written every duration lasts (a
+    /// slow-motion lesson on the real clock); work and time count so.
+    pub(super) fn check_scale(&mut self, tasks: &[ReadTask], stretch: f64) {
+        if !self.diagnostics.is_empty() {
+            return; // cycles would make the counts meaningless
+        }
+        let Some(order) = spawn_order(tasks) else {
+            return;
+        };
+        // instances[t] = copies started, spawners first.
+        let mut instances = vec![0u64; tasks.len()];
+        for &t in &order {
+            let task = &tasks[t];
+            if task.spec.autostart {
+                instances[t] = instances[t].saturating_add(u64::from(task.spec.count));
+            }
+            for (s, m) in task.spec.steps.iter().zip(&task.multiplicity) {
+                if let Action::Spawn(j) = s.action {
+                    let add = instances[t]
+                        .saturating_mul(*m)
+                        .saturating_mul(u64::from(tasks[j].spec.count));
+                    instances[j] = instances[j].saturating_add(add);
+                }
+            }
+        }
+        let total: u64 = instances.iter().fold(0, |a, b| a.saturating_add(*b));
+        if total > MAX_TASKS {
+            let worst = worst(&instances, |_, n| u128::from(n));
+            self.at(
+                tasks[worst].count_span.clone(),
+                format!("this scenario would start {total} tasks; at most {MAX_TASKS} are allowed in one run"),
+            );
+            return;
+        }
+        let copies: Vec<PerCopy> = tasks
+            .iter()
+            .map(|t| {
+                let mut c = per_copy(t);
+                c.work = stretched(c.work, stretch);
+                c.time = stretched(c.time, stretch);
+                c
+            })
+            .collect();
+        let at_speed = if stretch > 1.0 {
+            format!(" (at the lesson's speed = {:.2})", 1.0 / stretch)
+        } else {
+            String::new()
+        };
+        let sum = |f: &dyn Fn(&PerCopy) -> u128| -> u128 {
+            copies
+                .iter()
+                .zip(&instances)
+                .map(|(c, n)| f(c).saturating_mul(u128::from(*n)))
+                .fold(0, u128::saturating_add)
+        };
+        let polls = sum(&|c| u128::from(c.polls));
+        if polls > u128::from(MAX_POLLS) {
+            let t = worst(&instances, |t, n| {
+                u128::from(copies[t].polls).saturating_mul(u128::from(n))
+            });
+            self.at(
+                tasks[t].name_span.clone(),
+                format!("this scenario would make about {polls} polls; at most {MAX_POLLS} are allowed in one run"),
+            );
+            return;
+        }
+        let steps = sum(&|c| u128::from(c.steps));
+        if steps > u128::from(MAX_STEPS) {
+            let t = worst(&instances, |t, n| {
+                u128::from(copies[t].steps).saturating_mul(u128::from(n))
+            });
+            self.at(
+                tasks[t].name_span.clone(),
+                format!(
+                    "this scenario would take {steps} steps (every copy and every pass of a repeat); \
+                     the step limit is {MAX_STEPS} in one run"
+                ),
+            );
+            return;
+        }
+        let work = sum(&|c| c.work);
+        if work > nanos(MAX_WORK) {
+            let t = worst(&instances, |t, n| {
+                copies[t].work.saturating_mul(u128::from(n))
+            });
+            self.at(
+                tasks[t].name_span.clone(),
+                format!(
+                    "this scenario would do {} of work{at_speed} (cpu, block, spawn_blocking, thread \
+                     and process steps, every copy and every pass of a repeat); the work limit is {} \
+                     in one run",
+                    rough(work),
+                    format_duration(MAX_WORK)
+                ),
+            );
+            return;
+        }
+        // The longest chain: a task's own timed steps, then the longest of
+        // the tasks it spawns (at the latest, they start when it ends).
+        let mut chain = vec![0u128; tasks.len()];
+        for &t in order.iter().rev() {
+            let longest_spawned = tasks[t]
+                .spec
+                .steps
+                .iter()
+                .filter_map(|s| match s.action {
+                    Action::Spawn(j) => Some(chain[j]),
+                    _ => None,
+                })
+                .max()
+                .unwrap_or(0);
+            chain[t] = copies[t].time.saturating_add(longest_spawned);
+        }
+        if let Some((t, &time)) = chain
+            .iter()
+            .enumerate()
+            .filter(|(t, _)| tasks[*t].spec.autostart)
+            .max_by_key(|(_, time)| **time)
+            && time > nanos(MAX_RUN_TIME)
+        {
+            self.at(
+                tasks[t].name_span.clone(),
+                format!(
+                    "this scenario would last {} of scenario time{at_speed} (this task's timed steps one after \
+                     another, repeats multiplied out, then the tasks it spawns); the scenario time \
+                     limit is {} in one run",
+                    rough(time),
+                    format_duration(MAX_RUN_TIME)
+                ),
+            );
+        }
+    }
+}
+
+/// The task with the largest share of a total.
+fn worst(instances: &[u64], share: impl Fn(usize, u64) -> u128) -> usize {
+    instances
+        .iter()
+        .enumerate()
+        .max_by_key(|(t, n)| share(*t, **n))
+        .map_or(0, |(t, _)| t)
+}
