@@ -53,6 +53,8 @@ pub struct RuntimeSample {
     pub blocking_queue: usize,
     pub blocking_threads: usize,
     pub polls: u64,
+    /// Steals so far in the run (a busy worker hands its count in when it
+    /// next parks).
     pub steals: u64,
     pub parks: u64,
 }

@@ -538,6 +538,8 @@ fn start_sampler(shared: Arc<Shared>, recorder: Arc<Recorder>, every: Duration) 
         .name("taskscope-sampler".into())
         .spawn(move || {
             let mut intervals = tokio_metrics::RuntimeMonitor::new(&handle).intervals();
+            // Steals so far (each interval counts its own).
+            let mut steals = 0;
             while !recorder.is_finished() {
                 std::thread::sleep(every);
                 let m = intervals.next().unwrap_or_default();
@@ -566,7 +568,10 @@ fn start_sampler(shared: Arc<Shared>, recorder: Arc<Recorder>, every: Duration) 
                         blocking_queue: m.blocking_queue_depth,
                         blocking_threads: m.blocking_threads_count,
                         polls: m.total_polls_count,
-                        steals: m.total_steal_count,
+                        steals: {
+                            steals += m.total_steal_count;
+                            steals
+                        },
                         parks: m.total_park_count,
                     },
                     tasks,

@@ -207,7 +207,7 @@ fn pause_step_and_quit_in_a_real_terminal() {
     // Space resumes; the run plays to its end.
     term.press(" ");
     term.wait_for("the end of the run", |t| {
-        t.contains("DONE") && t.contains("all 3 tasks done")
+        t.contains("DONE") && t.contains("all 3 tasks are done")
     });
 
     // q quits, restoring the terminal.

@@ -242,7 +242,11 @@ impl Session {
         }
         self.control = control.view();
         let paced = control.is_paced();
-        let clock = run.as_ref().map(|r| r.recorder.elapsed());
+        // The real clock's time (the virtual clock's is the paced one).
+        let clock = run
+            .as_ref()
+            .filter(|_| !paced)
+            .map(|r| r.recorder.elapsed());
         if let Some(outputs) = self.outputs.as_mut() {
             for e in &batch {
                 if let Err(err) = outputs.event(e) {

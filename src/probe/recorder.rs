@@ -142,6 +142,9 @@ pub struct Recorder {
     run: u64,
     next_worker: AtomicU16,
     start: OnceLock<Start>,
+    /// Virtual clock: the runtime's thread, the only one that may read
+    /// tokio's paused clock (elsewhere `Instant::now` is the wall's).
+    runtime_thread: OnceLock<std::thread::ThreadId>,
     /// Virtual clock only: scenario time (ns) as of the newest clock read,
     /// plus what `cpu` and `block` steps charged since. The paused clock
     /// moves only by such charges and when the runtime parks, so events
@@ -174,6 +177,7 @@ impl Recorder {
             run: RUNS.fetch_add(1, Ordering::Relaxed),
             next_worker: AtomicU16::new(0),
             start: OnceLock::new(),
+            runtime_thread: OnceLock::new(),
             cursor: AtomicU64::new(0),
             stale: AtomicBool::new(false),
             finished: AtomicBool::new(false),
@@ -196,6 +200,7 @@ impl Recorder {
 
     /// Marks scenario time zero; call inside the runtime before any task.
     pub fn start_clock(&self) {
+        let _ = self.runtime_thread.set(std::thread::current().id());
         let _ = self.start.set(if self.lossless {
             Start::Tokio(tokio::time::Instant::now())
         } else {
@@ -233,7 +238,8 @@ impl Recorder {
         if !self.lossless {
             return self.read_clock();
         }
-        if self.stale.swap(false, Ordering::Relaxed) {
+        let on_runtime = self.runtime_thread.get() == Some(&std::thread::current().id());
+        if on_runtime && self.stale.swap(false, Ordering::Relaxed) {
             let now = self.read_clock().max(self.cursor.load(Ordering::Relaxed));
             self.cursor.store(now, Ordering::Relaxed);
             return now;

@@ -88,6 +88,8 @@ pub struct ControlView {
     pub steps_pending: u64,
     /// Polls held at the gate right now.
     pub held: usize,
+    /// Paused, but a charged poll is still running to its end.
+    pub finishing: bool,
 }
 
 impl ControlView {
@@ -100,6 +102,7 @@ impl ControlView {
             released: 0,
             steps_pending: 0,
             held: 0,
+            finishing: false,
         }
     }
 }
@@ -352,11 +355,13 @@ impl Control {
         self.changed.notify_all();
     }
 
-    /// While paused: let exactly one more poll through.
+    /// While paused: let exactly one more poll through. A step not yet
+    /// taken (nothing was ready, or a poll is still running) is not added
+    /// to: presses while waiting do not pile up.
     pub fn step(&self) {
         let mut s = self.lock();
-        if s.paused {
-            s.steps += 1;
+        if s.paused && s.steps == 0 {
+            s.steps = 1;
             self.changed.notify_all();
         }
     }
@@ -390,6 +395,7 @@ impl Control {
             released: s.released,
             steps_pending: s.steps,
             held: s.held,
+            finishing: s.paused && s.charging,
         }
     }
 }

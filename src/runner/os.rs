@@ -124,6 +124,8 @@ struct Watched {
     row: Arc<OsRow>,
     stat: PathBuf,
     last: Option<Schedstat>,
+    /// When `last` was read.
+    read_at: std::time::Instant,
     /// On a CPU (true) or waiting for one (false), as last recorded.
     on_cpu: Option<bool>,
 }
@@ -160,6 +162,7 @@ impl OsWatch {
             row,
             stat,
             last: None,
+            read_at: std::time::Instant::now(),
             on_cpu: None,
         });
         self.changed.notify_all();
@@ -206,6 +209,9 @@ fn sample(w: &mut Watched) {
     let Some(now) = Schedstat::read(&w.stat) else {
         return;
     };
+    let at = std::time::Instant::now();
+    let since = at.saturating_duration_since(w.read_at).as_nanos() as u64;
+    w.read_at = at;
     let Some(last) = w.last.replace(now) else {
         return;
     };
@@ -214,7 +220,12 @@ fn sample(w: &mut Watched) {
     if ran == 0 && waited == 0 {
         return;
     }
-    let on_cpu = ran >= waited;
+    // On a CPU for most of the interval: at most one row a CPU can be, so
+    // two threads sharing one CPU never both show as on it.
+    let on_cpu = ran * 2 > since.max(1);
+    if !on_cpu && waited == 0 {
+        return;
+    }
     if w.on_cpu != Some(on_cpu) {
         w.on_cpu = Some(on_cpu);
         if on_cpu {

@@ -43,7 +43,14 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
         )),
     ];
     let f = t.figures(session.now());
-    lines.push(Line::from(format!(
+    if t.kind.is_os() {
+        lines.push(Line::from(format!(
+            "seen every millisecond: on a CPU {}, runnable (waiting for a CPU) {}",
+            fmt_time(f.busy),
+            fmt_time(f.scheduled)
+        )));
+    } else {
+        lines.push(Line::from(format!(
         "events: {} polls, busy {}, ready {} (first poll after {}), waiting {}, longest poll {}, {} late wake-ups (worst {})",
         f.polls,
         fmt_time(f.busy),
@@ -54,6 +61,7 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
         t.late_wakes,
         fmt_time(t.max_late)
     )));
+    }
     if let Some(os) = t.stats.as_ref().and_then(|s| s.os) {
         lines.push(Line::from(format!(
             "the OS measured: {} on a CPU, {} runnable but waiting for a CPU, {} time slices",
@@ -101,8 +109,15 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
         .map(|(_, e)| {
             let what = match &e.change {
                 Change::Spawned { .. } => "spawned".to_string(),
+                Change::Running { worker } if *worker == crate::probe::ON_CPU => {
+                    "on a CPU".to_string()
+                }
                 Change::Running { worker } => format!("running on worker {worker}"),
                 Change::Waiting { wait, .. } => format!("waiting ({})", wait.as_str()),
+                Change::Ready {
+                    by: crate::probe::WakeBy::Os,
+                    ..
+                } => "pre-empted: runnable, waiting for a CPU".to_string(),
                 Change::Ready { by, late } => {
                     let by = by.describe(|b| {
                         model

@@ -68,13 +68,14 @@ pub fn lane_letters(model: &Model) -> Vec<char> {
                 return initial;
             }
             let letters = t.name.chars().filter(char::is_ascii_alphanumeric);
+            // Upper case first: the task lanes' waits use lower-case letters.
             let candidates = letters
                 .clone()
-                .map(|c| c.to_ascii_lowercase())
-                .chain(letters.map(|c| c.to_ascii_uppercase()))
-                .chain('a'..='z')
+                .map(|c| c.to_ascii_uppercase())
                 .chain('A'..='Z')
-                .chain('0'..='9');
+                .chain('0'..='9')
+                .chain(letters.map(|c| c.to_ascii_lowercase()))
+                .chain('a'..='z');
             let pick = candidates
                 .into_iter()
                 .find(|c| !used.contains(c))

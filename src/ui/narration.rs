@@ -9,6 +9,15 @@ use crate::probe::{Change, Kind, ON_CPU, Outcome, TaskIdx, Wait, WakeBy};
 use crate::scenario::Action;
 use crate::ui::status::fmt_time;
 
+/// "eggs'" or "toast's".
+fn possessive(name: &str) -> String {
+    if name.ends_with('s') {
+        format!("{name}'")
+    } else {
+        format!("{name}'s")
+    }
+}
+
 fn name_of(model: &Model, t: TaskIdx) -> String {
     model
         .task(t)
@@ -22,6 +31,15 @@ fn kind_word(kind: Kind) -> &'static str {
         Kind::Thread => "OS thread",
         Kind::Blocking => "blocking-pool job",
         Kind::Process => "child process",
+    }
+}
+
+/// "the task is" / "all 3 tasks are", as the count says.
+fn all(n: usize) -> String {
+    if n == 1 {
+        "the task is".into()
+    } else {
+        format!("all {n} tasks are")
     }
 }
 
@@ -67,8 +85,8 @@ fn sentence(session: &Session) -> String {
             .max_by_key(|(_, l)| *l)
         {
             s.push_str(&format!(
-                "; {}'s {} {} overdue",
-                name(late_task),
+                "; {} {} {} overdue",
+                possessive(&name(late_task)),
                 match model.task(late_task).map(|t| &t.state) {
                     Some(State::Waiting(Wait::Io)) => "reply",
                     _ => "timer",
@@ -84,11 +102,13 @@ fn sentence(session: &Session) -> String {
         return match &session.end_note {
             Some(note) => format!("stopped at {}: {note}", fmt_time(wall)),
             None if session.shows_replay() => format!(
-                "all {tasks} tasks done at {}. r goes back to the start, ← steps back, q quits",
+                "{} done at {}. r goes back to the start, ← steps back, q quits",
+                all(tasks),
                 fmt_time(wall)
             ),
             None => format!(
-                "all {tasks} tasks done at {}. r runs it again, ← scrubs back, ] the next lesson",
+                "{} done at {}. r runs it again, ← scrubs back, ] the next lesson",
+                all(tasks),
                 fmt_time(wall)
             ),
         };
@@ -236,26 +256,30 @@ fn event(session: &Session, e: &crate::probe::Event) -> String {
                 (WakeBy::Task(t), Some(Action::Join(_))) => {
                     match model.task(*t).and_then(|t| t.outcome()) {
                         Some(Outcome::Panicked(m)) => format!(
-                            "{} panicked ({m}): {who}'s join returns Err(JoinError), and {who} goes on",
-                            name(*t)
+                            "{} panicked ({m}): {} join returns Err(JoinError), and {who} goes on",
+                            name(*t),
+                            possessive(&who)
                         ),
                         _ => format!("{} finished: {who} is ready", name(*t)),
                     }
                 }
                 (WakeBy::Task(t), _) => format!("{} woke {who}: ready", name(*t)),
-                (WakeBy::Timer, _) => format!("{who}'s timer fired: ready{late}"),
+                (WakeBy::Timer, _) => format!("{} timer fired: ready{late}", possessive(&who)),
                 (WakeBy::Io, _) if task.is_some_and(|t| t.due.is_none()) => {
-                    format!("{who}'s connection is up: ready to send its request")
+                    format!(
+                        "{} connection is up: ready to send its request",
+                        possessive(&who)
+                    )
                 }
-                (WakeBy::Io, _) => format!("{who}'s reply came in: ready{late}"),
+                (WakeBy::Io, _) => format!("{} reply came in: ready{late}", possessive(&who)),
                 (WakeBy::Runtime, Some(Action::Yield | Action::Cpu { .. })) => {
                     format!("{who} is ready again after yielding")
                 }
                 (WakeBy::Runtime, Some(Action::Thread(_) | Action::SpawnBlocking(_))) => {
-                    format!("{who}'s thread is done: ready")
+                    format!("{} thread is done: ready", possessive(&who))
                 }
                 (WakeBy::Runtime, Some(Action::Process(_))) => {
-                    format!("{who}'s child process exited: ready")
+                    format!("{} child process exited: ready", possessive(&who))
                 }
                 (WakeBy::Runtime, _) => format!("{who} woken by the runtime: ready"),
             }

@@ -35,7 +35,10 @@ pub fn folded(session: &Session, area: Rect, buf: &mut Buffer) {
     if let Some(s) = session.sample()
         && session.scenario.runtime.clock == Clock::Real
     {
-        parts.push(format!("steals {} (tokio-metrics)", s.runtime.steals));
+        parts.push(format!(
+            "steals so far {} (tokio-metrics: a busy worker reports at its next park)",
+            s.runtime.steals
+        ));
     }
     Line::from(vec![
         Span::styled(" runtime: ", theme::HEADER),
@@ -105,7 +108,7 @@ pub fn render(session: &Session, area: Rect, buf: &mut Buffer) {
     )));
     // One pass over the tasks: running, ready, waiting, done.
     let mut counts = [0usize; 4];
-    for t in &model.tasks {
+    for t in model.tasks.iter().filter(|t| !t.kind.is_os()) {
         counts[match t.state {
             State::Running { .. } => 0,
             State::Ready => 1,
@@ -168,7 +171,7 @@ pub fn render(session: &Session, area: Rect, buf: &mut Buffer) {
             r.blocking_threads
         )));
         lines.push(Line::from(format!("polls     {:>5}", r.polls)));
-        lines.push(Line::from(format!("steals    {:>5}", r.steals)));
+        lines.push(Line::from(format!("steals    {:>5} so far", r.steals)));
         lines.push(Line::from(Span::styled(
             format!(
                 "tokio-metrics, the 250 ms before {} (wall time)",

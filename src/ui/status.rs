@@ -75,6 +75,13 @@ pub fn footer(app: &App, session: &Session, area: Rect, buf: &mut Buffer) {
         (" HISTORY ", theme::PAUSED)
     } else if session.ended {
         (" DONE ", theme::LIVE)
+    } else if session.control.finishing {
+        (
+            " PAUSING: the poll in progress runs to its end ",
+            theme::PAUSED,
+        )
+    } else if session.control.paused && session.control.steps_pending > 0 {
+        (" PAUSED · step waiting for a ready task ", theme::PAUSED)
     } else if session.control.paused {
         (" PAUSED ", theme::PAUSED)
     } else {
@@ -147,13 +154,7 @@ pub fn hint_line(app: &App, area: Rect, buf: &mut Buffer) {
     let mut spans = Vec::new();
     for b in keys::bindings(app.context(), true) {
         spans.push(Span::styled(keys::keys_label(b), theme::KEY));
-        let short = b
-            .does
-            .split([':', ';', '('])
-            .next()
-            .unwrap_or(b.does)
-            .trim();
-        spans.push(Span::styled(format!(" {short}  "), Style::new()));
+        spans.push(Span::styled(format!(" {} ", b.short), Style::new()));
     }
     Line::from(spans).render(area, buf);
 }

@@ -56,13 +56,22 @@ pub fn render(app: &App, session: &Session, visible: &[u32], area: Rect, buf: &m
                 })
                 .unwrap_or_default();
             // From the events up to the moment shown: they grow live.
-            let f = t.figures(now);
+            let mut f = t.figures(now);
+            // A thread or process that ended: the OS's exact figures.
+            if let Some(os) = t.stats.as_ref().and_then(|s| s.os) {
+                f.busy = os.cpu;
+                f.scheduled = os.runqueue;
+            }
             let r = Row::new(vec![
                 Cell::from(Span::styled(
                     format!("{symbol} {}", text::visible(&t.name)),
                     style,
                 )),
-                Cell::from(t.id.to_string()),
+                Cell::from(if t.kind.is_os() && t.id == 0 {
+                    "-".to_string()
+                } else {
+                    t.id.to_string()
+                }),
                 Cell::from(Span::styled(state, style)),
                 Cell::from(Line::from(vec![
                     Span::raw(step),

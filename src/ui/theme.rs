@@ -70,7 +70,7 @@ pub fn wait_letter(w: Wait) -> char {
 }
 
 /// The lanes' legend, glyph by glyph.
-pub const LANE_LEGEND: &str = "█ running ▓ holding its worker ░ ready · waits: t timer i io c channel l lock j join b thread p process y yield · | due ! overdue";
+pub const LANE_LEGEND: &str = "█ run ▓ hold worker ░ ready · waits: t timer i io c chan l lock j join b thread p proc y yield · | due ! late";
 
 /// Glyph and style of one lane cell; `first` marks the first column of a
 /// stretch of waiting, which shows what it waits for.
