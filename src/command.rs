@@ -370,12 +370,21 @@ fn replay(path: &Path, as_json: bool, headless: bool) -> Result<u8, Error> {
             ),
         }));
     }
-    let log = jsonl::read(&origin, std::io::BufReader::new(file))?;
+    let reader = std::io::BufReader::new(file);
     if as_json || headless || !interactive() {
+        // Folded as it is read: nothing of the recording is kept.
+        let mut model: Option<crate::model::Model> = None;
+        let log = jsonl::read_into(&origin, reader, &mut |info, e| {
+            model
+                .get_or_insert_with(|| crate::model::Model::new(info.clone()))
+                .apply(&e)
+        })?;
         if let Some(note) = log.incomplete_note() {
             say(&format!("{origin}: {note}"));
         }
-        let summary = crate::summary::Summary::from_model(&log.model());
+        let mut model = model.unwrap_or_else(|| crate::model::Model::new(log.info.clone()));
+        model.finish(log.dropped, log.stalled.clone(), log.runtime.clone());
+        let summary = crate::summary::Summary::from_model(&model);
         if as_json {
             out(&json(&summary)?)?;
         } else {
@@ -383,11 +392,26 @@ fn replay(path: &Path, as_json: bool, headless: bool) -> Result<u8, Error> {
         }
         return Ok(0);
     }
+    // Read straight into the dashboard's packed history.
+    let mut history: Option<crate::model::history::History> = None;
+    let log = jsonl::read_into(&origin, reader, &mut |info, e| {
+        history
+            .get_or_insert_with(|| {
+                crate::model::history::History::new(
+                    info.clone(),
+                    crate::model::history::REPLAY_LIMIT,
+                )
+            })
+            .push(e)
+    })?;
+    let history = history.unwrap_or_else(|| {
+        crate::model::history::History::new(log.info.clone(), crate::model::history::REPLAY_LIMIT)
+    });
     // Step labels and notes come from the scenario, when it is a bundled one.
     let scenario = bundled::get(&log.info.scenario)
         .and_then(Result::ok)
         .unwrap_or_else(|| Scenario::unknown(&log.info.scenario));
-    let session = crate::app::Session::replay(Arc::new(scenario), log);
+    let session = crate::app::Session::replay_history(Arc::new(scenario), history, log);
     dashboard(App::with_session(session))
 }
 

@@ -224,7 +224,15 @@ pub const BINDINGS: &[Binding] = &[
         footer: true,
     },
     Binding {
-        keys: &[Key::Char('r')],
+        keys: &[Key::End],
+        action: Action::Live,
+        does: "to the last transition",
+        short: "end",
+        contexts: &[Replay],
+        footer: false,
+    },
+    Binding {
+        keys: &[Key::Char('r'), Key::Home],
         action: Action::Restart,
         does: "back to the start",
         short: "start",

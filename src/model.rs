@@ -7,6 +7,7 @@
 
 pub mod history;
 pub mod lanes;
+pub mod record;
 pub mod resources;
 
 use std::sync::Arc;
@@ -84,7 +85,7 @@ pub struct TaskView {
     /// Who last woke it, and how late.
     pub last_wake: Option<(WakeBy, Option<Duration>)>,
     /// tokio-metrics figures, known once the task is done.
-    pub stats: Option<TaskStats>,
+    pub stats: Option<Arc<TaskStats>>,
     /// When the timer or reply it waits for is due.
     pub due: Option<Duration>,
     poll_start: Duration,
@@ -348,7 +349,7 @@ impl Model {
                 task.state = State::Done(outcome.clone());
                 task.since = e.t;
                 task.done_at = Some(e.t);
-                task.stats = Some((**stats).clone());
+                task.stats = Some(stats.clone());
             }
         }
     }
@@ -421,7 +422,7 @@ mod tests {
             task,
             Change::Done {
                 outcome: Outcome::Ok,
-                stats: Box::default(),
+                stats: Arc::default(),
             },
         )
     }

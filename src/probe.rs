@@ -159,7 +159,7 @@ impl OsRow {
             self.step,
             Change::Done {
                 outcome,
-                stats: Box::new(TaskStats {
+                stats: Arc::new(TaskStats {
                     busy: os.map_or(Duration::ZERO, |o| o.cpu),
                     scheduled: os.map_or(Duration::ZERO, |o| o.runqueue),
                     os,
@@ -326,12 +326,12 @@ impl TaskProbe {
 
     /// It ended: inside its poll (`in_poll`), the poll ends with it.
     fn finished(&self, outcome: Outcome, in_poll: bool) {
-        let stats = Box::new(self.stats());
+        let stats = Arc::new(self.stats());
         self.state.store(DONE, Ordering::Release);
         let step = self.step.load(Ordering::Relaxed);
         if in_poll {
             self.recorder
-                .poll_end(step, PollEnd::Done { outcome, stats });
+                .poll_end(step, PollEnd::Done(Box::new((outcome, stats))));
         } else {
             self.recorder
                 .record(self.idx, step, Change::Done { outcome, stats });

@@ -290,6 +290,8 @@ pub(crate) struct Shared {
     scale: f64,
     /// Watches threads, blocking jobs and child processes (when probed).
     os: Option<Arc<os::OsWatch>>,
+    /// Live figures are sampled (the dashboard).
+    sampled: bool,
     /// Every task's probe, for the sampler.
     probes: Mutex<Vec<Arc<TaskProbe>>>,
 }
@@ -315,7 +317,10 @@ impl Shared {
         let spawned = match &self.recorder {
             Some(recorder) => {
                 let probe = TaskProbe::new(idx, spec as u32, recorder.clone());
-                if let Ok(mut probes) = self.probes.lock() {
+                // Only a sampler reads them (the dashboard's live figures).
+                if self.sampled
+                    && let Ok(mut probes) = self.probes.lock()
+                {
                     probes.push(probe.clone());
                 }
                 let future = probe.instrument(step::run_task(
@@ -435,6 +440,7 @@ async fn main(
         processes: Semaphore::new(MAX_PROCESSES),
         start,
         scale: recorder.time_scale(),
+        sampled: options.sample_every.is_some(),
         os: (options.probe && scenario.tasks.iter().any(|t| t.leaves_runtime()))
             .then(os::OsWatch::start),
         probes: Mutex::new(Vec::new()),

@@ -9,7 +9,24 @@ use std::time::{Duration, Instant};
 
 use portable_pty::{Child, CommandBuilder, MasterPty, PtySize, native_pty_system};
 
+/// Kills the child if a test fails before it ended (so a failed test
+/// leaves nothing running).
+struct Reaper(i32);
+
+impl Drop for Reaper {
+    fn drop(&mut self) {
+        if self.0 > 0 {
+            // SAFETY: a signal to our own child, still unreaped.
+            #[allow(unsafe_code)]
+            unsafe {
+                libc::kill(self.0, libc::SIGKILL);
+            }
+        }
+    }
+}
+
 struct Terminal {
+    reaper: Reaper,
     parser: Arc<Mutex<vt100::Parser>>,
     writer: Box<dyn Write + Send>,
     child: Box<dyn Child + Send + Sync>,
@@ -50,6 +67,7 @@ impl Terminal {
             }
         });
         Terminal {
+            reaper: Reaper(child.process_id().map_or(0, |p| p as i32)),
             writer: pair.master.take_writer().unwrap(),
             parser,
             child,
@@ -121,6 +139,7 @@ impl Terminal {
     /// Waits for the process to end and checks the terminal was restored.
     fn ended(self) -> portable_pty::ExitStatus {
         let Terminal {
+            mut reaper,
             parser,
             writer,
             mut child,
@@ -128,6 +147,7 @@ impl Terminal {
             reading,
         } = self;
         let status = child.wait().unwrap();
+        reaper.0 = 0;
         drop(writer);
         drop(master);
         let _ = reading.join();

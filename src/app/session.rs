@@ -123,7 +123,21 @@ impl Session {
     }
 
     /// A recorded run, shown from its start.
-    pub fn replay(scenario: Arc<Scenario>, log: crate::export::jsonl::Log) -> Session {
+    pub fn replay(scenario: Arc<Scenario>, mut log: crate::export::jsonl::Log) -> Session {
+        let mut history = History::new(log.info.clone(), history::REPLAY_LIMIT);
+        for e in std::mem::take(&mut log.events) {
+            history.push(e);
+        }
+        Session::replay_history(scenario, history, log)
+    }
+
+    /// A recorded run already in `history` (read straight into it); `log`
+    /// says how the recording ended.
+    pub fn replay_history(
+        scenario: Arc<Scenario>,
+        history: History,
+        log: crate::export::jsonl::Log,
+    ) -> Session {
         let note = log.incomplete_note();
         let source = Source::Replay {
             playing: false,
@@ -136,9 +150,7 @@ impl Session {
             log.info,
             ControlView::replay(),
         );
-        for e in log.events {
-            s.history.push(e);
-        }
+        s.history = history;
         s.history
             .live_mut()
             .finish(log.dropped, log.stalled.clone(), log.runtime);
@@ -368,6 +380,10 @@ impl Session {
     }
 
     pub fn go_live(&mut self) {
+        if self.is_replay() {
+            self.replay_seek(u64::MAX);
+            return;
+        }
         self.history.seek(u64::MAX);
     }
 
@@ -433,7 +449,7 @@ impl Session {
                 step,
                 change: Change::Done {
                     outcome: Outcome::Cancelled,
-                    stats: Box::default(),
+                    stats: Arc::default(),
                 },
             };
             if let Some(outputs) = self.outputs.as_mut() {

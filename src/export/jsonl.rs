@@ -246,7 +246,7 @@ pub const MAX_LOG_BYTES: u64 = 1 << 30;
 /// Longest line of an events file.
 pub const MAX_LINE_BYTES: usize = 1 << 20;
 /// Most events one log may hold (as many as the dashboard's history keeps).
-pub const MAX_LOG_EVENTS: usize = crate::model::history::DEFAULT_LIMIT;
+pub const MAX_LOG_EVENTS: usize = crate::model::history::REPLAY_LIMIT;
 /// Latest time an event may have: a week of scenario time, in ms.
 pub const MAX_LOG_MS: f64 = 7.0 * 24.0 * 3600.0 * 1000.0;
 
@@ -298,8 +298,22 @@ pub struct LogError {
 /// stops at [`MAX_LOG_BYTES`]; no line or count from the file sizes an
 /// allocation (task numbers are mapped to dense indices in spawn order).
 pub fn read(origin: &str, input: impl BufRead) -> Result<Log, LogError> {
+    let mut events = Vec::new();
+    let mut log = read_into(origin, input, &mut |_, e| events.push(e))?;
+    log.events = events;
+    Ok(log)
+}
+
+/// [`read`], handing each event to `sink` (with the run's header) as it is
+/// read instead of keeping them: a large recording is never held twice.
+/// The returned log's `events` is empty.
+pub fn read_into(
+    origin: &str,
+    input: impl BufRead,
+    sink: &mut dyn FnMut(&RunInfo, Event),
+) -> Result<Log, LogError> {
     let mut input = input.take(MAX_LOG_BYTES + 1);
-    let mut reader = Reader::new(origin);
+    let mut reader = Reader::new(origin, sink);
     let mut text = Vec::new();
     for n in 1.. {
         text.clear();
@@ -332,10 +346,12 @@ pub fn read(origin: &str, input: impl BufRead) -> Result<Log, LogError> {
 /// The checks and the state of one [`read`].
 struct Reader<'a> {
     origin: &'a str,
+    sink: &'a mut dyn FnMut(&RunInfo, Event),
+    /// Events handed to the sink.
+    count: usize,
     info: Option<RunInfo>,
     /// The file's task numbers -> (dense index, line of the spawn, kind).
     tasks: HashMap<TaskIdx, (TaskIdx, usize, Kind)>,
-    events: Vec<Event>,
     last: Duration,
     last_line: usize,
     end: Option<usize>,
@@ -348,12 +364,13 @@ struct Reader<'a> {
 }
 
 impl<'a> Reader<'a> {
-    fn new(origin: &'a str) -> Self {
+    fn new(origin: &'a str, sink: &'a mut dyn FnMut(&RunInfo, Event)) -> Self {
         Reader {
             origin,
+            sink,
+            count: 0,
             info: None,
             tasks: HashMap::new(),
-            events: Vec::new(),
             last: Duration::ZERO,
             last_line: 0,
             end: None,
@@ -566,7 +583,7 @@ impl<'a> Reader<'a> {
                         ));
                     }
                 },
-                stats: Box::new(TaskStats {
+                stats: Arc::new(TaskStats {
                     polls: line.polls.unwrap_or(0),
                     busy: self.ms(n, "busy_ms", line.busy_ms.unwrap_or(0.0))?,
                     scheduled: self.ms(n, "scheduled_ms", line.scheduled_ms.unwrap_or(0.0))?,
@@ -611,7 +628,7 @@ impl<'a> Reader<'a> {
     }
 
     fn header(&mut self, n: usize, line: Line) -> Result<(), LogError> {
-        if self.info.is_some() || !self.events.is_empty() {
+        if self.info.is_some() || self.count > 0 {
             return Err(self.err(
                 n,
                 "a second header line; expected it only once, as the first line".into(),
@@ -663,13 +680,20 @@ impl<'a> Reader<'a> {
     }
 
     fn push(&mut self, n: usize, e: Event) -> Result<(), LogError> {
-        if self.events.len() >= MAX_LOG_EVENTS {
+        if self.count >= MAX_LOG_EVENTS {
             return Err(self.err(
                 n,
                 format!("more than {MAX_LOG_EVENTS} events; at most that many are replayed"),
             ));
         }
-        self.events.push(e);
+        let Some(info) = &self.info else {
+            return Err(self.err(
+                n,
+                "an event before the header line; expected the header first".into(),
+            ));
+        };
+        (self.sink)(info, e);
+        self.count += 1;
         Ok(())
     }
 
@@ -687,7 +711,7 @@ impl<'a> Reader<'a> {
         }
         Ok(Log {
             info,
-            events: self.events,
+            events: Vec::new(),
             dropped: self.dropped,
             stalled: self.stalled,
             runtime: self.runtime,

@@ -1,23 +1,39 @@
 //! The bounded history of a run: every event kept (up to a limit, oldest
 //! dropped and counted), a cursor into it, and the model at that cursor.
 //!
-//! Scrubbing back rebuilds the model from the nearest snapshot, so moving
-//! the cursor costs a bounded number of event applications.
+//! Events are kept packed, 32 bytes each ([`super::record`]). Scrubbing back
+//! rebuilds the model from the nearest snapshot, so moving the cursor costs
+//! a bounded number of event applications.
 
 use std::collections::VecDeque;
 use std::time::Duration;
 
+use super::record::{Chunks, PerTask, Record};
 use super::{Model, RunInfo};
 use crate::probe::Event;
 
 /// Events between two model snapshots.
 pub const SNAPSHOT_EVERY: usize = 4096;
-/// Events kept by default.
-pub const DEFAULT_LIMIT: usize = 4_000_000;
+/// Events kept by default: 8 million, 256 MB packed (a live run drops the
+/// oldest beyond it; a replay keeps the whole recording up to its limit).
+pub const DEFAULT_LIMIT: usize = 8_000_000;
+/// Memory all snapshots together may take.
+pub const SNAPSHOT_BYTES: usize = 96 << 20;
+
+/// About how much memory one copy of `model` takes.
+fn model_bytes(model: &Model) -> usize {
+    std::mem::size_of::<Model>()
+        + model.tasks.len() * std::mem::size_of::<super::TaskView>()
+        + model.workers.len() * std::mem::size_of::<super::WorkerView>()
+}
+
+/// Events a replay keeps (the events file's own limit).
+pub const REPLAY_LIMIT: usize = 16_000_000;
 
 pub struct History {
     info: RunInfo,
-    events: VecDeque<Event>,
+    events: Chunks,
+    per_task: PerTask,
     /// Events dropped from the front (their positions are still counted).
     dropped: u64,
     limit: usize,
@@ -27,18 +43,22 @@ pub struct History {
     live: Model,
     /// The model after `cursor` events, when behind the live edge.
     behind: Option<(u64, Model)>,
+    /// Events between snapshots, at least (grows as snapshots thin out).
+    spacing: u64,
 }
 
 impl History {
     pub fn new(info: RunInfo, limit: usize) -> History {
         let empty = Model::new(info.clone());
         History {
-            events: VecDeque::new(),
+            events: Chunks::default(),
+            per_task: PerTask::default(),
             dropped: 0,
             limit: limit.max(2 * SNAPSHOT_EVERY),
             snapshots: VecDeque::from([(0, empty.clone())]),
             live: empty,
             behind: None,
+            spacing: SNAPSHOT_EVERY as u64,
             info,
         }
     }
@@ -46,14 +66,29 @@ impl History {
     /// Appends one event at the live edge.
     pub fn push(&mut self, e: Event) {
         self.live.apply(&e);
-        self.events.push_back(e);
+        let r = self.per_task.pack(&e);
+        self.events.push(r);
         let len = self.len();
         // A snapshot costs memory in proportion to the tasks, so space them
-        // out as tasks grow (at most half the kept events apart).
+        // out as tasks grow (at most half the kept events apart), and keep
+        // them all within a budget: past it, every other one goes and the
+        // spacing doubles.
         let every = (SNAPSHOT_EVERY.max(16 * self.live.tasks.len())).min(self.limit / 2) as u64;
+        let every = every.max(self.spacing);
         let last = self.snapshots.back().map_or(0, |s| s.0);
         if len - last >= every {
             self.snapshots.push_back((len, self.live.clone()));
+            let bytes = self.snapshots.len() * model_bytes(&self.live);
+            if bytes > SNAPSHOT_BYTES && self.snapshots.len() > 2 {
+                let kept: VecDeque<(u64, Model)> = std::mem::take(&mut self.snapshots)
+                    .into_iter()
+                    .enumerate()
+                    .filter(|(i, _)| i % 2 == 0)
+                    .map(|(_, s)| s)
+                    .collect();
+                self.snapshots = kept;
+                self.spacing = every * 2;
+            }
         }
         if self.events.len() > self.limit {
             self.events.pop_front();
@@ -107,28 +142,53 @@ impl History {
     }
 
     /// The event at absolute position `pos`, if still kept.
-    pub fn event(&self, pos: u64) -> Option<&Event> {
+    pub fn event(&self, pos: u64) -> Option<Event> {
         pos.checked_sub(self.dropped)
             .and_then(|i| self.events.get(i as usize))
+            .map(|r| self.per_task.unpack(r))
+    }
+
+    /// The event at `pos` in light form: (time, task, step, change).
+    pub fn light(
+        &self,
+        pos: u64,
+    ) -> Option<(Duration, crate::probe::TaskIdx, u32, super::record::Light)> {
+        pos.checked_sub(self.dropped)
+            .and_then(|i| self.events.get(i as usize))
+            .map(|r| {
+                (
+                    Duration::from_nanos(r.t),
+                    r.task,
+                    r.step,
+                    self.per_task.light(r),
+                )
+            })
     }
 
     /// Kept events, oldest first, with their absolute positions.
-    pub fn events(&self) -> impl DoubleEndedIterator<Item = (u64, &Event)> + '_ {
-        self.events
-            .iter()
-            .enumerate()
-            .map(move |(i, e)| (self.dropped + i as u64, e))
+    pub fn events(&self) -> impl DoubleEndedIterator<Item = (u64, Event)> + '_ {
+        (0..self.events.len()).filter_map(move |i| {
+            let r = self.events.get(i)?;
+            Some((self.dropped + i as u64, self.per_task.unpack(r)))
+        })
     }
 
     /// The position just after the last kept event at or before `t` (events
     /// are in time order).
     pub fn position_after(&self, t: Duration) -> u64 {
+        let t = t.as_nanos() as u64;
         self.dropped + self.events.partition_point(|e| e.t <= t) as u64
     }
 
     /// The first position whose event is at or after `t`.
     pub fn position_at(&self, t: Duration) -> u64 {
+        let t = t.as_nanos() as u64;
         self.dropped + self.events.partition_point(|e| e.t < t) as u64
+    }
+
+    /// Bytes the kept events take (for the memory budget).
+    pub fn bytes(&self) -> usize {
+        self.events.len() * std::mem::size_of::<Record>()
     }
 
     /// The newest snapshot at or before `pos`: its position and model.
@@ -163,7 +223,7 @@ impl History {
         };
         for p in model.0..pos {
             if let Some(e) = self.event(p) {
-                model.1.apply(e);
+                model.1.apply(&e);
             }
         }
         self.behind = Some((pos, model.1));

@@ -9,8 +9,9 @@
 use std::time::Duration;
 
 use super::history::History;
+use super::record::Light;
 use super::{Model, State};
-use crate::probe::{Change, Event, TaskIdx, Wait};
+use crate::probe::{TaskIdx, Wait};
 
 /// What a task was doing during one column.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -233,20 +234,22 @@ pub fn compute(
     };
     let spec_of = |task: TaskIdx| live.task(task).map_or(0, |t| t.spec);
     for pos in from..cursor {
-        let Some(e) = history.event(pos) else {
+        // The light form: nothing of a task's name or figures is cloned.
+        let Some((t, task, step, change)) = history.light(pos) else {
             continue;
         };
-        let col = window.col(e.t);
+        let col = window.col(t);
         if col.0 >= window.cols as i64 {
             break;
         }
         sweep.apply(
-            e,
+            task,
+            change,
             col,
             &mut rows,
             &mut worker_rows,
-            row_of(e.task),
-            holds(spec_of(e.task), e.step),
+            row_of(task),
+            holds(spec_of(task), step),
         );
     }
     let last = drawn as i64 - 1;
@@ -290,9 +293,11 @@ impl Sweep<'_> {
     }
 
     /// Applies one event at column `col` to the rows it concerns.
+    #[allow(clippy::too_many_arguments)]
     fn apply(
         &mut self,
-        e: &Event,
+        task_idx: TaskIdx,
+        change: Light,
         (col, at_start): (i64, bool),
         rows: &mut [Row<Cell>],
         workers: &mut Vec<Row<WorkerCell>>,
@@ -302,28 +307,28 @@ impl Sweep<'_> {
         let drawn = self.drawn;
         let cols = self.window.cols;
         let before = if at_start { col - 1 } else { col };
-        let was_on = self.running_on.iter().position(|(t, _)| *t == e.task);
-        let task = e.task as usize;
+        let was_on = self.running_on.iter().position(|(t, _)| *t == task_idx);
+        let task = task_idx as usize;
         if self.last_worker.len() <= task {
             self.last_worker.resize(task + 1, None);
         }
-        match &e.change {
+        match change {
             // A thread or process on a CPU: no tokio worker lane.
-            Change::Running { worker } if *worker == crate::probe::ON_CPU => {}
-            Change::Running { worker } => {
-                let w = usize::from(*worker);
+            Light::Running { worker } if worker == crate::probe::ON_CPU => {}
+            Light::Running { worker } => {
+                let w = usize::from(worker);
                 if workers.len() <= w {
                     workers.resize_with(w + 1, || {
                         Row::new(cols, WorkerCell::Empty, WorkerCell::Idle)
                     });
                 }
                 let moved = was_on.is_none() && self.last_worker[task].is_some_and(|l| l != w);
-                let cell = WorkerCell::Polling(e.task, holds, moved);
+                let cell = WorkerCell::Polling(task_idx, holds, moved);
                 let wr = &mut workers[w];
                 wr.fill_through(before, drawn);
                 if was_on.is_none() {
                     wr.mark(col, cell);
-                    self.running_on.push((e.task, w));
+                    self.running_on.push((task_idx, w));
                     self.last_worker[task] = Some(w);
                 } else if wr.pending.is_some() && at_start {
                     // The step changed at the column's start: show the new one.
@@ -331,14 +336,12 @@ impl Sweep<'_> {
                 }
                 wr.current = cell;
             }
-            Change::Spawned {
-                parent: Some(p), ..
-            } => {
+            Light::Spawned { parent: Some(p) } => {
                 // A spawned task starts out on its spawner's worker's queue.
                 self.last_worker[task] = self
                     .running_on
                     .iter()
-                    .find(|(t, _)| t == p)
+                    .find(|(t, _)| *t == p)
                     .map(|(_, w)| *w);
             }
             _ => {
@@ -354,16 +357,16 @@ impl Sweep<'_> {
         let Some(r) = row.map(|i| &mut rows[i]) else {
             return;
         };
-        let cell = match &e.change {
-            Change::Spawned { .. } | Change::Ready { .. } => Cell::Ready,
-            Change::Running { .. } if holds => Cell::Holding,
-            Change::Running { .. } => Cell::Running,
-            Change::Waiting { wait, .. } => Cell::Waiting(*wait),
-            Change::Done { .. } => Cell::Done,
+        let cell = match change {
+            Light::Spawned { .. } | Light::Ready => Cell::Ready,
+            Light::Running { .. } if holds => Cell::Holding,
+            Light::Running { .. } => Cell::Running,
+            Light::Waiting { wait, .. } => Cell::Waiting(wait),
+            Light::Done => Cell::Done,
         };
         // The state at the column's start stays, but a poll inside it shows
         // (and a task shows from the column it was spawned in).
-        let through = if matches!(e.change, Change::Spawned { .. }) {
+        let through = if matches!(change, Light::Spawned { .. }) {
             col - 1
         } else {
             before
@@ -372,13 +375,13 @@ impl Sweep<'_> {
         // A thread or process shows its state at each column's start: its
         // slices are shorter than a column, and two on one CPU then show
         // as turns taken, not as both running.
-        let os = matches!(e.change, Change::Running { worker } if worker == crate::probe::ON_CPU);
+        let os = matches!(change, Light::Running { worker } if worker == crate::probe::ON_CPU);
         if matches!(cell, Cell::Running | Cell::Holding) && !os {
             r.mark(col, cell);
         }
         r.current = cell;
-        r.due = match &e.change {
-            Change::Waiting { due, .. } => *due,
+        r.due = match change {
+            Light::Waiting { due, .. } => due,
             _ => None,
         };
     }
@@ -388,7 +391,7 @@ impl Sweep<'_> {
 mod tests {
     use super::*;
     use crate::model::RunInfo;
-    use crate::probe::{Outcome, WakeBy};
+    use crate::probe::{Change, Event, Outcome, WakeBy};
 
     fn ms(n: u64) -> Duration {
         Duration::from_millis(n)
@@ -459,7 +462,7 @@ mod tests {
                 0,
                 Change::Done {
                     outcome: Outcome::Ok,
-                    stats: Box::default(),
+                    stats: std::sync::Arc::default(),
                 },
             ),
         ]

@@ -29,8 +29,8 @@ pub struct Resources {
 /// Folds `events` (the history up to the moment shown; `model` is the
 /// model there). A step's work is done when the task moves on to another
 /// step, or ends well.
-pub fn compute<'e>(
-    events: impl Iterator<Item = &'e Event>,
+pub fn compute(
+    events: impl Iterator<Item = Event>,
     model: &Model,
     mutexes: usize,
     channels: usize,
@@ -46,6 +46,7 @@ pub fn compute<'e>(
     }
     let mut last: Vec<Option<(u32, u32)>> = vec![None; model.tasks.len()];
     for e in events {
+        let e = &e;
         let i = e.task as usize;
         if i >= last.len() {
             continue;

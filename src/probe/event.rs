@@ -44,7 +44,7 @@ pub enum Change {
     /// Finished, with the task's tokio-metrics figures.
     Done {
         outcome: Outcome,
-        stats: Box<TaskStats>,
+        stats: Arc<TaskStats>,
     },
 }
 

@@ -20,7 +20,7 @@ use super::{CURRENT, Sample};
 
 /// Entries a thread's buffer holds before its thread waits (lossless) or
 /// drops them.
-pub const DEFAULT_CAPACITY: usize = 1 << 22;
+pub const DEFAULT_CAPACITY: usize = 1 << 18;
 
 const NONE: u64 = u64::MAX;
 
@@ -35,10 +35,8 @@ pub(crate) enum PollEnd {
     Ready {
         by: WakeBy,
     },
-    Done {
-        outcome: Outcome,
-        stats: Box<TaskStats>,
-    },
+    /// Boxed: once per task, and it keeps every entry small.
+    Done(Box<(Outcome, Arc<TaskStats>)>),
 }
 
 /// One entry of a thread's buffer. `seq` orders entries of one thread that
@@ -88,6 +86,9 @@ struct ThreadBuf {
 /// What this thread records into, for the run it records for.
 struct Local {
     run: u64,
+    /// This is the runtime's thread (the only one that reads tokio's
+    /// paused clock).
+    on_runtime: bool,
     buf: Arc<ThreadBuf>,
     next_seq: u64,
     worker: Option<u16>,
@@ -125,6 +126,9 @@ struct Merge {
     /// whose entry has not come yet (one or two: polls of a thread follow
     /// each other).
     started: Vec<Vec<u64>>,
+    /// An emptied buffer, swapped in for the next full one: the threads'
+    /// buffers keep their room and never grow again.
+    spare: Vec<Entry>,
 }
 
 pub struct Recorder {
@@ -233,13 +237,16 @@ impl Recorder {
         }
     }
 
-    /// Scenario time now, as the probe stamps an event (ns).
-    fn clock(&self) -> u64 {
+    /// Scenario time now, as the probe stamps an event (ns), from a thread
+    /// that is (`on_runtime`) or is not the runtime's.
+    fn clock_on(&self, on_runtime: bool) -> u64 {
         if !self.lossless {
             return self.read_clock();
         }
-        let on_runtime = self.runtime_thread.get() == Some(&std::thread::current().id());
-        if on_runtime && self.stale.swap(false, Ordering::Relaxed) {
+        if on_runtime
+            && self.stale.load(Ordering::Relaxed)
+            && self.stale.swap(false, Ordering::Relaxed)
+        {
             let now = self.read_clock().max(self.cursor.load(Ordering::Relaxed));
             self.cursor.store(now, Ordering::Relaxed);
             return now;
@@ -254,12 +261,13 @@ impl Recorder {
 
     /// Scenario time now, as the probe would stamp an event.
     pub fn elapsed(&self) -> Duration {
+        let on_runtime = self.runtime_thread.get() == Some(&std::thread::current().id());
         Duration::from_nanos(if self.lossless && CURRENT.with(|c| c.get()).is_none() {
             // Off a poll the paused clock may have moved: read it.
             self.clock_moved();
-            self.clock()
+            self.clock_on(on_runtime)
         } else {
-            self.clock()
+            self.clock_on(on_runtime)
         })
     }
 
@@ -292,6 +300,7 @@ impl Recorder {
                 threads.push(buf.clone());
                 *l = Some(Local {
                     run: self.run,
+                    on_runtime: self.runtime_thread.get() == Some(&std::thread::current().id()),
                     buf,
                     next_seq: 0,
                     worker: None,
@@ -300,6 +309,21 @@ impl Recorder {
             }
             f(l.as_mut().expect("set above"))
         })
+    }
+
+    /// Real clock: this thread reads the clock and writes what it read
+    /// (the consumer waits for that; on the virtual clock one thread records
+    /// everything in order, so there is nothing to wait for).
+    fn enter(&self, buf: &ThreadBuf) {
+        if !self.lossless {
+            buf.busy.store(true, Ordering::SeqCst);
+        }
+    }
+
+    fn leave(&self, buf: &ThreadBuf) {
+        if !self.lossless {
+            buf.busy.store(false, Ordering::Release);
+        }
     }
 
     /// Writes one entry, waiting for room (lossless) or dropping it.
@@ -336,8 +360,8 @@ impl Recorder {
         change: impl FnOnce(Duration) -> Change,
     ) {
         self.with_local(|l| {
-            l.buf.busy.store(true, Ordering::SeqCst);
-            let t = Duration::from_nanos(self.clock());
+            self.enter(&l.buf);
+            let t = Duration::from_nanos(self.clock_on(l.on_runtime));
             let seq = l.next_seq;
             l.next_seq += 1;
             let event = Event {
@@ -347,7 +371,7 @@ impl Recorder {
                 change: change(t),
             };
             self.push(&l.buf, Entry::Event { seq, event });
-            l.buf.busy.store(false, Ordering::Release);
+            self.leave(&l.buf);
         });
     }
 
@@ -358,19 +382,22 @@ impl Recorder {
                 .worker
                 .get_or_insert_with(|| self.next_worker.fetch_add(1, Ordering::Relaxed));
             let open = &l.buf.open;
-            l.buf.busy.store(true, Ordering::SeqCst);
-            let t = self.clock();
+            self.enter(&l.buf);
+            let t = self.clock_on(l.on_runtime);
             let seq = l.next_seq;
             l.next_seq += 1;
-            open.version.fetch_add(1, Ordering::AcqRel);
+            // One writer: a plain store marks it being written.
+            let v = open.version.load(Ordering::Relaxed);
+            open.version.store(v + 1, Ordering::Relaxed);
+            std::sync::atomic::fence(Ordering::Release);
             open.seq.store(seq, Ordering::Relaxed);
             open.task.store(task, Ordering::Relaxed);
             open.worker.store(worker, Ordering::Relaxed);
             open.step.store(step, Ordering::Relaxed);
             open.start.store(t, Ordering::Relaxed);
-            open.version.fetch_add(1, Ordering::Release);
+            open.version.store(v + 2, Ordering::Release);
             l.polling = Some((seq, task, worker, step, t));
-            l.buf.busy.store(false, Ordering::Release);
+            self.leave(&l.buf);
         });
     }
 
@@ -389,8 +416,8 @@ impl Recorder {
             let Some((seq, task, worker, step, start)) = l.polling.take() else {
                 return;
             };
-            l.buf.busy.store(true, Ordering::SeqCst);
-            let end = self.clock();
+            self.enter(&l.buf);
+            let end = self.clock_on(l.on_runtime);
             let end_seq = l.next_seq;
             l.next_seq += 1;
             self.push(
@@ -408,10 +435,12 @@ impl Recorder {
                 },
             );
             let open = &l.buf.open;
-            open.version.fetch_add(1, Ordering::AcqRel);
+            let v = open.version.load(Ordering::Relaxed);
+            open.version.store(v + 1, Ordering::Relaxed);
+            std::sync::atomic::fence(Ordering::Release);
             open.start.store(NONE, Ordering::Relaxed);
-            open.version.fetch_add(1, Ordering::Release);
-            l.buf.busy.store(false, Ordering::Release);
+            open.version.store(v + 2, Ordering::Release);
+            self.leave(&l.buf);
         });
     }
 
@@ -468,11 +497,15 @@ impl Recorder {
                     ));
                 }
             }
-            let entries =
-                std::mem::take(&mut *buf.entries.lock().unwrap_or_else(|e| e.into_inner()));
-            for entry in entries {
+            let mut entries = std::mem::take(&mut merge.spare);
+            std::mem::swap(
+                &mut entries,
+                &mut *buf.entries.lock().unwrap_or_else(|e| e.into_inner()),
+            );
+            for entry in entries.drain(..) {
                 expand(entry, buf.id, &mut merge.started, &mut merge.pending);
             }
+            merge.spare = entries;
         }
         self.room.notify_all();
         merge.pending.sort_by_key(|p| (p.0, p.2, p.1));
@@ -586,7 +619,10 @@ fn expand(
             let change = match how {
                 PollEnd::Waiting { wait, due } => Change::Waiting { wait, due },
                 PollEnd::Ready { by } => Change::Ready { by, late: None },
-                PollEnd::Done { outcome, stats } => Change::Done { outcome, stats },
+                PollEnd::Done(end) => {
+                    let (outcome, stats) = *end;
+                    Change::Done { outcome, stats }
+                }
             };
             pending.push((
                 end,

@@ -176,7 +176,7 @@ pub(crate) async fn run_task(
             }
             Action::Sleep(d) => {
                 wait(Wait::Timer, Some(*d));
-                shared.sleep(*d).await;
+                Box::pin(shared.sleep(*d)).await;
             }
             Action::Io(d) => {
                 // Connecting first: nothing is due yet. The remote side's
@@ -186,7 +186,8 @@ pub(crate) async fn run_task(
                     let queued = queued.mul_f64(shared.scale);
                     wait(Wait::Io, Some(d.saturating_sub(queued)));
                 };
-                if let Err(e) = shared.io.request(shared.wall(*d), sent).await {
+                // Boxed: a big future, and every task would carry its size.
+                if let Err(e) = Box::pin(shared.io.request(shared.wall(*d), sent)).await {
                     panic!("io step failed: {e}");
                 }
             }
@@ -221,114 +222,43 @@ pub(crate) async fn run_task(
             }
             Action::SpawnBlocking(d) => {
                 wait(Wait::Blocking, None);
-                let d = shared.wall(*d);
                 let side = os_side(Kind::Blocking, 0, pc);
-                let job = tokio::task::spawn_blocking(move || {
-                    let start = side.begin();
-                    burn_cpu(d);
-                    side.end(start);
-                });
-                if let Err(e) = job.await {
-                    panic!("spawn_blocking job failed: {e}");
-                }
+                Box::pin(blocking_step(shared.wall(*d), side)).await;
             }
             Action::Thread(d) => {
                 wait(Wait::Blocking, None);
-                let d = shared.wall(*d);
-                // Held by the thread until it ends: more wait their turn.
-                let Ok(turn) = shared.threads.clone().acquire_owned().await else {
-                    panic!("the run is closing");
-                };
-                let side = os_side(Kind::Thread, 0, pc);
-                let (tx, rx) = tokio::sync::oneshot::channel();
-                let spawned = std::thread::Builder::new()
-                    .name("taskscope-helper".into())
-                    // Burning CPU needs little stack; 64 of 2 MiB add up.
-                    .stack_size(256 << 10)
-                    .spawn(move || {
-                        let start = side.begin();
-                        burn_cpu(d);
-                        side.end(start);
-                        let _ = tx.send(());
-                        drop(turn);
-                    });
-                if let Err(e) = spawned {
-                    panic!("could not start a thread: {e}");
-                }
-                let _ = rx.await;
+                let side = |_| os_side(Kind::Thread, 0, pc);
+                Box::pin(thread_step(&shared, shared.wall(*d), side)).await;
             }
             Action::Process(d) => {
                 wait(Wait::Process, None);
-                let Ok(_turn) = shared.processes.acquire().await else {
-                    panic!("the run is closing");
-                };
-                let d = shared.wall(*d);
-                let child = tokio::process::Command::new(&shared.worker_exe)
-                    .arg("__worker")
-                    .arg("cpu")
-                    .arg(d.as_nanos().to_string())
-                    .stdin(std::process::Stdio::null())
-                    .stdout(std::process::Stdio::piped())
-                    .kill_on_drop(true)
-                    .spawn();
-                let child = match child {
-                    Ok(c) => c,
-                    Err(e) => panic!("could not start a child process: {e}"),
-                };
-                let pid = child.id().unwrap_or(0);
-                let side = os_side(Kind::Process, u64::from(pid), pc);
-                if let (Some(w), Some(r)) = (&side.watch, &side.row) {
-                    w.add(r.clone(), os::process_stat(pid));
-                }
-                let output = child.wait_with_output().await;
-                if let (Some(w), Some(r)) = (&side.watch, &side.row) {
-                    w.remove(r);
-                }
-                match output {
-                    Ok(out) if out.status.success() => {
-                        // The child reports its own figures at its end.
-                        let stats = std::str::from_utf8(&out.stdout)
-                            .ok()
-                            .and_then(|text| text.lines().last())
-                            .and_then(Schedstat::from_line)
-                            .map(|s| s.since(Schedstat::default(), side.scale));
-                        if let Some(r) = &side.row {
-                            r.done(Outcome::Ok, stats);
-                        }
-                    }
-                    Ok(out) => {
-                        if let Some(r) = &side.row {
-                            r.done(Outcome::Panicked(format!("{}", out.status)), None);
-                        }
-                        panic!("child process failed: {}", out.status)
-                    }
-                    Err(e) => panic!("could not wait for a child process: {e}"),
-                }
+                // Boxed: a big future, and every task would carry its size.
+                let side = |pid| os_side(Kind::Process, pid, pc);
+                Box::pin(process_step(&shared, shared.wall(*d), side)).await;
             }
             Action::Spawn(other) => shared.spawn_copies(*other, me),
             Action::Join(other) => {
                 wait(Wait::Join, None);
                 let _parked = SyncWait::new(&shared);
                 let mut counts = shared.specs[*other].subscribe();
-                let _ = counts
-                    .wait_for(|c| c.spawned > 0 && c.finished >= c.spawned)
-                    .await;
+                let _ =
+                    Box::pin(counts.wait_for(|c| c.spawned > 0 && c.finished >= c.spawned)).await;
             }
             Action::Send(ch) => {
                 wait(Wait::Channel, None);
                 let _parked = SyncWait::new(&shared);
-                let _ = shared.channels[*ch].0.send(()).await;
+                let _ = Box::pin(shared.channels[*ch].0.send(())).await;
             }
             Action::Recv(ch) => {
                 wait(Wait::Channel, None);
                 let _parked = SyncWait::new(&shared);
-                let mut rx = shared.channels[*ch].1.lock().await;
-                let _ = rx.recv().await;
+                let mut rx = Box::pin(shared.channels[*ch].1.lock()).await;
+                let _ = Box::pin(rx.recv()).await;
             }
             Action::Lock(m) => {
                 wait(Wait::Lock, None);
                 let _parked = SyncWait::new(&shared);
-                let guard = shared.mutexes[*m].clone().lock_owned().await;
+                let guard = Box::pin(shared.mutexes[*m].clone().lock_owned()).await;
                 held.push((*m, guard));
             }
             Action::Unlock(m) => held.retain(|(h, _)| h != m),
@@ -336,4 +266,92 @@ pub(crate) async fn run_task(
         }
         pc += 1;
     }
+}
+
+/// A `process` step: a child process burns `d` of CPU; its row ends with
+/// the figures the child reports of itself.
+async fn process_step(shared: &Shared, d: Duration, side: impl FnOnce(u64) -> OsSide) {
+    let Ok(_turn) = Box::pin(shared.processes.acquire()).await else {
+        panic!("the run is closing");
+    };
+    let child = tokio::process::Command::new(&shared.worker_exe)
+        .arg("__worker")
+        .arg("cpu")
+        .arg(d.as_nanos().to_string())
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn();
+    let child = match child {
+        Ok(c) => c,
+        Err(e) => panic!("could not start a child process: {e}"),
+    };
+    let pid = child.id().unwrap_or(0);
+    let side = side(u64::from(pid));
+    if let (Some(w), Some(r)) = (&side.watch, &side.row) {
+        w.add(r.clone(), os::process_stat(pid));
+    }
+    let output = Box::pin(child.wait_with_output()).await;
+    if let (Some(w), Some(r)) = (&side.watch, &side.row) {
+        w.remove(r);
+    }
+    match output {
+        Ok(out) if out.status.success() => {
+            // The child reports its own figures at its end.
+            let stats = std::str::from_utf8(&out.stdout)
+                .ok()
+                .and_then(|text| text.lines().last())
+                .and_then(Schedstat::from_line)
+                .map(|s| s.since(Schedstat::default(), side.scale));
+            if let Some(r) = &side.row {
+                r.done(Outcome::Ok, stats);
+            }
+        }
+        Ok(out) => {
+            if let Some(r) = &side.row {
+                r.done(Outcome::Panicked(format!("{}", out.status)), None);
+            }
+            panic!("child process failed: {}", out.status)
+        }
+        Err(e) => panic!("could not wait for a child process: {e}"),
+    }
+}
+
+/// A `spawn_blocking` step: the job burns `d` of CPU on tokio's blocking
+/// pool, as a row of its own.
+async fn blocking_step(d: Duration, side: OsSide) {
+    let job = tokio::task::spawn_blocking(move || {
+        let start = side.begin();
+        burn_cpu(d);
+        side.end(start);
+    });
+    if let Err(e) = job.await {
+        panic!("spawn_blocking job failed: {e}");
+    }
+}
+
+/// A `thread` step: an OS thread of its own burns `d` of CPU, once there
+/// is room for another thread (more wait their turn).
+async fn thread_step(shared: &Shared, d: Duration, side: impl FnOnce(u64) -> OsSide) {
+    // Held by the thread until it ends.
+    let Ok(turn) = Box::pin(shared.threads.clone().acquire_owned()).await else {
+        panic!("the run is closing");
+    };
+    let side = side(0);
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let spawned = std::thread::Builder::new()
+        .name("taskscope-helper".into())
+        // Burning CPU needs little stack; 64 of 2 MiB add up.
+        .stack_size(256 << 10)
+        .spawn(move || {
+            let start = side.begin();
+            burn_cpu(d);
+            side.end(start);
+            let _ = tx.send(());
+            drop(turn);
+        });
+    if let Err(e) = spawned {
+        panic!("could not start a thread: {e}");
+    }
+    let _ = rx.await;
 }

@@ -73,7 +73,7 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
     // tokio-metrics: the final figures once done, else the newest sample
     // taken no later than the moment shown.
     let stats = match &t.stats {
-        Some(s) => Some((s.clone(), "at its end".to_string())),
+        Some(s) => Some(((**s).clone(), "at its end".to_string())),
         None => session.sample().and_then(|s| {
             s.tasks
                 .iter()

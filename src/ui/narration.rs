@@ -123,7 +123,7 @@ fn sentence(session: &Session) -> String {
     if os_slice {
         return os_story(model);
     }
-    event(session, e)
+    event(session, &e)
 }
 
 /// Which threads and processes are on a CPU now and which wait for one.
