@@ -78,7 +78,7 @@ pub struct TaskView {
     /// Polls longer than [`SLOW_POLL`].
     pub slow_polls: u64,
     /// Time spent waiting, per reason (indexed by `Wait as usize`).
-    pub waits: [Duration; 8],
+    pub waits: [Duration; Wait::ALL.len()],
     /// Wake-ups that came after their timer or reply was due.
     pub late_wakes: u64,
     pub max_late: Duration,
@@ -119,7 +119,7 @@ impl TaskView {
             ready_for: Duration::ZERO,
             max_poll: Duration::ZERO,
             slow_polls: 0,
-            waits: [Duration::ZERO; 8],
+            waits: [Duration::ZERO; Wait::ALL.len()],
             late_wakes: 0,
             max_late: Duration::ZERO,
             last_wake: None,
@@ -293,6 +293,10 @@ impl Model {
             }
             State::Waiting(wait) => {
                 let task = &mut self.tasks[e.task as usize];
+                let wait = match e.change {
+                    Change::Ready { waited, .. } => Wait::refined(wait, waited),
+                    _ => wait,
+                };
                 task.waits[wait as usize] += e.t.saturating_sub(task.since);
             }
             State::Ready => {
@@ -322,7 +326,7 @@ impl Model {
         task.step = e.step;
         match &e.change {
             Change::Spawned { .. } => unreachable!("handled above"),
-            Change::Ready { by, late } => {
+            Change::Ready { by, late, .. } => {
                 task.state = State::Ready;
                 task.since = e.t;
                 task.last_wake = Some((*by, *late));
@@ -432,7 +436,15 @@ mod tests {
     }
 
     fn ready(t: u64, task: TaskIdx, by: WakeBy, late: Option<Duration>) -> Event {
-        ev(t, task, Change::Ready { by, late })
+        ev(
+            t,
+            task,
+            Change::Ready {
+                by,
+                late,
+                waited: None,
+            },
+        )
     }
 
     #[test]

@@ -148,6 +148,7 @@ impl OsRow {
             Change::Ready {
                 by: WakeBy::Os,
                 late: None,
+                waited: None,
             },
         );
     }
@@ -364,7 +365,11 @@ impl TaskProbe {
                             let late = (due != NO_DUE)
                                 .then(|| t.saturating_sub(Duration::from_nanos(due)))
                                 .filter(|l| *l > ON_TIME);
-                            Change::Ready { by, late }
+                            Change::Ready {
+                                by,
+                                late,
+                                waited: None,
+                            }
                         });
                         break;
                     }

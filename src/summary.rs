@@ -105,6 +105,8 @@ pub struct Waits {
     pub process: f64,
     #[serde(rename = "yield")]
     pub yield_: f64,
+    /// Your own code: waits tokio does not say what they are for.
+    pub other: f64,
 }
 
 /// Milliseconds, to the microsecond.
@@ -149,6 +151,7 @@ impl Summary {
                         blocking: w(Wait::Blocking),
                         process: w(Wait::Process),
                         yield_: w(Wait::Yield),
+                        other: w(Wait::Other),
                     },
                     cpu_ms: stats.os.map(|o| ms(o.cpu)),
                     runqueue_ms: stats.os.map(|o| ms(o.runqueue)),

@@ -113,6 +113,7 @@ fn a_blocked_timer_is_late_in_the_event_log() {
             Change::Ready {
                 by: WakeBy::Timer,
                 late: Some(l),
+                ..
             } => Some((e.t, l)),
             _ => None,
         })
@@ -307,6 +308,7 @@ steps = [ { sleep = "10ms" }, { recv = "counter" }, { recv = "counter" }, { recv
                         == Change::Ready {
                             by: WakeBy::Task(by),
                             late: None,
+                            waited: None,
                         }
             })
             .count()

@@ -51,6 +51,10 @@ struct Line {
     by_idx: Option<TaskIdx>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     late_ms: Option<f64>,
+    /// On ready: what the wait it ends turned out to be (first recorded as
+    /// `other`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    waited: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     due_ms: Option<f64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -198,7 +202,8 @@ impl LineWriter {
                 line.parent = parent.map(|p| self.name(p));
                 line.parent_idx = *parent;
             }
-            Change::Ready { by, late } => {
+            Change::Ready { by, late, waited } => {
+                line.waited = waited.map(|w| w.as_str().into());
                 line.by = Some(by.describe(|t| self.name(t)));
                 if let WakeBy::Task(t) = by {
                     line.by_idx = Some(*t);
@@ -537,6 +542,12 @@ impl<'a> Reader<'a> {
                     _ => WakeBy::Runtime,
                 },
                 late: self.opt_ms(n, "late_ms", line.late_ms)?,
+                waited: match line.waited.as_deref() {
+                    None => None,
+                    Some(w) => Some(Wait::parse(w).ok_or_else(|| {
+                        self.err(n, format!("waited {w:?}; expected one of the wait kinds"))
+                    })?),
+                },
             },
             "running" => {
                 // A thread or process runs on a CPU, not on a worker.

@@ -28,6 +28,7 @@ fn wait_color(w: Wait) -> &'static str {
         Wait::Channel | Wait::Lock | Wait::Join => "#8839ef",
         Wait::Blocking | Wait::Process => "#04a5e5",
         Wait::Yield => "#e5c890",
+        Wait::Other => "#9ca0b0",
     }
 }
 

@@ -97,7 +97,11 @@ impl Timeline {
         };
         let next = match &e.change {
             Change::Spawned { .. } => unreachable!("handled above"),
-            Change::Ready { by, late } => {
+            Change::Ready { by, late, waited } => {
+                // A wait first recorded as `other` may be named now.
+                if let Some((_, Span::Waiting(w), _)) = &mut task.open {
+                    *w = Wait::refined(*w, *waited);
+                }
                 task.wakes.push(Wake {
                     t: e.t,
                     by: *by,
@@ -146,9 +150,9 @@ impl Timeline {
     }
 
     /// Total time of one task in each kind of span.
-    pub fn totals(&self, task: TaskIdx) -> (Duration, [Duration; 8]) {
+    pub fn totals(&self, task: TaskIdx) -> (Duration, [Duration; Wait::ALL.len()]) {
         let mut running = Duration::ZERO;
-        let mut waits = [Duration::ZERO; 8];
+        let mut waits = [Duration::ZERO; Wait::ALL.len()];
         if let Some(t) = self.tasks.get(task as usize) {
             for iv in &t.intervals {
                 match iv.span {

@@ -454,6 +454,7 @@ mod tests {
                 Change::Ready {
                     by: WakeBy::Timer,
                     late: None,
+                    waited: None,
                 },
             ),
             ev(50, 0, Change::Running { worker: 0 }),

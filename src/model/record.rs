@@ -105,8 +105,9 @@ impl PerTask {
                 r.x = *spec;
                 r.y = *id;
             }
-            Change::Ready { by, late } => {
+            Change::Ready { by, late, waited } => {
                 r.tag = Tag::Ready;
+                r.worker = waited.map_or(u16::MAX, |w| w as u16);
                 (r.small, r.x) = match by {
                     WakeBy::Timer => (0, 0),
                     WakeBy::Io => (1, 0),
@@ -176,6 +177,7 @@ impl PerTask {
                     _ => WakeBy::Runtime,
                 },
                 late: from_opt_ns(r.y),
+                waited: (r.worker != u16::MAX).then(|| Wait::from_u8(r.worker as u8)),
             },
             Tag::Running => Change::Running { worker: r.worker },
             Tag::Waiting => Change::Waiting {
@@ -220,10 +222,12 @@ mod tests {
             Change::Ready {
                 by: WakeBy::Task(3),
                 late: Some(ms(5)),
+                waited: Some(Wait::Join),
             },
             Change::Ready {
                 by: WakeBy::Os,
                 late: None,
+                waited: None,
             },
             Change::Running { worker: 1 },
             Change::Waiting {

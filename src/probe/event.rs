@@ -33,8 +33,15 @@ pub enum Change {
         parent: Option<TaskIdx>,
         kind: Kind,
     },
-    /// Woken: waiting for a worker again.
-    Ready { by: WakeBy, late: Option<Duration> },
+    /// Woken: waiting for a worker again. `waited` is what the wait it
+    /// ends turned out to be, when that was learnt only now (your own code:
+    /// a wait tokio does not trace, recorded as [`Wait::Other`], is a join
+    /// when the task it waited on ended, io when the I/O driver woke it).
+    Ready {
+        by: WakeBy,
+        late: Option<Duration>,
+        waited: Option<Wait>,
+    },
     /// A poll started on `worker`, or (already running) its step changed;
     /// for a thread or child process ([`ON_CPU`]): it runs on a CPU.
     Running { worker: u16 },
@@ -142,10 +149,13 @@ pub enum Wait {
     Blocking,
     Process,
     Yield,
+    /// Something tokio does not say (your own code): a `Notify`, an mpsc
+    /// `recv`, a future of your own.
+    Other,
 }
 
 impl Wait {
-    pub const ALL: [Wait; 8] = [
+    pub const ALL: [Wait; 9] = [
         Wait::Timer,
         Wait::Io,
         Wait::Channel,
@@ -154,6 +164,7 @@ impl Wait {
         Wait::Blocking,
         Wait::Process,
         Wait::Yield,
+        Wait::Other,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -166,6 +177,7 @@ impl Wait {
             Wait::Blocking => "blocking",
             Wait::Process => "process",
             Wait::Yield => "yield",
+            Wait::Other => "other",
         }
     }
 
@@ -178,6 +190,14 @@ impl Wait {
             .get(usize::from(v))
             .copied()
             .unwrap_or(Wait::Yield)
+    }
+
+    /// The wait `was` turned out to be, if a wake says (`waited`).
+    pub fn refined(was: Wait, waited: Option<Wait>) -> Wait {
+        match (was, waited) {
+            (Wait::Other, Some(w)) => w,
+            _ => was,
+        }
     }
 }
 

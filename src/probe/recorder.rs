@@ -625,7 +625,11 @@ fn expand(
             }
             let change = match how {
                 PollEnd::Waiting { wait, due } => Change::Waiting { wait, due },
-                PollEnd::Ready { by } => Change::Ready { by, late: None },
+                PollEnd::Ready { by } => Change::Ready {
+                    by,
+                    late: None,
+                    waited: None,
+                },
                 PollEnd::Done(end) => {
                     let (outcome, stats) = *end;
                     Change::Done { outcome, stats }

@@ -118,7 +118,7 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
                     by: crate::probe::WakeBy::Os,
                     ..
                 } => "pre-empted: runnable, waiting for a CPU".to_string(),
-                Change::Ready { by, late } => {
+                Change::Ready { by, late, .. } => {
                     let by = by.describe(|b| {
                         model
                             .task(b)

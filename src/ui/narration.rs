@@ -223,13 +223,17 @@ fn event(session: &Session, e: &crate::probe::Event) -> String {
             (Wait::Blocking, _) => format!("{who} handed its work to an OS thread and waits"),
             (Wait::Process, _) => format!("{who} started a child process and waits for it"),
             (Wait::Yield, _) => format!("{who} yielded: back in the queue, after the others"),
+            (Wait::Other, _) => format!(
+                "{who} returned Pending on something tokio does not name (a JoinHandle, a \
+                 channel's recv, a Notify, a socket): its wake will tell"
+            ),
             (w, _) => format!(
                 "{who} returned Pending: waiting on {} for {}",
                 w.as_str(),
                 label(true)
             ),
         },
-        Change::Ready { by, late } => {
+        Change::Ready { by, late, waited } => {
             let late = late.map_or(String::new(), |l| {
                 format!(
                     ", {} late: the worker was busy when it was due",
@@ -263,8 +267,17 @@ fn event(session: &Session, e: &crate::probe::Event) -> String {
                         _ => format!("{} finished: {who} is ready", name(*t)),
                     }
                 }
+                (WakeBy::Task(t), _) if matches!(waited, Some(Wait::Join | Wait::Blocking)) => {
+                    format!("{} finished: {} join is ready", name(*t), possessive(&who))
+                }
+                (WakeBy::Task(t), _) if *waited == Some(Wait::Channel) => {
+                    format!("{} sent on a channel: {who} is ready", name(*t))
+                }
                 (WakeBy::Task(t), _) => format!("{} woke {who}: ready", name(*t)),
                 (WakeBy::Timer, _) => format!("{} timer fired: ready{late}", possessive(&who)),
+                (WakeBy::Io, _) if waited.is_some() => {
+                    format!("the I/O driver woke {who}: its socket is ready")
+                }
                 (WakeBy::Io, _) if task.is_some_and(|t| t.due.is_none()) => {
                     format!(
                         "{} connection is up: ready to send its request",

@@ -31,6 +31,7 @@ fn wait_color(w: Wait) -> Color {
         Wait::Channel | Wait::Lock | Wait::Join => Color::Magenta,
         Wait::Blocking | Wait::Process => Color::LightBlue,
         Wait::Yield => Color::Yellow,
+        Wait::Other => Color::Gray,
     }
 }
 
@@ -66,6 +67,7 @@ pub fn wait_letter(w: Wait) -> char {
         Wait::Blocking => 'b',
         Wait::Process => 'p',
         Wait::Yield => 'y',
+        Wait::Other => 'o',
     }
 }
 
