@@ -80,6 +80,17 @@ pub enum Command {
 pub struct RunArgs {
     /// A bundled scenario name (see `taskscope list`) or a path to a .toml file.
     pub scenario: String,
+    #[command(flatten)]
+    pub opts: RunOpts,
+    /// off: run the same tasks without the probe (an overhead baseline).
+    #[arg(long, value_enum, default_value = "on")]
+    pub probe: Switch,
+}
+
+/// How to run and what to write: the same for a scenario and for your own
+/// code under `taskscope::watch`.
+#[derive(Debug, Default, clap::Args)]
+pub struct RunOpts {
     /// No dashboard: print a summary table at the end.
     #[arg(long)]
     pub headless: bool,
@@ -99,7 +110,7 @@ pub struct RunArgs {
     /// Draw the timeline as an SVG picture (for slides).
     #[arg(long, value_name = "FILE")]
     pub svg: Option<PathBuf>,
-    /// Override the scenario's clock.
+    /// Override the clock.
     #[arg(long, value_enum)]
     pub clock: Option<ClockArg>,
     /// Pace: 0.25 is 4x slow motion (default: the lesson's own pace on
@@ -109,9 +120,6 @@ pub struct RunArgs {
     /// Open the dashboard paused (press n to step one poll, space to go).
     #[arg(long)]
     pub paused: bool,
-    /// off: run the same tasks without the probe (an overhead baseline).
-    #[arg(long, value_enum, default_value = "on")]
-    pub probe: Switch,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use crate::Error;
 use crate::app::App;
-use crate::cli::{Cli, ClockArg, Command, RunArgs, Switch};
+use crate::cli::{Cli, ClockArg, Command, RunArgs, RunOpts, Switch};
 use crate::error::EXIT_FAILED;
 use crate::export::{AtomicFile, Outputs};
 use crate::runner::RunOptions;
@@ -19,10 +19,12 @@ use crate::text;
 /// else, never a backtrace.
 pub fn install_panic_hook() {
     std::panic::set_hook(Box::new(|info| {
+        let message = crate::probe::panic_message(info.payload());
         if crate::probe::in_task() {
+            // Your own code's task: the message is its outcome.
+            crate::watch::note_panic(&message);
             return;
         }
-        let message = crate::probe::panic_message(info.payload());
         let at = info
             .location()
             .map(|l| format!(" at {}:{}", l.file(), l.line()))
@@ -53,15 +55,10 @@ pub fn dispatch(cli: Cli) -> Result<u8, Error> {
         }
         None => run(RunArgs {
             scenario: bundled::DEFAULT.into(),
-            headless: true,
-            json: false,
-            events: None,
-            console: None,
-            trace: None,
-            svg: None,
-            clock: None,
-            speed: None,
-            paused: false,
+            opts: RunOpts {
+                headless: true,
+                ..RunOpts::default()
+            },
             probe: Switch::On,
         }),
         Some(Command::List { json }) => list(json),
@@ -203,7 +200,59 @@ fn check(args: &[String]) -> Result<u8, Error> {
 }
 
 fn run(args: RunArgs) -> Result<u8, Error> {
-    let mut scenario = load(&args.scenario)?;
+    let scenario = load(&args.scenario)?;
+    let inputs: Vec<(&str, &Path)> = scenario_file(&args.scenario)
+        .map(|p| ("the scenario file", p))
+        .into_iter()
+        .collect();
+    run_target(scenario, &inputs, args.opts, args.probe == Switch::On)
+}
+
+/// Runs your own code (a program under `taskscope::watch`) as `run` runs a
+/// scenario: same options, same screen, same exit codes.
+pub fn run_code(
+    name: String,
+    runtime: scenario::RuntimeSpec,
+    program: Arc<crate::watch::Program>,
+    opts: RunOpts,
+) -> Result<u8, Error> {
+    if runtime.flavor == scenario::Flavor::MultiThread
+        && !(1..=scenario::MAX_WORKERS).contains(&runtime.workers)
+    {
+        return Err(Error::Input(format!(
+            "Watch::multi_thread({}): expected 1 to {} workers",
+            runtime.workers,
+            scenario::MAX_WORKERS
+        )));
+    }
+    let scenario = crate::watch::scenario(name, runtime, program);
+    if scenario.runtime.clock == Clock::Virtual && opts.clock.is_none() {
+        // Checked as --clock virtual would be.
+        scenario
+            .with_clock(Clock::Virtual)
+            .map_err(|why| Error::Input(format!("Watch::virtual_clock: {why}")))?;
+    }
+    let real = match opts.clock {
+        Some(ClockArg::Real) => true,
+        Some(ClockArg::Virtual) => false,
+        None => scenario.runtime.clock == Clock::Real,
+    };
+    if real && opts.speed.is_some_and(|s| s != 1.0) {
+        return Err(Error::Input(
+            "--speed: on the real clock your code runs at its own pace (taskscope cannot \
+             stretch its work); use --clock virtual to play it slower or faster"
+                .into(),
+        ));
+    }
+    run_target(scenario, &[], opts, true)
+}
+
+fn run_target(
+    mut scenario: Scenario,
+    inputs: &[(&str, &Path)],
+    args: RunOpts,
+    probe: bool,
+) -> Result<u8, Error> {
     if let Some(clock) = args.clock {
         let clock = match clock {
             ClockArg::Virtual => Clock::Virtual,
@@ -213,6 +262,7 @@ fn run(args: RunArgs) -> Result<u8, Error> {
             .with_clock(clock)
             .map_err(|why| Error::Input(format!("--clock {}: {why}", clock.as_str())))?;
     }
+    let code = scenario.code.is_some();
     // Checked and opened before the run, so a bad path costs nothing.
     let wanted = [
         ("--events", args.events.as_deref()),
@@ -223,11 +273,7 @@ fn run(args: RunArgs) -> Result<u8, Error> {
         .iter()
         .filter_map(|(flag, p)| p.map(|p| (*flag, p)))
         .collect();
-    let inputs: Vec<(&str, &Path)> = scenario_file(&args.scenario)
-        .map(|p| ("the scenario file", p))
-        .into_iter()
-        .collect();
-    crate::export::check_paths(&outputs, &inputs).map_err(Error::Input)?;
+    crate::export::check_paths(&outputs, inputs).map_err(Error::Input)?;
     let create = |flag: &str, path: Option<&Path>| path.map(|p| create_output(flag, p)).transpose();
     let events = create("--events", args.events.as_deref())?;
     let trace = create("--trace", args.trace.as_deref())?;
@@ -238,7 +284,7 @@ fn run(args: RunArgs) -> Result<u8, Error> {
         .map_err(|e| Error::Input(format!("could not write an output file: {e}")))?;
     let outputs = (!outputs.is_empty()).then_some(outputs);
     let options = RunOptions {
-        probe: args.probe == Switch::On,
+        probe,
         ..RunOptions::default()
     };
     let console = match args.console.as_deref() {
@@ -248,10 +294,20 @@ fn run(args: RunArgs) -> Result<u8, Error> {
             if let Some(warning) = crate::console::exposure_warning(addr) {
                 say(&warning);
             }
-            Some(crate::console::start(addr)?)
+            if code {
+                let (bound, layer) = crate::console::serve(addr)?;
+                crate::console::install(Some(layer), Some(crate::watch::Scope))?;
+                Some(bound)
+            } else {
+                Some(crate::console::start(addr)?)
+            }
         }
         None => None,
     };
+    if code && console.is_none() {
+        // Your code's tasks are seen through tokio's own instrumentation.
+        crate::console::install(None, Some(crate::watch::Scope))?;
+    }
     if !args.headless && !args.json && options.probe && interactive() {
         let mut app = App::running(scenario, options, args.paused, args.speed)
             .map_err(|e| Error::Failed(e.to_string()))?;
@@ -283,6 +339,13 @@ fn run(args: RunArgs) -> Result<u8, Error> {
                 args.speed.unwrap_or(1.0),
             ));
         }
+    } else if code && scenario.runtime.clock == Clock::Virtual && args.speed.is_some() {
+        // Your code's timers are tokio's own: paced like a console run.
+        options.control = Some(crate::runner::control::Control::new(
+            true,
+            false,
+            args.speed.unwrap_or(1.0),
+        ));
     }
     let temps = outputs
         .as_ref()

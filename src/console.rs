@@ -74,6 +74,14 @@ pub fn exposure_warning(addr: SocketAddr) -> Option<String> {
 /// that feeds it. Must run before the scenario's runtime is built. Returns
 /// the address really bound (port 0 becomes the port the OS chose).
 pub fn start(addr: SocketAddr) -> Result<SocketAddr, Error> {
+    let (bound, layer) = serve(addr)?;
+    install(Some(layer), None)?;
+    Ok(bound)
+}
+
+/// Starts serving tokio-console on `addr`; the returned layer feeds it
+/// once installed (see [`install`]).
+pub fn serve(addr: SocketAddr) -> Result<(SocketAddr, console_subscriber::ConsoleLayer), Error> {
     let listener = std::net::TcpListener::bind(addr).map_err(|e| {
         // Only "in use" is about another program; anything else (no
         // permission, not an address of this machine) is the OS's reason.
@@ -122,19 +130,38 @@ pub fn start(addr: SocketAddr) -> Result<SocketAddr, Error> {
             });
         })
         .map_err(|e| Error::Failed(format!("could not start the console server: {e}")))?;
-    // The same filter console_subscriber::spawn uses: tokio's runtime spans.
-    let filter = FilterFn::new(|meta| {
-        if meta.is_event() {
-            meta.target().starts_with("runtime") || meta.target().starts_with("tokio")
-        } else {
-            meta.name().starts_with("runtime.") || meta.target().starts_with("tokio")
-        }
-    });
+    Ok((bound, layer))
+}
+
+/// tokio's own instrumentation: its runtime spans and events.
+fn tokio_only(meta: &tracing::Metadata<'_>) -> bool {
+    if meta.is_event() {
+        meta.target().starts_with("runtime") || meta.target().starts_with("tokio")
+    } else {
+        meta.name().starts_with("runtime.") || meta.target().starts_with("tokio")
+    }
+}
+
+/// Installs the process's tracing subscriber: the console's layer and
+/// another (your own code's scope), each seeing only tokio's spans and
+/// events (the filter console_subscriber::spawn uses).
+pub fn install(
+    console: Option<console_subscriber::ConsoleLayer>,
+    scope: Option<crate::watch::Scope>,
+) -> Result<(), Error>
+{
+    let filter = || FilterFn::new(tokio_only as fn(&tracing::Metadata<'_>) -> bool);
     tracing_subscriber::registry()
-        .with(layer.with_filter(filter))
+        .with(console.map(|l| l.with_filter(filter())))
+        .with(scope.map(|l| l.with_filter(filter())))
         .try_init()
-        .map_err(|e| Error::Failed(format!("could not install the console layer: {e}")))?;
-    Ok(bound)
+        .map_err(|_| {
+            Error::Failed(
+                "could not install taskscope's tracing subscriber: this program already set a \
+                 global one (taskscope::watch needs to be the one that sees tokio's events)"
+                    .into(),
+            )
+        })
 }
 
 #[cfg(test)]

@@ -15,6 +15,7 @@ pub mod error;
 pub mod export;
 pub mod headless;
 pub mod keys;
+pub mod lesson;
 pub mod model;
 pub mod probe;
 pub mod runner;
@@ -23,5 +24,7 @@ pub mod summary;
 pub mod text;
 pub mod tui;
 pub mod ui;
+pub mod watch;
 
 pub use error::Error;
+pub use watch::{Watch, watch};

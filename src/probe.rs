@@ -29,7 +29,7 @@ use tokio_metrics::{Instrumented, TaskMonitor};
 
 pub use event::{Change, Event, Kind, ON_CPU, OsStats, Outcome, TaskIdx, TaskStats, Wait, WakeBy};
 
-use recorder::PollEnd;
+pub(crate) use recorder::PollEnd;
 pub use recorder::{DEFAULT_CAPACITY, Drained, Recorder};
 
 /// Live tokio-metrics figures, sampled by the runner while a run goes on.
@@ -171,13 +171,6 @@ impl OsRow {
     }
 }
 
-const READY: u8 = 0;
-const RUNNING: u8 = 1;
-const WAITING: u8 = 2;
-const DONE: u8 = 3;
-/// Woken while being polled: ready again as soon as the poll ends.
-const RUNNING_WOKEN: u8 = 4;
-const NO_DUE: u64 = u64::MAX;
 /// tokio's timer wheel ticks in milliseconds: a wake within one tick of its
 /// due time is on time.
 const ON_TIME: Duration = Duration::from_millis(1);
@@ -187,17 +180,155 @@ pub struct TaskProbe {
     idx: TaskIdx,
     spec: u32,
     recorder: Arc<Recorder>,
-    state: AtomicU8,
+    state: TaskState,
     step: AtomicU32,
     /// Step of the newest Running event (to see a step change mid-poll).
     shown_step: AtomicU32,
+    inner_waker: AtomicWaker,
+    monitor: TaskMonitor,
+}
+
+const READY: u8 = 0;
+const RUNNING: u8 = 1;
+const WAITING: u8 = 2;
+const DONE: u8 = 3;
+/// Woken while being polled: ready again as soon as the poll ends.
+const RUNNING_WOKEN: u8 = 4;
+const NO_DUE: u64 = u64::MAX;
+
+/// A task's state as the probe changes it: with compare-and-swap, since a
+/// wake from another thread may race the end of its poll, and whoever
+/// changes the state first decides what is recorded. Shared by scenario
+/// tasks ([`TaskProbe`]) and your own code's (`crate::watch`).
+pub(crate) struct TaskState {
+    state: AtomicU8,
     wait: AtomicU8,
     /// When the awaited timer or reply is due (ns of scenario time).
     due: AtomicU64,
     /// Who woke the task while it was running (encoded `WakeBy`).
     woken_by: AtomicU64,
-    inner_waker: AtomicWaker,
-    monitor: TaskMonitor,
+}
+
+/// What a wake changed.
+pub(crate) enum Woken {
+    /// It was waiting: record it ready; `due` was its wait's due time.
+    Ready { due: Option<Duration> },
+    /// It was running: its poll's end records it ready.
+    InPoll,
+    /// Already ready or done: nothing to record.
+    Nothing,
+}
+
+impl TaskState {
+    pub(crate) fn new() -> TaskState {
+        TaskState {
+            state: AtomicU8::new(READY),
+            wait: AtomicU8::new(Wait::Yield as u8),
+            due: AtomicU64::new(NO_DUE),
+            woken_by: AtomicU64::new(0),
+        }
+    }
+
+    /// What the task is about to await, due at `due` (scenario time).
+    pub(crate) fn set_wait(&self, wait: Wait, due: Option<Duration>) {
+        self.wait.store(wait as u8, Ordering::Relaxed);
+        self.due.store(
+            due.map_or(NO_DUE, |d| d.as_nanos() as u64),
+            Ordering::Relaxed,
+        );
+    }
+
+    pub(crate) fn wait(&self) -> Wait {
+        Wait::from_u8(self.wait.load(Ordering::Relaxed))
+    }
+
+    pub(crate) fn is_running(&self) -> bool {
+        self.state.load(Ordering::Relaxed) == RUNNING
+    }
+
+    pub(crate) fn is_done(&self) -> bool {
+        self.state.load(Ordering::Relaxed) == DONE
+    }
+
+    pub(crate) fn poll_started(&self) {
+        self.state.store(RUNNING, Ordering::Release);
+    }
+
+    pub(crate) fn set_done(&self) {
+        self.state.store(DONE, Ordering::Release);
+    }
+
+    /// The poll returned Pending: how it ended (None: it is done).
+    pub(crate) fn poll_pending(&self) -> Option<PollEnd> {
+        loop {
+            match self
+                .state
+                .compare_exchange(RUNNING, WAITING, Ordering::AcqRel, Ordering::Acquire)
+            {
+                Ok(_) => {
+                    let due = self.due.load(Ordering::Relaxed);
+                    let due = (due != NO_DUE).then(|| Duration::from_nanos(due));
+                    return Some(PollEnd::Waiting {
+                        wait: self.wait(),
+                        due,
+                    });
+                }
+                Err(RUNNING_WOKEN) => {
+                    if self
+                        .state
+                        .compare_exchange(RUNNING_WOKEN, READY, Ordering::AcqRel, Ordering::Acquire)
+                        .is_ok()
+                    {
+                        let by = decode_by(self.woken_by.load(Ordering::Acquire));
+                        return Some(PollEnd::Ready { by });
+                    }
+                }
+                Err(_) => return None,
+            }
+        }
+    }
+
+    /// A wake by `by`.
+    pub(crate) fn woken(&self, by: WakeBy) -> Woken {
+        loop {
+            match self.state.load(Ordering::Acquire) {
+                WAITING => {
+                    if self
+                        .state
+                        .compare_exchange(WAITING, READY, Ordering::AcqRel, Ordering::Acquire)
+                        .is_ok()
+                    {
+                        let due = self.due.load(Ordering::Relaxed);
+                        return Woken::Ready {
+                            due: (due != NO_DUE).then(|| Duration::from_nanos(due)),
+                        };
+                    }
+                }
+                RUNNING => {
+                    // Said before the state changes, so the poll's end reads it.
+                    self.woken_by.store(encode_by(by), Ordering::Release);
+                    if self
+                        .state
+                        .compare_exchange(
+                            RUNNING,
+                            RUNNING_WOKEN,
+                            Ordering::AcqRel,
+                            Ordering::Acquire,
+                        )
+                        .is_ok()
+                    {
+                        return Woken::InPoll;
+                    }
+                }
+                _ => return Woken::Nothing,
+            }
+        }
+    }
+}
+
+/// How late a wake at `t` is for a wait due at `due` (on time: None).
+pub(crate) fn lateness(t: Duration, due: Option<Duration>) -> Option<Duration> {
+    due.map(|d| t.saturating_sub(d)).filter(|l| *l > ON_TIME)
 }
 
 impl TaskProbe {
@@ -206,12 +337,9 @@ impl TaskProbe {
             idx,
             spec,
             recorder,
-            state: AtomicU8::new(READY),
+            state: TaskState::new(),
             step: AtomicU32::new(0),
             shown_step: AtomicU32::new(0),
-            wait: AtomicU8::new(Wait::Yield as u8),
-            due: AtomicU64::new(NO_DUE),
-            woken_by: AtomicU64::new(0),
             inner_waker: AtomicWaker::new(),
             monitor: TaskMonitor::new(),
         })
@@ -235,9 +363,7 @@ impl TaskProbe {
     /// when the step changes in the middle of a poll.
     pub fn begin_step(&self, step: u32) {
         self.step.store(step, Ordering::Relaxed);
-        if self.shown_step.load(Ordering::Relaxed) == step
-            || self.state.load(Ordering::Relaxed) != RUNNING
-        {
+        if self.shown_step.load(Ordering::Relaxed) == step || !self.state.is_running() {
             return;
         }
         self.shown_step.store(step, Ordering::Relaxed);
@@ -246,11 +372,7 @@ impl TaskProbe {
 
     /// The interpreter is about to await `wait`, due at `due` (scenario time).
     pub fn set_wait(&self, wait: Wait, due: Option<Duration>) {
-        self.wait.store(wait as u8, Ordering::Relaxed);
-        self.due.store(
-            due.map_or(NO_DUE, |d| d.as_nanos() as u64),
-            Ordering::Relaxed,
-        );
+        self.state.set_wait(wait, due);
     }
 
     /// Scenario time now.
@@ -266,41 +388,17 @@ impl TaskProbe {
     fn poll_started(&self, waker: &Waker) {
         // Clones the waker only when it changed.
         self.inner_waker.register(waker);
-        self.state.store(RUNNING, Ordering::Release);
+        self.state.poll_started();
         let step = self.step.load(Ordering::Relaxed);
         self.shown_step.store(step, Ordering::Relaxed);
         self.recorder.poll_start(self.idx, step);
     }
 
     fn poll_pending(&self) {
-        // Another thread may wake the task as its poll ends: whoever changes
-        // the state first decides what the poll ended as.
-        let how = loop {
-            match self
-                .state
-                .compare_exchange(RUNNING, WAITING, Ordering::AcqRel, Ordering::Acquire)
-            {
-                Ok(_) => {
-                    let wait = Wait::from_u8(self.wait.load(Ordering::Relaxed));
-                    let due = self.due.load(Ordering::Relaxed);
-                    let due = (due != NO_DUE).then(|| Duration::from_nanos(due));
-                    break PollEnd::Waiting { wait, due };
-                }
-                Err(RUNNING_WOKEN) => {
-                    if self
-                        .state
-                        .compare_exchange(RUNNING_WOKEN, READY, Ordering::AcqRel, Ordering::Acquire)
-                        .is_ok()
-                    {
-                        let by = decode_by(self.woken_by.load(Ordering::Acquire));
-                        break PollEnd::Ready { by };
-                    }
-                }
-                Err(_) => return,
-            }
-        };
-        self.recorder
-            .poll_end(self.step.load(Ordering::Relaxed), how);
+        if let Some(how) = self.state.poll_pending() {
+            self.recorder
+                .poll_end(self.step.load(Ordering::Relaxed), how);
+        }
     }
 
     /// The task's tokio-metrics figures so far.
@@ -322,13 +420,13 @@ impl TaskProbe {
     }
 
     pub fn is_done(&self) -> bool {
-        self.state.load(Ordering::Relaxed) == DONE
+        self.state.is_done()
     }
 
     /// It ended: inside its poll (`in_poll`), the poll ends with it.
     fn finished(&self, outcome: Outcome, in_poll: bool) {
         let stats = Arc::new(self.stats());
-        self.state.store(DONE, Ordering::Release);
+        self.state.set_done();
         let step = self.step.load(Ordering::Relaxed);
         if in_poll {
             self.recorder
@@ -341,57 +439,22 @@ impl TaskProbe {
 
     fn woken(&self) {
         let current = CURRENT.with(Cell::get);
-        let wait = Wait::from_u8(self.wait.load(Ordering::Relaxed));
         let by = match current {
             Some(task) if task != self.idx => WakeBy::Task(task),
             Some(_) => WakeBy::Runtime,
-            None => match wait {
+            None => match self.state.wait() {
                 Wait::Timer => WakeBy::Timer,
                 Wait::Io => WakeBy::Io,
                 _ => WakeBy::Runtime,
             },
         };
-        loop {
-            match self.state.load(Ordering::Acquire) {
-                WAITING => {
-                    if self
-                        .state
-                        .compare_exchange(WAITING, READY, Ordering::AcqRel, Ordering::Acquire)
-                        .is_ok()
-                    {
-                        let due = self.due.load(Ordering::Relaxed);
-                        let step = self.step.load(Ordering::Relaxed);
-                        self.recorder.record_with(self.idx, step, |t| {
-                            let late = (due != NO_DUE)
-                                .then(|| t.saturating_sub(Duration::from_nanos(due)))
-                                .filter(|l| *l > ON_TIME);
-                            Change::Ready {
-                                by,
-                                late,
-                                waited: None,
-                            }
-                        });
-                        break;
-                    }
-                }
-                RUNNING => {
-                    // Said before the state changes, so the poll's end reads it.
-                    self.woken_by.store(encode_by(by), Ordering::Release);
-                    if self
-                        .state
-                        .compare_exchange(
-                            RUNNING,
-                            RUNNING_WOKEN,
-                            Ordering::AcqRel,
-                            Ordering::Acquire,
-                        )
-                        .is_ok()
-                    {
-                        break;
-                    }
-                }
-                _ => break,
-            }
+        if let Woken::Ready { due } = self.state.woken(by) {
+            let step = self.step.load(Ordering::Relaxed);
+            self.recorder.record_with(self.idx, step, |t| Change::Ready {
+                by,
+                late: lateness(t, due),
+                waited: None,
+            });
         }
         // Once woken, the task will be polled, and its poll registers again.
         self.inner_waker.wake();

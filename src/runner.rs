@@ -3,7 +3,7 @@
 //! the run ended. What happened inside goes to the [`Recorder`] as events.
 
 pub mod control;
-mod io;
+pub(crate) mod io;
 pub mod os;
 mod step;
 pub mod work;
@@ -118,9 +118,29 @@ impl Run {
     }
 }
 
+impl Run {
+    /// A run started elsewhere (your own code's, [`crate::watch`]).
+    pub(crate) fn from_parts(
+        recorder: Arc<Recorder>,
+        stop: Arc<Notify>,
+        stopping: Arc<AtomicBool>,
+        thread: JoinHandle<Result<RunEnd, String>>,
+    ) -> Run {
+        Run {
+            recorder,
+            stop,
+            stopping,
+            thread,
+        }
+    }
+}
+
 /// Starts `scenario` on its own thread; events flow into the returned
 /// run's recorder until it is finished.
 pub fn start(scenario: Arc<Scenario>, options: RunOptions) -> Result<Run, RunError> {
+    if let Some(program) = scenario.code.clone() {
+        return crate::watch::start(scenario, &program, options);
+    }
     let lossless = scenario.runtime.clock == Clock::Virtual;
     let recorder = Recorder::new(options.capacity.max(16), lossless);
     let scale = if lossless {
@@ -447,7 +467,19 @@ async fn main(
         scenario: scenario.clone(),
     });
     if let Some(every) = options.sample_every {
-        start_sampler(shared.clone(), recorder.clone(), every);
+        let s = shared.clone();
+        let tasks = move || {
+            s.probes
+                .lock()
+                .map(|p| {
+                    p.iter()
+                        .filter(|p| !p.is_done())
+                        .map(|p| (p.idx(), p.stats()))
+                        .collect()
+                })
+                .unwrap_or_default()
+        };
+        start_sampler(recorder.clone(), every, Box::new(tasks));
     }
     for (spec, task) in scenario.tasks.iter().enumerate() {
         if task.autostart {
@@ -537,8 +569,11 @@ async fn cancel_all(shared: &Arc<Shared>) -> usize {
     live
 }
 
+/// The live figures of the tasks not yet done.
+pub(crate) type LiveTasks = Box<dyn Fn() -> Vec<(TaskIdx, crate::probe::TaskStats)> + Send>;
+
 /// Publishes live tokio-metrics figures every `every` until the run ends.
-fn start_sampler(shared: Arc<Shared>, recorder: Arc<Recorder>, every: Duration) {
+pub(crate) fn start_sampler(recorder: Arc<Recorder>, every: Duration, tasks: LiveTasks) {
     let handle = tokio::runtime::Handle::current();
     let _ = std::thread::Builder::new()
         .name("taskscope-sampler".into())
@@ -550,16 +585,7 @@ fn start_sampler(shared: Arc<Shared>, recorder: Arc<Recorder>, every: Duration) 
                 std::thread::sleep(every);
                 let m = intervals.next().unwrap_or_default();
                 let elapsed = m.elapsed.as_secs_f64() * m.workers_count.max(1) as f64;
-                let tasks = shared
-                    .probes
-                    .lock()
-                    .map(|p| {
-                        p.iter()
-                            .filter(|p| !p.is_done())
-                            .map(|p| (p.idx(), p.stats()))
-                            .collect()
-                    })
-                    .unwrap_or_default();
+                let tasks = tasks();
                 recorder.publish(Sample {
                     at: recorder.time_off_runtime(),
                     runtime: RuntimeSample {

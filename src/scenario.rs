@@ -8,6 +8,7 @@ pub mod bundled;
 mod validate;
 
 use std::fmt;
+use std::sync::Arc;
 use std::time::Duration;
 
 pub use validate::{Diagnostic, ScenarioError, parse};
@@ -53,6 +54,9 @@ pub struct Scenario {
     pub channels: Vec<ChannelSpec>,
     pub mutexes: Vec<String>,
     pub tasks: Vec<TaskSpec>,
+    /// Your own code, when this stands for a program under
+    /// `taskscope::watch` (no tasks of its own).
+    pub code: Option<Arc<crate::watch::Program>>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -250,6 +254,7 @@ impl Scenario {
             channels: Vec::new(),
             mutexes: Vec::new(),
             tasks: Vec::new(),
+            code: None,
         }
     }
 

@@ -158,6 +158,8 @@ pub struct Recorder {
     cursor: AtomicU64,
     /// The cursor is behind tokio's clock (it parked and moved on).
     stale: AtomicBool,
+    /// The clock is no longer read (see [`Recorder::hold_clock`]).
+    held: AtomicBool,
     finished: AtomicBool,
     dropped: AtomicU64,
     /// The newest live figures from the runner's sampler.
@@ -186,6 +188,7 @@ impl Recorder {
             runtime_thread: OnceLock::new(),
             cursor: AtomicU64::new(0),
             stale: AtomicBool::new(false),
+            held: AtomicBool::new(false),
             finished: AtomicBool::new(false),
             dropped: AtomicU64::new(0),
             sample: Mutex::new(None),
@@ -246,6 +249,7 @@ impl Recorder {
             return self.read_clock();
         }
         if on_runtime
+            && !self.held.load(Ordering::Relaxed)
             && self.stale.load(Ordering::Relaxed)
             && self.stale.swap(false, Ordering::Relaxed)
         {
@@ -254,6 +258,13 @@ impl Recorder {
             return now;
         }
         self.cursor.load(Ordering::Relaxed)
+    }
+
+    /// Virtual clock: the runtime is shutting down (tokio's clock cannot be
+    /// read there): what is recorded from now on is stamped with the last
+    /// time read.
+    pub fn hold_clock(&self) {
+        self.held.store(true, Ordering::Relaxed);
     }
 
     /// Virtual clock: `d` was charged to tokio's clock inside a poll.
