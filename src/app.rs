@@ -162,6 +162,14 @@ impl App {
             Mode::Run if self.session.as_ref().is_some_and(Session::shows_replay) => {
                 Context::Replay
             }
+            Mode::Run
+                if self
+                    .session
+                    .as_ref()
+                    .is_some_and(|s| s.scenario.code.is_some()) =>
+            {
+                Context::Code
+            }
             Mode::Run => Context::Run,
         }
     }

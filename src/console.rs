@@ -148,8 +148,7 @@ fn tokio_only(meta: &tracing::Metadata<'_>) -> bool {
 pub fn install(
     console: Option<console_subscriber::ConsoleLayer>,
     scope: Option<crate::watch::Scope>,
-) -> Result<(), Error>
-{
+) -> Result<(), Error> {
     let filter = || FilterFn::new(tokio_only as fn(&tracing::Metadata<'_>) -> bool);
     tracing_subscriber::registry()
         .with(console.map(|l| l.with_filter(filter())))

@@ -81,6 +81,9 @@ pub enum Action {
 pub enum Context {
     Picker,
     Run,
+    /// The run screen of your own code (`taskscope::watch`): a run's keys,
+    /// but it runs once and has no lessons beside it.
+    Code,
     /// The run screen of a recorded run (`taskscope replay`).
     Replay,
     /// The task detail or help popup.
@@ -353,11 +356,25 @@ pub const BINDINGS: &[Binding] = &[
     },
 ];
 
+/// Whether `b` works in `context`.
+fn applies(b: &Binding, context: Context) -> bool {
+    match context {
+        Context::Code => {
+            b.contexts.contains(&Context::Run)
+                && !matches!(
+                    b.action,
+                    Action::Restart | Action::NextLesson | Action::PreviousLesson | Action::Leave
+                )
+        }
+        _ => b.contexts.contains(&context),
+    }
+}
+
 /// The action bound to `key` in `context`.
 pub fn action(context: Context, key: Key) -> Option<Action> {
     BINDINGS
         .iter()
-        .find(|b| b.contexts.contains(&context) && b.keys.contains(&key))
+        .find(|b| applies(b, context) && b.keys.contains(&key))
         .map(|b| b.action)
 }
 
@@ -365,7 +382,7 @@ pub fn action(context: Context, key: Key) -> Option<Action> {
 pub fn bindings(context: Context, footer_only: bool) -> impl Iterator<Item = &'static Binding> {
     BINDINGS
         .iter()
-        .filter(move |b| b.contexts.contains(&context) && (b.footer || !footer_only))
+        .filter(move |b| applies(b, context) && (b.footer || !footer_only))
 }
 
 /// `space`, `+/=`: how a binding's keys are written.

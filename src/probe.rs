@@ -450,11 +450,12 @@ impl TaskProbe {
         };
         if let Woken::Ready { due } = self.state.woken(by) {
             let step = self.step.load(Ordering::Relaxed);
-            self.recorder.record_with(self.idx, step, |t| Change::Ready {
-                by,
-                late: lateness(t, due),
-                waited: None,
-            });
+            self.recorder
+                .record_with(self.idx, step, |t| Change::Ready {
+                    by,
+                    late: lateness(t, due),
+                    waited: None,
+                });
         }
         // Once woken, the task will be polled, and its poll registers again.
         self.inner_waker.wake();

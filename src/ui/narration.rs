@@ -106,6 +106,11 @@ fn sentence(session: &Session) -> String {
                 all(tasks),
                 fmt_time(wall)
             ),
+            None if session.scenario.code.is_some() => format!(
+                "{} done at {}. ← scrubs back, q quits",
+                all(tasks),
+                fmt_time(wall)
+            ),
             None => format!(
                 "{} done at {}. r runs it again, ← scrubs back, ] the next lesson",
                 all(tasks),

@@ -33,8 +33,8 @@ use tracing_subscriber::layer::{Context, Layer};
 use tracing_subscriber::registry::LookupSpan;
 
 use crate::probe::{
-    CURRENT, Change, Kind, ON_CPU, Outcome, PollEnd, Recorder, TaskIdx, TaskState, TaskStats,
-    Wait, WakeBy, Woken, lateness,
+    CURRENT, Change, Kind, ON_CPU, Outcome, PollEnd, Recorder, TaskIdx, TaskState, TaskStats, Wait,
+    WakeBy, Woken, lateness,
 };
 use crate::runner::control::{Control, Due};
 use crate::scenario::{Clock, Flavor, MAX_THREADS, Scenario};
@@ -46,9 +46,8 @@ pub(crate) fn active() -> Option<&'static Arc<Watcher>> {
     ACTIVE.get()
 }
 
-/// A wake this soon after the poll that went Pending is tokio handing a
-/// `yield_now` back (it defers those to the worker's next turn), not I/O.
-const YIELD_WAKE: Duration = Duration::from_micros(20);
+/// Numbers the threads, for [`turn`].
+static THREADS: AtomicU64 = AtomicU64::new(1);
 
 /// What taskscope knows of your code's run.
 pub(crate) struct Watcher {
@@ -70,6 +69,9 @@ pub(crate) struct CodeTask {
     /// tokio's task id.
     id: u64,
     kind: Kind,
+    name: Arc<str>,
+    /// Blocking jobs it handed over so far (for their names).
+    jobs: AtomicU32,
     state: TaskState,
     times: Mutex<Times>,
 }
@@ -86,6 +88,8 @@ struct Times {
     idle: Duration,
     slow_polls: u64,
     first_poll_delay: Option<Duration>,
+    /// The thread's turn its last poll ended in (see [`turn`]).
+    ended_in: (u64, u64),
 }
 
 impl Times {
@@ -102,9 +106,12 @@ impl Times {
     }
 
     fn poll_start(&mut self, now: Duration) {
-        self.scheduled += now.saturating_sub(self.since);
-        self.first_poll_delay
-            .get_or_insert(now.saturating_sub(self.spawned));
+        // As tokio-metrics counts: the wait for the first poll is its own.
+        if self.polls == 0 {
+            self.first_poll_delay = Some(now.saturating_sub(self.spawned));
+        } else {
+            self.scheduled += now.saturating_sub(self.since);
+        }
         self.polls += 1;
         self.since = now;
     }
@@ -112,7 +119,8 @@ impl Times {
     fn poll_end(&mut self, now: Duration) {
         let poll = now.saturating_sub(self.since);
         self.busy += poll;
-        self.slow_polls += u64::from(poll > tokio_metrics::TaskMonitor::DEFAULT_SLOW_POLL_THRESHOLD);
+        self.slow_polls +=
+            u64::from(poll > tokio_metrics::TaskMonitor::DEFAULT_SLOW_POLL_THRESHOLD);
         self.since = now;
     }
 
@@ -123,6 +131,15 @@ impl Times {
 }
 
 impl CodeTask {
+    /// `name/blocking`, `name/blocking-2`, ...: the name of the next
+    /// blocking job it hands over, as a scenario's are named.
+    fn job_name(&self) -> String {
+        match self.jobs.fetch_add(1, Ordering::Relaxed) + 1 {
+            1 => format!("{}/blocking", self.name),
+            n => format!("{}/blocking-{n}", self.name),
+        }
+    }
+
     fn times(&self) -> MutexGuard<'_, Times> {
         self.times.lock().unwrap_or_else(|e| e.into_inner())
     }
@@ -165,6 +182,27 @@ thread_local! {
     static HIDE: Cell<u32> = const { Cell::new(0) };
     /// The task a spawn just created, for the spawn hook.
     static JUST_CREATED: Cell<u64> = const { Cell::new(0) };
+    /// This thread's number, and how many times it parked.
+    static THREAD: Cell<u64> = const { Cell::new(0) };
+    static PARKS: Cell<u64> = const { Cell::new(0) };
+}
+
+/// This thread's turn: which thread, and how often it has parked so far.
+/// tokio hands a `yield_now` back in the same turn (it defers the wake to
+/// the worker's next look at its drivers, without parking): a wake off any
+/// poll in the turn its wait began is a yield, a later one is the driver's.
+fn turn() -> (u64, u64) {
+    let thread = THREAD.with(|t| {
+        if t.get() == 0 {
+            t.set(THREADS.fetch_add(1, Ordering::Relaxed));
+        }
+        t.get()
+    });
+    (thread, PARKS.with(Cell::get))
+}
+
+fn parked() {
+    PARKS.with(|p| p.set(p.get() + 1));
 }
 
 /// Marks the current thread as the runtime's.
@@ -246,13 +284,21 @@ impl Watcher {
     }
 
     /// A task or blocking job was created (its span was).
-    fn created(&self, name: Arc<str>, id: u64, kind: Kind, parent: Option<TaskIdx>) -> Arc<CodeTask> {
+    fn created(
+        &self,
+        name: Arc<str>,
+        id: u64,
+        kind: Kind,
+        parent: Option<TaskIdx>,
+    ) -> Arc<CodeTask> {
         let idx = self.next.fetch_add(1, Ordering::Relaxed);
         let now = self.now();
         let task = Arc::new(CodeTask {
             idx,
             id,
             kind,
+            name: name.clone(),
+            jobs: AtomicU32::new(0),
             state: TaskState::new(),
             times: Mutex::new(Times {
                 since: now,
@@ -355,7 +401,10 @@ impl Watcher {
         let (wait, due) = wait.unwrap_or((Wait::Other, None));
         task.state.set_wait(wait, due);
         if let Some(end) = task.state.poll_pending() {
-            task.times().poll_end(now);
+            let mut times = task.times();
+            times.poll_end(now);
+            times.ended_in = turn();
+            drop(times);
             self.recorder.poll_end(0, end);
         }
     }
@@ -419,9 +468,7 @@ impl Watcher {
                 (Phase::InPoll | Phase::After, Some(w)) if w.idx == task.idx => {
                     (WakeBy::Runtime, None)
                 }
-                (Phase::InPoll, Some(w)) => {
-                    (WakeBy::Task(w.idx), p.sent.then_some(Wait::Channel))
-                }
+                (Phase::InPoll, Some(w)) => (WakeBy::Task(w.idx), p.sent.then_some(Wait::Channel)),
                 // The waker's future is over: the end of the task it joins.
                 (Phase::After, Some(w)) => (
                     WakeBy::Task(w.idx),
@@ -441,10 +488,10 @@ impl Watcher {
             }
         });
         let now = self.now();
-        let since = task.times().since;
+        let ended_in = task.times().ended_in;
         let (by, waited) = match (wait, waited) {
-            (Wait::Other, Some(Wait::Io)) if now.saturating_sub(since) < YIELD_WAKE => {
-                (WakeBy::Runtime, None)
+            (Wait::Other, Some(Wait::Io)) if ended_in == turn() => {
+                (WakeBy::Runtime, Some(Wait::Yield))
             }
             (Wait::Other, w) => (by, w),
             _ => (by, None),
@@ -507,14 +554,17 @@ pub(crate) fn build_runtime(
     builder.on_task_terminate(move |m| w.terminated(m.id()));
     if scenario.runtime.clock == Clock::Virtual {
         builder.start_paused(true);
-        let w = watcher.clone();
-        builder.on_thread_park(move || {
+    }
+    let w = watcher.clone();
+    builder.on_thread_park(move || {
+        parked();
+        if w.is_virtual() {
             if let Some(c) = w.control.as_ref().filter(|c| c.is_paced()) {
                 c.before_park();
             }
             w.recorder.clock_moved();
-        });
-    }
+        }
+    });
     builder.build()
 }
 
@@ -668,7 +718,9 @@ where
             "blocking" => Kind::Blocking,
             _ => return,
         };
-        if HIDE.with(Cell::get) > 0 {
+        // Before your code starts, tokio's own: its workers are blocking
+        // jobs of a multi_thread runtime.
+        if HIDE.with(Cell::get) > 0 || watcher.start.get().is_none() {
             return;
         }
         let parent = POLL.with(|p| {
@@ -676,17 +728,18 @@ where
             match p.phase {
                 // Spawned by a task taskscope does not show: its own.
                 Phase::Before => Err(()),
-                Phase::InPoll | Phase::After => Ok(p.task.as_ref().map(|t| t.idx)),
+                Phase::InPoll | Phase::After => Ok(p.task.clone()),
                 Phase::Idle => Ok(None),
             }
         });
         let Ok(parent) = parent else { return };
-        let shown: Arc<str> = if f.name.is_empty() {
-            format!("task-{}", f.id).into()
-        } else {
-            f.name.into()
+        let shown: Arc<str> = match (f.name.is_empty(), kind, &parent) {
+            (false, _, _) => f.name.into(),
+            // Named after the task that handed it over, as a scenario's are.
+            (true, Kind::Blocking, Some(p)) => p.job_name().into(),
+            (true, _, _) => format!("task-{}", f.id).into(),
         };
-        let task = watcher.created(shown, f.id, kind, parent);
+        let task = watcher.created(shown, f.id, kind, parent.map(|p| p.idx));
         span.extensions_mut().insert(TaskExt(task));
         if kind == Kind::Task {
             JUST_CREATED.with(|j| j.set(f.id));
