@@ -53,3 +53,20 @@ pub fn task_index(events: &[taskscope::probe::Event], name: &str) -> u32 {
         })
         .unwrap_or_else(|| panic!("no task called {name}"))
 }
+
+/// The path of example `name`, built beside the tests (`cargo test`
+/// builds every example).
+pub fn example(name: &str) -> std::path::PathBuf {
+    let mut dir = std::env::current_exe().expect("the test's own path");
+    dir.pop();
+    if dir.ends_with("deps") {
+        dir.pop();
+    }
+    let path = dir.join("examples").join(name);
+    assert!(
+        path.is_file(),
+        "{} is not built: cargo test builds the examples",
+        path.display()
+    );
+    path
+}
