@@ -359,3 +359,57 @@ steps = [ { io = "1s" }, { io = "1s" } ]
         assert_eq!(seen.task_id, Some(t.id), "{}", t.name);
     }
 }
+
+#[test]
+fn your_own_code_shows_in_tokio_console_with_the_same_names_and_ids() {
+    let dir = tempfile::tempdir().unwrap();
+    let events = dir.path().join("events.jsonl");
+    let port = free_port();
+    let mut child = Command::new(common::example("your_code"))
+        .arg("--headless")
+        .arg(format!("--console=127.0.0.1:{port}"))
+        .arg("--events")
+        .arg(&events)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_listening(port);
+    let watcher = Watcher::start(port);
+    let want = [
+        "main",
+        "say-after-3s",
+        "say-after-6s",
+        "holder",
+        "waiter",
+        "producer",
+        "consumer",
+    ];
+    watcher.wait_for("every task complete", |seen| {
+        want.iter()
+            .all(|w| seen.values().any(|s| s.name == *w && s.dropped))
+    });
+    assert!(child.wait().unwrap().success());
+    let ours: HashMap<String, u64> = std::fs::read_to_string(&events)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .filter(|v| v["state"] == "spawned")
+        .map(|v| {
+            (
+                v["task"].as_str().unwrap().to_string(),
+                v["id"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(ours.len(), want.len(), "taskscope shows your tasks only: {ours:?}");
+    for name in want {
+        let seen = watcher.task(name).unwrap();
+        assert_eq!(
+            seen.task_id,
+            Some(ours[name]),
+            "tokio-console's ID column shows taskscope's id for {name}"
+        );
+    }
+}

@@ -9,6 +9,8 @@ use std::time::{Duration, Instant};
 
 use portable_pty::{Child, CommandBuilder, MasterPty, PtySize, native_pty_system};
 
+mod common;
+
 /// Kills the child if a test fails before it ended (so a failed test
 /// leaves nothing running).
 struct Reaper(i32);
@@ -46,8 +48,13 @@ fn size(rows: u16, cols: u16) -> PtySize {
 impl Terminal {
     /// `taskscope ARGS` in a 120x35 pseudo-terminal.
     fn start(args: &[&str]) -> Terminal {
+        Terminal::start_program(std::path::Path::new(env!("CARGO_BIN_EXE_taskscope")), args)
+    }
+
+    /// `PROGRAM ARGS` in a 120x35 pseudo-terminal.
+    fn start_program(program: &std::path::Path, args: &[&str]) -> Terminal {
         let pair = native_pty_system().openpty(size(35, 120)).unwrap();
-        let mut cmd = CommandBuilder::new(env!("CARGO_BIN_EXE_taskscope"));
+        let mut cmd = CommandBuilder::new(program);
         cmd.args(args);
         cmd.env("TERM", "xterm-256color");
         let child = pair.slave.spawn_command(cmd).unwrap();
@@ -634,6 +641,42 @@ fn esc_goes_back_to_the_lessons_and_the_next_lesson_key_opens_the_next() {
     });
     term.press("\x1b"); // Esc
     term.wait_for("the picker again", |t| t.contains("pick a scenario"));
+    term.press("q");
+    assert!(term.ended().success());
+}
+
+/// The polls column of the task table, summed over its rows.
+fn polls(text: &str) -> Option<u64> {
+    let lines: Vec<&str> = text.lines().collect();
+    let header = lines.iter().find(|l| l.contains("polls") && l.contains("state"))?;
+    let at = header.find("polls")?;
+    let mut sum = 0;
+    for line in lines.iter().filter(|l| l.starts_with('│')) {
+        if line.contains("polls") {
+            continue;
+        }
+        let rest = line.get(at..)?;
+        match rest.split_whitespace().next()?.parse::<u64>() {
+            Ok(n) => sum += n,
+            Err(_) => break,
+        }
+    }
+    Some(sum)
+}
+
+#[test]
+fn your_own_code_steps_one_poll_at_a_time_and_q_exits_0() {
+    let program = common::example("your_code");
+    let mut term = Terminal::start_program(&program, &["--paused", "--clock", "virtual"]);
+    let text = term.wait_settled("your code, paused before its first poll", |t| {
+        t.contains("PAUSED") && t.contains("main") && polls(t) == Some(0)
+    });
+    assert!(!text.contains("next lesson"), "no lessons beside your code:\n{text}");
+    for n in 1..=8 {
+        term.press("n");
+        let text = term.wait_settled("one more poll", |t| polls(t).is_some_and(|p| p >= n));
+        assert_eq!(polls(&text), Some(n), "press {n} let one poll through:\n{text}");
+    }
     term.press("q");
     assert!(term.ended().success());
 }
