@@ -403,7 +403,11 @@ fn your_own_code_shows_in_tokio_console_with_the_same_names_and_ids() {
             )
         })
         .collect();
-    assert_eq!(ours.len(), want.len(), "taskscope shows your tasks only: {ours:?}");
+    assert_eq!(
+        ours.len(),
+        want.len(),
+        "taskscope shows your tasks only: {ours:?}"
+    );
     for name in want {
         let seen = watcher.task(name).unwrap();
         assert_eq!(

@@ -648,7 +648,9 @@ fn esc_goes_back_to_the_lessons_and_the_next_lesson_key_opens_the_next() {
 /// The polls column of the task table, summed over its rows.
 fn polls(text: &str) -> Option<u64> {
     let lines: Vec<&str> = text.lines().collect();
-    let header = lines.iter().find(|l| l.contains("polls") && l.contains("state"))?;
+    let header = lines
+        .iter()
+        .find(|l| l.contains("polls") && l.contains("state"))?;
     let at = header.find("polls")?;
     let mut sum = 0;
     for line in lines.iter().filter(|l| l.starts_with('│')) {
@@ -671,11 +673,18 @@ fn your_own_code_steps_one_poll_at_a_time_and_q_exits_0() {
     let text = term.wait_settled("your code, paused before its first poll", |t| {
         t.contains("PAUSED") && t.contains("main") && polls(t) == Some(0)
     });
-    assert!(!text.contains("next lesson"), "no lessons beside your code:\n{text}");
+    assert!(
+        !text.contains("next lesson"),
+        "no lessons beside your code:\n{text}"
+    );
     for n in 1..=8 {
         term.press("n");
         let text = term.wait_settled("one more poll", |t| polls(t).is_some_and(|p| p >= n));
-        assert_eq!(polls(&text), Some(n), "press {n} let one poll through:\n{text}");
+        assert_eq!(
+            polls(&text),
+            Some(n),
+            "press {n} let one poll through:\n{text}"
+        );
     }
     term.press("q");
     assert!(term.ended().success());

@@ -1,0 +1,59 @@
+//! Someone else's crate, set up as the README says (a path dependency on
+//! taskscope, tokio with `full` and `tracing`, `tokio_unstable` in its
+//! `.cargo/config.toml`, nothing else), builds, and its plain tokio code
+//! runs under `taskscope::watch`.
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+#[test]
+fn a_crate_of_your_own_builds_and_runs_under_the_scope() {
+    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let krate = manifest.join("tests").join("own_crate");
+    let mut target = std::env::current_exe().unwrap();
+    // target/debug/deps/own_crate-HASH -> target/own-crate
+    for _ in 0..3 {
+        target.pop();
+    }
+    let target = target.join("own-crate");
+    let mut build = Command::new(env!("CARGO"));
+    build
+        .current_dir(&krate)
+        .args(["build", "--locked", "--quiet"])
+        .env("CARGO_TARGET_DIR", &target)
+        .stdin(Stdio::null());
+    // Only the crate's own configuration, as on the user's machine.
+    for var in [
+        "RUSTFLAGS",
+        "CARGO_ENCODED_RUSTFLAGS",
+        "CARGO_BUILD_RUSTFLAGS",
+    ] {
+        build.env_remove(var);
+    }
+    let built = build.output().unwrap();
+    assert!(
+        built.status.success(),
+        "the crate does not build: {}",
+        String::from_utf8_lossy(&built.stderr)
+    );
+    let out = Command::new(target.join("debug").join("own-crate"))
+        .args(["--json", "--clock", "virtual"])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let summary: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(summary["wall_ms"], 300.0);
+    let tasks = summary["tasks"].as_array().unwrap();
+    let names: Vec<&str> = tasks.iter().map(|t| t["name"].as_str().unwrap()).collect();
+    assert_eq!(names.len(), 3, "{names:?}");
+    assert_eq!(names[..2], ["main", "eggs"]);
+    // An unnamed task is called by its tokio id.
+    assert!(names[2].starts_with("task-"), "{names:?}");
+    assert_eq!(tasks[1]["waits"]["timer"], 300.0);
+    assert_eq!(tasks[2]["waits"]["timer"], 200.0);
+}
