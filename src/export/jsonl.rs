@@ -2,8 +2,9 @@
 //! an end line last, so a log can be replayed into the same model.
 //!
 //! Event line: `{"t_ms","task","id","state","wait","worker","step"}` plus
-//! `"idx"` (the run's own task number), `"parent"` on spawned, `"by"` and
-//! `"late_ms"` on ready, and the outcome and tokio-metrics figures on done.
+//! `"idx"` (the run's own task number), `"parent"` on spawned, `"by"`,
+//! `"late_ms"` and `"waited"` (what an `other` wait turned out to be) on
+//! ready, and the outcome and tokio-metrics figures on done.
 
 use std::collections::HashMap;
 use std::io::{BufRead, Read, Write};
