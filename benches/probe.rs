@@ -1,6 +1,6 @@
 //! Probe overhead per poll: the same workload (many tasks that each yield
 //! many times) on a bare runtime, with tokio-metrics' TaskMonitor alone,
-//! with the taskscope probe (which includes a TaskMonitor), and with
+//! with the taskscope probe (which counts the same figures itself), and with
 //! console-subscriber's layer. Results and the command are in BENCHMARKS.md.
 
 use std::sync::Arc;

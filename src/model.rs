@@ -84,7 +84,7 @@ pub struct TaskView {
     pub max_late: Duration,
     /// Who last woke it, and how late.
     pub last_wake: Option<(WakeBy, Option<Duration>)>,
-    /// tokio-metrics figures, known once the task is done.
+    /// Its figures (counted as tokio-metrics counts), known once it is done.
     pub stats: Option<Arc<TaskStats>>,
     /// When the timer or reply it waits for is due.
     pub due: Option<Duration>,

@@ -1,9 +1,11 @@
 //! The probe: turns scheduling into [`Event`]s without touching tokio's
 //! internals.
 //!
-//! Each task's future is wrapped in [`Probed`] (outside tokio-metrics'
-//! `Instrumented`), which records a poll's start and end and hands the inner
-//! future a waker of its own, so every wake-up is seen with who caused it.
+//! Each task's future is wrapped in [`Probed`], which records a poll's start
+//! and end and hands the inner future a waker of its own, so every wake-up
+//! is seen with who caused it. A task's figures (polls, busy, scheduled,
+//! idle) are counted as tokio-metrics' `TaskMonitor` counts them, from the
+//! same clock reads ([`Times`]).
 //! The step interpreter tells the probe what the task is about to wait for
 //! ([`TaskProbe::set_wait`]); the probe records what really happened.
 //!
@@ -19,13 +21,12 @@ use std::cell::Cell;
 use std::future::Future;
 use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
 use std::pin::Pin;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, AtomicU32, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll, Wake, Waker};
 use std::time::Duration;
 
 use atomic_waker::AtomicWaker;
-use tokio_metrics::{Instrumented, TaskMonitor};
 
 pub use event::{Change, Event, Kind, ON_CPU, OsStats, Outcome, TaskIdx, TaskStats, Wait, WakeBy};
 
@@ -72,17 +73,14 @@ pub fn in_task() -> bool {
 impl Recorder {
     /// Records a task's creation. `id` is tokio's task id.
     pub fn spawned(&self, probe: &TaskProbe, name: Arc<str>, id: u64, parent: Option<TaskIdx>) {
-        self.record(
-            probe.idx,
-            0,
-            Change::Spawned {
-                name,
-                id,
-                spec: probe.spec,
-                parent,
-                kind: Kind::Task,
-            },
-        );
+        let t = self.record_with(probe.idx, 0, |_| Change::Spawned {
+            name,
+            id,
+            spec: probe.spec,
+            parent,
+            kind: Kind::Task,
+        });
+        *probe.times() = Times::spawned_at(t);
     }
 }
 
@@ -175,7 +173,79 @@ impl OsRow {
 /// due time is on time.
 const ON_TIME: Duration = Duration::from_millis(1);
 
-/// One task's probe: its state, what it waits for, and its tokio-metrics.
+/// A task's figures, counted as tokio-metrics' `TaskMonitor` counts them,
+/// from the times the probe stamps its transitions with (so in scenario
+/// time, with no clock read of their own). Shared by scenario tasks and
+/// your own code's (`crate::watch`).
+#[derive(Debug, Default)]
+pub(crate) struct Times {
+    /// When the current state began.
+    since: Duration,
+    spawned: Duration,
+    polls: u64,
+    busy: Duration,
+    scheduled: Duration,
+    idle: Duration,
+    slow_polls: u64,
+    first_poll_delay: Option<Duration>,
+}
+
+/// A poll longer than this is slow (tokio-metrics' default threshold).
+const SLOW_POLL: Duration = Duration::from_micros(50);
+
+impl Times {
+    pub(crate) fn stats(&self) -> TaskStats {
+        TaskStats {
+            polls: self.polls,
+            busy: self.busy,
+            scheduled: self.scheduled,
+            idle: self.idle,
+            slow_polls: self.slow_polls,
+            first_poll_delay: self.first_poll_delay.unwrap_or_default(),
+            os: None,
+        }
+    }
+
+    /// A task spawned at `now`.
+    pub(crate) fn spawned_at(now: Duration) -> Times {
+        Times {
+            since: now,
+            spawned: now,
+            ..Times::default()
+        }
+    }
+
+    /// Its first poll has started.
+    pub(crate) fn has_started(&self) -> bool {
+        self.first_poll_delay.is_some()
+    }
+
+    pub(crate) fn poll_start(&mut self, now: Duration) {
+        // As tokio-metrics counts: the wait for the first poll is its own.
+        if self.has_started() {
+            self.scheduled += now.saturating_sub(self.since);
+        } else {
+            self.first_poll_delay = Some(now.saturating_sub(self.spawned));
+        }
+        self.since = now;
+    }
+
+    /// As tokio-metrics counts: a poll counts once it has ended.
+    pub(crate) fn poll_end(&mut self, now: Duration) {
+        let poll = now.saturating_sub(self.since);
+        self.polls += 1;
+        self.busy += poll;
+        self.slow_polls += u64::from(poll > SLOW_POLL);
+        self.since = now;
+    }
+
+    pub(crate) fn woken(&mut self, now: Duration) {
+        self.idle += now.saturating_sub(self.since);
+        self.since = now;
+    }
+}
+
+/// One task's probe: its state, what it waits for, and its figures.
 pub struct TaskProbe {
     idx: TaskIdx,
     spec: u32,
@@ -185,7 +255,7 @@ pub struct TaskProbe {
     /// Step of the newest Running event (to see a step change mid-poll).
     shown_step: AtomicU32,
     inner_waker: AtomicWaker,
-    monitor: TaskMonitor,
+    times: Mutex<Times>,
 }
 
 const READY: u8 = 0;
@@ -341,7 +411,7 @@ impl TaskProbe {
             step: AtomicU32::new(0),
             shown_step: AtomicU32::new(0),
             inner_waker: AtomicWaker::new(),
-            monitor: TaskMonitor::new(),
+            times: Mutex::new(Times::default()),
         })
     }
 
@@ -352,7 +422,7 @@ impl TaskProbe {
     /// Wraps a task's future so its polls and wakes are recorded.
     pub fn instrument<F: Future>(self: &Arc<Self>, future: F) -> Probed<F> {
         Probed {
-            inner: self.monitor.instrument(future),
+            inner: future,
             waker: Waker::from(self.clone()),
             probe: self.clone(),
             finished: false,
@@ -391,32 +461,27 @@ impl TaskProbe {
         self.state.poll_started();
         let step = self.step.load(Ordering::Relaxed);
         self.shown_step.store(step, Ordering::Relaxed);
-        self.recorder.poll_start(self.idx, step);
+        let t = self.recorder.poll_start(self.idx, step);
+        self.times().poll_start(t);
     }
 
     fn poll_pending(&self) {
         if let Some(how) = self.state.poll_pending() {
             self.recorder
-                .poll_end(self.step.load(Ordering::Relaxed), how);
+                .poll_end(self.step.load(Ordering::Relaxed), |end| {
+                    self.times().poll_end(end);
+                    how
+                });
         }
     }
 
-    /// The task's tokio-metrics figures so far.
-    /// In scenario time: on a slowed-down real clock tokio-metrics' wall
-    /// times are scaled back.
+    fn times(&self) -> MutexGuard<'_, Times> {
+        self.times.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The task's figures so far (in scenario time).
     pub fn stats(&self) -> TaskStats {
-        let m = self.monitor.cumulative();
-        let scale = self.recorder.time_scale();
-        let t = |d: Duration| if scale == 1.0 { d } else { d.mul_f64(scale) };
-        TaskStats {
-            polls: m.total_poll_count,
-            busy: t(m.total_poll_duration),
-            scheduled: t(m.total_scheduled_duration),
-            idle: t(m.total_idle_duration),
-            slow_polls: m.total_slow_poll_count,
-            first_poll_delay: t(m.total_first_poll_delay),
-            os: None,
-        }
+        self.times().stats()
     }
 
     pub fn is_done(&self) -> bool {
@@ -425,13 +490,16 @@ impl TaskProbe {
 
     /// It ended: inside its poll (`in_poll`), the poll ends with it.
     fn finished(&self, outcome: Outcome, in_poll: bool) {
-        let stats = Arc::new(self.stats());
         self.state.set_done();
         let step = self.step.load(Ordering::Relaxed);
         if in_poll {
-            self.recorder
-                .poll_end(step, PollEnd::Done(Box::new((outcome, stats))));
+            self.recorder.poll_end(step, |end| {
+                let mut times = self.times();
+                times.poll_end(end);
+                PollEnd::Done(Box::new((outcome, Arc::new(times.stats()))))
+            });
         } else {
+            let stats = Arc::new(self.stats());
             self.recorder
                 .record(self.idx, step, Change::Done { outcome, stats });
         }
@@ -448,15 +516,21 @@ impl TaskProbe {
                 _ => WakeBy::Runtime,
             },
         };
+        // Held across the change, so a poll that starts at once on another
+        // thread counts its wait after this wake.
+        let mut times = self.times();
         if let Woken::Ready { due } = self.state.woken(by) {
             let step = self.step.load(Ordering::Relaxed);
-            self.recorder
-                .record_with(self.idx, step, |t| Change::Ready {
+            self.recorder.record_with(self.idx, step, |t| {
+                times.woken(t);
+                Change::Ready {
                     by,
                     late: lateness(t, due),
                     waited: None,
-                });
+                }
+            });
         }
+        drop(times);
         // Once woken, the task will be polled, and its poll registers again.
         self.inner_waker.wake();
     }
@@ -496,7 +570,7 @@ pin_project_lite::pin_project! {
     /// A task's future, observed: see the module docs.
     pub struct Probed<F> {
         #[pin]
-        inner: Instrumented<F>,
+        inner: F,
         waker: Waker,
         probe: Arc<TaskProbe>,
         finished: bool,

@@ -1,5 +1,5 @@
 //! The runner: builds the scenario's tokio runtime on its own OS thread,
-//! spawns the scenario's tasks (named, probed, monitored) and reports how
+//! spawns the scenario's tasks (named and probed) and reports how
 //! the run ended. What happened inside goes to the [`Recorder`] as events.
 
 pub mod control;
@@ -24,7 +24,7 @@ use control::Control;
 /// How to run a scenario.
 #[derive(Debug, Clone)]
 pub struct RunOptions {
-    /// false: the same tasks without the probe or tokio-metrics (a baseline).
+    /// false: the same tasks without the probe (a baseline).
     pub probe: bool,
     /// The binary started for `process` steps (`taskscope __worker ...`).
     pub worker_exe: PathBuf,
@@ -32,7 +32,8 @@ pub struct RunOptions {
     pub capacity: usize,
     /// Pause, step and pacing (the dashboard's controls, and `--console`).
     pub control: Option<Arc<Control>>,
-    /// Publish live tokio-metrics figures this often (the dashboard's panels).
+    /// Publish live figures (tokio-metrics' runtime ones, the tasks') this
+    /// often (the dashboard's panels).
     pub sample_every: Option<Duration>,
     /// Real clock: scenario time per wall time. 0.1 plays the run in 10x
     /// slow motion: every step's duration is stretched tenfold and the

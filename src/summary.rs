@@ -64,14 +64,15 @@ pub struct TaskSummary {
     pub message: Option<String>,
     pub spawned_ms: f64,
     pub done_ms: Option<f64>,
-    /// tokio-metrics: polls, time polled, time ready but not polled, time
-    /// between a poll and the next wake, polls over 50 µs.
+    /// Counted as tokio-metrics' `TaskMonitor` counts: polls, time polled,
+    /// time ready but not polled, time between a poll and the next wake,
+    /// polls over 50 µs.
     pub polls: u64,
     pub busy_ms: f64,
     pub scheduled_ms: f64,
     pub idle_ms: f64,
     pub slow_polls: u64,
-    /// tokio-metrics: from spawn to the first poll.
+    /// From spawn to the first poll.
     pub first_poll_delay_ms: f64,
     /// Longest single poll, from the events.
     pub max_poll_ms: f64,

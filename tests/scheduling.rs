@@ -220,7 +220,7 @@ fn two_virtual_runs_give_identical_event_sequences() {
 }
 
 #[test]
-fn busy_time_from_tokio_metrics_matches_the_running_intervals() {
+fn busy_time_counted_by_the_probe_matches_the_running_intervals() {
     for name in [
         "breakfast-sequential",
         "blocking-the-loop",
@@ -235,7 +235,7 @@ fn busy_time_from_tokio_metrics_matches_the_running_intervals() {
             let diff = metrics.abs_diff(events);
             assert!(
                 diff <= events / 100 + Duration::from_micros(1),
-                "{name}/{}: tokio-metrics {metrics:?} vs events {events:?}",
+                "{name}/{}: counted {metrics:?} vs events {events:?}",
                 t.name
             );
         }

@@ -4,8 +4,8 @@
 //! The run itself is paced (see [`crate::runner::control`]), so every event
 //! arrives when the viewer should see it and is shown at once. Everything
 //! the screen draws is a function of the history up to its cursor: the
-//! model there, the lanes drawn from its events, and the tokio-metrics
-//! samples taken before that moment.
+//! model there, the lanes drawn from its events, and the live figures
+//! sampled before that moment.
 
 use std::collections::VecDeque;
 use std::sync::Arc;

@@ -4,7 +4,7 @@
 //! Event line: `{"t_ms","task","id","state","wait","worker","step"}` plus
 //! `"idx"` (the run's own task number), `"parent"` on spawned, `"by"`,
 //! `"late_ms"` and `"waited"` (what an `other` wait turned out to be) on
-//! ready, and the outcome and tokio-metrics figures on done.
+//! ready, and the outcome and the task's figures on done.
 
 use std::collections::HashMap;
 use std::io::{BufRead, Read, Write};

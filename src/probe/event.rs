@@ -221,8 +221,8 @@ impl Outcome {
     }
 }
 
-/// A task's figures at its end: tokio-metrics' (from its own
-/// `TaskMonitor`), or the OS's for a thread or child process.
+/// A task's figures at its end: counted by the probe as tokio-metrics'
+/// `TaskMonitor` counts them, or the OS's for a thread or child process.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct TaskStats {
     pub polls: u64,

@@ -365,13 +365,13 @@ impl Recorder {
         self.record_with(task, step, |_| change);
     }
 
-    /// Records the transition `change(now)` makes, timed now.
+    /// Records the transition `change(now)` makes, timed now; returns now.
     pub(crate) fn record_with(
         &self,
         task: TaskIdx,
         step: u32,
         change: impl FnOnce(Duration) -> Change,
-    ) {
+    ) -> Duration {
         self.with_local(|l| {
             self.enter(&l.buf);
             let t = Duration::from_nanos(self.clock_on(l.on_runtime));
@@ -385,11 +385,12 @@ impl Recorder {
             };
             self.push(&l.buf, Entry::Event { seq, event });
             self.leave(&l.buf);
-        });
+            t
+        })
     }
 
-    /// A poll of `task` at step `step` starts on this thread.
-    pub(crate) fn poll_start(&self, task: TaskIdx, step: u32) {
+    /// A poll of `task` at step `step` starts on this thread, now (returned).
+    pub(crate) fn poll_start(&self, task: TaskIdx, step: u32) -> Duration {
         self.with_local(|l| {
             let worker = *l
                 .worker
@@ -411,7 +412,8 @@ impl Recorder {
             open.version.store(v + 2, Ordering::Release);
             l.polling = Some((seq, task, worker, step, t));
             self.leave(&l.buf);
-        });
+            Duration::from_nanos(t)
+        })
     }
 
     /// The step of the poll in progress changed (a Running transition).
@@ -422,15 +424,16 @@ impl Recorder {
         }
     }
 
-    /// The poll in progress ended at step `end_step`, as `how` says: one
-    /// entry for the whole poll.
-    pub(crate) fn poll_end(&self, end_step: u32, how: PollEnd) {
+    /// The poll in progress ended at step `end_step`, as `how(now)` says:
+    /// one entry for the whole poll.
+    pub(crate) fn poll_end(&self, end_step: u32, how: impl FnOnce(Duration) -> PollEnd) {
         self.with_local(|l| {
             let Some((seq, task, worker, step, start)) = l.polling.take() else {
                 return;
             };
             self.enter(&l.buf);
             let end = self.clock_on(l.on_runtime);
+            let how = how(Duration::from_nanos(end));
             let end_seq = l.next_seq;
             l.next_seq += 1;
             self.push(

@@ -70,8 +70,8 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
             os.slices
         )));
     }
-    // tokio-metrics: the final figures once done, else the newest sample
-    // taken no later than the moment shown.
+    // Its figures, as tokio-metrics counts them: the final ones once done,
+    // else the newest sample taken no later than the moment shown.
     let stats = match &t.stats {
         Some(s) => Some(((**s).clone(), "at its end".to_string())),
         None => session.sample().and_then(|s| {
@@ -83,7 +83,7 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
     };
     if let Some((s, when)) = stats.filter(|_| !t.kind.is_os()) {
         lines.push(Line::from(format!(
-            "tokio-metrics ({when}; it counts a poll when the poll ends, and its scheduled time leaves out the first poll's wait): {} polls, busy {}, scheduled {}, idle {}, {} slow polls, first poll after {}",
+            "counted as tokio-metrics counts ({when}; a poll counts when it ends, and scheduled time leaves out the first poll's wait): {} polls, busy {}, scheduled {}, idle {}, {} slow polls, first poll after {}",
             s.polls,
             fmt_time(s.busy),
             fmt_time(s.scheduled),

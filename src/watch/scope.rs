@@ -33,8 +33,8 @@ use tracing_subscriber::layer::{Context, Layer};
 use tracing_subscriber::registry::LookupSpan;
 
 use crate::probe::{
-    CURRENT, Change, Kind, ON_CPU, Outcome, PollEnd, Recorder, TaskIdx, TaskState, TaskStats, Wait,
-    WakeBy, Woken, lateness,
+    CURRENT, Change, Kind, ON_CPU, Outcome, PollEnd, Recorder, TaskIdx, TaskState, TaskStats,
+    Times, Wait, WakeBy, Woken, lateness,
 };
 use crate::runner::control::{Control, Due};
 use crate::scenario::{Clock, Flavor, MAX_THREADS, Scenario};
@@ -74,60 +74,8 @@ pub(crate) struct CodeTask {
     jobs: AtomicU32,
     state: TaskState,
     times: Mutex<Times>,
-}
-
-/// A task's figures, as tokio-metrics would count them.
-#[derive(Debug, Default)]
-struct Times {
-    /// When the current state began.
-    since: Duration,
-    spawned: Duration,
-    polls: u64,
-    busy: Duration,
-    scheduled: Duration,
-    idle: Duration,
-    slow_polls: u64,
-    first_poll_delay: Option<Duration>,
     /// The thread's turn its last poll ended in (see [`turn`]).
-    ended_in: (u64, u64),
-}
-
-impl Times {
-    fn stats(&self) -> TaskStats {
-        TaskStats {
-            polls: self.polls,
-            busy: self.busy,
-            scheduled: self.scheduled,
-            idle: self.idle,
-            slow_polls: self.slow_polls,
-            first_poll_delay: self.first_poll_delay.unwrap_or_default(),
-            os: None,
-        }
-    }
-
-    fn poll_start(&mut self, now: Duration) {
-        // As tokio-metrics counts: the wait for the first poll is its own.
-        if self.polls == 0 {
-            self.first_poll_delay = Some(now.saturating_sub(self.spawned));
-        } else {
-            self.scheduled += now.saturating_sub(self.since);
-        }
-        self.polls += 1;
-        self.since = now;
-    }
-
-    fn poll_end(&mut self, now: Duration) {
-        let poll = now.saturating_sub(self.since);
-        self.busy += poll;
-        self.slow_polls +=
-            u64::from(poll > tokio_metrics::TaskMonitor::DEFAULT_SLOW_POLL_THRESHOLD);
-        self.since = now;
-    }
-
-    fn woken(&mut self, now: Duration) {
-        self.idle += now.saturating_sub(self.since);
-        self.since = now;
-    }
+    ended_in: Mutex<(u64, u64)>,
 }
 
 impl CodeTask {
@@ -300,11 +248,8 @@ impl Watcher {
             name: name.clone(),
             jobs: AtomicU32::new(0),
             state: TaskState::new(),
-            times: Mutex::new(Times {
-                since: now,
-                spawned: now,
-                ..Times::default()
-            }),
+            times: Mutex::new(Times::spawned_at(now)),
+            ended_in: Mutex::new((0, 0)),
         });
         self.tasks().insert(id, task.clone());
         self.recorder.record(
@@ -349,7 +294,7 @@ impl Watcher {
             let opens = match task.kind {
                 Kind::Task => p.phase == Phase::Before && p.id == task.id,
                 // A blocking job runs once, on a thread of the pool.
-                _ => p.phase == Phase::Idle && task.times().polls == 0,
+                _ => p.phase == Phase::Idle && !task.times().has_started(),
             };
             if opens {
                 *p = PollCtx {
@@ -401,11 +346,9 @@ impl Watcher {
         let (wait, due) = wait.unwrap_or((Wait::Other, None));
         task.state.set_wait(wait, due);
         if let Some(end) = task.state.poll_pending() {
-            let mut times = task.times();
-            times.poll_end(now);
-            times.ended_in = turn();
-            drop(times);
-            self.recorder.poll_end(0, end);
+            task.times().poll_end(now);
+            *task.ended_in.lock().unwrap_or_else(|e| e.into_inner()) = turn();
+            self.recorder.poll_end(0, |_| end);
         }
     }
 
@@ -452,7 +395,7 @@ impl Watcher {
         }
         if in_poll.is_some() && task.kind == Kind::Task {
             self.recorder
-                .poll_end(0, PollEnd::Done(Box::new((outcome, stats))));
+                .poll_end(0, |_| PollEnd::Done(Box::new((outcome, stats))));
         } else {
             self.recorder
                 .record(task.idx, 0, Change::Done { outcome, stats });
@@ -488,7 +431,7 @@ impl Watcher {
             }
         });
         let now = self.now();
-        let ended_in = task.times().ended_in;
+        let ended_in = *task.ended_in.lock().unwrap_or_else(|e| e.into_inner());
         let (by, waited) = match (wait, waited) {
             (Wait::Other, Some(Wait::Io)) if ended_in == turn() => {
                 (WakeBy::Runtime, Some(Wait::Yield))
