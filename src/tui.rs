@@ -33,12 +33,15 @@ pub fn run(mut app: App) -> std::io::Result<Closed> {
         signal_hook::flag::register_usize(s, signal.clone(), s as usize)?;
     }
     // ratatui's hook restores the terminal before reporting a panic; a
-    // scenario task's panic (a `fail` step) is part of the lesson, not a
-    // crash, so it must not tear the screen down.
+    // task's panic (a `fail` step, or your own code's) is part of the run,
+    // not a crash, so it must not tear the screen down: your own code's is
+    // its task's outcome.
     let mut terminal = ratatui::init();
     let restore_and_report = std::panic::take_hook();
     std::panic::set_hook(Box::new(move |info| {
-        if !crate::probe::in_task() {
+        if crate::probe::in_task() {
+            crate::watch::note_panic(&crate::probe::panic_message(info.payload()));
+        } else {
             restore_and_report(info);
         }
     }));

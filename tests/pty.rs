@@ -667,6 +667,20 @@ fn polls(text: &str) -> Option<u64> {
 }
 
 #[test]
+fn a_panic_in_your_own_code_shows_as_its_task_panicking_on_screen() {
+    let program = common::example("panic_in_task");
+    let mut term = Terminal::start_program(&program, &["--speed", "25"]);
+    let text = term.wait_for("the end of the run", |t| t.contains("DONE"));
+    let toast = states(&text)
+        .into_iter()
+        .find(|(name, _)| name == "toast")
+        .unwrap_or_else(|| panic!("a toast row:\n{text}"));
+    assert_eq!(toast.1, "done (panicked)", "{text}");
+    term.press("q");
+    assert!(term.ended().success());
+}
+
+#[test]
 fn your_own_code_steps_one_poll_at_a_time_and_q_exits_0() {
     let program = common::example("your_code");
     let mut term = Terminal::start_program(&program, &["--paused", "--clock", "virtual"]);
