@@ -18,20 +18,23 @@ fn ms(n: u64) -> Duration {
 }
 
 fn main() -> ExitCode {
-    taskscope::Watch::new().virtual_clock().run(async {
-        let sleeper = Builder::new().name("sleeper").spawn(async {
-            sleep(ms(100)).await; // set a 100 ms timer
-            cpu(ms(5)); // timer fired: do a little work
-        });
-        let blocker = Builder::new().name("blocker").spawn(async {
-            block(ms(300)); // std::thread::sleep inside async code
-        });
-        let bystander = Builder::new().name("bystander").spawn(async {
-            sleep(ms(50)).await; // set the table (if it ever gets the thread)
-            cpu(ms(10)); // a quick job
-        });
-        for task in [sleeper, blocker, bystander] {
-            task.unwrap().await.unwrap();
-        }
-    })
+    taskscope::Watch::new()
+        .virtual_clock()
+        .pace(0.03)
+        .run(async {
+            let sleeper = Builder::new().name("sleeper").spawn(async {
+                sleep(ms(100)).await; // set a 100 ms timer
+                cpu(ms(5)); // timer fired: do a little work
+            });
+            let blocker = Builder::new().name("blocker").spawn(async {
+                block(ms(300)); // std::thread::sleep inside async code
+            });
+            let bystander = Builder::new().name("bystander").spawn(async {
+                sleep(ms(50)).await; // set the table (if it ever gets the thread)
+                cpu(ms(10)); // a quick job
+            });
+            for task in [sleeper, blocker, bystander] {
+                task.unwrap().await.unwrap();
+            }
+        })
 }

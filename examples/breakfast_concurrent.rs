@@ -21,12 +21,15 @@ async fn dish(work: Duration, wait: Duration) {
 }
 
 fn main() -> ExitCode {
-    taskscope::Watch::new().virtual_clock().run(async {
-        let eggs = Builder::new().name("eggs").spawn(dish(ms(400), ms(300)));
-        let toast = Builder::new().name("toast").spawn(dish(ms(300), ms(200)));
-        let coffee = Builder::new().name("coffee").spawn(dish(ms(300), ms(200)));
-        for dish in [eggs, toast, coffee] {
-            dish.unwrap().await.unwrap();
-        }
-    })
+    taskscope::Watch::new()
+        .virtual_clock()
+        .pace(0.1)
+        .run(async {
+            let eggs = Builder::new().name("eggs").spawn(dish(ms(400), ms(300)));
+            let toast = Builder::new().name("toast").spawn(dish(ms(300), ms(200)));
+            let coffee = Builder::new().name("coffee").spawn(dish(ms(300), ms(200)));
+            for dish in [eggs, toast, coffee] {
+                dish.unwrap().await.unwrap();
+            }
+        })
 }

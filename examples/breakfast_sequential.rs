@@ -13,18 +13,21 @@ fn ms(n: u64) -> Duration {
 }
 
 fn main() -> ExitCode {
-    taskscope::Watch::new().virtual_clock().run(async {
-        let cook = tokio::task::Builder::new()
-            .name("cook")
-            .spawn(async {
-                cpu(ms(400)); // crack and whisk the eggs
-                io(ms(300)).await; // eggs boiling: we stand and watch the pot
-                cpu(ms(300)); // slice and butter the bread
-                io(ms(200)).await; // bread in the toaster
-                cpu(ms(300)); // grind the coffee
-                io(ms(200)).await; // coffee brewing
-            })
-            .unwrap();
-        cook.await.unwrap();
-    })
+    taskscope::Watch::new()
+        .virtual_clock()
+        .pace(0.1)
+        .run(async {
+            let cook = tokio::task::Builder::new()
+                .name("cook")
+                .spawn(async {
+                    cpu(ms(400)); // crack and whisk the eggs
+                    io(ms(300)).await; // eggs boiling: we stand and watch the pot
+                    cpu(ms(300)); // slice and butter the bread
+                    io(ms(200)).await; // bread in the toaster
+                    cpu(ms(300)); // grind the coffee
+                    io(ms(200)).await; // coffee brewing
+                })
+                .unwrap();
+            cook.await.unwrap();
+        })
 }

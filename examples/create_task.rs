@@ -11,16 +11,19 @@ use tokio::task::Builder;
 use tokio::time::sleep;
 
 fn main() -> ExitCode {
-    taskscope::Watch::new().virtual_clock().run(async {
-        let hello = Builder::new()
-            .name("say-after-3s")
-            .spawn(sleep(Duration::from_secs(3)))
-            .unwrap();
-        let world = Builder::new()
-            .name("say-after-6s")
-            .spawn(sleep(Duration::from_secs(6)))
-            .unwrap();
-        hello.await.unwrap();
-        world.await.unwrap();
-    })
+    taskscope::Watch::new()
+        .virtual_clock()
+        .pace(0.5)
+        .run(async {
+            let hello = Builder::new()
+                .name("say-after-3s")
+                .spawn(sleep(Duration::from_secs(3)))
+                .unwrap();
+            let world = Builder::new()
+                .name("say-after-6s")
+                .spawn(sleep(Duration::from_secs(6)))
+                .unwrap();
+            hello.await.unwrap();
+            world.await.unwrap();
+        })
 }

@@ -213,9 +213,15 @@ fn run(args: RunArgs) -> Result<u8, Error> {
 pub fn run_code(
     name: String,
     runtime: scenario::RuntimeSpec,
+    pace: Option<f64>,
     program: Arc<crate::watch::Program>,
     opts: RunOpts,
 ) -> Result<u8, Error> {
+    if let Some(p) = pace.filter(|p| !(0.01..=100.0).contains(p)) {
+        return Err(Error::Input(format!(
+            "Watch::pace({p}): expected a speed from 0.01 (slow motion) to 100"
+        )));
+    }
     if runtime.flavor == scenario::Flavor::MultiThread
         && !(1..=scenario::MAX_WORKERS).contains(&runtime.workers)
     {
@@ -225,7 +231,7 @@ pub fn run_code(
             scenario::MAX_WORKERS
         )));
     }
-    let scenario = crate::watch::scenario(name, runtime, program);
+    let mut scenario = crate::watch::scenario(name, runtime, program);
     if scenario.runtime.clock == Clock::Virtual && opts.clock.is_none() {
         // Checked as --clock virtual would be.
         scenario
@@ -237,6 +243,8 @@ pub fn run_code(
         Some(ClockArg::Virtual) => false,
         None => scenario.runtime.clock == Clock::Real,
     };
+    // The pace the dashboard opens at: the virtual clock's only.
+    scenario.speed = pace.filter(|_| !real);
     if real && opts.speed.is_some_and(|s| s != 1.0) {
         return Err(Error::Input(
             "--speed: on the real clock your code runs at its own pace (taskscope cannot \

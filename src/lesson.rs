@@ -22,21 +22,36 @@ const CHILD_JOB: &str = "TASKSCOPE_LESSON_CPU_NS";
 /// Longest work a child process is given.
 const CHILD_LIMIT: Duration = Duration::from_secs(120);
 
-/// Hands-on work: the task keeps its worker for `d` (CPU-bound).
+/// Hands-on work: the task keeps its worker for `d` (CPU-bound), shown
+/// as holding it.
 pub fn cpu(d: Duration) {
     match crate::watch::active() {
-        Some(w) if w.is_virtual() => charge(w, d),
-        _ => work::burn_cpu(d),
+        Some(w) if w.is_virtual() => holding(w, || charge(w, d)),
+        Some(w) => holding(w, || work::burn_cpu(d)),
+        None => work::burn_cpu(d),
     }
 }
 
 /// A blocking call inside async code (`std::thread::sleep(d)`): the worker
-/// is held, and every other task on it waits.
+/// is held, and every other task on it waits; shown as holding it.
 pub fn block(d: Duration) {
     match crate::watch::active() {
-        Some(w) if w.is_virtual() => charge(w, d),
-        _ => std::thread::sleep(d),
+        Some(w) if w.is_virtual() => holding(w, || charge(w, d)),
+        Some(w) => holding(w, || std::thread::sleep(d)),
+        None => std::thread::sleep(d),
     }
+}
+
+/// Runs `work` inside the current poll, the task shown as holding its
+/// worker meanwhile (as a scenario's `cpu` and `block` steps are).
+fn holding(w: &crate::watch::Watcher, work: impl FnOnce()) {
+    let Some(task) = crate::probe::CURRENT.with(std::cell::Cell::get) else {
+        // Not in a task's poll (a blocking job's thread): just the work.
+        return work();
+    };
+    w.recorder().poll_step(task, crate::watch::HOLDING_STEP);
+    work();
+    w.recorder().poll_step(task, 0);
 }
 
 /// Burns `d` of CPU on the current thread, on any clock (for a

@@ -182,6 +182,20 @@ impl Action {
     }
 }
 
+impl Scenario {
+    /// Whether step `step` of task kind `spec` holds its worker: a `cpu` or
+    /// `block` step, or in your own code a lesson helper's work.
+    pub fn holds_worker(&self, spec: u32, step: u32) -> bool {
+        if self.code.is_some() {
+            return step == crate::watch::HOLDING_STEP;
+        }
+        self.tasks
+            .get(spec as usize)
+            .and_then(|t| t.steps.get(step as usize))
+            .is_some_and(|s| s.action.holds_worker())
+    }
+}
+
 /// A step rendered for people: `sleep 100ms`, `join toast`.
 pub struct StepLabel<'a> {
     pub scenario: &'a Scenario,

@@ -42,6 +42,11 @@ use crate::scenario::{Clock, Flavor, RuntimeSpec, Scenario};
 pub use scope::Scope;
 pub(crate) use scope::{Watcher, active, hinted, note_panic};
 
+/// Your code's tasks have no steps: step 0 is its code, and this step is
+/// a lesson helper's work holding its worker ([`crate::lesson::cpu`],
+/// [`crate::lesson::block`]), drawn as a scenario's `cpu` and `block` are.
+pub(crate) const HOLDING_STEP: u32 = 1;
+
 /// Runs `future` as the root task (`main`) of a runtime taskscope watches,
 /// with taskscope's run options read from the command line (`--headless`,
 /// `--json`, `--events FILE`, `--paused`, `--clock virtual`, ...: try
@@ -60,6 +65,7 @@ where
 pub struct Watch {
     runtime: RuntimeSpec,
     name: Option<String>,
+    pace: Option<f64>,
 }
 
 impl Default for Watch {
@@ -79,6 +85,7 @@ impl Watch {
                 cpus: None,
             },
             name: None,
+            pace: None,
         }
     }
 
@@ -117,6 +124,15 @@ impl Watch {
         self
     }
 
+    /// The speed the dashboard opens at on the virtual clock (0.1: ten
+    /// times slower than real time), as a lesson's own pace, so a run of a
+    /// few hundred milliseconds can be watched; `--speed` overrides it.
+    /// 0.01 to 100. The real clock always runs at your code's own pace.
+    pub fn pace(mut self, speed: f64) -> Watch {
+        self.pace = Some(speed);
+        self
+    }
+
     /// Runs `future` as the root task `main`, as [`watch`] does.
     pub fn run<F>(self, future: F) -> ExitCode
     where
@@ -143,7 +159,8 @@ impl Watch {
                 let _ = future.await;
             }))),
         };
-        match crate::command::run_code(name, self.runtime, Arc::new(program), cli.options) {
+        let program = Arc::new(program);
+        match crate::command::run_code(name, self.runtime, self.pace, program, cli.options) {
             Ok(code) => ExitCode::from(code),
             Err(e) => {
                 crate::command::say(&e.to_string());

@@ -681,6 +681,20 @@ fn a_panic_in_your_own_code_shows_as_its_task_panicking_on_screen() {
 }
 
 #[test]
+fn your_own_codes_blocking_call_holds_its_worker_at_the_examples_pace() {
+    let program = common::example("blocking_the_loop");
+    let mut term = Terminal::start_program(&program, &[]);
+    // Its pace (Watch::pace) is the twin lesson's: 300 ms held take 10 s.
+    let text = term.wait_for("the blocker holding its worker", |t| {
+        t.contains("HOLDING worker 0")
+    });
+    assert!(text.contains("speed 0.03x"), "{text}");
+    assert!(text.contains("blocker holds worker 0"), "{text}");
+    term.press("q");
+    assert!(term.ended().success());
+}
+
+#[test]
 fn your_own_code_steps_one_poll_at_a_time_and_q_exits_0() {
     let program = common::example("your_code");
     let mut term = Terminal::start_program(&program, &["--paused", "--clock", "virtual"]);

@@ -199,6 +199,33 @@ fn your_code_on_the_real_clock_and_on_several_workers() {
     assert!(waited("coffee", "io") >= 200.0);
 }
 
+/// The `(t_ms, step)` of each running transition of `task` in an events file.
+fn running_steps(events: &str, task: &str) -> Vec<(f64, u64)> {
+    events
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .filter(|e| e["task"] == task && e["state"] == "running")
+        .map(|e| (e["t_ms"].as_f64().unwrap(), e["step"].as_u64().unwrap()))
+        .collect()
+}
+
+#[test]
+fn a_lesson_helpers_work_holds_its_worker_as_a_block_step_does() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("run.jsonl");
+    let file_arg = file.to_str().unwrap();
+    output(
+        &common::example("blocking_the_loop"),
+        &["--headless", "--events", file_arg],
+    );
+    // Polled at 0 (its code), holding its worker inside `block` from 0 to
+    // 300 ms (the step your code's screen draws as holding), then its code.
+    assert_eq!(
+        running_steps(&std::fs::read_to_string(&file).unwrap(), "blocker"),
+        [(0.0, 0), (0.0, 1), (300.0, 0)]
+    );
+}
+
 #[test]
 fn wrong_options_are_exit_2_and_help_lists_the_run_options() {
     let program = common::example("your_code");

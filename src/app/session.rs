@@ -536,11 +536,7 @@ impl Session {
 
     /// Whether step `step` of task kind `spec` holds its worker (cpu, block).
     pub fn holds_worker(&self, spec: u32, step: u32) -> bool {
-        self.scenario
-            .tasks
-            .get(spec as usize)
-            .and_then(|t| t.steps.get(step as usize))
-            .is_some_and(|s| s.action.holds_worker())
+        self.scenario.holds_worker(spec, step)
     }
 
     /// The worker a task has been holding, and since when, if it is.

@@ -120,12 +120,7 @@ pub fn render(timeline: &Timeline, info: &RunInfo, scenario: Option<&Scenario>) 
             escape(title)
         );
     };
-    let holds = |spec: u32, step: u32| {
-        scenario
-            .and_then(|sc| sc.tasks.get(spec as usize))
-            .and_then(|t| t.steps.get(step as usize))
-            .is_some_and(|st| st.action.holds_worker())
-    };
+    let holds = |spec: u32, step: u32| scenario.is_some_and(|sc| sc.holds_worker(spec, step));
     for (w, runs) in timeline.workers.iter().enumerate() {
         let _ = writeln!(
             s,

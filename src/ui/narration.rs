@@ -58,11 +58,15 @@ fn sentence(session: &Session) -> String {
             .step_of(task)
             .map(|(a, _)| session.scenario.label(a).to_string())
             .unwrap_or_default();
-        let mut s = format!(
-            "{}: {label} holds worker {worker} ({})",
-            name(task),
-            fmt_time(held)
-        );
+        let mut s = match label.as_str() {
+            // Your own code has no steps to name.
+            "" => format!("{} holds worker {worker} ({})", name(task), fmt_time(held)),
+            _ => format!(
+                "{}: {label} holds worker {worker} ({})",
+                name(task),
+                fmt_time(held)
+            ),
+        };
         if let Some((other, since)) = model
             .tasks
             .iter()
@@ -190,7 +194,11 @@ fn event(session: &Session, e: &crate::probe::Event) -> String {
         Change::Running { worker } if *worker == ON_CPU => {
             format!("the OS put {who} on a CPU")
         }
-        Change::Running { worker } => format!("worker {worker} polls {who}: {}", label(true)),
+        Change::Running { worker } => match label(true) {
+            // Your own code has no steps to name.
+            l if l.is_empty() => format!("worker {worker} polls {who}"),
+            l => format!("worker {worker} polls {who}: {l}"),
+        },
         Change::Waiting { wait, due } => match (wait, step) {
             (Wait::Timer, _) => format!(
                 "{who} set a timer: waiting until {}",
@@ -232,18 +240,19 @@ fn event(session: &Session, e: &crate::probe::Event) -> String {
                 "{who} returned Pending on something tokio does not name (a JoinHandle, a \
                  channel's recv, a Notify, a socket): its wake will tell"
             ),
-            (w, _) => format!(
-                "{who} returned Pending: waiting on {} for {}",
-                w.as_str(),
-                label(true)
-            ),
+            (w, _) => match label(true) {
+                l if l.is_empty() => format!("{who} returned Pending: waiting on {}", w.as_str()),
+                l => format!("{who} returned Pending: waiting on {} for {l}", w.as_str()),
+            },
         },
         Change::Ready { by, late, waited } => {
+            // On the real clock time goes on while the scheduler is paused.
+            let why = match s.runtime.clock {
+                crate::scenario::Clock::Real => "the worker was busy, or the run paused",
+                crate::scenario::Clock::Virtual => "the worker was busy",
+            };
             let late = late.map_or(String::new(), |l| {
-                format!(
-                    ", {} late: the worker was busy when it was due",
-                    fmt_time(l)
-                )
+                format!(", {} late: {why} when it was due", fmt_time(l))
             });
             match (by, step) {
                 (WakeBy::Os, _) => {
