@@ -114,6 +114,42 @@ enum Start {
     Real(quanta::Instant),
 }
 
+/// Where an event goes in the merged order: (time ns, thread, seq).
+type Key = (u64, usize, u64);
+
+impl Merge {
+    fn push(&mut self, key: Key, event: Event) {
+        self.keys.push(key);
+        self.pending.push(event);
+    }
+
+    /// A poll's start, placed before the events its thread recorded inside
+    /// that poll (they came first, its entry only when it ended), so each
+    /// thread's events stay in order and a single thread's need no sort.
+    fn push_start(&mut self, key: Key, event: Event) {
+        let (_, thread, seq) = key;
+        let mut at = self.keys.len();
+        while at > 0 && self.keys[at - 1].1 == thread && self.keys[at - 1].2 > seq {
+            at -= 1;
+        }
+        self.keys.insert(at, key);
+        self.pending.insert(at, event);
+    }
+
+    /// Sorts the pending events by key, if they are not in order already.
+    fn sort(&mut self) {
+        if self.keys.is_sorted() {
+            return;
+        }
+        let mut order: Vec<usize> = (0..self.keys.len()).collect();
+        order.sort_unstable_by_key(|&i| self.keys[i]);
+        let mut events: Vec<Option<Event>> = self.pending.drain(..).map(Some).collect();
+        self.pending
+            .extend(order.iter().filter_map(|&i| events[i].take()));
+        self.keys = order.iter().map(|&i| self.keys[i]).collect();
+    }
+}
+
 /// What one drain handed over.
 pub struct Drained {
     pub dropped: u64,
@@ -123,7 +159,10 @@ pub struct Drained {
 /// The consumer's side: events expanded but not handed over yet.
 #[derive(Default)]
 struct Merge {
-    pending: Vec<(u64, u64, usize, Event)>,
+    /// In time order per thread (and across threads once sorted).
+    pending: Vec<Event>,
+    /// Each pending event's sort key: (time ns, thread, seq).
+    keys: Vec<Key>,
     /// Per thread: polls whose start was handed over while they ran, and
     /// whose entry has not come yet (one or two: polls of a thread follow
     /// each other).
@@ -494,48 +533,58 @@ impl Recorder {
             if merge.started.len() <= buf.id {
                 merge.started.resize(buf.id + 1, Vec::new());
             }
-            // A poll in progress: shown now, and nothing of its thread after
-            // its start can be handed over yet.
-            if let Some((seq, task, worker, step, start)) = read_open(&buf.open) {
+            // A poll in progress (read before its thread's entries, so no
+            // poll of it ends unseen between the two): shown now, and
+            // nothing of its thread after its start can be handed over yet.
+            let open = read_open(&buf.open);
+            let mut entries = std::mem::take(&mut merge.spare);
+            std::mem::swap(
+                &mut entries,
+                &mut *buf.entries.lock().unwrap_or_else(|e| e.into_inner()),
+            );
+            // The open poll may have ended since: its entry is here then.
+            let mut open_ended = false;
+            for entry in entries.drain(..) {
+                if let (Some(o), Entry::Poll { seq, .. }) = (open, &entry) {
+                    open_ended |= *seq == o.0;
+                }
+                expand(entry, buf.id, merge);
+            }
+            merge.spare = entries;
+            if let Some((seq, task, worker, step, start)) = open {
                 horizon = horizon.min(start);
-                if !merge.started[buf.id].contains(&seq) {
+                if !open_ended && !merge.started[buf.id].contains(&seq) {
                     merge.started[buf.id].push(seq);
-                    merge.pending.push((
-                        start,
-                        seq,
-                        buf.id,
+                    merge.push_start(
+                        (start, buf.id, seq),
                         Event {
                             t: Duration::from_nanos(start),
                             task,
                             step,
                             change: Change::Running { worker },
                         },
-                    ));
+                    );
                 }
             }
-            let mut entries = std::mem::take(&mut merge.spare);
-            std::mem::swap(
-                &mut entries,
-                &mut *buf.entries.lock().unwrap_or_else(|e| e.into_inner()),
-            );
-            for entry in entries.drain(..) {
-                expand(entry, buf.id, &mut merge.started, &mut merge.pending);
-            }
-            merge.spare = entries;
         }
         self.room.notify_all();
-        // Mostly in order already (one thread, or polls with nothing inside
-        // them): sorting is skipped then.
-        let key = |p: &(u64, u64, usize, Event)| (p.0, p.2, p.1);
-        if !merge.pending.is_sorted_by_key(key) {
-            merge.pending.sort_by_key(key);
-        }
+        // In order already with one thread recording (each thread's events
+        // are): sorting is for several.
+        merge.sort();
         let ready = if finished {
             merge.pending.len()
         } else {
-            merge.pending.partition_point(|p| p.0 <= horizon)
+            merge.keys.partition_point(|k| k.0 <= horizon)
         };
-        into.extend(merge.pending.drain(..ready).map(|p| p.3));
+        if ready == merge.pending.len() && into.is_empty() {
+            // All of it: handed over as it is, the consumer's emptied batch
+            // taking its place.
+            std::mem::swap(into, &mut merge.pending);
+            merge.keys.clear();
+        } else {
+            into.extend(merge.pending.drain(..ready));
+            merge.keys.drain(..ready);
+        }
         Drained {
             dropped: self.dropped.load(Ordering::Relaxed),
             finished: finished && merge.pending.is_empty(),
@@ -601,15 +650,10 @@ fn read_open(open: &Open) -> Option<(u64, TaskIdx, u16, u32, u64)> {
     }
 }
 
-/// One entry as transitions, with their sort keys.
-fn expand(
-    entry: Entry,
-    thread: usize,
-    started: &mut [Vec<u64>],
-    pending: &mut Vec<(u64, u64, usize, Event)>,
-) {
+/// One entry of thread `thread` as transitions, into the merge.
+fn expand(entry: Entry, thread: usize, merge: &mut Merge) {
     match entry {
-        Entry::Event { seq, event } => pending.push((ns(event.t), seq, thread, event)),
+        Entry::Event { seq, event } => merge.push((ns(event.t), thread, seq), event),
         Entry::Poll {
             seq,
             end_seq,
@@ -622,20 +666,19 @@ fn expand(
             how,
         } => {
             // Its start may have been handed over while it ran.
-            if let Some(i) = started[thread].iter().position(|s| *s == seq) {
-                started[thread].swap_remove(i);
+            let started = &mut merge.started[thread];
+            if let Some(i) = started.iter().position(|s| *s == seq) {
+                started.swap_remove(i);
             } else {
-                pending.push((
-                    start,
-                    seq,
-                    thread,
+                merge.push_start(
+                    (start, thread, seq),
                     Event {
                         t: Duration::from_nanos(start),
                         task,
                         step,
                         change: Change::Running { worker },
                     },
-                ));
+                );
             }
             let change = match how {
                 PollEnd::Waiting { wait, due } => Change::Waiting { wait, due },
@@ -649,17 +692,134 @@ fn expand(
                     Change::Done { outcome, stats }
                 }
             };
-            pending.push((
-                end,
-                end_seq,
-                thread,
+            merge.push(
+                (end, thread, end_seq),
                 Event {
                     t: Duration::from_nanos(end),
                     task,
                     step: end_step,
                     change,
                 },
-            ));
+            );
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ready() -> Change {
+        Change::Ready {
+            by: WakeBy::Runtime,
+            late: None,
+            waited: None,
+        }
+    }
+
+    fn waiting() -> PollEnd {
+        PollEnd::Waiting {
+            wait: Wait::Yield,
+            due: None,
+        }
+    }
+
+    /// (task, state word) of each event, in the order handed over.
+    fn order(events: &[Event]) -> Vec<(TaskIdx, &'static str)> {
+        events
+            .iter()
+            .map(|e| {
+                let word = match e.change {
+                    Change::Running { .. } => "running",
+                    Change::Ready { .. } => "ready",
+                    Change::Waiting { .. } => "waiting",
+                    _ => "other",
+                };
+                (e.task, word)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn what_a_poll_records_inside_it_comes_after_its_start() {
+        let r = Recorder::new(1024, false);
+        r.start_clock();
+        r.record(1, 0, ready());
+        r.poll_start(0, 0);
+        // Inside task 0's poll: it wakes task 2. Its entry comes later.
+        r.record(2, 0, ready());
+        r.poll_end(0, |_| waiting());
+        let mut out = Vec::new();
+        r.finish();
+        r.drain(&mut out, Duration::ZERO);
+        assert_eq!(
+            order(&out),
+            [(1, "ready"), (0, "running"), (2, "ready"), (0, "waiting")]
+        );
+        assert!(out.is_sorted_by_key(|e| e.t));
+    }
+
+    #[test]
+    fn a_poll_in_progress_is_shown_once_and_before_what_it_recorded() {
+        let r = Recorder::new(1024, false);
+        r.start_clock();
+        r.poll_start(0, 0);
+        r.record(2, 0, ready());
+        let mut out = Vec::new();
+        r.drain(&mut out, Duration::ZERO);
+        // The start is shown while it runs; what it did after its start
+        // waits, as something of another thread could still come before.
+        assert_eq!(order(&out), [(0, "running")]);
+        r.poll_end(0, |_| waiting());
+        r.finish();
+        r.drain(&mut out, Duration::ZERO);
+        assert_eq!(order(&out), [(0, "running"), (2, "ready"), (0, "waiting")]);
+    }
+
+    #[test]
+    fn several_threads_are_merged_in_time_order() {
+        let r = Recorder::new(1024, false);
+        r.start_clock();
+        let threads: Vec<_> = (0..4u32)
+            .map(|t| {
+                let r = r.clone();
+                std::thread::spawn(move || {
+                    for i in 0..500 {
+                        r.poll_start(t * 1000 + i, 0);
+                        r.record(t * 1000 + i + 1, 0, ready());
+                        r.poll_end(0, |_| waiting());
+                    }
+                })
+            })
+            .collect();
+        let mut out = Vec::new();
+        while threads.iter().any(|t| !t.is_finished()) {
+            r.drain(&mut out, Duration::ZERO);
+        }
+        for t in threads {
+            t.join().unwrap();
+        }
+        r.finish();
+        r.drain(&mut out, Duration::ZERO);
+        assert_eq!(out.len(), 4 * 500 * 3);
+        assert!(out.is_sorted_by_key(|e| e.t), "handed over in time order");
+        // Each poll: its start, then what it recorded, then its end.
+        for t in 0..4u32 {
+            let mine: Vec<_> = order(&out)
+                .into_iter()
+                .filter(|(task, _)| task / 1000 == t)
+                .collect();
+            for (i, poll) in mine.chunks(3).enumerate() {
+                let i = i as u32;
+                assert_eq!(
+                    poll,
+                    [
+                        (t * 1000 + i, "running"),
+                        (t * 1000 + i + 1, "ready"),
+                        (t * 1000 + i, "waiting")
+                    ]
+                );
+            }
         }
     }
 }
