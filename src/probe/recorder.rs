@@ -136,17 +136,43 @@ impl Merge {
         self.pending.insert(at, event);
     }
 
-    /// Sorts the pending events by key, if they are not in order already.
+    /// Puts the pending events in key order, if they are not already: they
+    /// are runs in order (each thread's, and what was held back before),
+    /// merged into the spare buffers, which keep their room.
     fn sort(&mut self) {
         if self.keys.is_sorted() {
             return;
         }
-        let mut order: Vec<usize> = (0..self.keys.len()).collect();
-        order.sort_unstable_by_key(|&i| self.keys[i]);
-        let mut events: Vec<Option<Event>> = self.pending.drain(..).map(Some).collect();
-        self.pending
-            .extend(order.iter().filter_map(|&i| events[i].take()));
-        self.keys = order.iter().map(|&i| self.keys[i]).collect();
+        let mut heap = std::collections::BinaryHeap::new();
+        let mut start = 0;
+        for i in 1..=self.keys.len() {
+            if i == self.keys.len() || self.keys[i] < self.keys[i - 1] {
+                heap.push(std::cmp::Reverse((self.keys[start], start, i)));
+                start = i;
+            }
+        }
+        self.sorted.0.clear();
+        self.sorted.1.clear();
+        self.sorted.0.reserve(self.keys.len());
+        self.sorted.1.reserve(self.keys.len());
+        while let Some(std::cmp::Reverse((key, at, end))) = heap.pop() {
+            self.sorted.0.push(key);
+            // A cheap stand-in (no heap data) where the event was.
+            let stand_in = Event {
+                t: Duration::ZERO,
+                task: 0,
+                step: 0,
+                change: Change::Running { worker: 0 },
+            };
+            self.sorted
+                .1
+                .push(std::mem::replace(&mut self.pending[at], stand_in));
+            if at + 1 < end {
+                heap.push(std::cmp::Reverse((self.keys[at + 1], at + 1, end)));
+            }
+        }
+        std::mem::swap(&mut self.keys, &mut self.sorted.0);
+        std::mem::swap(&mut self.pending, &mut self.sorted.1);
     }
 }
 
@@ -163,6 +189,8 @@ struct Merge {
     pending: Vec<Event>,
     /// Each pending event's sort key: (time ns, thread, seq).
     keys: Vec<Key>,
+    /// Where [`Merge::sort`] merges into (then swapped with the two above).
+    sorted: (Vec<Key>, Vec<Event>),
     /// Per thread: polls whose start was handed over while they ran, and
     /// whose entry has not come yet (one or two: polls of a thread follow
     /// each other).
