@@ -149,10 +149,19 @@ pub fn footer(app: &App, session: &Session, area: Rect, buf: &mut Buffer) {
     hint_line(app, hints, buf);
 }
 
-/// The footer's key hints, from the key table.
+/// The footer's key hints, from the key table. When they do not all fit,
+/// help and quit come first, so the way out is always on screen.
 pub fn hint_line(app: &App, area: Rect, buf: &mut Buffer) {
+    let mut bindings: Vec<_> = keys::bindings(app.context(), true).collect();
+    let width: usize = bindings
+        .iter()
+        .map(|b| keys::keys_label(b).chars().count() + b.short.chars().count() + 2)
+        .sum();
+    if width > usize::from(area.width) {
+        bindings.sort_by_key(|b| !matches!(b.short, "help" | "quit"));
+    }
     let mut spans = Vec::new();
-    for b in keys::bindings(app.context(), true) {
+    for b in bindings {
         spans.push(Span::styled(keys::keys_label(b), theme::KEY));
         spans.push(Span::styled(format!(" {} ", b.short), Style::new()));
     }

@@ -98,12 +98,27 @@ pub fn render(app: &App, session: &Session, visible: &[u32], area: Rect, buf: &m
             }
         });
     // Narrow screens keep name, state and step; the figures need room.
+    // Your own code has no steps: its state and figures take their room.
     let wide = area.width >= 100;
+    let code = session.scenario.code.is_some();
     let header = Row::new([
         "task", "id", "state", "step", "polls", "busy", "sched", "idle", "slow",
     ])
     .style(theme::HEADER);
-    let widths = if wide {
+    let widths = if code {
+        let (id, idle, slow) = if wide { (5, 8, 4) } else { (0, 0, 0) };
+        vec![
+            Constraint::Length(if wide { 16 } else { 14 }),
+            Constraint::Length(id),
+            Constraint::Fill(1),
+            Constraint::Length(0),
+            Constraint::Length(5),
+            Constraint::Length(8),
+            Constraint::Length(8),
+            Constraint::Length(idle),
+            Constraint::Length(slow),
+        ]
+    } else if wide {
         vec![
             Constraint::Length(16),
             Constraint::Length(5),
