@@ -110,11 +110,14 @@ pub struct RunOpts {
     /// Draw the timeline as an SVG picture (for slides).
     #[arg(long, value_name = "FILE")]
     pub svg: Option<PathBuf>,
-    /// Override the clock.
+    /// Which clock: virtual (tokio's paused clock: exact and repeatable,
+    /// time moves only in timers) or real (the wall clock). Default: the
+    /// lesson's own; your own code's is real unless it asks for virtual.
     #[arg(long, value_enum)]
     pub clock: Option<ClockArg>,
-    /// Pace: 0.25 is 4x slow motion (default: the lesson's own pace on
-    /// screen, real time headless).
+    /// Pace: 0.25 is 4x slow motion. Default: on screen, the lesson's own
+    /// pace; headless, the virtual clock as fast as it can go and the real
+    /// clock in real time.
     #[arg(long, value_parser = parse_speed)]
     pub speed: Option<f64>,
     /// Open the dashboard paused (press n to step one poll, space to go).
