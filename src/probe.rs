@@ -43,6 +43,17 @@ pub struct Sample {
     pub tasks: Vec<(TaskIdx, TaskStats)>,
 }
 
+impl Sample {
+    /// The same sample without the tasks' figures.
+    pub fn runtime_only(&self) -> Sample {
+        Sample {
+            at: self.at,
+            runtime: self.runtime,
+            tasks: Vec::new(),
+        }
+    }
+}
+
 /// From tokio-metrics' `RuntimeMonitor`, over the last sampling interval.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct RuntimeSample {

@@ -472,11 +472,10 @@ async fn main(
         let tasks = move || {
             s.probes
                 .lock()
-                .map(|p| {
-                    p.iter()
-                        .filter(|p| !p.is_done())
-                        .map(|p| (p.idx(), p.stats()))
-                        .collect()
+                .map(|mut p| {
+                    // A task that is done has its figures in its done event.
+                    p.retain(|p| !p.is_done());
+                    p.iter().map(|p| (p.idx(), p.stats())).collect()
                 })
                 .unwrap_or_default()
         };

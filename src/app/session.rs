@@ -249,6 +249,13 @@ impl Session {
                 if self.samples.len() >= SAMPLES_KEPT {
                     self.samples.pop_front();
                 }
+                // Only the newest keeps every task's figures (100,000 tasks
+                // are 10 MB a sample): older ones keep the runtime's.
+                if let Some((_, older)) = self.samples.back_mut()
+                    && !older.tasks.is_empty()
+                {
+                    *older = Arc::new(older.runtime_only());
+                }
                 self.samples.push_back((sample.at, sample));
             }
         }
