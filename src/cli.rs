@@ -155,3 +155,39 @@ fn parse_at_ms(s: &str) -> Result<f64, String> {
         )),
     }
 }
+
+/// Parses the command line. On an error, `--help` or `--version`, prints
+/// clap's text with control characters made visible (an argument may hold
+/// escape sequences, which must not reach the terminal) and gives the exit
+/// code: 0 for help and version, 2 for an error.
+pub fn parse<T: Parser>() -> Result<T, u8> {
+    use std::io::Write;
+    // clap would echo such an argument raw, or strip it from its message.
+    for (i, arg) in std::env::args_os().enumerate().skip(1) {
+        let arg = arg.to_string_lossy();
+        if arg.chars().any(crate::text::is_hidden) {
+            let _ = writeln!(
+                std::io::stderr(),
+                "error: argument {i} (`{}`) holds control characters; expected plain text",
+                crate::text::visible(&arg)
+            );
+            return Err(2);
+        }
+    }
+    T::try_parse().map_err(|e| {
+        let text: Vec<String> = e
+            .render()
+            .to_string()
+            .lines()
+            .map(|l| crate::text::visible(l).into_owned())
+            .collect();
+        let text = text.join("\n") + "\n";
+        if e.use_stderr() {
+            let _ = std::io::stderr().write_all(text.as_bytes());
+            2
+        } else {
+            let _ = std::io::stdout().write_all(text.as_bytes());
+            0
+        }
+    })
+}

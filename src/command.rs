@@ -399,9 +399,10 @@ fn create_output(flag: &str, path: &Path) -> Result<AtomicFile, Error> {
 /// process at once, removing the temporary files first, so nothing
 /// half-written stays behind.
 fn watch_signals(temps: Vec<PathBuf>) -> Arc<AtomicUsize> {
-    use signal_hook::consts::{SIGINT, SIGTERM};
+    use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
     let interrupt = Arc::new(AtomicUsize::new(0));
-    let Ok(mut signals) = signal_hook::iterator::Signals::new([SIGINT, SIGTERM]) else {
+    // SIGHUP: the terminal it ran in was closed.
+    let Ok(mut signals) = signal_hook::iterator::Signals::new([SIGINT, SIGTERM, SIGHUP]) else {
         return interrupt;
     };
     let flag = interrupt.clone();

@@ -66,6 +66,17 @@ impl AtomicFile {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
             Err(e) => return Err(e),
         };
+        // A link to a file (or to nothing) is neither written through nor
+        // replaced: renaming onto it would replace the link itself, and
+        // `/dev/stdout` redirected to a file is such a link.
+        let is_link = std::fs::symlink_metadata(target).is_ok_and(|m| m.file_type().is_symlink());
+        if is_link && existing.as_ref().is_none_or(|m| m.is_file()) {
+            return Err(unusable(
+                "the path is a symbolic link; taskscope neither writes through it nor replaces \
+                 it: expected the path of the file itself"
+                    .into(),
+            ));
+        }
         match &existing {
             Some(m) if m.is_dir() => {
                 return Err(unusable(
@@ -92,8 +103,14 @@ impl AtomicFile {
                 crate::text::visible(&dir.display().to_string())
             )));
         }
+        // `.NAME.XXXXXXXX.taskscope.tmp`, NAME cut so it fits in a file
+        // name (255 bytes) whatever NAME's length.
         let mut prefix = std::ffi::OsString::from(".");
-        prefix.push(name);
+        match name.as_encoded_bytes() {
+            short if short.len() <= 200 => prefix.push(name),
+            // Cut bytes may split a character: the lossy form is still a name.
+            long => prefix.push(String::from_utf8_lossy(&long[..200]).as_ref()),
+        }
         prefix.push(".");
         let temp = tempfile::Builder::new()
             .prefix(&prefix)
@@ -175,9 +192,15 @@ impl FileId {
 }
 
 /// Refuses, before a run, two outputs on one file and an output onto an
-/// input (`(what, path)` pairs, `what` as the message names it).
+/// input (`(what, path)` pairs, `what` as the message names it), the
+/// program's own executable included.
 pub fn check_paths(outputs: &[(&str, &Path)], inputs: &[(&str, &Path)]) -> Result<(), String> {
     let shown = |p: &Path| crate::text::visible(&p.display().to_string()).into_owned();
+    let exe = std::env::current_exe().ok();
+    let mut inputs = inputs.to_vec();
+    if let Some(exe) = &exe {
+        inputs.push(("this program's own executable", exe));
+    }
     let ids: Vec<Option<FileId>> = outputs.iter().map(|(_, p)| FileId::of(p)).collect();
     for (i, (flag, path)) in outputs.iter().enumerate() {
         let Some(id) = &ids[i] else { continue };

@@ -1,12 +1,13 @@
 use std::io::Write;
 use std::process::ExitCode;
 
-use clap::Parser;
-
 fn main() -> ExitCode {
     taskscope::command::limit_malloc_arenas();
     taskscope::command::install_panic_hook();
-    let cli = taskscope::cli::Cli::parse();
+    let cli = match taskscope::cli::parse::<taskscope::cli::Cli>() {
+        Ok(cli) => cli,
+        Err(code) => return ExitCode::from(code),
+    };
     match taskscope::command::dispatch(cli) {
         Ok(code) => ExitCode::from(code),
         Err(e) => {

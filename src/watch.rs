@@ -145,13 +145,9 @@ impl Watch {
         }
         crate::command::limit_malloc_arenas();
         crate::command::install_panic_hook();
-        let cli = match CodeCli::try_parse() {
+        let cli = match crate::cli::parse::<CodeCli>() {
             Ok(cli) => cli,
-            Err(e) => {
-                // --help and --version are not errors (exit 0); the rest is 2.
-                let _ = e.print();
-                return ExitCode::from(if e.use_stderr() { 2 } else { 0 });
-            }
+            Err(code) => return ExitCode::from(code),
         };
         let name = self.name.clone().unwrap_or_else(program_name);
         let program = Program {

@@ -608,6 +608,67 @@ fn outputs_on_one_file_or_onto_the_scenario_are_refused_before_the_run() {
     assert_eq!(std::fs::read_to_string(d.join("x")).unwrap(), "keep");
     let ran = run(&["screenshot", &name, "5", "lesson.toml"], d);
     ran.invalid("is the scenario file", "");
+    // The program's own executable is an input too.
+    let exe = env!("CARGO_BIN_EXE_taskscope");
+    let ran = run(&["run", &name, "--headless", "--events", exe], d);
+    ran.invalid("is this program's own executable", "");
+}
+
+#[test]
+fn a_symbolic_link_as_output_is_neither_written_through_nor_replaced() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(d.join("target.txt"), "keep").unwrap();
+    std::os::unix::fs::symlink("target.txt", d.join("link.jsonl")).unwrap();
+    std::os::unix::fs::symlink("nowhere.txt", d.join("dangling.jsonl")).unwrap();
+    for link in ["link.jsonl", "dangling.jsonl"] {
+        let ran = run(
+            &["run", "blocking-the-loop", "--headless", "--events", link],
+            d,
+        );
+        ran.invalid(&format!("--events {link}"), "symbolic link");
+        assert!(ran.stdout.is_empty(), "nothing ran");
+        let kept = std::fs::symlink_metadata(d.join(link)).unwrap();
+        assert!(kept.file_type().is_symlink(), "{link} is still a link");
+    }
+    assert_eq!(
+        std::fs::read_to_string(d.join("target.txt")).unwrap(),
+        "keep"
+    );
+    assert!(!d.join("nowhere.txt").exists());
+    // A name as long as a file name can be still gets its temporary file.
+    let long = "a".repeat(250);
+    run(
+        &["run", "blocking-the-loop", "--headless", "--events", &long],
+        d,
+    )
+    .ok();
+    assert!(d.join(&long).is_file());
+}
+
+#[test]
+fn an_argument_with_escape_sequences_is_refused_and_never_echoed_raw() {
+    let dir = tempfile::tempdir().unwrap();
+    for args in [
+        vec!["\u{1b}]2;pwned\u{7}"],
+        vec!["run", "--clock=\u{1b}[2J", "blocking-the-loop"],
+        vec![
+            "run",
+            "blocking-the-loop",
+            "--events",
+            "a\u{1b}]52;c;eA==\u{7}b",
+        ],
+    ] {
+        let ran = run(&args, dir.path());
+        assert_eq!(ran.code, 2, "{args:?}");
+        assert_clean(&format!("{args:?}"), ran.stderr.as_bytes());
+        assert!(
+            ran.stderr.contains("\\u{1b}"),
+            "the value named, escaped: {}",
+            ran.stderr
+        );
+        assert!(ran.stdout.is_empty());
+    }
 }
 
 #[test]
@@ -1078,6 +1139,11 @@ fn the_readme_names_every_limit() {
             s::MAX_PROCESSES
         ),
         format!("{} characters", thousands(s::MAX_TEXT as u64)),
+        format!(
+            "{} events and {} tasks",
+            thousands(taskscope::export::jsonl::MAX_LOG_EVENTS as u64),
+            thousands(taskscope::export::jsonl::MAX_LOG_TASKS)
+        ),
     ];
     for row in rows {
         assert!(readme.contains(&row), "README lacks: {row}");

@@ -89,7 +89,11 @@ fn signal(pid: u32, signal: i32) {
 
 #[test]
 fn a_signal_mid_run_leaves_complete_files_and_no_children() {
-    for (sig, code) in [(libc::SIGINT, 130), (libc::SIGTERM, 143)] {
+    for (sig, code) in [
+        (libc::SIGINT, 130),
+        (libc::SIGTERM, 143),
+        (libc::SIGHUP, 129),
+    ] {
         let dir = tempfile::tempdir().unwrap();
         let scenario = dir.path().join("long.toml");
         std::fs::write(&scenario, LONG).unwrap();

@@ -253,6 +253,8 @@ pub const MAX_LOG_BYTES: u64 = 1 << 30;
 pub const MAX_LINE_BYTES: usize = 1 << 20;
 /// Most events one log may hold (as many as the dashboard's history keeps).
 pub const MAX_LOG_EVENTS: usize = crate::model::history::REPLAY_LIMIT;
+/// Most tasks a replayed file may spawn (as many as a run may start).
+pub const MAX_LOG_TASKS: u64 = crate::scenario::MAX_TASKS;
 /// Latest time an event may have: a week of scenario time, in ms.
 pub const MAX_LOG_MS: f64 = 7.0 * 24.0 * 3600.0 * 1000.0;
 
@@ -512,6 +514,14 @@ impl<'a> Reader<'a> {
                         )
                     })?,
                 };
+                if self.tasks.len() as u64 >= MAX_LOG_TASKS {
+                    return Err(self.err(
+                        n,
+                        format!(
+                            "more than {MAX_LOG_TASKS} tasks; a run starts at most that many"
+                        ),
+                    ));
+                }
                 let dense = self.tasks.len() as TaskIdx;
                 self.tasks.insert(idx, (dense, n, kind));
                 self.push(
