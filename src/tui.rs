@@ -1,9 +1,10 @@
 //! The terminal: raw mode and the alternate screen, input on its own thread,
 //! a frame at most every 33 ms, and the terminal restored however it ends
-//! (quit, panic, Ctrl-C, SIGINT, SIGTERM, SIGHUP).
+//! (quit, panic, Ctrl-C, SIGINT, SIGTERM, SIGHUP) and while it is suspended
+//! (Ctrl-Z, SIGTSTP), until the shell's `fg` brings it back.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
@@ -32,6 +33,10 @@ pub fn run(mut app: App) -> std::io::Result<Closed> {
     ] {
         signal_hook::flag::register_usize(s, signal.clone(), s as usize)?;
     }
+    // Suspending is done by the loop: the terminal first, then the stop.
+    let suspend = Arc::new(AtomicBool::new(false));
+    signal_hook::flag::register(signal_hook::consts::SIGTSTP, suspend.clone())?;
+    let ctrl_z = suspend.clone();
     // ratatui's hook restores the terminal before reporting a panic; a
     // task's panic (a `fail` step, or your own code's) is part of the run,
     // not a crash, so it must not tear the screen down: your own code's is
@@ -49,7 +54,24 @@ pub fn run(mut app: App) -> std::io::Result<Closed> {
     std::thread::Builder::new()
         .name("taskscope-input".into())
         .spawn(move || {
-            while let Ok(ev) = event::read() {
+            loop {
+                let ev = match event::read() {
+                    Ok(ev) => ev,
+                    // A signal (a stop and `fg`) cut the read short.
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                    Err(_) => return,
+                };
+                // Raw mode turns Ctrl-Z into a key: it suspends, as in a shell.
+                if let Event::Key(k) = &ev
+                    && k.code == KeyCode::Char('z')
+                    && k.modifiers.contains(KeyModifiers::CONTROL)
+                {
+                    ctrl_z.store(true, Ordering::Relaxed);
+                    if tx.send(Message::Tick).is_err() {
+                        return;
+                    }
+                    continue;
+                }
                 let key = match ev {
                     Event::Key(k) if k.kind != KeyEventKind::Release => to_key(k.code, k.modifiers),
                     Event::Resize(..) => None,
@@ -64,6 +86,12 @@ pub fn run(mut app: App) -> std::io::Result<Closed> {
     let mut result = Ok(());
     let mut next_frame = Instant::now();
     while !app.quit && signal.load(Ordering::Relaxed) == 0 {
+        if suspend.swap(false, Ordering::Relaxed)
+            && let Err(e) = suspended(&mut terminal)
+        {
+            result = Err(e);
+            break;
+        }
         let now = Instant::now();
         if now >= next_frame {
             app.update(Message::Tick);
@@ -94,6 +122,27 @@ pub fn run(mut app: App) -> std::io::Result<Closed> {
         s => Some(s as i32),
     };
     result.map(|()| Closed { app, signal })
+}
+
+/// Gives the terminal back and stops, as a shell's Ctrl-Z stops a
+/// program; once continued (`fg`), takes the screen again. The run goes on
+/// meanwhile, as it would in a hidden window.
+fn suspended(terminal: &mut ratatui::DefaultTerminal) -> std::io::Result<()> {
+    ratatui::restore();
+    crossterm::execute!(std::io::stdout(), crossterm::cursor::Show)?;
+    signal_hook::low_level::emulate_default_handler(signal_hook::consts::SIGTSTP)?;
+    crossterm::terminal::enable_raw_mode()?;
+    crossterm::execute!(
+        std::io::stdout(),
+        crossterm::terminal::EnterAlternateScreen,
+        crossterm::terminal::Clear(crossterm::terminal::ClearType::All),
+        crossterm::cursor::Hide
+    )?;
+    // A blank frame, so the next one is drawn whole (`Terminal::clear`
+    // would ask the terminal for the cursor, and the input thread would
+    // take the answer).
+    terminal.draw(|f| f.render_widget(ratatui::widgets::Clear, f.area()))?;
+    Ok(())
 }
 
 fn to_key(code: KeyCode, modifiers: KeyModifiers) -> Option<Key> {

@@ -279,6 +279,42 @@ fn the_picker_runs_the_chosen_scenario() {
     assert!(term.ended().success());
 }
 
+/// The state letter of process `pid` (`T`: stopped), from /proc.
+fn process_state(pid: u32) -> Option<char> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // After the name, which is in parentheses and may hold spaces.
+    stat.rsplit_once(')')?.1.trim_start().chars().next()
+}
+
+#[test]
+fn ctrl_z_gives_the_terminal_back_and_fg_brings_the_dashboard_again() {
+    let mut term = Terminal::start(&["run", "breakfast-concurrent"]);
+    term.wait_for("the run screen", |t| t.contains("LIVE"));
+    let pid = term.child.process_id().expect("running");
+    // Ctrl-Z, as typed: raw mode turns it into a key.
+    term.press("\x1a");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while process_state(pid) != Some('T') {
+        assert!(Instant::now() < deadline, "it stopped");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    {
+        let parser = term.parser.lock().unwrap();
+        let screen = parser.screen();
+        assert!(!screen.alternate_screen(), "the shell's screen is back");
+        assert!(!screen.hide_cursor(), "with its cursor");
+    }
+    // `fg`: the shell continues it.
+    term.signal(libc::SIGCONT);
+    let text = term.wait_for("the dashboard again", |t| t.contains("tasks 3 of 3"));
+    assert!(
+        term.parser.lock().unwrap().screen().alternate_screen(),
+        "{text}"
+    );
+    term.press("q");
+    assert!(term.ended().success());
+}
+
 #[test]
 fn a_panicking_task_leaves_the_dashboard_standing() {
     let mut term = Terminal::start(&["run", "panic-in-task", "--speed", "25"]);
