@@ -31,7 +31,7 @@ use atomic_waker::AtomicWaker;
 pub use event::{Change, Event, Kind, ON_CPU, OsStats, Outcome, TaskIdx, TaskStats, Wait, WakeBy};
 
 pub(crate) use recorder::PollEnd;
-pub use recorder::{DEFAULT_CAPACITY, Drained, Recorder};
+pub use recorder::{DASHBOARD_CAPACITY, DEFAULT_CAPACITY, Drained, Recorder};
 
 /// Live tokio-metrics figures, sampled by the runner while a run goes on.
 #[derive(Debug, Clone, Default)]

@@ -80,6 +80,9 @@ impl Session {
         // motion instead, every duration stretched, at the speed it starts.
         options.time_scale = if paced { 1.0 } else { speed };
         options.sample_every = Some(Duration::from_millis(250));
+        // Drained every frame: a smaller buffer is room enough, and it
+        // counts in the dashboard's memory.
+        options.capacity = options.capacity.min(crate::probe::DASHBOARD_CAPACITY);
         let run = runner::start(scenario.clone(), options.clone())?;
         let info = crate::headless::run_info(&scenario);
         let view = control.view();

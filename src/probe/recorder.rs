@@ -22,6 +22,10 @@ use super::{CURRENT, Sample};
 /// drops them.
 pub const DEFAULT_CAPACITY: usize = 1 << 18;
 
+/// The dashboard's: it drains every frame, so a smaller buffer is room
+/// enough (65,536 entries every 33 ms is two million a second).
+pub const DASHBOARD_CAPACITY: usize = 1 << 16;
+
 const NONE: u64 = u64::MAX;
 
 /// How a poll ended.
