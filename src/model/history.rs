@@ -76,7 +76,13 @@ impl History {
         let every = (SNAPSHOT_EVERY.max(16 * self.live.tasks.len())).min(self.limit / 2) as u64;
         let every = every.max(self.spacing);
         let last = self.snapshots.back().map_or(0, |s| s.0);
-        if len - last >= every {
+        // A snapshot bigger than the whole budget (the model of a million
+        // tasks is 400 MB) is taken only when the oldest events are about to
+        // be dropped and the history needs one to start from; until then
+        // scrubbing back replays from the last one that fit.
+        let fits = model_bytes(&self.live) <= SNAPSHOT_BYTES;
+        let dropping_soon = self.events.len() + SNAPSHOT_EVERY >= self.limit;
+        if len - last >= every && (fits || dropping_soon) {
             self.snapshots.push_back((len, self.live.clone()));
             let bytes = self.snapshots.len() * model_bytes(&self.live);
             if bytes > SNAPSHOT_BYTES && self.snapshots.len() > 2 {
