@@ -460,18 +460,20 @@ fn the_temporary_file_is_created_new_and_never_follows_what_sits_at_its_name() {
         assert!(std::fs::symlink_metadata(t).unwrap().file_type().is_file());
     }
     drop((a, b));
-    // A link planted at the target itself is replaced, its target untouched.
+    // A link planted at the target itself is neither written through nor
+    // replaced: refused, the link and its target as they were.
     let planted = d.join("planted.jsonl");
     std::os::unix::fs::symlink(&victim, &planted).unwrap();
-    let mut out = AtomicFile::create(&planted).unwrap();
-    std::io::Write::write_all(out.writer(), b"events").unwrap();
-    out.commit().unwrap();
+    let err = AtomicFile::create(&planted)
+        .err()
+        .expect("a link is refused");
+    assert!(err.to_string().contains("symbolic link"), "{err}");
     assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious");
     assert!(
         std::fs::symlink_metadata(&planted)
             .unwrap()
             .file_type()
-            .is_file()
+            .is_symlink()
     );
     // Nothing is left behind: only what the test made.
     let mut left: Vec<String> = std::fs::read_dir(d)
