@@ -21,8 +21,8 @@ use std::cell::Cell;
 use std::future::Future;
 use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
 use std::pin::Pin;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, AtomicU32, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll, Wake, Waker};
 use std::time::Duration;
 
@@ -91,7 +91,7 @@ impl Recorder {
             parent,
             kind: Kind::Task,
         });
-        *probe.times() = Times::spawned_at(t);
+        probe.times.set_spawned(t);
     }
 }
 
@@ -188,71 +188,111 @@ const ON_TIME: Duration = Duration::from_millis(1);
 /// from the times the probe stamps its transitions with (so in scenario
 /// time, with no clock read of their own). Shared by scenario tasks and
 /// your own code's (`crate::watch`).
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct Times {
-    /// When the current state began.
-    since: Duration,
-    spawned: Duration,
-    polls: u64,
-    busy: Duration,
-    scheduled: Duration,
-    idle: Duration,
-    slow_polls: u64,
-    first_poll_delay: Option<Duration>,
+    /// When the current state began (ns of scenario time).
+    since: AtomicU64,
+    spawned: AtomicU64,
+    polls: AtomicU64,
+    busy: AtomicU64,
+    scheduled: AtomicU64,
+    idle: AtomicU64,
+    slow_polls: AtomicU64,
+    /// NO_DUE until the first poll starts.
+    first_poll_delay: AtomicU64,
 }
 
 /// A poll longer than this is slow (tokio-metrics' default threshold).
 const SLOW_POLL: Duration = Duration::from_micros(50);
 
+fn nanos(d: Duration) -> u64 {
+    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX - 1)
+}
+
+/// Adds to a figure only its task's poll or wake changes (no lock: one
+/// change at a time, as the task's state allows).
+fn add(figure: &AtomicU64, d: u64) {
+    figure.store(
+        figure.load(Ordering::Relaxed).saturating_add(d),
+        Ordering::Relaxed,
+    );
+}
+
 impl Times {
     pub(crate) fn stats(&self) -> TaskStats {
+        let d = |a: &AtomicU64| Duration::from_nanos(a.load(Ordering::Relaxed));
+        let first = self.first_poll_delay.load(Ordering::Relaxed);
         TaskStats {
-            polls: self.polls,
-            busy: self.busy,
-            scheduled: self.scheduled,
-            idle: self.idle,
-            slow_polls: self.slow_polls,
-            first_poll_delay: self.first_poll_delay.unwrap_or_default(),
+            polls: self.polls.load(Ordering::Relaxed),
+            busy: d(&self.busy),
+            scheduled: d(&self.scheduled),
+            idle: d(&self.idle),
+            slow_polls: self.slow_polls.load(Ordering::Relaxed),
+            first_poll_delay: Duration::from_nanos(if first == NO_DUE { 0 } else { first }),
             os: None,
         }
     }
 
     /// A task spawned at `now`.
     pub(crate) fn spawned_at(now: Duration) -> Times {
+        let now = nanos(now);
         Times {
-            since: now,
-            spawned: now,
-            ..Times::default()
+            since: AtomicU64::new(now),
+            spawned: AtomicU64::new(now),
+            polls: AtomicU64::new(0),
+            busy: AtomicU64::new(0),
+            scheduled: AtomicU64::new(0),
+            idle: AtomicU64::new(0),
+            slow_polls: AtomicU64::new(0),
+            first_poll_delay: AtomicU64::new(NO_DUE),
         }
+    }
+
+    /// Spawned at `now` (for a probe made before its spawn was recorded).
+    pub(crate) fn set_spawned(&self, now: Duration) {
+        self.since.store(nanos(now), Ordering::Relaxed);
+        self.spawned.store(nanos(now), Ordering::Relaxed);
     }
 
     /// Its first poll has started.
     pub(crate) fn has_started(&self) -> bool {
-        self.first_poll_delay.is_some()
+        self.first_poll_delay.load(Ordering::Relaxed) != NO_DUE
     }
 
-    pub(crate) fn poll_start(&mut self, now: Duration) {
+    /// The time since the current state began, and `now` begins the next.
+    fn lap(&self, now: Duration) -> u64 {
+        let now = nanos(now);
+        now.saturating_sub(self.since.swap(now, Ordering::Relaxed))
+    }
+
+    pub(crate) fn poll_start(&self, now: Duration) {
         // As tokio-metrics counts: the wait for the first poll is its own.
         if self.has_started() {
-            self.scheduled += now.saturating_sub(self.since);
+            add(&self.scheduled, self.lap(now));
         } else {
-            self.first_poll_delay = Some(now.saturating_sub(self.spawned));
+            let spawned = self.spawned.load(Ordering::Relaxed);
+            self.since.store(nanos(now), Ordering::Relaxed);
+            self.first_poll_delay
+                .store(nanos(now).saturating_sub(spawned), Ordering::Relaxed);
         }
-        self.since = now;
     }
 
     /// As tokio-metrics counts: a poll counts once it has ended.
-    pub(crate) fn poll_end(&mut self, now: Duration) {
-        let poll = now.saturating_sub(self.since);
-        self.polls += 1;
-        self.busy += poll;
-        self.slow_polls += u64::from(poll > SLOW_POLL);
-        self.since = now;
+    pub(crate) fn poll_end(&self, now: Duration) {
+        let poll = self.lap(now);
+        add(&self.polls, 1);
+        add(&self.busy, poll);
+        add(&self.slow_polls, u64::from(poll > nanos(SLOW_POLL)));
     }
 
-    pub(crate) fn woken(&mut self, now: Duration) {
-        self.idle += now.saturating_sub(self.since);
-        self.since = now;
+    pub(crate) fn woken(&self, now: Duration) {
+        add(&self.idle, self.lap(now));
+    }
+}
+
+impl Default for Times {
+    fn default() -> Times {
+        Times::spawned_at(Duration::ZERO)
     }
 }
 
@@ -266,7 +306,7 @@ pub struct TaskProbe {
     /// Step of the newest Running event (to see a step change mid-poll).
     shown_step: AtomicU32,
     inner_waker: AtomicWaker,
-    times: Mutex<Times>,
+    times: Times,
 }
 
 const READY: u8 = 0;
@@ -422,7 +462,7 @@ impl TaskProbe {
             step: AtomicU32::new(0),
             shown_step: AtomicU32::new(0),
             inner_waker: AtomicWaker::new(),
-            times: Mutex::new(Times::default()),
+            times: Times::default(),
         })
     }
 
@@ -473,26 +513,22 @@ impl TaskProbe {
         let step = self.step.load(Ordering::Relaxed);
         self.shown_step.store(step, Ordering::Relaxed);
         let t = self.recorder.poll_start(self.idx, step);
-        self.times().poll_start(t);
+        self.times.poll_start(t);
     }
 
     fn poll_pending(&self) {
         if let Some(how) = self.state.poll_pending() {
             self.recorder
                 .poll_end(self.step.load(Ordering::Relaxed), |end| {
-                    self.times().poll_end(end);
+                    self.times.poll_end(end);
                     how
                 });
         }
     }
 
-    fn times(&self) -> MutexGuard<'_, Times> {
-        self.times.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
     /// The task's figures so far (in scenario time).
     pub fn stats(&self) -> TaskStats {
-        self.times().stats()
+        self.times.stats()
     }
 
     pub fn is_done(&self) -> bool {
@@ -505,9 +541,8 @@ impl TaskProbe {
         let step = self.step.load(Ordering::Relaxed);
         if in_poll {
             self.recorder.poll_end(step, |end| {
-                let mut times = self.times();
-                times.poll_end(end);
-                PollEnd::Done(Box::new((outcome, Arc::new(times.stats()))))
+                self.times.poll_end(end);
+                PollEnd::Done(Box::new((outcome, Arc::new(self.times.stats()))))
             });
         } else {
             let stats = Arc::new(self.stats());
@@ -527,13 +562,13 @@ impl TaskProbe {
                 _ => WakeBy::Runtime,
             },
         };
-        // Held across the change, so a poll that starts at once on another
-        // thread counts its wait after this wake.
-        let mut times = self.times();
         if let Woken::Ready { due } = self.state.woken(by) {
             let step = self.step.load(Ordering::Relaxed);
             self.recorder.record_with(self.idx, step, |t| {
-                times.woken(t);
+                // A poll that starts at once on another worker may count a
+                // few nanoseconds of this wait as scheduled: as in
+                // tokio-metrics, figures are counted without a lock.
+                self.times.woken(t);
                 Change::Ready {
                     by,
                     late: lateness(t, due),
@@ -541,7 +576,6 @@ impl TaskProbe {
                 }
             });
         }
-        drop(times);
         // Once woken, the task will be polled, and its poll registers again.
         self.inner_waker.wake();
     }

@@ -73,7 +73,7 @@ pub(crate) struct CodeTask {
     /// Blocking jobs it handed over so far (for their names).
     jobs: AtomicU32,
     state: TaskState,
-    times: Mutex<Times>,
+    times: Times,
     /// The thread's turn its last poll ended in (see [`turn`]).
     ended_in: Mutex<(u64, u64)>,
 }
@@ -88,8 +88,8 @@ impl CodeTask {
         }
     }
 
-    fn times(&self) -> MutexGuard<'_, Times> {
-        self.times.lock().unwrap_or_else(|e| e.into_inner())
+    fn times(&self) -> &Times {
+        &self.times
     }
 }
 
@@ -248,7 +248,7 @@ impl Watcher {
             name: name.clone(),
             jobs: AtomicU32::new(0),
             state: TaskState::new(),
-            times: Mutex::new(Times::spawned_at(now)),
+            times: Times::spawned_at(now),
             ended_in: Mutex::new((0, 0)),
         });
         self.tasks().insert(id, task.clone());
@@ -384,7 +384,7 @@ impl Watcher {
             None => Outcome::Cancelled,
         };
         let stats = {
-            let mut times = task.times();
+            let times = task.times();
             if in_poll.is_some() {
                 times.poll_end(now);
             }
