@@ -139,7 +139,7 @@ pub enum Switch {
 
 fn parse_speed(s: &str) -> Result<f64, String> {
     match s.parse::<f64>() {
-        Ok(v) if (0.01..=100.0).contains(&v) => Ok(v),
+        Ok(v) if crate::scenario::SPEEDS.contains(&v) => Ok(v),
         Ok(_) => Err("expected a speed from 0.01 to 100 (1 = real time)".into()),
         Err(_) => Err("expected a number, like 0.25 or 2".into()),
     }

@@ -217,7 +217,7 @@ pub fn run_code(
     program: Arc<crate::watch::Program>,
     opts: RunOpts,
 ) -> Result<u8, Error> {
-    if let Some(p) = pace.filter(|p| !(0.01..=100.0).contains(p)) {
+    if let Some(p) = pace.filter(|p| !scenario::SPEEDS.contains(p)) {
         return Err(Error::Input(format!(
             "Watch::pace({p}): expected a speed from 0.01 (slow motion) to 100"
         )));

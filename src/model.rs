@@ -15,8 +15,7 @@ use std::time::Duration;
 
 use crate::probe::{Change, Event, Kind, ON_CPU, Outcome, TaskIdx, TaskStats, Wait, WakeBy};
 
-/// A poll longer than this is slow (tokio-metrics' default threshold).
-pub const SLOW_POLL: Duration = Duration::from_micros(50);
+pub use crate::probe::SLOW_POLL;
 
 /// What a task is doing, as a viewer sees it.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -31,6 +31,7 @@ use atomic_waker::AtomicWaker;
 pub use event::{Change, Event, Kind, ON_CPU, OsStats, Outcome, TaskIdx, TaskStats, Wait, WakeBy};
 
 pub(crate) use recorder::PollEnd;
+use recorder::ns;
 pub use recorder::{DASHBOARD_CAPACITY, DEFAULT_CAPACITY, Drained, Recorder};
 
 /// Live tokio-metrics figures, sampled by the runner while a run goes on.
@@ -190,9 +191,9 @@ const ON_TIME: Duration = Duration::from_millis(1);
 /// your own code's (`crate::watch`).
 #[derive(Debug)]
 pub(crate) struct Times {
-    /// When the current state began (ns of scenario time).
+    /// When the current state began (ns of scenario time): until the
+    /// first poll, the spawn.
     since: AtomicU64,
-    spawned: AtomicU64,
     polls: AtomicU64,
     busy: AtomicU64,
     scheduled: AtomicU64,
@@ -203,11 +204,7 @@ pub(crate) struct Times {
 }
 
 /// A poll longer than this is slow (tokio-metrics' default threshold).
-const SLOW_POLL: Duration = Duration::from_micros(50);
-
-fn nanos(d: Duration) -> u64 {
-    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX - 1)
-}
+pub const SLOW_POLL: Duration = tokio_metrics::TaskMonitor::DEFAULT_SLOW_POLL_THRESHOLD;
 
 /// Adds to a figure only its task's poll or wake changes (no lock: one
 /// change at a time, as the task's state allows).
@@ -235,10 +232,9 @@ impl Times {
 
     /// A task spawned at `now`.
     pub(crate) fn spawned_at(now: Duration) -> Times {
-        let now = nanos(now);
+        let now = ns(now);
         Times {
             since: AtomicU64::new(now),
-            spawned: AtomicU64::new(now),
             polls: AtomicU64::new(0),
             busy: AtomicU64::new(0),
             scheduled: AtomicU64::new(0),
@@ -250,8 +246,7 @@ impl Times {
 
     /// Spawned at `now` (for a probe made before its spawn was recorded).
     pub(crate) fn set_spawned(&self, now: Duration) {
-        self.since.store(nanos(now), Ordering::Relaxed);
-        self.spawned.store(nanos(now), Ordering::Relaxed);
+        self.since.store(ns(now), Ordering::Relaxed);
     }
 
     /// Its first poll has started.
@@ -261,19 +256,17 @@ impl Times {
 
     /// The time since the current state began, and `now` begins the next.
     fn lap(&self, now: Duration) -> u64 {
-        let now = nanos(now);
+        let now = ns(now);
         now.saturating_sub(self.since.swap(now, Ordering::Relaxed))
     }
 
     pub(crate) fn poll_start(&self, now: Duration) {
+        let waited = self.lap(now);
         // As tokio-metrics counts: the wait for the first poll is its own.
         if self.has_started() {
-            add(&self.scheduled, self.lap(now));
+            add(&self.scheduled, waited);
         } else {
-            let spawned = self.spawned.load(Ordering::Relaxed);
-            self.since.store(nanos(now), Ordering::Relaxed);
-            self.first_poll_delay
-                .store(nanos(now).saturating_sub(spawned), Ordering::Relaxed);
+            self.first_poll_delay.store(waited, Ordering::Relaxed);
         }
     }
 
@@ -282,7 +275,7 @@ impl Times {
         let poll = self.lap(now);
         add(&self.polls, 1);
         add(&self.busy, poll);
-        add(&self.slow_polls, u64::from(poll > nanos(SLOW_POLL)));
+        add(&self.slow_polls, u64::from(poll > ns(SLOW_POLL)));
     }
 
     pub(crate) fn woken(&self, now: Duration) {

@@ -23,6 +23,9 @@ pub const MAX_REPEAT_DEPTH: usize = 4;
 pub const MAX_STEP_DURATION: Duration = Duration::from_secs(3600);
 /// Most worker threads of a multi_thread runtime.
 pub const MAX_WORKERS: usize = 64;
+/// The paces a run may play at (0.01: a hundred times slower than real
+/// time), on screen and with `--speed`.
+pub const SPEEDS: std::ops::RangeInclusive<f64> = 0.01..=100.0;
 /// Largest scenario file accepted (reading stops there).
 pub const MAX_FILE_BYTES: usize = 4 << 20;
 /// Most steps one run may take: every copy, every pass of every repeat.

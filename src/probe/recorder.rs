@@ -240,7 +240,8 @@ pub struct Recorder {
     scale: AtomicU64,
 }
 
-fn ns(d: Duration) -> u64 {
+/// `d` in nanoseconds (u64, the largest value kept for none).
+pub(super) fn ns(d: Duration) -> u64 {
     u64::try_from(d.as_nanos()).unwrap_or(NONE - 1)
 }
 

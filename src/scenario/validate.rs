@@ -429,7 +429,7 @@ impl<'t> Checker<'t> {
             }
         };
         match found {
-            Some(v) if (0.01..=100.0).contains(&v) => Some(v),
+            Some(v) if crate::scenario::SPEEDS.contains(&v) => Some(v),
             _ => {
                 self.at(
                     value.span(),

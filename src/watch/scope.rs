@@ -87,10 +87,6 @@ impl CodeTask {
             n => format!("{}/blocking-{n}", self.name),
         }
     }
-
-    fn times(&self) -> &Times {
-        &self.times
-    }
 }
 
 /// Where this thread is in a poll.
@@ -223,7 +219,7 @@ impl Watcher {
     pub(crate) fn live_stats(&self) -> Vec<(TaskIdx, TaskStats)> {
         self.tasks()
             .values()
-            .map(|t| (t.idx, t.times().stats()))
+            .map(|t| (t.idx, t.times.stats()))
             .collect()
     }
 
@@ -294,7 +290,7 @@ impl Watcher {
             let opens = match task.kind {
                 Kind::Task => p.phase == Phase::Before && p.id == task.id,
                 // A blocking job runs once, on a thread of the pool.
-                _ => p.phase == Phase::Idle && !task.times().has_started(),
+                _ => p.phase == Phase::Idle && !task.times.has_started(),
             };
             if opens {
                 *p = PollCtx {
@@ -312,7 +308,7 @@ impl Watcher {
         let now = self.now();
         CURRENT.with(|c| c.set(Some(task.idx)));
         task.state.poll_started();
-        task.times().poll_start(now);
+        task.times.poll_start(now);
         if task.kind == Kind::Task {
             self.recorder.poll_start(task.idx, 0);
         } else {
@@ -346,7 +342,7 @@ impl Watcher {
         let (wait, due) = wait.unwrap_or((Wait::Other, None));
         task.state.set_wait(wait, due);
         if let Some(end) = task.state.poll_pending() {
-            task.times().poll_end(now);
+            task.times.poll_end(now);
             *task.ended_in.lock().unwrap_or_else(|e| e.into_inner()) = turn();
             self.recorder.poll_end(0, |_| end);
         }
@@ -384,7 +380,7 @@ impl Watcher {
             None => Outcome::Cancelled,
         };
         let stats = {
-            let times = task.times();
+            let times = &task.times;
             if in_poll.is_some() {
                 times.poll_end(now);
             }
@@ -440,7 +436,7 @@ impl Watcher {
             _ => (by, None),
         };
         if let Woken::Ready { due } = task.state.woken(by) {
-            task.times().woken(now);
+            task.times.woken(now);
             self.recorder.record_with(task.idx, 0, |t| Change::Ready {
                 by,
                 late: lateness(t, due),
