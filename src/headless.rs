@@ -58,6 +58,7 @@ pub fn run_until(
     interrupt: Option<&AtomicUsize>,
 ) -> Result<Finished, Error> {
     let mut model = Model::new(run_info(&scenario));
+    model.reserve_tasks(scenario.starting_tasks());
     let io_error =
         |e: std::io::Error| Error::Failed(format!("could not write an output file: {e}"));
     let run = runner::start(scenario, options).map_err(|e| Error::Failed(e.to_string()))?;

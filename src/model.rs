@@ -230,6 +230,12 @@ impl Model {
         }
     }
 
+    /// Room for `n` tasks up front, so the task list is not grown (and
+    /// moved) again and again as they spawn.
+    pub fn reserve_tasks(&mut self, n: usize) {
+        self.tasks.reserve_exact(n.saturating_sub(self.tasks.len()));
+    }
+
     /// Scenario time when the last task finished.
     pub fn wall(&self) -> Duration {
         self.tasks

@@ -186,6 +186,15 @@ impl Action {
 }
 
 impl Scenario {
+    /// How many tasks the run starts with (the tasks they spawn come on top).
+    pub fn starting_tasks(&self) -> usize {
+        self.tasks
+            .iter()
+            .filter(|t| t.autostart)
+            .map(|t| t.count as usize)
+            .sum()
+    }
+
     /// Whether step `step` of task kind `spec` holds its worker: a `cpu` or
     /// `block` step, or in your own code a lesson helper's work.
     pub fn holds_worker(&self, spec: u32, step: u32) -> bool {

@@ -1,7 +1,9 @@
 //! The end-of-run summary: the JSON shape of the design, and the table a
 //! person reads. Both are computed from the [`Model`] alone.
 
+use std::borrow::Cow;
 use std::fmt::Write as _;
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -50,15 +52,16 @@ pub struct RuntimeMetricsSummary {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TaskSummary {
-    pub name: String,
+    /// Shared with the model (no copy per task).
+    pub name: Arc<str>,
     /// tokio's task id (the OS's process id for a child process).
     pub id: u64,
     /// `task`, or `thread`, `blocking`, `process` for the rows the OS
     /// schedules.
     #[serde(default = "task_kind")]
-    pub kind: String,
+    pub kind: Cow<'static, str>,
     /// ok, panicked, cancelled, or running (the log ended first).
-    pub outcome: String,
+    pub outcome: Cow<'static, str>,
     /// The panic message of a panicked task.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
@@ -91,7 +94,7 @@ pub struct TaskSummary {
     pub slices: Option<u64>,
 }
 
-fn task_kind() -> String {
+fn task_kind() -> Cow<'static, str> {
     "task".into()
 }
 
@@ -124,10 +127,10 @@ impl Summary {
                 let stats = t.stats.clone().unwrap_or_default();
                 let w = |wait: Wait| ms(t.waits[wait as usize]);
                 TaskSummary {
-                    name: t.name.to_string(),
+                    name: t.name.clone(),
                     id: t.id,
-                    kind: t.kind.as_str().to_string(),
-                    outcome: t.outcome().map_or("running", Outcome::as_str).to_string(),
+                    kind: t.kind.as_str().into(),
+                    outcome: t.outcome().map_or("running", Outcome::as_str).into(),
                     message: match t.outcome() {
                         Some(Outcome::Panicked(m)) => Some(m.clone()),
                         _ => None,
@@ -185,7 +188,7 @@ impl Summary {
     }
 
     pub fn task(&self, name: &str) -> Option<&TaskSummary> {
-        self.tasks.iter().find(|t| t.name == name)
+        self.tasks.iter().find(|t| &*t.name == name)
     }
 
     /// The human summary printed by `run --headless`.

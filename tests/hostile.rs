@@ -820,13 +820,13 @@ fn threads_and_child_processes_wait_their_turn_and_fork_bombs_are_refused() {
         |pid| peak = peak.max(threads_of(pid)),
     );
     let v: serde_json::Value = serde_json::from_str(&ran.ok()).unwrap();
-    assert!(
-        v["tasks"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .all(|t| t["outcome"] == "ok")
-    );
+    let not_ok: Vec<_> = v["tasks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|t| t["outcome"] != "ok")
+        .collect();
+    assert!(not_ok.is_empty(), "{not_ok:?}");
     assert!(peak > 0, "the run was watched");
     // The limit, the runtime's own threads and helpers, and threads that
     // handed back their turn and are still ending (without the limit: 600).
@@ -840,13 +840,13 @@ fn threads_and_child_processes_wait_their_turn_and_fork_bombs_are_refused() {
         |pid| peak = peak.max(children_of(pid)),
     );
     let v: serde_json::Value = serde_json::from_str(&ran.ok()).unwrap();
-    assert!(
-        v["tasks"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .all(|t| t["outcome"] == "ok")
-    );
+    let not_ok: Vec<_> = v["tasks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|t| t["outcome"] != "ok")
+        .collect();
+    assert!(not_ok.is_empty(), "{not_ok:?}");
     assert!(peak > 0, "the run was watched");
     assert!(peak <= MAX_PROCESSES, "{peak} children alive at once");
 }

@@ -360,7 +360,7 @@ count = 3
 steps = [ { sleep = "10ms" } ]
 "#,
     ));
-    let names: Vec<&str> = s.tasks.iter().map(|t| t.name.as_str()).collect();
+    let names: Vec<&str> = s.tasks.iter().map(|t| &*t.name).collect();
     assert_eq!(names, ["w-1", "w-2", "w-3"]);
     assert_eq!(s.wall_ms, 10.0);
 }

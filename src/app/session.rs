@@ -90,7 +90,11 @@ impl Session {
             run: Some(run),
             control,
         };
-        Ok(Session::new(scenario, source, options, info, view))
+        let mut session = Session::new(scenario, source, options, info, view);
+        session
+            .history
+            .reserve_tasks(session.scenario.starting_tasks());
+        Ok(session)
     }
 
     fn new(

@@ -63,6 +63,11 @@ impl History {
         }
     }
 
+    /// Room for `n` tasks in the live model (see [`Model::reserve_tasks`]).
+    pub fn reserve_tasks(&mut self, n: usize) {
+        self.live.reserve_tasks(n);
+    }
+
     /// Appends one event at the live edge.
     pub fn push(&mut self, e: Event) {
         self.live.apply(&e);

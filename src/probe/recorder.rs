@@ -22,6 +22,11 @@ use super::{CURRENT, Sample};
 /// drops them.
 pub const DEFAULT_CAPACITY: usize = 1 << 18;
 
+/// A thread's first ring: most threads record little (a blocking job, a
+/// timer), so rings start small and double, up to the capacity, as their
+/// thread fills them.
+const FIRST_RING: usize = 1024;
+
 /// The dashboard's: it drains every frame, so a smaller buffer is room
 /// enough (65,536 entries every 33 ms is two million a second).
 pub const DASHBOARD_CAPACITY: usize = 1 << 16;
@@ -49,7 +54,6 @@ pub(crate) enum PollEnd {
 enum Entry {
     Poll {
         seq: u64,
-        end_seq: u64,
         task: TaskIdx,
         worker: u16,
         step: u32,
@@ -79,10 +83,16 @@ struct Open {
 
 /// One thread's buffer, on cache lines of its own (threads write their own
 /// flags all the time; sharing a line would make them wait for each other).
+/// Its entries are in rings with one writer (the thread, through
+/// [`Local::entries`]) and one reader (the consumer): writing one takes no
+/// lock and no read-modify-write, only a store the consumer sees.
 #[repr(align(128))]
 struct ThreadBuf {
     id: usize,
-    entries: Mutex<Vec<Entry>>,
+    /// The reading ends, oldest first: the thread writes only the newest
+    /// (it moves on to a ring twice the size once one is full). The lock
+    /// is the consumer's, and its thread's when it adds a ring.
+    entries: Mutex<Vec<rtrb::Consumer<Entry>>>,
     /// Set while the thread is between reading the clock and writing what
     /// it read (the consumer waits for it to clear).
     busy: AtomicBool,
@@ -96,6 +106,8 @@ struct Local {
     /// paused clock).
     on_runtime: bool,
     buf: Arc<ThreadBuf>,
+    /// The writing end of `buf`'s ring.
+    entries: rtrb::Producer<Entry>,
     next_seq: u64,
     worker: Option<u16>,
     /// The poll in progress: (seq, task, worker, step, start ns).
@@ -118,26 +130,74 @@ enum Start {
     Real(quanta::Instant),
 }
 
-/// Where an event goes in the merged order: (time ns, thread, seq).
+/// Where an event goes in the merged order: (time ns, thread, order of
+/// arrival), so events of one time keep their thread's order.
 type Key = (u64, usize, u64);
 
 impl Merge {
-    fn push(&mut self, key: Key, event: Event) {
-        self.keys.push(key);
-        self.pending.push(event);
+    /// Expands one entry of the thread being read into [`Merge::run`].
+    fn expand(&mut self, entry: Entry, thread: usize) {
+        match entry {
+            Entry::Event { seq, event } => {
+                self.run.push(event);
+                self.tail.push(seq);
+            }
+            Entry::Poll {
+                seq,
+                task,
+                worker,
+                step,
+                end_step,
+                start,
+                end,
+                how,
+            } => {
+                // Its start may have been handed over while it ran.
+                let started = &mut self.started[thread];
+                if let Some(i) = started.iter().position(|s| *s == seq) {
+                    started.swap_remove(i);
+                } else {
+                    self.place_start(seq, start_event(task, worker, step, start));
+                }
+                let change = match how {
+                    PollEnd::Waiting { wait, due } => Change::Waiting { wait, due },
+                    PollEnd::Ready { by } => Change::Ready {
+                        by,
+                        late: None,
+                        waited: None,
+                    },
+                    PollEnd::Done(end) => {
+                        let (outcome, stats) = *end;
+                        Change::Done { outcome, stats }
+                    }
+                };
+                self.run.push(Event {
+                    t: Duration::from_nanos(end),
+                    task,
+                    step: end_step,
+                    change,
+                });
+                // What follows is recorded after this poll.
+                self.tail.clear();
+            }
+        }
     }
 
-    /// A poll's start, placed before the events its thread recorded inside
-    /// that poll (they came first, its entry only when it ended), so each
-    /// thread's events stay in order and a single thread's need no sort.
-    fn push_start(&mut self, key: Key, event: Event) {
-        let (_, thread, seq) = key;
-        let mut at = self.keys.len();
-        while at > 0 && self.keys[at - 1].1 == thread && self.keys[at - 1].2 > seq {
-            at -= 1;
+    /// A poll's start (seq `seq`), placed before the events its thread
+    /// recorded inside that poll: they came first, its entry only when it
+    /// ended. Those are the newest of the run, since its last poll entry.
+    fn place_start(&mut self, seq: u64, start: Event) {
+        let inside = self.tail.iter().rev().take_while(|s| **s > seq).count();
+        self.run.insert(self.run.len() - inside, start);
+    }
+
+    /// Moves events of thread `thread`, in its order, to the pending ones.
+    fn hold(&mut self, events: impl Iterator<Item = Event>, thread: usize) {
+        for event in events {
+            self.keys.push((ns(event.t), thread, self.arrival));
+            self.arrival += 1;
+            self.pending.push(event);
         }
-        self.keys.insert(at, key);
-        self.pending.insert(at, event);
     }
 
     /// Puts the pending events in key order, if they are not already: they
@@ -162,12 +222,7 @@ impl Merge {
         while let Some(std::cmp::Reverse((key, at, end))) = heap.pop() {
             self.sorted.0.push(key);
             // A cheap stand-in (no heap data) where the event was.
-            let stand_in = Event {
-                t: Duration::ZERO,
-                task: 0,
-                step: 0,
-                change: Change::Running { worker: 0 },
-            };
+            let stand_in = start_event(0, 0, 0, 0);
             self.sorted
                 .1
                 .push(std::mem::replace(&mut self.pending[at], stand_in));
@@ -180,28 +235,42 @@ impl Merge {
     }
 }
 
+/// The Running transition a poll starts with.
+fn start_event(task: TaskIdx, worker: u16, step: u32, start: u64) -> Event {
+    Event {
+        t: Duration::from_nanos(start),
+        task,
+        step,
+        change: Change::Running { worker },
+    }
+}
+
 /// What one drain handed over.
 pub struct Drained {
     pub dropped: u64,
     pub finished: bool,
 }
 
-/// The consumer's side: events expanded but not handed over yet.
+/// The consumer's side: what it read, as transitions, until handed over.
 #[derive(Default)]
 struct Merge {
-    /// In time order per thread (and across threads once sorted).
+    /// The entries of the thread being read, as transitions in its order.
+    run: Vec<Event>,
+    /// The seq of each event of `run` since its thread's last poll entry.
+    tail: Vec<u64>,
+    /// Held back or still to be merged: runs of several threads, or what
+    /// could still be preceded (see [`Recorder::drain`]).
     pending: Vec<Event>,
-    /// Each pending event's sort key: (time ns, thread, seq).
+    /// Each pending event's sort key.
     keys: Vec<Key>,
+    /// Counts events as they join `pending`.
+    arrival: u64,
     /// Where [`Merge::sort`] merges into (then swapped with the two above).
     sorted: (Vec<Key>, Vec<Event>),
     /// Per thread: polls whose start was handed over while they ran, and
     /// whose entry has not come yet (one or two: polls of a thread follow
     /// each other).
     started: Vec<Vec<u64>>,
-    /// An emptied buffer, swapped in for the next full one: the threads'
-    /// buffers keep their room and never grow again.
-    spare: Vec<Entry>,
 }
 
 pub struct Recorder {
@@ -373,9 +442,10 @@ impl Recorder {
             let mut l = l.borrow_mut();
             if l.as_ref().is_none_or(|l| l.run != self.run) {
                 let mut threads = self.threads.lock().unwrap_or_else(|e| e.into_inner());
+                let (producer, consumer) = rtrb::RingBuffer::new(FIRST_RING.min(self.capacity));
                 let buf = Arc::new(ThreadBuf {
                     id: threads.len(),
-                    entries: Mutex::new(Vec::with_capacity(1024)),
+                    entries: Mutex::new(vec![consumer]),
                     busy: AtomicBool::new(false),
                     open: Open {
                         start: AtomicU64::new(NONE),
@@ -387,6 +457,7 @@ impl Recorder {
                     run: self.run,
                     on_runtime: self.runtime_thread.get() == Some(&std::thread::current().id()),
                     buf,
+                    entries: producer,
                     next_seq: 0,
                     worker: None,
                     polling: None,
@@ -412,24 +483,37 @@ impl Recorder {
     }
 
     /// Writes one entry, waiting for room (lossless) or dropping it.
-    fn push(&self, buf: &ThreadBuf, entry: Entry) {
-        let mut entries = buf.entries.lock().unwrap_or_else(|e| e.into_inner());
-        if entries.len() >= self.capacity {
-            if !self.lossless {
-                self.dropped.fetch_add(1, Ordering::Relaxed);
-                return;
-            }
-            while entries.len() >= self.capacity && !self.finished.load(Ordering::Acquire) {
-                drop(entries);
-                let guard = self.room_lock.lock().unwrap_or_else(|e| e.into_inner());
-                let _ = self
-                    .room
-                    .wait_timeout(guard, Duration::from_millis(10))
-                    .unwrap_or_else(|e| e.into_inner());
-                entries = buf.entries.lock().unwrap_or_else(|e| e.into_inner());
+    fn push(&self, l: &mut Local, mut entry: Entry) {
+        loop {
+            match l.entries.push(entry) {
+                Ok(()) => return,
+                Err(rtrb::PushError::Full(back))
+                    if l.entries.buffer().capacity() < self.capacity =>
+                {
+                    let size = (l.entries.buffer().capacity() * 2).min(self.capacity);
+                    let (producer, consumer) = rtrb::RingBuffer::new(size);
+                    l.buf
+                        .entries
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .push(consumer);
+                    l.entries = producer;
+                    entry = back;
+                }
+                Err(rtrb::PushError::Full(back)) => {
+                    if !self.lossless || self.finished.load(Ordering::Acquire) {
+                        self.dropped.fetch_add(1, Ordering::Relaxed);
+                        return;
+                    }
+                    entry = back;
+                    let guard = self.room_lock.lock().unwrap_or_else(|e| e.into_inner());
+                    let _ = self
+                        .room
+                        .wait_timeout(guard, Duration::from_millis(10))
+                        .unwrap_or_else(|e| e.into_inner());
+                }
             }
         }
-        entries.push(entry);
     }
 
     /// Records one transition, timed now.
@@ -455,7 +539,7 @@ impl Recorder {
                 step,
                 change: change(t),
             };
-            self.push(&l.buf, Entry::Event { seq, event });
+            self.push(l, Entry::Event { seq, event });
             self.leave(&l.buf);
             t
         })
@@ -506,13 +590,10 @@ impl Recorder {
             self.enter(&l.buf);
             let end = self.clock_on(l.on_runtime);
             let how = how(Duration::from_nanos(end));
-            let end_seq = l.next_seq;
-            l.next_seq += 1;
             self.push(
-                &l.buf,
+                l,
                 Entry::Poll {
                     seq,
-                    end_seq,
                     task,
                     worker,
                     step,
@@ -558,6 +639,9 @@ impl Recorder {
         } else {
             self.read_clock()
         };
+        // With nothing held back and nothing to hold back, one thread's
+        // events go straight to the consumer: no keys, no sort, no copy.
+        let mut direct = (horizon == NONE && merge.pending.is_empty()).then_some(None);
         for buf in &threads {
             while buf.busy.load(Ordering::SeqCst) {
                 std::hint::spin_loop();
@@ -570,39 +654,71 @@ impl Recorder {
             // poll of it ends unseen between the two): shown now, and
             // nothing of its thread after its start can be handed over yet.
             let open = read_open(&buf.open);
-            let mut entries = std::mem::take(&mut merge.spare);
-            std::mem::swap(
-                &mut entries,
-                &mut *buf.entries.lock().unwrap_or_else(|e| e.into_inner()),
-            );
+            merge.tail.clear();
+            let mut rings = buf.entries.lock().unwrap_or_else(|e| e.into_inner());
             // The open poll may have ended since: its entry is here then.
             let mut open_ended = false;
-            for entry in entries.drain(..) {
-                if let (Some(o), Entry::Poll { seq, .. }) = (open, &entry) {
-                    open_ended |= *seq == o.0;
+            for ring in rings.iter_mut() {
+                let written = ring.slots();
+                if let Ok(chunk) = ring.read_chunk(written) {
+                    for entry in chunk {
+                        if let (Some(o), Entry::Poll { seq, .. }) = (open, &entry) {
+                            open_ended |= *seq == o.0;
+                        }
+                        merge.expand(entry, buf.id);
+                    }
                 }
-                expand(entry, buf.id, merge);
             }
-            merge.spare = entries;
+            // A ring its thread has left for a bigger one is done once read.
+            let newest = rings.len() - 1;
+            rings.drain(..newest);
+            drop(rings);
             if let Some((seq, task, worker, step, start)) = open {
-                horizon = horizon.min(start);
+                // Real clock: another thread may still record something
+                // stamped before this start. On the virtual clock every
+                // later stamp is at least the cursor, which is past it.
+                if !self.lossless {
+                    horizon = horizon.min(start);
+                }
                 if !open_ended && !merge.started[buf.id].contains(&seq) {
                     merge.started[buf.id].push(seq);
-                    merge.push_start(
-                        (start, buf.id, seq),
-                        Event {
-                            t: Duration::from_nanos(start),
-                            task,
-                            step,
-                            change: Change::Running { worker },
-                        },
-                    );
+                    merge.place_start(seq, start_event(task, worker, step, start));
+                }
+            }
+            if merge.run.is_empty() {
+                continue;
+            }
+            match direct {
+                Some(None) => {
+                    direct = Some(Some((buf.id, into.len())));
+                    if into.is_empty() {
+                        std::mem::swap(into, &mut merge.run);
+                    } else {
+                        into.append(&mut merge.run);
+                    }
+                }
+                Some(Some((first, from))) => {
+                    // A second thread: both go through the merge.
+                    direct = None;
+                    merge.hold(into.drain(from..), first);
+                    let mut run = std::mem::take(&mut merge.run);
+                    merge.hold(run.drain(..), buf.id);
+                    merge.run = run;
+                }
+                None => {
+                    let mut run = std::mem::take(&mut merge.run);
+                    merge.hold(run.drain(..), buf.id);
+                    merge.run = run;
                 }
             }
         }
         self.room.notify_all();
-        // In order already with one thread recording (each thread's events
-        // are): sorting is for several.
+        if merge.pending.is_empty() {
+            return Drained {
+                dropped: self.dropped.load(Ordering::Relaxed),
+                finished,
+            };
+        }
         merge.sort();
         let ready = if finished {
             merge.pending.len()
@@ -630,10 +746,11 @@ impl Recorder {
             .unwrap_or_else(|e| e.into_inner())
             .iter()
             .any(|b| {
-                !b.entries
+                b.entries
                     .lock()
                     .unwrap_or_else(|e| e.into_inner())
-                    .is_empty()
+                    .iter()
+                    .any(|r| !r.is_empty())
             })
     }
 
@@ -679,61 +796,6 @@ fn read_open(open: &Open) -> Option<(u64, TaskIdx, u16, u32, u64)> {
         );
         if open.version.load(Ordering::Acquire) == before {
             return (read.4 != NONE).then_some(read);
-        }
-    }
-}
-
-/// One entry of thread `thread` as transitions, into the merge.
-fn expand(entry: Entry, thread: usize, merge: &mut Merge) {
-    match entry {
-        Entry::Event { seq, event } => merge.push((ns(event.t), thread, seq), event),
-        Entry::Poll {
-            seq,
-            end_seq,
-            task,
-            worker,
-            step,
-            end_step,
-            start,
-            end,
-            how,
-        } => {
-            // Its start may have been handed over while it ran.
-            let started = &mut merge.started[thread];
-            if let Some(i) = started.iter().position(|s| *s == seq) {
-                started.swap_remove(i);
-            } else {
-                merge.push_start(
-                    (start, thread, seq),
-                    Event {
-                        t: Duration::from_nanos(start),
-                        task,
-                        step,
-                        change: Change::Running { worker },
-                    },
-                );
-            }
-            let change = match how {
-                PollEnd::Waiting { wait, due } => Change::Waiting { wait, due },
-                PollEnd::Ready { by } => Change::Ready {
-                    by,
-                    late: None,
-                    waited: None,
-                },
-                PollEnd::Done(end) => {
-                    let (outcome, stats) = *end;
-                    Change::Done { outcome, stats }
-                }
-            };
-            merge.push(
-                (end, thread, end_seq),
-                Event {
-                    t: Duration::from_nanos(end),
-                    task,
-                    step: end_step,
-                    change,
-                },
-            );
         }
     }
 }
