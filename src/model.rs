@@ -270,6 +270,12 @@ impl Model {
         } = &e.change
         {
             let idx = e.task as usize;
+            let view = TaskView::new(name.clone(), *id, *spec, *parent, *kind, e.step, e.t);
+            if self.tasks.len() == idx {
+                // The next one, as spawns come: no placeholder first.
+                self.tasks.push(view);
+                return;
+            }
             if self.tasks.len() <= idx {
                 // Grown by an eighth at a time, not doubled: at 416 bytes a
                 // task, a doubling wastes up to 200 MB at a million tasks.
@@ -277,7 +283,7 @@ impl Model {
                 self.tasks.reserve_exact(more);
                 self.tasks.resize_with(idx + 1, || placeholder(e.t));
             }
-            self.tasks[idx] = TaskView::new(name.clone(), *id, *spec, *parent, *kind, e.step, e.t);
+            self.tasks[idx] = view;
             return;
         }
         let Some(task) = self.tasks.get(e.task as usize) else {
