@@ -21,8 +21,8 @@ use std::cell::Cell;
 use std::future::Future;
 use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
 use std::pin::Pin;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU8, AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU32, AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::task::{Context, Poll, Wake, Waker};
 use std::time::Duration;
 
@@ -298,8 +298,53 @@ pub struct TaskProbe {
     step: AtomicU32,
     /// Step of the newest Running event (to see a step change mid-poll).
     shown_step: AtomicU32,
-    inner_waker: AtomicWaker,
+    inner_waker: Forward,
     times: Times,
+}
+
+/// The waker of the task's own poll, which the probe's waker passes wakes
+/// on to. tokio hands a task the same waker on every poll, so it is kept
+/// from the first poll and woken by reference: no clone per poll and none
+/// taken per wake. A poll with another waker (not tokio's) falls back to
+/// an [`AtomicWaker`].
+#[derive(Default)]
+struct Forward {
+    first: OnceLock<Waker>,
+    /// A poll came with a waker other than the first.
+    moved: AtomicBool,
+    other: AtomicWaker,
+}
+
+impl Forward {
+    fn register(&self, waker: &Waker) {
+        if !self.moved.load(Ordering::Acquire) {
+            match self.first.get() {
+                Some(first) if first.will_wake(waker) => return,
+                Some(_) => {}
+                None => {
+                    if self.first.set(waker.clone()).is_ok() {
+                        return;
+                    }
+                }
+            }
+        }
+        self.other.register(waker);
+        self.moved.store(true, Ordering::Release);
+    }
+
+    fn wake(&self) {
+        if !self.moved.load(Ordering::Acquire) {
+            if let Some(first) = self.first.get() {
+                first.wake_by_ref();
+            }
+            // Still the first: done (a poll switching wakers meanwhile is
+            // woken below).
+            if !self.moved.load(Ordering::Acquire) {
+                return;
+            }
+        }
+        self.other.wake();
+    }
 }
 
 const READY: u8 = 0;
@@ -393,7 +438,7 @@ impl TaskState {
                         .compare_exchange(RUNNING_WOKEN, READY, Ordering::AcqRel, Ordering::Acquire)
                         .is_ok()
                     {
-                        let by = decode_by(self.woken_by.load(Ordering::Acquire));
+                        let by = WakeBy::decode(self.woken_by.load(Ordering::Acquire));
                         return Some(PollEnd::Ready { by });
                     }
                 }
@@ -420,7 +465,7 @@ impl TaskState {
                 }
                 RUNNING => {
                     // Said before the state changes, so the poll's end reads it.
-                    self.woken_by.store(encode_by(by), Ordering::Release);
+                    self.woken_by.store(by.encode(), Ordering::Release);
                     if self
                         .state
                         .compare_exchange(
@@ -454,7 +499,7 @@ impl TaskProbe {
             state: TaskState::new(),
             step: AtomicU32::new(0),
             shown_step: AtomicU32::new(0),
-            inner_waker: AtomicWaker::new(),
+            inner_waker: Forward::default(),
             times: Times::default(),
         })
     }
@@ -535,7 +580,7 @@ impl TaskProbe {
         if in_poll {
             self.recorder.poll_end(step, |end| {
                 self.times.poll_end(end);
-                PollEnd::Done(Box::new((outcome, Arc::new(self.times.stats()))))
+                PollEnd::Done(outcome, Arc::new(self.times.stats()))
             });
         } else {
             let stats = Arc::new(self.stats());
@@ -569,28 +614,7 @@ impl TaskProbe {
                 }
             });
         }
-        // Once woken, the task will be polled, and its poll registers again.
         self.inner_waker.wake();
-    }
-}
-
-fn encode_by(by: WakeBy) -> u64 {
-    match by {
-        WakeBy::Task(t) => u64::from(t) + 4,
-        WakeBy::Timer => 0,
-        WakeBy::Io => 1,
-        WakeBy::Runtime => 2,
-        WakeBy::Os => 3,
-    }
-}
-
-fn decode_by(v: u64) -> WakeBy {
-    match v {
-        0 => WakeBy::Timer,
-        1 => WakeBy::Io,
-        2 => WakeBy::Runtime,
-        3 => WakeBy::Os,
-        t => WakeBy::Task((t - 4) as TaskIdx),
     }
 }
 

@@ -113,9 +113,14 @@ pub struct Waits {
     pub other: f64,
 }
 
-/// Milliseconds, to the microsecond.
+/// Milliseconds, to the microsecond (rounded half up, in integers: a
+/// summary of 100,000 tasks takes 1.7 million of these).
 pub fn ms(d: Duration) -> f64 {
-    (d.as_nanos() as f64 / 1_000.0).round() / 1_000.0
+    let micros = d
+        .as_secs()
+        .saturating_mul(1_000_000)
+        .saturating_add(u64::from(d.subsec_nanos() + 500) / 1_000);
+    micros as f64 / 1_000.0
 }
 
 impl Summary {
@@ -298,5 +303,21 @@ fn fmt_ms(v: f64) -> String {
         format!("{v:.1}")
     } else {
         format!("{v:.2}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn milliseconds_are_rounded_to_the_microsecond() {
+        let ns = Duration::from_nanos;
+        assert_eq!(ms(ns(1_234_499)), 1.234);
+        assert_eq!(ms(ns(1_234_500)), 1.235);
+        assert_eq!(ms(ns(999)), 0.001);
+        assert_eq!(ms(ns(499)), 0.0);
+        assert_eq!(ms(Duration::from_secs(3) + ns(999_999_999)), 4000.0);
+        assert_eq!(ms(Duration::from_secs(86_400 * 365)), 31_536_000_000.0);
     }
 }

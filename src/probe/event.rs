@@ -137,6 +137,29 @@ impl WakeBy {
     }
 }
 
+impl WakeBy {
+    /// As one number (for atomics and the recorder's entries).
+    pub(crate) fn encode(self) -> u64 {
+        match self {
+            WakeBy::Task(t) => u64::from(t) + 4,
+            WakeBy::Timer => 0,
+            WakeBy::Io => 1,
+            WakeBy::Runtime => 2,
+            WakeBy::Os => 3,
+        }
+    }
+
+    pub(crate) fn decode(v: u64) -> WakeBy {
+        match v {
+            0 => WakeBy::Timer,
+            1 => WakeBy::Io,
+            2 => WakeBy::Runtime,
+            3 => WakeBy::Os,
+            t => WakeBy::Task((t - 4) as TaskIdx),
+        }
+    }
+}
+
 /// What a waiting task waits for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 #[repr(u8)]

@@ -1,16 +1,24 @@
 //! The recorder: where the probe puts what happened, and where a consumer
 //! takes it out, in time order.
 //!
-//! Every thread that records has a buffer of its own, so workers never wait
-//! for each other: a poll is one entry (its start, end, worker, steps and
-//! how it ended), written when the poll ends, and the poll in progress is in
-//! a small slot beside the buffer, so a consumer can show it while it runs.
-//! The consumer ([`Recorder::drain`]) takes every buffer's entries, expands
-//! them into transitions ([`Event`]s) and hands them over in time order: it
-//! holds back what a thread could still precede (a poll in progress, a
-//! thread caught between reading the clock and writing), and nothing else.
+//! Every thread that records has a ring of its own, so workers never wait
+//! for each other. An entry is 48 bytes of plain data: a poll is one entry
+//! (its start, end, worker, steps and how it ended), written when the poll
+//! ends, and a wake is one. A poll's start gets an entry of its own only
+//! when something is recorded inside the poll (before that, so a thread's
+//! entries are in time order). The rare transitions that carry more (a
+//! spawn with its name, an end with its figures) go to a side list, and an
+//! entry marks their place. The poll in progress is also in a small slot
+//! beside the ring, so a consumer can show it while it runs.
+//!
+//! The consumer ([`Recorder::drain_each`]) turns entries into transitions
+//! ([`Event`]s) and hands them over in time order: when one thread has
+//! recorded, straight from its ring; when several have, merged. It holds
+//! back what a thread could still precede (a poll in progress, a thread
+//! caught between reading the clock and writing), and nothing else.
 
 use std::cell::RefCell;
+use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicU16, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, OnceLock};
 use std::time::Duration;
@@ -18,7 +26,7 @@ use std::time::Duration;
 use super::event::{Change, Event, Outcome, TaskIdx, TaskStats, Wait, WakeBy};
 use super::{CURRENT, Sample};
 
-/// Entries a thread's buffer holds before its thread waits (lossless) or
+/// Entries a thread's ring holds before its thread waits (lossless) or
 /// drops them.
 pub const DEFAULT_CAPACITY: usize = 1 << 18;
 
@@ -27,11 +35,14 @@ pub const DEFAULT_CAPACITY: usize = 1 << 18;
 /// thread fills them.
 const FIRST_RING: usize = 1024;
 
-/// The dashboard's: it drains every frame, so a smaller buffer is room
+/// The dashboard's: it drains every frame, so a smaller ring is room
 /// enough (65,536 entries every 33 ms is two million a second).
 pub const DASHBOARD_CAPACITY: usize = 1 << 16;
 
 const NONE: u64 = u64::MAX;
+
+/// An entry's `wait` when there is none.
+const NO_WAIT: u8 = u8::MAX;
 
 /// How a poll ended.
 #[derive(Debug)]
@@ -44,28 +55,69 @@ pub(crate) enum PollEnd {
     Ready {
         by: WakeBy,
     },
-    /// Boxed: once per task, and it keeps every entry small.
-    Done(Box<(Outcome, Arc<TaskStats>)>),
+    Done(Outcome, Arc<TaskStats>),
 }
 
-/// One entry of a thread's buffer. `seq` orders entries of one thread that
-/// share a time.
-#[derive(Debug)]
-enum Entry {
-    Poll {
-        seq: u64,
-        task: TaskIdx,
-        worker: u16,
-        step: u32,
-        end_step: u32,
-        start: u64,
-        end: u64,
-        how: PollEnd,
-    },
-    Event {
-        seq: u64,
-        event: Event,
-    },
+/// What an entry records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum What {
+    /// A poll's start, written only when the poll records something inside
+    /// it (before that).
+    Start,
+    /// A whole poll that ended waiting for `wait`, due at `arg` (or NONE).
+    PollWaiting,
+    /// A whole poll woken while it ran (`arg`: by whom, encoded).
+    PollReady,
+    /// A whole poll whose end is its thread's next side event (it ended).
+    PollSide,
+    /// A wake: `arg` by whom (encoded), `end` how late (or NONE), `wait`
+    /// what the wait turned out to be (or NO_WAIT).
+    Ready,
+    /// Running on `worker`: a step change inside a poll, or an OS thread on
+    /// a CPU.
+    Running,
+    /// Its thread's next side event.
+    Side,
+}
+
+/// One entry of a thread's ring: plain data, so writing one is a few
+/// stores (see [`What`] for what each field holds).
+#[derive(Debug, Clone, Copy)]
+struct Entry {
+    what: What,
+    /// A [`Wait`] as a number, or NO_WAIT.
+    wait: u8,
+    worker: u16,
+    /// A poll: its start has an entry of its own, before this one.
+    started: bool,
+    task: TaskIdx,
+    step: u32,
+    /// A poll: the step it ended at.
+    end_step: u32,
+    /// A poll: its number on its thread.
+    poll: u32,
+    /// When (a poll: its start), ns of scenario time.
+    t: u64,
+    end: u64,
+    arg: u64,
+}
+
+impl Entry {
+    fn new(what: What, task: TaskIdx, step: u32, t: u64) -> Entry {
+        Entry {
+            what,
+            wait: NO_WAIT,
+            worker: 0,
+            started: false,
+            task,
+            step,
+            end_step: step,
+            poll: 0,
+            t,
+            end: NONE,
+            arg: NONE,
+        }
+    }
 }
 
 /// The poll in progress on a thread, readable by the consumer (a seqlock:
@@ -73,7 +125,7 @@ enum Entry {
 #[derive(Default)]
 struct Open {
     version: AtomicU64,
-    seq: AtomicU64,
+    poll: AtomicU32,
     task: AtomicU32,
     worker: AtomicU16,
     step: AtomicU32,
@@ -81,7 +133,17 @@ struct Open {
     start: AtomicU64,
 }
 
-/// One thread's buffer, on cache lines of its own (threads write their own
+/// A poll in progress, as the consumer reads it from [`Open`].
+#[derive(Debug, Clone, Copy)]
+struct OpenPoll {
+    poll: u32,
+    task: TaskIdx,
+    worker: u16,
+    step: u32,
+    start: u64,
+}
+
+/// One thread's ring, on cache lines of its own (threads write their own
 /// flags all the time; sharing a line would make them wait for each other).
 /// Its entries are in rings with one writer (the thread, through
 /// [`Local::entries`]) and one reader (the consumer): writing one takes no
@@ -93,10 +155,22 @@ struct ThreadBuf {
     /// (it moves on to a ring twice the size once one is full). The lock
     /// is the consumer's, and its thread's when it adds a ring.
     entries: Mutex<Vec<rtrb::Consumer<Entry>>>,
-    /// Set while the thread is between reading the clock and writing what
-    /// it read (the consumer waits for it to clear).
-    busy: AtomicBool,
+    /// Transitions too big for an entry, in order; a `Side` or `PollSide`
+    /// entry marks each one's place (written after it).
+    side: Mutex<VecDeque<Event>>,
     open: Open,
+}
+
+/// The poll in progress on this thread.
+#[derive(Debug, Clone, Copy)]
+struct Polling {
+    poll: u32,
+    task: TaskIdx,
+    worker: u16,
+    step: u32,
+    start: u64,
+    /// Its start has an entry (something was recorded inside it).
+    written: bool,
 }
 
 /// What this thread records into, for the run it records for.
@@ -108,10 +182,9 @@ struct Local {
     buf: Arc<ThreadBuf>,
     /// The writing end of `buf`'s ring.
     entries: rtrb::Producer<Entry>,
-    next_seq: u64,
+    next_poll: u32,
     worker: Option<u16>,
-    /// The poll in progress: (seq, task, worker, step, start ns).
-    polling: Option<(u64, TaskIdx, u16, u32, u64)>,
+    polling: Option<Polling>,
 }
 
 thread_local! {
@@ -121,78 +194,177 @@ thread_local! {
 static RUNS: AtomicU64 = AtomicU64::new(1);
 
 /// Scenario time zero, on the clock the run uses.
-#[derive(Clone, Copy)]
 enum Start {
     /// tokio's clock: the paused (virtual) clock, read under its lock.
     Tokio(tokio::time::Instant),
-    /// The real clock, read cheaply (the CPU's time-stamp counter where it
-    /// is reliable).
-    Real(quanta::Instant),
+    /// The real clock, read cheaply: the CPU's time-stamp counter where it
+    /// is reliable, as a raw count (scaled to nanoseconds only for the
+    /// lap since `raw`).
+    Real { clock: quanta::Clock, raw: u64 },
 }
+
+/// The real clock, calibrated once per process (calibrating takes a while).
+fn real_clock() -> quanta::Clock {
+    static CLOCK: OnceLock<quanta::Clock> = OnceLock::new();
+    CLOCK.get_or_init(quanta::Clock::new).clone()
+}
+
+/// Real clock: how far behind the clock a drain stops handing over. A
+/// thread may read the clock and write what it read a moment later; what
+/// it writes after this long (it was pre-empted in between) is handed over
+/// as late as it came, never out of order.
+const GRACE: u64 = 100_000;
 
 /// Where an event goes in the merged order: (time ns, thread, order of
 /// arrival), so events of one time keep their thread's order.
 type Key = (u64, usize, u64);
 
-impl Merge {
-    /// Expands one entry of the thread being read into [`Merge::run`].
-    fn expand(&mut self, entry: Entry, thread: usize) {
-        match entry {
-            Entry::Event { seq, event } => {
-                self.run.push(event);
-                self.tail.push(seq);
+/// The Running transition a poll starts with.
+fn start_event(task: TaskIdx, worker: u16, step: u32, start: u64) -> Event {
+    Event {
+        t: Duration::from_nanos(start),
+        task,
+        step,
+        change: Change::Running { worker },
+    }
+}
+
+/// `v` as a time, NONE for none.
+fn nanos(v: u64) -> Option<Duration> {
+    (v != NONE).then(|| Duration::from_nanos(v))
+}
+
+/// [`Merge::pending_from`] when the pending events are several threads'.
+const MIXED: usize = usize::MAX;
+
+/// What one drain handed over.
+pub struct Drained {
+    pub dropped: u64,
+    pub finished: bool,
+}
+
+/// The consumer's view of one thread.
+#[derive(Default)]
+struct Reader {
+    /// Polls whose start was handed over while they ran, and whose entry
+    /// has not come yet (one or two: polls of a thread follow each other).
+    started: Vec<u32>,
+    /// Side events taken from the thread, for its entries still to come.
+    side: VecDeque<Event>,
+}
+
+impl Reader {
+    /// Poll `poll`'s start was handed over already (and is forgotten now).
+    fn take_started(&mut self, poll: u32) -> bool {
+        match self.started.iter().position(|p| *p == poll) {
+            Some(i) => {
+                self.started.swap_remove(i);
+                true
             }
-            Entry::Poll {
-                seq,
-                task,
-                worker,
-                step,
-                end_step,
-                start,
-                end,
-                how,
-            } => {
-                // Its start may have been handed over while it ran.
-                let started = &mut self.started[thread];
-                if let Some(i) = started.iter().position(|s| *s == seq) {
-                    started.swap_remove(i);
-                } else {
-                    self.place_start(seq, start_event(task, worker, step, start));
-                }
-                let change = match how {
-                    PollEnd::Waiting { wait, due } => Change::Waiting { wait, due },
-                    PollEnd::Ready { by } => Change::Ready {
-                        by,
-                        late: None,
-                        waited: None,
-                    },
-                    PollEnd::Done(end) => {
-                        let (outcome, stats) = *end;
-                        Change::Done { outcome, stats }
-                    }
-                };
-                self.run.push(Event {
-                    t: Duration::from_nanos(end),
-                    task,
-                    step: end_step,
-                    change,
-                });
-                // What follows is recorded after this poll.
-                self.tail.clear();
-            }
+            None => false,
         }
     }
 
-    /// A poll's start (seq `seq`), placed before the events its thread
-    /// recorded inside that poll: they came first, its entry only when it
-    /// ended. Those are the newest of the run, since its last poll entry.
-    fn place_start(&mut self, seq: u64, start: Event) {
-        let inside = self.tail.iter().rev().take_while(|s| **s > seq).count();
-        self.run.insert(self.run.len() - inside, start);
+    /// The transitions one entry stands for, in order, to `out`.
+    fn expand(&mut self, e: Entry, out: &mut impl FnMut(Event)) {
+        let at = |t: u64, step: u32, change: Change| Event {
+            t: Duration::from_nanos(t),
+            task: e.task,
+            step,
+            change,
+        };
+        match e.what {
+            What::Start => {
+                if !self.take_started(e.poll) {
+                    out(start_event(e.task, e.worker, e.step, e.t));
+                }
+            }
+            What::PollWaiting | What::PollReady | What::PollSide => {
+                if !e.started && !self.take_started(e.poll) {
+                    out(start_event(e.task, e.worker, e.step, e.t));
+                }
+                match e.what {
+                    What::PollWaiting => out(at(
+                        e.end,
+                        e.end_step,
+                        Change::Waiting {
+                            wait: Wait::from_u8(e.wait),
+                            due: nanos(e.arg),
+                        },
+                    )),
+                    What::PollReady => out(at(
+                        e.end,
+                        e.end_step,
+                        Change::Ready {
+                            by: WakeBy::decode(e.arg),
+                            late: None,
+                            waited: None,
+                        },
+                    )),
+                    _ => out(self.side.pop_front().expect("a side event for its entry")),
+                }
+            }
+            What::Ready => out(at(
+                e.t,
+                e.step,
+                Change::Ready {
+                    by: WakeBy::decode(e.arg),
+                    late: nanos(e.end),
+                    waited: (e.wait != NO_WAIT).then(|| Wait::from_u8(e.wait)),
+                },
+            )),
+            What::Running => out(at(e.t, e.step, Change::Running { worker: e.worker })),
+            What::Side => out(self.side.pop_front().expect("a side event for its entry")),
+        }
+    }
+}
+
+/// The consumer's side: what it read and could not hand over yet.
+#[derive(Default)]
+struct Merge {
+    /// Per thread.
+    readers: Vec<Reader>,
+    /// The events of the thread being read, in its order.
+    run: Vec<Event>,
+    /// Held back or still to be merged: runs of several threads, or what
+    /// could still be preceded (see [`Recorder::drain_each`]).
+    pending: Vec<Event>,
+    /// Each pending event's sort key.
+    keys: Vec<Key>,
+    /// The thread all pending events are from (MIXED: several).
+    pending_from: Option<usize>,
+    /// The time of the newest event handed over.
+    handed: Duration,
+    /// Counts events as they join `pending`.
+    arrival: u64,
+    /// Where [`Merge::sort`] merges into (then swapped with the two above).
+    sorted: (Vec<Key>, Vec<Event>),
+}
+
+impl Merge {
+    /// Hands the pending events up to `horizon` over to `each`, in order.
+    fn hand_over(&mut self, horizon: u64, each: &mut impl FnMut(Event)) {
+        if self.pending.is_empty() {
+            return;
+        }
+        self.sort();
+        let ready = self.keys.partition_point(|k| k.0 <= horizon);
+        self.keys.drain(..ready);
+        for e in self.pending.drain(..ready) {
+            each(e);
+        }
+        if self.pending.is_empty() {
+            self.pending_from = None;
+        }
     }
 
     /// Moves events of thread `thread`, in its order, to the pending ones.
     fn hold(&mut self, events: impl Iterator<Item = Event>, thread: usize) {
+        self.pending_from = match self.pending_from {
+            None if self.pending.is_empty() => Some(thread),
+            Some(t) if t == thread => Some(t),
+            _ => Some(MIXED),
+        };
         for event in events {
             self.keys.push((ns(event.t), thread, self.arrival));
             self.arrival += 1;
@@ -235,42 +407,12 @@ impl Merge {
     }
 }
 
-/// The Running transition a poll starts with.
-fn start_event(task: TaskIdx, worker: u16, step: u32, start: u64) -> Event {
-    Event {
-        t: Duration::from_nanos(start),
-        task,
-        step,
-        change: Change::Running { worker },
-    }
-}
-
-/// What one drain handed over.
-pub struct Drained {
-    pub dropped: u64,
-    pub finished: bool,
-}
-
-/// The consumer's side: what it read, as transitions, until handed over.
-#[derive(Default)]
-struct Merge {
-    /// The entries of the thread being read, as transitions in its order.
-    run: Vec<Event>,
-    /// The seq of each event of `run` since its thread's last poll entry.
-    tail: Vec<u64>,
-    /// Held back or still to be merged: runs of several threads, or what
-    /// could still be preceded (see [`Recorder::drain`]).
-    pending: Vec<Event>,
-    /// Each pending event's sort key.
-    keys: Vec<Key>,
-    /// Counts events as they join `pending`.
-    arrival: u64,
-    /// Where [`Merge::sort`] merges into (then swapped with the two above).
-    sorted: (Vec<Key>, Vec<Event>),
-    /// Per thread: polls whose start was handed over while they ran, and
-    /// whose entry has not come yet (one or two: polls of a thread follow
-    /// each other).
-    started: Vec<Vec<u64>>,
+/// One thread as a drain finds it: its poll in progress (read before its
+/// entries) and how many entries wait.
+struct Found {
+    buf: Arc<ThreadBuf>,
+    open: Option<OpenPoll>,
+    waiting: usize,
 }
 
 pub struct Recorder {
@@ -354,7 +496,9 @@ impl Recorder {
         let _ = self.start.set(if self.lossless {
             Start::Tokio(tokio::time::Instant::now())
         } else {
-            Start::Real(quanta::Instant::now())
+            let clock = real_clock();
+            let raw = clock.raw();
+            Start::Real { clock, raw }
         });
         self.cursor.store(0, Ordering::Relaxed);
     }
@@ -373,11 +517,11 @@ impl Recorder {
             Some(Start::Tokio(start)) => {
                 ns(tokio::time::Instant::now().saturating_duration_since(*start))
             }
-            Some(Start::Real(start)) => {
-                let wall = quanta::Instant::now().saturating_duration_since(*start);
+            Some(Start::Real { clock, raw }) => {
+                let wall = clock.delta_as_nanos(*raw, clock.raw());
                 match self.time_scale() {
-                    1.0 => ns(wall),
-                    scale => ns(wall.mul_f64(scale)),
+                    1.0 => wall,
+                    scale => (wall as f64 * scale) as u64,
                 }
             }
         }
@@ -446,7 +590,7 @@ impl Recorder {
                 let buf = Arc::new(ThreadBuf {
                     id: threads.len(),
                     entries: Mutex::new(vec![consumer]),
-                    busy: AtomicBool::new(false),
+                    side: Mutex::new(VecDeque::new()),
                     open: Open {
                         start: AtomicU64::new(NONE),
                         ..Open::default()
@@ -458,7 +602,7 @@ impl Recorder {
                     on_runtime: self.runtime_thread.get() == Some(&std::thread::current().id()),
                     buf,
                     entries: producer,
-                    next_seq: 0,
+                    next_poll: 0,
                     worker: None,
                     polling: None,
                 });
@@ -467,52 +611,56 @@ impl Recorder {
         })
     }
 
-    /// Real clock: this thread reads the clock and writes what it read
-    /// (the consumer waits for that; on the virtual clock one thread records
-    /// everything in order, so there is nothing to wait for).
-    fn enter(&self, buf: &ThreadBuf) {
-        if !self.lossless {
-            buf.busy.store(true, Ordering::SeqCst);
+    /// Writes one entry, making room first if the ring is full.
+    fn push(&self, l: &mut Local, entry: Entry) {
+        if l.entries.push(entry).is_err() && self.room(l) {
+            let _ = l.entries.push(entry);
         }
     }
 
-    fn leave(&self, buf: &ThreadBuf) {
-        if !self.lossless {
-            buf.busy.store(false, Ordering::Release);
-        }
-    }
-
-    /// Writes one entry, waiting for room (lossless) or dropping it.
-    fn push(&self, l: &mut Local, mut entry: Entry) {
+    /// Makes room for one entry in this thread's ring: a ring twice the
+    /// size, or (lossless, once the ring is as big as it gets) waiting for
+    /// the consumer. False: no room, the entry is dropped (and counted).
+    fn room(&self, l: &mut Local) -> bool {
         loop {
-            match l.entries.push(entry) {
-                Ok(()) => return,
-                Err(rtrb::PushError::Full(back))
-                    if l.entries.buffer().capacity() < self.capacity =>
-                {
-                    let size = (l.entries.buffer().capacity() * 2).min(self.capacity);
-                    let (producer, consumer) = rtrb::RingBuffer::new(size);
-                    l.buf
-                        .entries
-                        .lock()
-                        .unwrap_or_else(|e| e.into_inner())
-                        .push(consumer);
-                    l.entries = producer;
-                    entry = back;
-                }
-                Err(rtrb::PushError::Full(back)) => {
-                    if !self.lossless || self.finished.load(Ordering::Acquire) {
-                        self.dropped.fetch_add(1, Ordering::Relaxed);
-                        return;
-                    }
-                    entry = back;
-                    let guard = self.room_lock.lock().unwrap_or_else(|e| e.into_inner());
-                    let _ = self
-                        .room
-                        .wait_timeout(guard, Duration::from_millis(10))
-                        .unwrap_or_else(|e| e.into_inner());
-                }
+            if !l.entries.is_full() {
+                return true;
             }
+            let size = l.entries.buffer().capacity();
+            if size < self.capacity {
+                let (producer, consumer) = rtrb::RingBuffer::new((size * 2).min(self.capacity));
+                l.buf
+                    .entries
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .push(consumer);
+                l.entries = producer;
+                return true;
+            }
+            if !self.lossless || self.finished.load(Ordering::Acquire) {
+                self.dropped.fetch_add(1, Ordering::Relaxed);
+                return false;
+            }
+            let guard = self.room_lock.lock().unwrap_or_else(|e| e.into_inner());
+            let _ = self
+                .room
+                .wait_timeout(guard, Duration::from_millis(10))
+                .unwrap_or_else(|e| e.into_inner());
+        }
+    }
+
+    /// Something is recorded inside the poll in progress: its start is
+    /// written first (once), so the thread's entries stay in time order.
+    fn inside_poll(&self, l: &mut Local) {
+        if let Some(p) = l.polling.as_mut()
+            && !p.written
+        {
+            p.written = true;
+            let p = *p;
+            let mut start = Entry::new(What::Start, p.task, p.step, p.start);
+            start.worker = p.worker;
+            start.poll = p.poll;
+            self.push(l, start);
         }
     }
 
@@ -529,20 +677,49 @@ impl Recorder {
         change: impl FnOnce(Duration) -> Change,
     ) -> Duration {
         self.with_local(|l| {
-            self.enter(&l.buf);
-            let t = Duration::from_nanos(self.clock_on(l.on_runtime));
-            let seq = l.next_seq;
-            l.next_seq += 1;
-            let event = Event {
-                t,
-                task,
-                step,
-                change: change(t),
-            };
-            self.push(l, Entry::Event { seq, event });
-            self.leave(&l.buf);
+            let now = self.clock_on(l.on_runtime);
+            let t = Duration::from_nanos(now);
+            self.inside_poll(l);
+            let mut entry = Entry::new(What::Side, task, step, now);
+            match change(t) {
+                Change::Ready { by, late, waited } => {
+                    entry.what = What::Ready;
+                    entry.arg = by.encode();
+                    entry.end = late.map_or(NONE, ns);
+                    entry.wait = waited.map_or(NO_WAIT, |w| w as u8);
+                    self.push(l, entry);
+                }
+                Change::Running { worker } => {
+                    entry.what = What::Running;
+                    entry.worker = worker;
+                    self.push(l, entry);
+                }
+                change => self.push_side(
+                    l,
+                    entry,
+                    Event {
+                        t,
+                        task,
+                        step,
+                        change,
+                    },
+                ),
+            }
             t
         })
+    }
+
+    /// Writes `event` to the side list and `entry` to mark its place, or
+    /// drops both.
+    fn push_side(&self, l: &mut Local, entry: Entry, event: Event) {
+        if self.room(l) {
+            l.buf
+                .side
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push_back(event);
+            let _ = l.entries.push(entry);
+        }
     }
 
     /// A poll of `task` at step `step` starts on this thread, now (returned).
@@ -552,29 +729,34 @@ impl Recorder {
                 .worker
                 .get_or_insert_with(|| self.next_worker.fetch_add(1, Ordering::Relaxed));
             let open = &l.buf.open;
-            self.enter(&l.buf);
             let t = self.clock_on(l.on_runtime);
-            let seq = l.next_seq;
-            l.next_seq += 1;
+            let poll = l.next_poll;
+            l.next_poll = poll.wrapping_add(1);
             // One writer: a plain store marks it being written.
             let v = open.version.load(Ordering::Relaxed);
             open.version.store(v + 1, Ordering::Relaxed);
             std::sync::atomic::fence(Ordering::Release);
-            open.seq.store(seq, Ordering::Relaxed);
+            open.poll.store(poll, Ordering::Relaxed);
             open.task.store(task, Ordering::Relaxed);
             open.worker.store(worker, Ordering::Relaxed);
             open.step.store(step, Ordering::Relaxed);
             open.start.store(t, Ordering::Relaxed);
             open.version.store(v + 2, Ordering::Release);
-            l.polling = Some((seq, task, worker, step, t));
-            self.leave(&l.buf);
+            l.polling = Some(Polling {
+                poll,
+                task,
+                worker,
+                step,
+                start: t,
+                written: false,
+            });
             Duration::from_nanos(t)
         })
     }
 
     /// The step of the poll in progress changed (a Running transition).
     pub(crate) fn poll_step(&self, task: TaskIdx, step: u32) {
-        let worker = self.with_local(|l| l.polling.map(|p| p.2));
+        let worker = self.with_local(|l| l.polling.map(|p| p.worker));
         if let Some(worker) = worker {
             self.record(task, step, Change::Running { worker });
         }
@@ -584,38 +766,56 @@ impl Recorder {
     /// one entry for the whole poll.
     pub(crate) fn poll_end(&self, end_step: u32, how: impl FnOnce(Duration) -> PollEnd) {
         self.with_local(|l| {
-            let Some((seq, task, worker, step, start)) = l.polling.take() else {
+            let Some(p) = l.polling.take() else {
                 return;
             };
-            self.enter(&l.buf);
             let end = self.clock_on(l.on_runtime);
-            let how = how(Duration::from_nanos(end));
-            self.push(
-                l,
-                Entry::Poll {
-                    seq,
-                    task,
-                    worker,
-                    step,
-                    end_step,
-                    start,
-                    end,
-                    how,
-                },
-            );
+            let mut entry = Entry::new(What::PollWaiting, p.task, p.step, p.start);
+            entry.worker = p.worker;
+            entry.poll = p.poll;
+            entry.started = p.written;
+            entry.end_step = end_step;
+            entry.end = end;
+            match how(Duration::from_nanos(end)) {
+                PollEnd::Waiting { wait, due } => {
+                    entry.wait = wait as u8;
+                    entry.arg = due.map_or(NONE, ns);
+                    self.push(l, entry);
+                }
+                PollEnd::Ready { by } => {
+                    entry.what = What::PollReady;
+                    entry.arg = by.encode();
+                    self.push(l, entry);
+                }
+                PollEnd::Done(outcome, stats) => {
+                    entry.what = What::PollSide;
+                    let done = Event {
+                        t: Duration::from_nanos(end),
+                        task: p.task,
+                        step: end_step,
+                        change: Change::Done { outcome, stats },
+                    };
+                    self.push_side(l, entry, done);
+                }
+            }
             let open = &l.buf.open;
             let v = open.version.load(Ordering::Relaxed);
             open.version.store(v + 1, Ordering::Relaxed);
             std::sync::atomic::fence(Ordering::Release);
             open.start.store(NONE, Ordering::Relaxed);
             open.version.store(v + 2, Ordering::Release);
-            self.leave(&l.buf);
         });
     }
 
-    /// Moves every event ready to be handed over into `into`, in time
-    /// order, waiting up to `wait` for the run to finish if there are none.
+    /// Moves every transition ready to be handed over into `into`, in
+    /// time order (see [`Recorder::drain_each`]).
     pub fn drain(&self, into: &mut Vec<Event>, wait: Duration) -> Drained {
+        self.drain_each(wait, |e| into.push(e))
+    }
+
+    /// Hands every transition ready to be handed over to `each`, in time
+    /// order, waiting up to `wait` for the run to finish if there are none.
+    pub fn drain_each(&self, wait: Duration, mut each: impl FnMut(Event)) -> Drained {
         let mut finished = self.finished.load(Ordering::Acquire);
         if !finished && !wait.is_zero() && !self.has_entries() {
             let guard = self.room_lock.lock().unwrap_or_else(|e| e.into_inner());
@@ -625,6 +825,16 @@ impl Recorder {
                 .unwrap_or_else(|e| e.into_inner());
             finished = self.finished.load(Ordering::Acquire);
         }
+        // Nothing recorded from now on is older than this (real clock: a
+        // thread that is not in the list read below starts recording after
+        // it, so it reads a later time, and one that read the clock before
+        // has written what it read within the grace; virtual: one thread,
+        // in order).
+        let mut horizon = if finished || self.lossless {
+            NONE
+        } else {
+            self.read_clock().saturating_sub(GRACE)
+        };
         let threads: Vec<Arc<ThreadBuf>> = self
             .threads
             .lock()
@@ -632,108 +842,128 @@ impl Recorder {
             .clone();
         let mut merge = self.merge.lock().unwrap_or_else(|e| e.into_inner());
         let merge = &mut *merge;
-        // Nothing recorded from now on is older than this (real clock: any
-        // thread reads a later time; virtual: one thread, in order).
-        let mut horizon = if finished || self.lossless {
-            NONE
-        } else {
-            self.read_clock()
-        };
-        // With nothing held back and nothing to hold back, one thread's
-        // events go straight to the consumer: no keys, no sort, no copy.
-        let mut direct = (horizon == NONE && merge.pending.is_empty()).then_some(None);
-        for buf in &threads {
-            while buf.busy.load(Ordering::SeqCst) {
-                std::hint::spin_loop();
-                std::thread::yield_now();
-            }
-            if merge.started.len() <= buf.id {
-                merge.started.resize(buf.id + 1, Vec::new());
-            }
-            // A poll in progress (read before its thread's entries, so no
-            // poll of it ends unseen between the two): shown now, and
-            // nothing of its thread after its start can be handed over yet.
+        if merge.readers.len() < threads.len() {
+            merge.readers.resize_with(threads.len(), Reader::default);
+        }
+        // Each thread's poll in progress, read before its entries (so no
+        // poll of it ends unseen between the two), and what it has written.
+        let mut found = Vec::new();
+        for buf in threads {
             let open = read_open(&buf.open);
-            merge.tail.clear();
-            let mut rings = buf.entries.lock().unwrap_or_else(|e| e.into_inner());
-            // The open poll may have ended since: its entry is here then.
-            let mut open_ended = false;
-            for ring in rings.iter_mut() {
-                let written = ring.slots();
-                if let Ok(chunk) = ring.read_chunk(written) {
-                    for entry in chunk {
-                        if let (Some(o), Entry::Poll { seq, .. }) = (open, &entry) {
-                            open_ended |= *seq == o.0;
-                        }
-                        merge.expand(entry, buf.id);
-                    }
-                }
-            }
-            // A ring its thread has left for a bigger one is done once read.
-            let newest = rings.len() - 1;
-            rings.drain(..newest);
-            drop(rings);
-            if let Some((seq, task, worker, step, start)) = open {
+            let waiting = buf
+                .entries
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .iter()
+                .map(|r| r.slots())
+                .sum::<usize>();
+            if let Some(o) = open {
                 // Real clock: another thread may still record something
                 // stamped before this start. On the virtual clock every
                 // later stamp is at least the cursor, which is past it.
                 if !self.lossless {
-                    horizon = horizon.min(start);
-                }
-                if !open_ended && !merge.started[buf.id].contains(&seq) {
-                    merge.started[buf.id].push(seq);
-                    merge.place_start(seq, start_event(task, worker, step, start));
+                    horizon = horizon.min(o.start);
                 }
             }
-            if merge.run.is_empty() {
-                continue;
+            let unseen = open.filter(|o| !merge.readers[buf.id].started.contains(&o.poll));
+            if waiting > 0 || unseen.is_some() {
+                found.push(Found {
+                    buf,
+                    open: unseen,
+                    waiting,
+                });
             }
-            match direct {
-                Some(None) => {
-                    direct = Some(Some((buf.id, into.len())));
-                    if into.is_empty() {
-                        std::mem::swap(into, &mut merge.run);
-                    } else {
-                        into.append(&mut merge.run);
+        }
+        // Handed over no earlier than the last one (a thread pre-empted
+        // for longer than the grace between reading the clock and writing
+        // what it read comes late).
+        let mut handed = merge.handed;
+        let mut each = |mut e: Event| {
+            if e.t < handed {
+                e.t = handed;
+            } else {
+                handed = e.t;
+            }
+            each(e);
+        };
+        // One thread, and nothing held back but its own: its transitions
+        // go straight to `each`, up to the horizon.
+        let single = found.len() == 1
+            && merge
+                .pending_from
+                .is_none_or(|thread| thread == found[0].buf.id);
+        if single {
+            merge.hand_over(horizon, &mut each);
+        }
+        let mut straight = single && merge.pending.is_empty();
+        for f in &found {
+            let reader = &mut merge.readers[f.buf.id];
+            let run = &mut merge.run;
+            let mut out = |e: Event| {
+                if straight && ns(e.t) <= horizon {
+                    each(e);
+                } else {
+                    straight = false;
+                    run.push(e);
+                }
+            };
+            let mut open_ended = false;
+            let mut open_written = false;
+            {
+                let mut rings = f.buf.entries.lock().unwrap_or_else(|e| e.into_inner());
+                // Side events are written before their entries: all that
+                // the entries read here mark are in the list now.
+                reader.side.extend(
+                    f.buf
+                        .side
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .drain(..),
+                );
+                let mut left = f.waiting;
+                for ring in rings.iter_mut() {
+                    let n = ring.slots().min(left);
+                    left -= n;
+                    if let Ok(chunk) = ring.read_chunk(n) {
+                        for entry in chunk {
+                            if let Some(o) = f.open {
+                                let mine = entry.poll == o.poll;
+                                match entry.what {
+                                    What::Start => open_written |= mine,
+                                    What::PollWaiting | What::PollReady | What::PollSide => {
+                                        open_ended |= mine
+                                    }
+                                    _ => {}
+                                }
+                            }
+                            reader.expand(entry, &mut out);
+                        }
                     }
                 }
-                Some(Some((first, from))) => {
-                    // A second thread: both go through the merge.
-                    direct = None;
-                    merge.hold(into.drain(from..), first);
-                    let mut run = std::mem::take(&mut merge.run);
-                    merge.hold(run.drain(..), buf.id);
-                    merge.run = run;
-                }
-                None => {
-                    let mut run = std::mem::take(&mut merge.run);
-                    merge.hold(run.drain(..), buf.id);
-                    merge.run = run;
-                }
+                // A ring its thread has left for a bigger one is done once
+                // read.
+                let newest = rings.len() - 1;
+                let done = rings[..newest].iter().take_while(|r| r.is_empty()).count();
+                rings.drain(..done);
+            }
+            // The poll in progress, shown now: nothing of its thread after
+            // its start can be handed over yet (see the horizon).
+            if let Some(o) = f.open
+                && !open_ended
+                && !open_written
+            {
+                reader.started.push(o.poll);
+                out(start_event(o.task, o.worker, o.step, o.start));
+            }
+            if !run.is_empty() {
+                let mut run = std::mem::take(run);
+                merge.hold(run.drain(..), f.buf.id);
+                merge.run = run;
             }
         }
         self.room.notify_all();
-        if merge.pending.is_empty() {
-            return Drained {
-                dropped: self.dropped.load(Ordering::Relaxed),
-                finished,
-            };
-        }
-        merge.sort();
-        let ready = if finished {
-            merge.pending.len()
-        } else {
-            merge.keys.partition_point(|k| k.0 <= horizon)
-        };
-        if ready == merge.pending.len() && into.is_empty() {
-            // All of it: handed over as it is, the consumer's emptied batch
-            // taking its place.
-            std::mem::swap(into, &mut merge.pending);
-            merge.keys.clear();
-        } else {
-            into.extend(merge.pending.drain(..ready));
-            merge.keys.drain(..ready);
-        }
+        merge.hand_over(if finished { NONE } else { horizon }, &mut each);
+        merge.handed = handed;
         Drained {
             dropped: self.dropped.load(Ordering::Relaxed),
             finished: finished && merge.pending.is_empty(),
@@ -778,24 +1008,23 @@ impl Recorder {
     }
 }
 
-/// The poll in progress in `open`, read consistently: (seq, task, worker,
-/// step, start).
-fn read_open(open: &Open) -> Option<(u64, TaskIdx, u16, u32, u64)> {
+/// The poll in progress in `open`, read consistently.
+fn read_open(open: &Open) -> Option<OpenPoll> {
     loop {
         let before = open.version.load(Ordering::Acquire);
         if before % 2 == 1 {
             std::hint::spin_loop();
             continue;
         }
-        let read = (
-            open.seq.load(Ordering::Relaxed),
-            open.task.load(Ordering::Relaxed),
-            open.worker.load(Ordering::Relaxed),
-            open.step.load(Ordering::Relaxed),
-            open.start.load(Ordering::Relaxed),
-        );
+        let read = OpenPoll {
+            poll: open.poll.load(Ordering::Relaxed),
+            task: open.task.load(Ordering::Relaxed),
+            worker: open.worker.load(Ordering::Relaxed),
+            step: open.step.load(Ordering::Relaxed),
+            start: open.start.load(Ordering::Relaxed),
+        };
         if open.version.load(Ordering::Acquire) == before {
-            return (read.4 != NONE).then_some(read);
+            return (read.start != NONE).then_some(read);
         }
     }
 }
@@ -860,6 +1089,8 @@ mod tests {
         r.start_clock();
         r.poll_start(0, 0);
         r.record(2, 0, ready());
+        // Past the grace a thread has to write what it read.
+        std::thread::sleep(Duration::from_nanos(2 * GRACE));
         let mut out = Vec::new();
         r.drain(&mut out, Duration::ZERO);
         // The start is shown while it runs; what it did after its start
@@ -872,8 +1103,37 @@ mod tests {
     }
 
     #[test]
-    fn several_threads_are_merged_in_time_order() {
+    fn a_thread_that_writes_late_is_handed_over_late_never_out_of_order() {
         let r = Recorder::new(1024, false);
+        r.start_clock();
+        let late = {
+            let r = r.clone();
+            // Reads the clock, then is held up (as if pre-empted) before
+            // it writes what it read.
+            std::thread::spawn(move || {
+                r.record_with(7, 0, |_| {
+                    std::thread::sleep(Duration::from_millis(20));
+                    ready()
+                })
+            })
+        };
+        std::thread::sleep(Duration::from_millis(2));
+        r.record(1, 0, ready());
+        std::thread::sleep(Duration::from_nanos(2 * GRACE));
+        let mut out = Vec::new();
+        r.drain(&mut out, Duration::ZERO);
+        assert_eq!(order(&out), [(1, "ready")]);
+        let stamped = late.join().unwrap();
+        assert!(stamped < out[0].t, "task 7 read the clock first");
+        r.finish();
+        r.drain(&mut out, Duration::ZERO);
+        assert_eq!(order(&out), [(1, "ready"), (7, "ready")]);
+        assert_eq!(out[1].t, out[0].t, "handed over when it came");
+    }
+
+    #[test]
+    fn several_threads_are_merged_in_time_order() {
+        let r = Recorder::new(1 << 12, false);
         r.start_clock();
         let threads: Vec<_> = (0..4u32)
             .map(|t| {
@@ -895,7 +1155,8 @@ mod tests {
             t.join().unwrap();
         }
         r.finish();
-        r.drain(&mut out, Duration::ZERO);
+        let drained = r.drain(&mut out, Duration::ZERO);
+        assert_eq!(drained.dropped, 0);
         assert_eq!(out.len(), 4 * 500 * 3);
         assert!(out.is_sorted_by_key(|e| e.t), "handed over in time order");
         // Each poll: its start, then what it recorded, then its end.

@@ -390,8 +390,7 @@ impl Watcher {
             CURRENT.with(|c| c.set(None));
         }
         if in_poll.is_some() && task.kind == Kind::Task {
-            self.recorder
-                .poll_end(0, |_| PollEnd::Done(Box::new((outcome, stats))));
+            self.recorder.poll_end(0, |_| PollEnd::Done(outcome, stats));
         } else {
             self.recorder
                 .record(task.idx, 0, Change::Done { outcome, stats });
