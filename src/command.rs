@@ -371,11 +371,11 @@ fn run_target(
         // Attached consoles get the final state before the process ends.
         std::thread::sleep(crate::console::PUBLISH_EVERY * 5);
     }
-    let summary = finished.summary();
+    let summary = finished.summary_rows(if args.json { usize::MAX } else { ROWS });
     if args.json {
         out(&json(&summary)?)?;
     } else {
-        out(&summary.table(40))?;
+        out(&summary.table(ROWS))?;
     }
     let code = match &finished.end.stalled {
         Some(why) => {
@@ -389,6 +389,9 @@ fn run_target(
     std::mem::forget((finished, summary));
     Ok(code)
 }
+
+/// Tasks a headless summary table shows.
+const ROWS: usize = 40;
 
 /// An output file opened before the run; `flag` names it in messages.
 fn create_output(flag: &str, path: &Path) -> Result<AtomicFile, Error> {
@@ -462,11 +465,12 @@ fn replay(path: &Path, as_json: bool, headless: bool) -> Result<u8, Error> {
         }
         let mut model = model.unwrap_or_else(|| crate::model::Model::new(log.info.clone()));
         model.finish(log.dropped, log.stalled.clone(), log.runtime.clone());
-        let summary = crate::summary::Summary::from_model(&model);
+        let rows = if as_json { usize::MAX } else { ROWS };
+        let summary = crate::summary::Summary::first_rows(&model, rows);
         if as_json {
             out(&json(&summary)?)?;
         } else {
-            out(&summary.table(40))?;
+            out(&summary.table(ROWS))?;
         }
         return Ok(0);
     }

@@ -22,7 +22,12 @@ pub struct Finished {
 
 impl Finished {
     pub fn summary(&self) -> Summary {
-        let mut s = Summary::from_model(&self.model);
+        self.summary_rows(usize::MAX)
+    }
+
+    /// [`Finished::summary`] with only the first `rows` tasks' figures.
+    pub fn summary_rows(&self, rows: usize) -> Summary {
+        let mut s = Summary::first_rows(&self.model, rows);
         if self.model.tasks.is_empty() {
             // Probe off: no events, only the runner's own clock.
             s.wall_ms = crate::summary::ms(self.end.elapsed);
@@ -62,16 +67,15 @@ pub fn run_until(
     let io_error =
         |e: std::io::Error| Error::Failed(format!("could not write an output file: {e}"));
     let run = runner::start(scenario, options).map_err(|e| Error::Failed(e.to_string()))?;
-    let (dropped, interrupted) = drain_to_end(&run, interrupt, |batch| {
-        for e in batch.iter() {
-            model.apply(e);
-            if let Some(out) = outputs.as_mut() {
-                out.event(e).map_err(io_error)?;
-            }
-        }
-        batch.clear();
-        Ok(())
-    })?;
+    let mut fold = Fold {
+        model: &mut model,
+        outputs: &mut outputs,
+        failed: None,
+    };
+    let (dropped, interrupted) = drain_to_end(&run, interrupt, &mut fold)?;
+    if let Some(e) = fold.failed {
+        return Err(io_error(e));
+    }
     let end = run.wait().map_err(|e| Error::Failed(e.to_string()))?;
     model.finish(dropped, end.stalled.clone(), Some(end.runtime.clone()));
     if let Some(out) = outputs {
@@ -93,10 +97,7 @@ pub fn record(
     let info = run_info(&scenario);
     let run = runner::start(scenario, options).map_err(|e| Error::Failed(e.to_string()))?;
     let mut events = Vec::new();
-    let (dropped, _) = drain_to_end(&run, None, |batch| {
-        events.append(batch);
-        Ok(())
-    })?;
+    let (dropped, _) = drain_to_end(&run, None, &mut events)?;
     let end = run.wait().map_err(|e| Error::Failed(e.to_string()))?;
     Ok(crate::export::jsonl::Log {
         info,
@@ -108,15 +109,53 @@ pub fn record(
     })
 }
 
-/// Hands every batch of events to `each` until the run has finished (it
-/// empties the batch or not, as it likes); stops the run once `interrupt`
-/// holds a signal. Returns the events dropped and the signal, if any.
+/// Where [`drain_to_end`] hands the events.
+trait Sink {
+    fn event(&mut self, e: Event);
+    /// A drain's events have all been handed over; false: stop.
+    fn drained(&mut self) -> bool {
+        true
+    }
+}
+
+impl Sink for Vec<Event> {
+    fn event(&mut self, e: Event) {
+        self.push(e);
+    }
+}
+
+/// Folds events into the model and writes them to the output files, as
+/// they come.
+struct Fold<'a> {
+    model: &'a mut Model,
+    outputs: &'a mut Option<Outputs>,
+    failed: Option<std::io::Error>,
+}
+
+impl Sink for Fold<'_> {
+    fn event(&mut self, e: Event) {
+        self.model.apply(&e);
+        if self.failed.is_none()
+            && let Some(out) = self.outputs.as_mut()
+            && let Err(err) = out.event(&e)
+        {
+            self.failed = Some(err);
+        }
+    }
+
+    fn drained(&mut self) -> bool {
+        self.failed.is_none()
+    }
+}
+
+/// Hands every event to `sink` until the run has finished, or until the
+/// sink says to stop; stops the run once `interrupt` holds a signal.
+/// Returns the events dropped and the signal, if any.
 fn drain_to_end(
     run: &Run,
     interrupt: Option<&AtomicUsize>,
-    mut each: impl FnMut(&mut Vec<Event>) -> Result<(), Error>,
+    sink: &mut impl Sink,
 ) -> Result<(u64, Option<i32>), Error> {
-    let mut batch = Vec::new();
     let mut interrupted = None;
     loop {
         if interrupted.is_none()
@@ -127,10 +166,11 @@ fn drain_to_end(
             interrupted = Some(signal as i32);
             run.stop();
         }
-        let drained = run.recorder.drain(&mut batch, Duration::from_millis(5));
-        each(&mut batch)?;
+        let drained = run
+            .recorder
+            .drain_each(Duration::from_millis(5), |e| sink.event(e));
         // The flag is read with the events, under one lock: nothing follows it.
-        if drained.finished {
+        if !sink.drained() || drained.finished {
             return Ok((drained.dropped, interrupted));
         }
     }

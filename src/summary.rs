@@ -25,6 +25,10 @@ pub struct Summary {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stalled: Option<String>,
     pub tasks: Vec<TaskSummary>,
+    /// Tasks of the run not in `tasks` (a summary made for a table of its
+    /// first rows; not part of the JSON).
+    #[serde(skip)]
+    pub left_out: usize,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -125,9 +129,16 @@ pub fn ms(d: Duration) -> f64 {
 
 impl Summary {
     pub fn from_model(model: &Model) -> Summary {
-        let tasks = model
+        Summary::first_rows(model, usize::MAX)
+    }
+
+    /// The summary with only the first `rows` tasks' figures (a table
+    /// shows no more: 100,000 tasks' would be built for nothing).
+    pub fn first_rows(model: &Model, rows: usize) -> Summary {
+        let tasks: Vec<TaskSummary> = model
             .tasks
             .iter()
+            .take(rows)
             .map(|t| {
                 let stats = t.stats.clone().unwrap_or_default();
                 let w = |wait: Wait| ms(t.waits[wait as usize]);
@@ -188,6 +199,7 @@ impl Summary {
             switches: model.switches,
             events_dropped: model.dropped,
             stalled: model.stalled.clone(),
+            left_out: model.tasks.len() - tasks.len(),
             tasks,
         }
     }
@@ -215,7 +227,7 @@ impl Summary {
             "finished in {} ms of scenario time, {} task switches, {} tasks",
             fmt_ms(self.wall_ms),
             self.switches,
-            self.tasks.len()
+            self.tasks.len() + self.left_out
         );
         if let Some(m) = &self.runtime.metrics {
             let _ = writeln!(
@@ -279,8 +291,9 @@ impl Summary {
                 let _ = writeln!(out, "{:<16} panic: {}", "", text::visible(m));
             }
         }
-        if self.tasks.len() > max_rows {
-            let _ = writeln!(out, "... and {} more tasks", self.tasks.len() - max_rows);
+        let more = self.tasks.len().saturating_sub(max_rows) + self.left_out;
+        if more > 0 {
+            let _ = writeln!(out, "... and {more} more tasks");
         }
         if self.events_dropped > 0 {
             let _ = writeln!(
