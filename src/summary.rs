@@ -141,7 +141,7 @@ impl Summary {
             .take(rows)
             .map(|t| {
                 let stats = t.stats.clone().unwrap_or_default();
-                let w = |wait: Wait| ms(t.waits[wait as usize]);
+                let w = |wait: Wait| ms(t.waited(wait));
                 TaskSummary {
                     name: t.name.clone(),
                     id: t.id,
@@ -151,17 +151,17 @@ impl Summary {
                         Some(Outcome::Panicked(m)) => Some(m.clone()),
                         _ => None,
                     },
-                    spawned_ms: ms(t.spawned_at),
-                    done_ms: t.done_at.map(ms),
+                    spawned_ms: ms(t.spawned_at()),
+                    done_ms: t.done_at().map(ms),
                     polls: stats.polls,
                     busy_ms: ms(stats.busy),
                     scheduled_ms: ms(stats.scheduled),
                     idle_ms: ms(stats.idle),
                     slow_polls: stats.slow_polls,
                     first_poll_delay_ms: ms(stats.first_poll_delay),
-                    max_poll_ms: ms(t.max_poll),
+                    max_poll_ms: ms(t.max_poll()),
                     late_wakes: t.late_wakes,
-                    max_late_ms: ms(t.max_late),
+                    max_late_ms: ms(t.max_late()),
                     waits: Waits {
                         timer: w(Wait::Timer),
                         io: w(Wait::Io),

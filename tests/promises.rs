@@ -106,7 +106,7 @@ fn no_scenario_time_passes_while_paused_on_the_virtual_clock() {
         .model()
         .tasks
         .iter()
-        .find_map(|t| t.first_poll_at)
+        .find_map(|t| t.first_poll_at())
         .unwrap();
     assert_eq!(first, Duration::ZERO);
 }

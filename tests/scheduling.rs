@@ -99,7 +99,7 @@ fn a_blocked_worker_makes_a_timer_fire_late_and_delays_first_polls() {
         .model
         .tasks
         .get(sleeper_idx)
-        .and_then(|t| t.last_wake)
+        .and_then(|t| t.last_wake())
         .unwrap();
     assert_eq!(wake, (WakeBy::Timer, Some(Duration::from_millis(200))));
 }
@@ -231,7 +231,7 @@ fn busy_time_counted_by_the_probe_matches_the_running_intervals() {
         let finished = run(bundled(name));
         for t in &finished.model.tasks {
             let metrics = t.stats.as_ref().unwrap().busy;
-            let events = t.running;
+            let events = t.running();
             let diff = metrics.abs_diff(events);
             assert!(
                 diff <= events / 100 + Duration::from_micros(1),
@@ -272,8 +272,8 @@ fn io_waits_are_real_socket_waits_woken_by_the_io_driver() {
         .find(|t| &*t.name == "eggs")
         .unwrap();
     // Connecting while the others cook (600 ms), then the 300 ms boil.
-    assert_eq!(eggs.waits[Wait::Io as usize], Duration::from_millis(900));
-    assert_eq!(eggs.last_wake.map(|w| w.0), Some(WakeBy::Io));
+    assert_eq!(eggs.waited(Wait::Io), Duration::from_millis(900));
+    assert_eq!(eggs.last_wake().map(|w| w.0), Some(WakeBy::Io));
 }
 
 #[test]

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use super::history::History;
 use super::record::Light;
-use super::{Model, State};
+use super::{Model, State, TaskView};
 use crate::probe::{TaskIdx, Wait};
 
 /// What a task was doing during one column.
@@ -204,7 +204,7 @@ pub fn compute(
                 .task(t)
                 .map_or(Cell::Empty, |v| cell_of(&v.state, holds_now(base, t)));
             let mut row = Row::new(window.cols, Cell::Empty, current);
-            row.due = base.task(t).and_then(|v| v.due);
+            row.due = base.task(t).and_then(TaskView::due);
             row
         })
         .collect();

@@ -85,7 +85,7 @@ pub fn compute(
         .enumerate()
         .filter(|(_, t)| t.state == State::Waiting(Wait::Lock))
         .filter_map(|(i, t)| match uses(t.spec, t.step) {
-            StepUse::Lock(m) if m < mutexes => Some((t.since, i as TaskIdx, m)),
+            StepUse::Lock(m) if m < mutexes => Some((t.since(), i as TaskIdx, m)),
             _ => None,
         })
         .collect();

@@ -33,13 +33,13 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
         )),
         Line::from(format!(
             "spawned at {}{}, first polled {}, done {}",
-            fmt_time(t.spawned_at),
+            fmt_time(t.spawned_at()),
             t.parent
                 .and_then(|p| model.task(p))
                 .map(|p| format!(" by {}", text::visible(&p.name)))
                 .unwrap_or_default(),
-            t.first_poll_at.map_or("-".into(), fmt_time),
-            t.done_at.map_or("-".into(), fmt_time)
+            t.first_poll_at().map_or("-".into(), fmt_time),
+            t.done_at().map_or("-".into(), fmt_time)
         )),
     ];
     let f = t.figures(session.now());
@@ -55,11 +55,11 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
         f.polls,
         fmt_time(f.busy),
         fmt_time(f.scheduled),
-        fmt_time(t.first_poll_at.unwrap_or(session.now()).saturating_sub(t.spawned_at)),
+        fmt_time(t.first_poll_at().unwrap_or(session.now()).saturating_sub(t.spawned_at())),
         fmt_time(f.idle),
-        fmt_time(t.max_poll),
+        fmt_time(t.max_poll()),
         t.late_wakes,
-        fmt_time(t.max_late)
+        fmt_time(t.max_late())
     )));
     }
     if let Some(os) = t.stats.as_ref().and_then(|s| s.os) {

@@ -72,7 +72,7 @@ fn sentence(session: &Session) -> String {
             .iter()
             .enumerate()
             .filter(|(_, t)| t.state == State::Ready && !t.kind.is_os())
-            .map(|(i, t)| (i as u32, t.since))
+            .map(|(i, t)| (i as u32, t.since()))
             .min_by_key(|(_, since)| *since)
         {
             s.push_str(&format!(
@@ -292,7 +292,7 @@ fn event(session: &Session, e: &crate::probe::Event) -> String {
                 (WakeBy::Io, _) if waited.is_some() => {
                     format!("the I/O driver woke {who}: its socket is ready")
                 }
-                (WakeBy::Io, _) if task.is_some_and(|t| t.due.is_none()) => {
+                (WakeBy::Io, _) if task.is_some_and(|t| t.due().is_none()) => {
                     format!(
                         "{} connection is up: ready to send its request",
                         possessive(&who)
@@ -361,7 +361,7 @@ fn why_sentence(session: &Session, task: TaskIdx) -> String {
     };
     let now = session.now();
     let name = |i: u32| name_of(model, i);
-    let since = fmt_time(now.saturating_sub(t.since));
+    let since = fmt_time(now.saturating_sub(t.since()));
     let s = &session.scenario;
     let step = session.action(t.spec, t.step);
     let body = match &t.state {
@@ -380,7 +380,7 @@ fn why_sentence(session: &Session, task: TaskIdx) -> String {
         }
         State::Ready => format!("ready for {since}: {}", behind(session, model)),
         State::Waiting(w) => waiting(session, task, t, *w, step, now, &since, &name, s),
-        State::Done(Outcome::Ok) => format!("done at {}", fmt_time(t.since)),
+        State::Done(Outcome::Ok) => format!("done at {}", fmt_time(t.since())),
         State::Done(Outcome::Panicked(m)) => format!("panicked: {m}"),
         State::Done(Outcome::Cancelled) => "cancelled".into(),
     };
@@ -424,7 +424,7 @@ fn waiting(
     name: &dyn Fn(u32) -> String,
     s: &crate::scenario::Scenario,
 ) -> String {
-    let due = |what: &str| match t.due {
+    let due = |what: &str| match t.due() {
         Some(d) if now > d + Duration::from_millis(1) => format!(
             "{what} was due at {}: {} overdue, the worker was busy then",
             fmt_time(d),
@@ -439,7 +439,7 @@ fn waiting(
     };
     match (w, step) {
         (Wait::Timer, _) => due("its timer"),
-        (Wait::Io, _) if t.due.is_none() => {
+        (Wait::Io, _) if t.due().is_none() => {
             format!("connecting for {since}: it can send its request once polled again")
         }
         (Wait::Io, _) => due("its reply"),
