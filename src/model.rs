@@ -382,9 +382,7 @@ impl Model {
                 false
             }
             State::Ready => {
-                task.ready_for = task
-                    .ready_for
-                    .saturating_add(t.saturating_sub(task.since));
+                task.ready_for = task.ready_for.saturating_add(t.saturating_sub(task.since));
                 false
             }
             State::Done(_) => false,

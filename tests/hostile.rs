@@ -198,6 +198,20 @@ fn dev_zero_is_refused_at_the_size_limit_not_read_until_memory_runs_out() {
     let dir = tempfile::tempdir().unwrap();
     run(&["replay", "/dev/zero", "--headless"], dir.path()).invalid("/dev/zero:1: ", "longer");
     run(&["check", "/dev/zero"], dir.path()).invalid("/dev/zero:1:1: ", "larger");
+    // A file past the size limit (sparse: it takes no room) is refused
+    // before a byte of it is read.
+    let limit = taskscope::export::jsonl::MAX_LOG_BYTES;
+    std::fs::File::create(dir.path().join("big.jsonl"))
+        .unwrap()
+        .set_len(limit + 1)
+        .unwrap();
+    run(&["replay", "big.jsonl", "--headless"], dir.path()).invalid(
+        "big.jsonl:1: ",
+        &format!(
+            "the file is {} bytes; at most {limit} are replayed",
+            limit + 1
+        ),
+    );
 }
 
 #[test]
@@ -1141,6 +1155,10 @@ fn the_readme_names_every_limit() {
             s::MAX_PROCESSES
         ),
         format!("{} characters", thousands(s::MAX_TEXT as u64)),
+        format!(
+            "at most {} GiB,",
+            taskscope::export::jsonl::MAX_LOG_BYTES >> 30
+        ),
         format!(
             "{} events and {} tasks",
             thousands(taskscope::export::jsonl::MAX_LOG_EVENTS as u64),

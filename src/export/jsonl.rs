@@ -247,8 +247,9 @@ fn write_line(out: &mut impl Write, line: &Line) -> std::io::Result<()> {
 }
 
 /// Largest events file replayed (checked before reading, and reading
-/// stops there).
-pub const MAX_LOG_BYTES: u64 = 1 << 30;
+/// stops there): room for [`MAX_LOG_EVENTS`] lines as this program writes
+/// them (about 110 bytes each; 1 GiB held only 9.7 million).
+pub const MAX_LOG_BYTES: u64 = 2 << 30;
 /// Longest line of an events file.
 pub const MAX_LINE_BYTES: usize = 1 << 20;
 /// Most events one log may hold (as many as the dashboard's history keeps).
