@@ -257,7 +257,11 @@ impl Times {
     /// The time since the current state began, and `now` begins the next.
     fn lap(&self, now: Duration) -> u64 {
         let now = ns(now);
-        now.saturating_sub(self.since.swap(now, Ordering::Relaxed))
+        // A load and a store, not a swap (a locked instruction): one change
+        // at a time, as for the figures.
+        let since = self.since.load(Ordering::Relaxed);
+        self.since.store(now, Ordering::Relaxed);
+        now.saturating_sub(since)
     }
 
     pub(crate) fn poll_start(&self, now: Duration) {

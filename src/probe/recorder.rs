@@ -581,34 +581,43 @@ impl Recorder {
     }
 
     /// Runs `f` with this thread's buffer, registering it first.
+    #[inline]
     fn with_local<R>(&self, f: impl FnOnce(&mut Local) -> R) -> R {
         LOCAL.with(|l| {
             let mut l = l.borrow_mut();
             if l.as_ref().is_none_or(|l| l.run != self.run) {
-                let mut threads = self.threads.lock().unwrap_or_else(|e| e.into_inner());
-                let (producer, consumer) = rtrb::RingBuffer::new(FIRST_RING.min(self.capacity));
-                let buf = Arc::new(ThreadBuf {
-                    id: threads.len(),
-                    entries: Mutex::new(vec![consumer]),
-                    side: Mutex::new(VecDeque::new()),
-                    open: Open {
-                        start: AtomicU64::new(NONE),
-                        ..Open::default()
-                    },
-                });
-                threads.push(buf.clone());
-                *l = Some(Local {
-                    run: self.run,
-                    on_runtime: self.runtime_thread.get() == Some(&std::thread::current().id()),
-                    buf,
-                    entries: producer,
-                    next_poll: 0,
-                    worker: None,
-                    polling: None,
-                });
+                *l = Some(self.register());
             }
             f(l.as_mut().expect("set above"))
         })
+    }
+
+    /// This thread's buffer, new (once per thread and run: kept out of the
+    /// way of every event's path).
+    #[cold]
+    #[inline(never)]
+    fn register(&self) -> Local {
+        let mut threads = self.threads.lock().unwrap_or_else(|e| e.into_inner());
+        let (producer, consumer) = rtrb::RingBuffer::new(FIRST_RING.min(self.capacity));
+        let buf = Arc::new(ThreadBuf {
+            id: threads.len(),
+            entries: Mutex::new(vec![consumer]),
+            side: Mutex::new(VecDeque::new()),
+            open: Open {
+                start: AtomicU64::new(NONE),
+                ..Open::default()
+            },
+        });
+        threads.push(buf.clone());
+        Local {
+            run: self.run,
+            on_runtime: self.runtime_thread.get() == Some(&std::thread::current().id()),
+            buf,
+            entries: producer,
+            next_poll: 0,
+            worker: None,
+            polling: None,
+        }
     }
 
     /// Writes one entry, making room first if the ring is full.
