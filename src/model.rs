@@ -13,6 +13,7 @@ pub mod resources;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::probe::event::nanos;
 use crate::probe::{Change, Event, Kind, ON_CPU, Outcome, TaskIdx, TaskStats, Wait, WakeBy};
 
 pub use crate::probe::SLOW_POLL;
@@ -100,14 +101,6 @@ pub struct TaskView {
 
 /// A time not (yet) known.
 const NO_TIME: u64 = u64::MAX;
-
-/// `d` in nanoseconds (saturating: no run lasts 584 years).
-fn nanos(d: Duration) -> u64 {
-    d.as_secs()
-        .saturating_mul(1_000_000_000)
-        .saturating_add(u64::from(d.subsec_nanos()))
-        .min(NO_TIME - 1)
-}
 
 fn time(ns: u64) -> Duration {
     Duration::from_nanos(ns)

@@ -30,8 +30,8 @@ use atomic_waker::AtomicWaker;
 
 pub use event::{Change, Event, Kind, ON_CPU, OsStats, Outcome, TaskIdx, TaskStats, Wait, WakeBy};
 
+use event::nanos as ns;
 pub(crate) use recorder::PollEnd;
-use recorder::ns;
 pub use recorder::{DASHBOARD_CAPACITY, DEFAULT_CAPACITY, Drained, Recorder};
 
 /// Live tokio-metrics figures, sampled by the runner while a run goes on.

@@ -85,6 +85,7 @@ pub fn run(mut app: App) -> std::io::Result<Closed> {
         })?;
     let mut result = Ok(());
     let mut next_frame = Instant::now();
+    let mut next_draw = next_frame;
     while !app.quit && signal.load(Ordering::Relaxed) == 0 {
         if suspend.swap(false, Ordering::Relaxed)
             && let Err(e) = suspended(&mut terminal)
@@ -94,20 +95,27 @@ pub fn run(mut app: App) -> std::io::Result<Closed> {
         }
         let now = Instant::now();
         if now >= next_frame {
+            // The run's news is taken in every frame...
             app.update(Message::Tick);
-            if let Err(e) = terminal.draw(|f| {
-                f.render_widget(&app, f.area());
-            }) {
-                result = Err(e);
-                break;
-            }
             next_frame = now + FRAME;
+            // ...but a screen that takes long to draw (a million tasks) is
+            // drawn less often: at most a third of a core, keys stay live.
+            if now >= next_draw {
+                if let Err(e) = terminal.draw(|f| {
+                    f.render_widget(&app, f.area());
+                }) {
+                    result = Err(e);
+                    break;
+                }
+                next_draw = now + FRAME.max(now.elapsed() * 3);
+            }
         }
         match rx.recv_timeout(next_frame.saturating_duration_since(Instant::now())) {
             Ok(message) => {
                 app.update(message);
                 // Show what a key did right away.
                 next_frame = Instant::now();
+                next_draw = next_frame;
             }
             Err(mpsc::RecvTimeoutError::Timeout) => {}
             Err(mpsc::RecvTimeoutError::Disconnected) => break,

@@ -126,7 +126,8 @@ fn run_with(
         status.signal()
     );
     for sign in [
-        "panicked",
+        // A Rust panic's words ("panicked" alone is also an outcome).
+        "panicked at",
         "internal error",
         "RUST_BACKTRACE",
         "memory allocation",
@@ -405,6 +406,47 @@ fn escape_sequences_from_a_file_reach_no_output_and_the_svg_parses() {
     terminal.draw(|f| f.render_widget(&app, f.area())).unwrap();
     let frame = terminal.backend().to_string();
     assert!(frame.contains("\\u{202e}\\u{1b}]0;pwned"), "{frame}");
+}
+
+#[test]
+fn a_replay_of_a_hundred_thousand_tasks_running_at_once_draws_in_time() {
+    // Every task "running" on the one worker, none ever leaving: a file
+    // the checker accepts, and one that made the lanes search a list of
+    // every running task per event (minutes a frame, keys and signals
+    // unanswered).
+    const TASKS: usize = 100_000;
+    let mut text = String::from(
+        "{\"t_ms\":0,\"state\":\"run\",\"format\":1,\"scenario\":\"m\",\
+         \"runtime\":{\"flavor\":\"current_thread\",\"workers\":1,\"clock\":\"virtual\"}}\n",
+    );
+    for i in 0..TASKS {
+        text.push_str(&format!(
+            "{{\"t_ms\":0,\"task\":\"t{i}\",\"id\":{},\"state\":\"spawned\",\"idx\":{i}}}\n",
+            i + 1
+        ));
+    }
+    for i in 0..TASKS {
+        text.push_str(&format!(
+            "{{\"t_ms\":1,\"state\":\"running\",\"idx\":{i},\"worker\":0}}\n"
+        ));
+    }
+    text.push_str("{\"t_ms\":2,\"state\":\"end\"}\n");
+    let log = taskscope::export::jsonl::read("m.jsonl", text.as_bytes()).unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let scenario = Arc::new(common::inline(
+            "name = \"m\"\n[[task]]\nname = \"t\"\nsteps = [ { yield = true } ]\n",
+        ));
+        let mut app = App::with_session(Session::replay(scenario, log));
+        app.update(Message::Key(Key::End));
+        let mut terminal = Terminal::new(TestBackend::new(120, 35)).unwrap();
+        terminal.draw(|f| f.render_widget(&app, f.area())).unwrap();
+        let _ = tx.send(terminal.backend().to_string());
+    });
+    let frame = rx
+        .recv_timeout(DEADLINE)
+        .expect("the frame at the end is drawn within the deadline");
+    assert!(frame.contains("200000 / 200000 transitions"), "{frame}");
 }
 
 fn assert_frame_clean(what: &str, app: &App, w: u16, h: u16) {
@@ -936,6 +978,39 @@ fn damaged_replay_files_are_exit_2_naming_the_line_and_an_unended_one_is_noted()
                 ev("1", 0, r#","due_ms":1e400"#),
             ],
             "",
+        ),
+        (
+            "after-done",
+            vec![
+                HEADER.into(),
+                spawned(0.0, 0, "a"),
+                r#"{"t_ms":1,"task":"a","id":1,"state":"done","outcome":"ok","idx":0,"step":0}"#
+                    .into(),
+                r#"{"t_ms":2,"task":"a","id":1,"state":"running","idx":0,"worker":0,"step":0}"#
+                    .into(),
+            ],
+            "task idx 0 is running after it was done (line 3)",
+        ),
+        (
+            "done-twice",
+            vec![
+                HEADER.into(),
+                spawned(0.0, 0, "a"),
+                r#"{"t_ms":1,"task":"a","id":1,"state":"done","outcome":"ok","idx":0,"step":0}"#
+                    .into(),
+                r#"{"t_ms":1,"task":"a","id":1,"state":"done","outcome":"ok","idx":0,"step":0}"#
+                    .into(),
+            ],
+            "is done after it was done",
+        ),
+        (
+            "no-outcome",
+            vec![
+                HEADER.into(),
+                spawned(0.0, 0, "a"),
+                r#"{"t_ms":1,"task":"a","id":1,"state":"done","idx":0,"step":0}"#.into(),
+            ],
+            "the done line has no \"outcome\"; expected ok",
         ),
     ];
     for (name, lines, saying) in cases {

@@ -361,6 +361,8 @@ struct Reader<'a> {
     info: Option<RunInfo>,
     /// The file's task numbers -> (dense index, line of the spawn, kind).
     tasks: HashMap<TaskIdx, (TaskIdx, usize, Kind)>,
+    /// By dense index: the line of the task's "done" (0: not done).
+    ended: Vec<usize>,
     last: Duration,
     last_line: usize,
     end: Option<usize>,
@@ -380,6 +382,7 @@ impl<'a> Reader<'a> {
             count: 0,
             info: None,
             tasks: HashMap::new(),
+            ended: Vec::new(),
             last: Duration::ZERO,
             last_line: 0,
             end: None,
@@ -591,7 +594,7 @@ impl<'a> Reader<'a> {
                     .wait
                     .as_deref()
                     .and_then(Wait::parse)
-                    .ok_or_else(|| self.err(n, format!("unknown wait reason {:?}; expected one of: timer, io, channel, lock, join, blocking, process, yield", line.wait)))?,
+                    .ok_or_else(|| self.err(n, format!("{}; expected one of: timer, io, channel, lock, join, blocking, process, yield, other", match &line.wait { None => "the waiting line has no \"wait\"".to_string(), Some(w) => format!("unknown wait reason {w:?}") })))?,
                 due: self.opt_ms(n, "due_ms", line.due_ms)?,
             },
             "done" => Change::Done {
@@ -600,9 +603,13 @@ impl<'a> Reader<'a> {
                     Some("panicked") => Outcome::Panicked(line.message.unwrap_or_default()),
                     Some("cancelled") => Outcome::Cancelled,
                     other => {
+                        let found = match other {
+                            None => "the done line has no \"outcome\"".to_string(),
+                            Some(o) => format!("unknown outcome {o:?}"),
+                        };
                         return Err(self.err(
                             n,
-                            format!("unknown outcome {other:?}; expected ok, panicked or cancelled"),
+                            format!("{found}; expected ok, panicked or cancelled"),
                         ));
                     }
                 },
@@ -637,6 +644,22 @@ impl<'a> Reader<'a> {
         let idx = idx?;
         // A line about a task never spawned is left out (see `unknown`).
         if let Some(task) = self.task(n, "the line is about", idx) {
+            let slot = task as usize;
+            if self.ended.len() <= slot {
+                self.ended.resize(slot + 1, 0);
+            }
+            if self.ended[slot] != 0 {
+                return Err(self.err(
+                    n,
+                    format!(
+                        "task idx {idx} is {} after it was done (line {}); expected nothing after a task's \"done\"",
+                        line.state, self.ended[slot]
+                    ),
+                ));
+            }
+            if matches!(change, Change::Done { .. }) {
+                self.ended[slot] = n;
+            }
             self.push(
                 n,
                 Event {

@@ -221,15 +221,16 @@ pub fn compute(
             Row::new(window.cols, WorkerCell::Empty, current)
         })
         .collect();
+    let mut running_on = vec![None; live.tasks.len()];
+    for (w, v) in base.workers.iter().enumerate() {
+        if let Some(slot) = v.current.and_then(|t| running_on.get_mut(t as usize)) {
+            *slot = Some(w);
+        }
+    }
     let mut sweep = Sweep {
         window,
         drawn,
-        running_on: base
-            .workers
-            .iter()
-            .enumerate()
-            .filter_map(|(w, v)| v.current.map(|t| (t, w)))
-            .collect(),
+        running_on,
         last_worker: vec![None; live.tasks.len()],
     };
     let spec_of = |task: TaskIdx| live.task(task).map_or(0, |t| t.spec);
@@ -269,8 +270,10 @@ pub fn compute(
 struct Sweep<'w> {
     window: &'w Window,
     drawn: usize,
-    /// Which worker each task is running on (for the tasks that are).
-    running_on: Vec<(TaskIdx, usize)>,
+    /// Which worker each task is running on, by task (a list searched per
+    /// event took a replay of a million tasks "running" at once minutes a
+    /// frame).
+    running_on: Vec<Option<usize>>,
     /// The worker each task was last polled on (or its spawner ran on).
     last_worker: Vec<Option<usize>>,
 }
@@ -307,11 +310,12 @@ impl Sweep<'_> {
         let drawn = self.drawn;
         let cols = self.window.cols;
         let before = if at_start { col - 1 } else { col };
-        let was_on = self.running_on.iter().position(|(t, _)| *t == task_idx);
         let task = task_idx as usize;
         if self.last_worker.len() <= task {
             self.last_worker.resize(task + 1, None);
+            self.running_on.resize(task + 1, None);
         }
+        let was_on = self.running_on[task];
         match change {
             // A thread or process on a CPU: no tokio worker lane.
             Light::Running { worker } if worker == crate::probe::ON_CPU => {}
@@ -328,7 +332,7 @@ impl Sweep<'_> {
                 wr.fill_through(before, drawn);
                 if was_on.is_none() {
                     wr.mark(col, cell);
-                    self.running_on.push((task_idx, w));
+                    self.running_on[task] = Some(w);
                     self.last_worker[task] = Some(w);
                 } else if wr.pending.is_some() && at_start {
                     // The step changed at the column's start: show the new one.
@@ -338,15 +342,11 @@ impl Sweep<'_> {
             }
             Light::Spawned { parent: Some(p) } => {
                 // A spawned task starts out on its spawner's worker's queue.
-                self.last_worker[task] = self
-                    .running_on
-                    .iter()
-                    .find(|(t, _)| *t == p)
-                    .map(|(_, w)| *w);
+                self.last_worker[task] = self.running_on.get(p as usize).copied().flatten();
             }
             _ => {
-                if let Some(i) = was_on {
-                    let (_, w) = self.running_on.swap_remove(i);
+                if let Some(w) = was_on {
+                    self.running_on[task] = None;
                     if let Some(wr) = workers.get_mut(w) {
                         wr.fill_through(before, drawn);
                         wr.current = WorkerCell::Idle;

@@ -5,6 +5,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::probe::event::nanos as ns;
 use crate::probe::{Change, Event, Kind, Outcome, TaskIdx, TaskStats, Wait, WakeBy};
 
 const NONE: u64 = u64::MAX;
@@ -55,10 +56,6 @@ pub struct PerTask {
     names: Vec<Arc<str>>,
     parents: Vec<Option<TaskIdx>>,
     ends: Vec<Option<(Outcome, Arc<TaskStats>)>>,
-}
-
-fn ns(d: Duration) -> u64 {
-    u64::try_from(d.as_nanos()).unwrap_or(NONE - 1)
 }
 
 fn opt_ns(d: Option<Duration>) -> u64 {

@@ -7,6 +7,16 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+/// `d` in nanoseconds, at most `u64::MAX - 1` (584 years; `u64::MAX`
+/// stands for "no time" where a time may be missing). The one conversion
+/// the probe, the recorder, the model and the history share.
+pub fn nanos(d: Duration) -> u64 {
+    d.as_secs()
+        .saturating_mul(1_000_000_000)
+        .saturating_add(u64::from(d.subsec_nanos()))
+        .min(u64::MAX - 1)
+}
+
 /// Index of a task within one run (0 = first spawned). Not tokio's id.
 pub type TaskIdx = u32;
 

@@ -23,7 +23,7 @@ use std::sync::atomic::{AtomicBool, AtomicU16, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, OnceLock};
 use std::time::Duration;
 
-use super::event::{Change, Event, Outcome, TaskIdx, TaskStats, Wait, WakeBy};
+use super::event::{Change, Event, Outcome, TaskIdx, TaskStats, Wait, WakeBy, nanos as ns};
 use super::{CURRENT, Sample};
 
 /// Entries a thread's ring holds before its thread waits (lossless) or
@@ -88,8 +88,6 @@ struct Entry {
     /// A [`Wait`] as a number, or NO_WAIT.
     wait: u8,
     worker: u16,
-    /// A poll: its start has an entry of its own, before this one.
-    started: bool,
     task: TaskIdx,
     step: u32,
     /// A poll: the step it ended at.
@@ -108,7 +106,6 @@ impl Entry {
             what,
             wait: NO_WAIT,
             worker: 0,
-            started: false,
             task,
             step,
             end_step: step,
@@ -246,8 +243,10 @@ pub struct Drained {
 /// The consumer's view of one thread.
 #[derive(Default)]
 struct Reader {
-    /// Polls whose start was handed over while they ran, and whose entry
-    /// has not come yet (one or two: polls of a thread follow each other).
+    /// Polls whose start has been handed over and whose entry has not come
+    /// yet (one or two: polls of a thread follow each other). A start is
+    /// handed over from its own entry, or from the thread's slot while the
+    /// poll runs, whichever comes first; once only.
     started: Vec<u32>,
     /// Side events taken from the thread, for its entries still to come.
     side: VecDeque<Event>,
@@ -275,12 +274,15 @@ impl Reader {
         };
         match e.what {
             What::Start => {
-                if !self.take_started(e.poll) {
+                // Its poll runs on: remembered until its entry comes, so
+                // the thread's slot does not show it again.
+                if !self.started.contains(&e.poll) {
+                    self.started.push(e.poll);
                     out(start_event(e.task, e.worker, e.step, e.t));
                 }
             }
             What::PollWaiting | What::PollReady | What::PollSide => {
-                if !e.started && !self.take_started(e.poll) {
+                if !self.take_started(e.poll) {
                     out(start_event(e.task, e.worker, e.step, e.t));
                 }
                 match e.what {
@@ -449,11 +451,6 @@ pub struct Recorder {
     /// Real clock: scenario time per wall time (f64 bits): below 1 the run
     /// plays in slow motion, every duration stretched by the runner.
     scale: AtomicU64,
-}
-
-/// `d` in nanoseconds (u64, the largest value kept for none).
-pub(super) fn ns(d: Duration) -> u64 {
-    u64::try_from(d.as_nanos()).unwrap_or(NONE - 1)
 }
 
 impl Recorder {
@@ -782,7 +779,6 @@ impl Recorder {
             let mut entry = Entry::new(What::PollWaiting, p.task, p.step, p.start);
             entry.worker = p.worker;
             entry.poll = p.poll;
-            entry.started = p.written;
             entry.end_step = end_step;
             entry.end = end;
             match how(Duration::from_nanos(end)) {
@@ -917,7 +913,6 @@ impl Recorder {
                 }
             };
             let mut open_ended = false;
-            let mut open_written = false;
             {
                 let mut rings = f.buf.entries.lock().unwrap_or_else(|e| e.into_inner());
                 // Side events are written before their entries: all that
@@ -935,15 +930,14 @@ impl Recorder {
                     left -= n;
                     if let Ok(chunk) = ring.read_chunk(n) {
                         for entry in chunk {
-                            if let Some(o) = f.open {
-                                let mine = entry.poll == o.poll;
-                                match entry.what {
-                                    What::Start => open_written |= mine,
-                                    What::PollWaiting | What::PollReady | What::PollSide => {
-                                        open_ended |= mine
-                                    }
-                                    _ => {}
-                                }
+                            if let Some(o) = f.open
+                                && entry.poll == o.poll
+                                && matches!(
+                                    entry.what,
+                                    What::PollWaiting | What::PollReady | What::PollSide
+                                )
+                            {
+                                open_ended = true;
                             }
                             reader.expand(entry, &mut out);
                         }
@@ -959,7 +953,7 @@ impl Recorder {
             // its start can be handed over yet (see the horizon).
             if let Some(o) = f.open
                 && !open_ended
-                && !open_written
+                && !reader.started.contains(&o.poll)
             {
                 reader.started.push(o.poll);
                 out(start_event(o.task, o.worker, o.step, o.start));
@@ -1138,6 +1132,53 @@ mod tests {
         r.drain(&mut out, Duration::ZERO);
         assert_eq!(order(&out), [(1, "ready"), (7, "ready")]);
         assert_eq!(out[1].t, out[0].t, "handed over when it came");
+    }
+
+    #[test]
+    fn a_poll_that_changed_step_and_runs_on_is_started_once() {
+        // Virtual clock: one thread, nothing held back.
+        let r = Recorder::new(1024, true);
+        r.start_clock();
+        r.poll_start(0, 1);
+        // Inside the poll its task moves on to step 2 (a cpu step that
+        // holds the poll, as on the paced screen).
+        r.record(0, 2, Change::Running { worker: 0 });
+        let mut out = Vec::new();
+        r.drain(&mut out, Duration::ZERO);
+        // Drained again while the poll still runs: its slot shows it, but
+        // its start was handed over already.
+        r.drain(&mut out, Duration::ZERO);
+        r.drain(&mut out, Duration::ZERO);
+        r.poll_end(2, |_| waiting());
+        r.finish();
+        r.drain(&mut out, Duration::ZERO);
+        assert_eq!(
+            out.iter()
+                .map(|e| (e.step, order(std::slice::from_ref(e))[0].1))
+                .collect::<Vec<_>>(),
+            [(1, "running"), (2, "running"), (2, "waiting")]
+        );
+    }
+
+    #[test]
+    fn a_poll_shown_from_its_slot_is_not_started_again_by_its_entry() {
+        let r = Recorder::new(1024, true);
+        r.start_clock();
+        r.poll_start(0, 1);
+        let mut out = Vec::new();
+        // Shown while it runs, from the thread's slot.
+        r.drain(&mut out, Duration::ZERO);
+        r.record(0, 2, Change::Running { worker: 0 });
+        r.drain(&mut out, Duration::ZERO);
+        r.poll_end(2, |_| waiting());
+        r.finish();
+        r.drain(&mut out, Duration::ZERO);
+        assert_eq!(
+            out.iter()
+                .map(|e| (e.step, order(std::slice::from_ref(e))[0].1))
+                .collect::<Vec<_>>(),
+            [(1, "running"), (2, "running"), (2, "waiting")]
+        );
     }
 
     #[test]

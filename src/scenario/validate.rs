@@ -226,7 +226,7 @@ impl<'t> Checker<'t> {
         let mut tasks = Vec::new();
         for (key, value) in top.iter() {
             match key.get_ref().as_ref() {
-                "name" => name = self.string(value, "name").map(|n| (n, value.span())),
+                "name" => name = self.text(value, "name").map(|n| (n, value.span())),
                 "description" => {
                     description = self.string(value, "description").unwrap_or_default()
                 }

@@ -59,6 +59,28 @@ pub fn fmt_time(d: std::time::Duration) -> String {
     }
 }
 
+/// A count in at most 4 characters for a narrow column: `9999`, `12k`,
+/// `123k`, `1.2M`, `12M`, `123M`, `1.2G` (rounded down: never more than
+/// it is).
+pub fn fmt_count(n: u64) -> String {
+    let short = |n: u64, unit: u64, suffix: &str| {
+        if n < 10 * unit {
+            format!("{}.{}{suffix}", n / unit, n % unit * 10 / unit)
+        } else {
+            format!("{}{suffix}", n / unit)
+        }
+    };
+    if n < 10_000 {
+        n.to_string()
+    } else if n < 1_000_000 {
+        format!("{}k", n / 1000)
+    } else if n < 1_000_000_000 {
+        short(n, 1_000_000, "M")
+    } else {
+        short(n.min(999_000_000_000), 1_000_000_000, "G")
+    }
+}
+
 pub fn footer(app: &App, session: &Session, area: Rect, buf: &mut Buffer) {
     let [status, hints] = ratatui::layout::Layout::vertical([
         ratatui::layout::Constraint::Length(1),
@@ -166,4 +188,30 @@ pub fn hint_line(app: &App, area: Rect, buf: &mut Buffer) {
         spans.push(Span::styled(format!(" {} ", b.short), Style::new()));
     }
     Line::from(spans).render(area, buf);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::fmt_count;
+
+    #[test]
+    fn counts_fit_a_narrow_column_and_never_round_up() {
+        let cases = [
+            (0, "0"),
+            (9_999, "9999"),
+            (10_000, "10k"),
+            (123_456, "123k"),
+            (999_999, "999k"),
+            (1_234_001, "1.2M"),
+            (1_999_999, "1.9M"),
+            (12_345_678, "12M"),
+            (999_999_999, "999M"),
+            (1_500_000_000, "1.5G"),
+            (u64::MAX, "999G"),
+        ];
+        for (n, shown) in cases {
+            assert_eq!(fmt_count(n), shown, "{n}");
+            assert!(fmt_count(n).len() <= 4, "{n}");
+        }
+    }
 }

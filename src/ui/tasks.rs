@@ -6,7 +6,7 @@ use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Cell, Row, Table, Widget};
 
-use super::status::fmt_time;
+use super::status::{fmt_count, fmt_time};
 use super::theme;
 use crate::app::{App, Session, state_name};
 use crate::model::State;
@@ -80,7 +80,7 @@ pub fn render(app: &App, session: &Session, visible: &[u32], area: Rect, buf: &m
                 Cell::from(if t.kind.is_os() {
                     "-".into()
                 } else {
-                    f.polls.to_string()
+                    fmt_count(f.polls)
                 }),
                 Cell::from(fmt_time(f.busy)),
                 Cell::from(fmt_time(f.scheduled)),
@@ -88,7 +88,7 @@ pub fn render(app: &App, session: &Session, visible: &[u32], area: Rect, buf: &m
                 Cell::from(if t.kind.is_os() {
                     "-".into()
                 } else {
-                    t.slow_polls.to_string()
+                    fmt_count(t.slow_polls)
                 }),
             ]);
             if first + row == app.selected {
