@@ -255,6 +255,7 @@ impl App {
             Action::Back => self.on_session(Session::back),
             Action::Forward => self.on_session(Session::forward),
             Action::Live => self.on_session(Session::go_live),
+            Action::First => self.on_session(Session::go_first),
             Action::Faster | Action::Slower => {
                 let now = self
                     .session

@@ -55,6 +55,8 @@ pub enum Action {
     Forward,
     /// Back to the live edge.
     Live,
+    /// To the oldest transition kept (pauses).
+    First,
     Faster,
     Slower,
     Restart,
@@ -137,6 +139,14 @@ pub const BINDINGS: &[Binding] = &[
         short: "forward",
         contexts: &[Run],
         footer: true,
+    },
+    Binding {
+        keys: &[Key::Home],
+        action: Action::First,
+        does: "back to the oldest transition kept (pauses)",
+        short: "first",
+        contexts: &[Run],
+        footer: false,
     },
     Binding {
         keys: &[Key::End],

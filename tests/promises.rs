@@ -58,7 +58,7 @@ fn key(app: &mut App, k: Key) {
 }
 
 #[test]
-fn left_pauses_and_shows_history_right_steps_forward_end_returns_live() {
+fn left_pauses_and_shows_history_right_steps_forward_home_goes_to_the_start_end_returns_live() {
     let mut app = live("breakfast-concurrent", false, 1.0);
     tick_until(&mut app, "a few transitions", |a| {
         session(a).history.len() >= 8
@@ -72,6 +72,13 @@ fn left_pauses_and_shows_history_right_steps_forward_end_returns_live() {
     key(&mut app, Key::Left);
     key(&mut app, Key::Right);
     assert_eq!(session(&app).history.cursor(), edge - 1, "→ one forward");
+    key(&mut app, Key::Home);
+    assert_eq!(
+        session(&app).history.cursor(),
+        session(&app).history.first(),
+        "Home goes to the oldest transition kept"
+    );
+    assert!(frame(&app).contains(" HISTORY "), "{}", frame(&app));
     key(&mut app, Key::End);
     assert!(session(&app).history.at_live_edge(), "End goes back live");
     let text = frame(&app);

@@ -393,6 +393,17 @@ impl Session {
         }
     }
 
+    /// Back to the oldest transition the history keeps (pausing a live
+    /// run, as any move back does).
+    pub fn go_first(&mut self) {
+        if self.is_replay() {
+            self.rewind();
+            return;
+        }
+        self.pause();
+        self.history.seek(0);
+    }
+
     pub fn go_live(&mut self) {
         if self.is_replay() {
             self.replay_seek(u64::MAX);
