@@ -34,13 +34,34 @@ fn kind_word(kind: Kind) -> &'static str {
     }
 }
 
-/// "the task is" / "all 3 tasks are", as the count says.
-fn all(n: usize) -> String {
-    if n == 1 {
-        "the task is".into()
+/// "the task is" / "all 3 tasks are", as the count says; with the OS
+/// rows they started (`os`: how many, and of which kinds), "all 5 tasks
+/// and the 2 threads they started are", so the count matches the table's.
+fn all(n: usize, os: &[Kind]) -> String {
+    let tasks = if n == 1 {
+        "the task".to_string()
     } else {
-        format!("all {n} tasks are")
+        format!("all {n} tasks")
+    };
+    if os.is_empty() {
+        return format!("{tasks} {}", if n == 1 { "is" } else { "are" });
     }
+    let mut kinds: Vec<Kind> = os.to_vec();
+    kinds.sort_by_key(|k| *k as u8);
+    kinds.dedup();
+    let plural = |k: &Kind| match k {
+        Kind::Thread => "OS threads",
+        Kind::Blocking => "blocking-pool jobs",
+        Kind::Process => "child processes",
+        Kind::Task => "tasks",
+    };
+    let what = match kinds.as_slice() {
+        [one] if os.len() == 1 => kind_word(*one).to_string(),
+        [one] => plural(one).to_string(),
+        _ => "threads, jobs and processes".to_string(),
+    };
+    let they = if n == 1 { "it" } else { "they" };
+    format!("{tasks} and the {} {what} {they} started are", os.len())
 }
 
 /// One sentence about the newest thing worth saying, with the names,
@@ -103,21 +124,27 @@ fn sentence(session: &Session) -> String {
     if session.ended && session.history.at_live_edge() {
         let wall = model.wall();
         let tasks = model.tasks.iter().filter(|t| !t.kind.is_os()).count();
+        let os: Vec<Kind> = model
+            .tasks
+            .iter()
+            .filter(|t| t.kind.is_os())
+            .map(|t| t.kind)
+            .collect();
         return match &session.end_note {
             Some(note) => format!("stopped at {}: {note}", fmt_time(wall)),
             None if session.shows_replay() => format!(
                 "{} done at {}. r goes back to the start, ← steps back, q quits",
-                all(tasks),
+                all(tasks, &os),
                 fmt_time(wall)
             ),
             None if session.scenario.code.is_some() => format!(
                 "{} done at {}. ← scrubs back, q quits",
-                all(tasks),
+                all(tasks, &os),
                 fmt_time(wall)
             ),
             None => format!(
                 "{} done at {}. r runs it again, ← scrubs back, ] the next lesson",
-                all(tasks),
+                all(tasks, &os),
                 fmt_time(wall)
             ),
         };
@@ -157,7 +184,12 @@ fn os_story(model: &Model) -> String {
     if !waiting.is_empty() {
         s.push_str(&format!("; {} waiting for one", waiting.join(", ")));
     }
-    s.push_str(&format!(" ({turns} time slices so far)"));
+    let slices = if turns == 1 {
+        "time slice"
+    } else {
+        "time slices"
+    };
+    s.push_str(&format!(" ({turns} {slices} so far)"));
     s
 }
 
@@ -496,5 +528,28 @@ fn waiting(
         }
         (Wait::Yield, _) => format!("yielded {since} ago: waiting for its turn"),
         (w, _) => format!("waiting {since} on {}", w.as_str()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_end_counts_the_tasks_and_the_os_rows_they_started() {
+        assert_eq!(all(1, &[]), "the task is");
+        assert_eq!(all(3, &[]), "all 3 tasks are");
+        assert_eq!(
+            all(5, &[Kind::Thread, Kind::Thread]),
+            "all 5 tasks and the 2 OS threads they started are"
+        );
+        assert_eq!(
+            all(1, &[Kind::Process]),
+            "the task and the 1 child process it started are"
+        );
+        assert_eq!(
+            all(3, &[Kind::Thread, Kind::Process, Kind::Blocking]),
+            "all 3 tasks and the 3 threads, jobs and processes they started are"
+        );
     }
 }
