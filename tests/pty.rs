@@ -504,6 +504,12 @@ fn step_to_the_end(args: &[&str]) {
     let mut text = term.wait_for("the paused run screen", |t| {
         t.contains("PAUSED") && transitions(t).is_some()
     });
+    // What pausing cannot stop is said, whole, on a 120-column status line.
+    assert!(
+        text.lines()
+            .any(|l| l.contains(" PAUSED ") && l.contains("timers, threads, processes go on")),
+        "{text}"
+    );
     let mut presses = 0;
     while !text.contains(" DONE ") {
         let before = transitions(&text).unwrap();

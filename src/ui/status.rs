@@ -135,7 +135,7 @@ pub fn footer(app: &App, session: &Session, area: Rect, buf: &mut Buffer) {
                 text.push_str(&format!("(r restarts at {}x) ", session.control.speed));
             }
             if session.control.paused && !session.ended {
-                text.push_str("· timers, threads and child processes go on while paused ");
+                text.push_str("· timers, threads, processes go on ");
             }
             spans.push(Span::raw(text));
         }
