@@ -18,18 +18,31 @@ use unicode_width::UnicodeWidthChar;
 
 /// Whether `c` must never reach an output as itself: it would steer a
 /// terminal (C0, DEL, C1 controls), reorder the text around it (bidi
-/// controls), break lines, or make XML invalid (noncharacters).
+/// controls), break lines, make XML invalid (noncharacters), or take no
+/// room at all (zero-width and other invisible format characters, fillers
+/// and tags), so that two names that differ would look the same.
 pub fn is_hidden(c: char) -> bool {
     matches!(
         c,
         '\0'..='\x1f'
             | '\x7f'..='\u{9f}'
+            | '\u{ad}'
+            | '\u{34f}'
             | '\u{61c}'
-            | '\u{200e}'
-            | '\u{200f}'
+            | '\u{115f}'..='\u{1160}'
+            | '\u{17b4}'..='\u{17b5}'
+            | '\u{180b}'..='\u{180f}'
+            | '\u{200b}'..='\u{200f}'
             | '\u{2028}'..='\u{202e}'
-            | '\u{2066}'..='\u{2069}'
+            | '\u{2060}'..='\u{206f}'
+            | '\u{3164}'
             | '\u{fdd0}'..='\u{fdef}'
+            | '\u{fe00}'..='\u{fe0f}'
+            | '\u{feff}'
+            | '\u{ffa0}'
+            | '\u{fff9}'..='\u{fffb}'
+            | '\u{1d173}'..='\u{1d17a}'
+            | '\u{e0000}'..='\u{e0fff}'
     ) || (c as u32 & 0xfffe) == 0xfffe
 }
 
@@ -219,6 +232,23 @@ mod tests {
         assert_eq!(visible("\u{9b}2J\u{7f}"), "\\u{9b}2J\\u{7f}");
         assert_eq!(visible("\u{202e}evil"), "\\u{202e}evil");
         assert_eq!(visible("\u{fffe}\u{1fffe}"), "\\u{fffe}\\u{1fffe}");
+        // Characters that take no room: names that differ look different.
+        for c in [
+            '\u{200b}',
+            '\u{200d}',
+            '\u{2060}',
+            '\u{2064}',
+            '\u{feff}',
+            '\u{ad}',
+            '\u{3164}',
+            '\u{115f}',
+            '\u{fff9}',
+            '\u{e0041}',
+            '\u{fe0f}',
+        ] {
+            let shown = visible(&format!("a{c}b")).into_owned();
+            assert_eq!(shown, format!("a\\u{{{:x}}}b", c as u32));
+        }
     }
 
     #[test]
