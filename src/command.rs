@@ -371,12 +371,7 @@ fn run_target(
         // Attached consoles get the final state before the process ends.
         std::thread::sleep(crate::console::PUBLISH_EVERY * 5);
     }
-    let summary = finished.summary_rows(if args.json { usize::MAX } else { ROWS });
-    if args.json {
-        out(&json(&summary)?)?;
-    } else {
-        out(&summary.table(ROWS))?;
-    }
+    let summary = print_summary(args.json, |rows| finished.summary_rows(rows))?;
     let code = match &finished.end.stalled {
         Some(why) => {
             say(why);
@@ -392,6 +387,21 @@ fn run_target(
 
 /// Tasks a headless summary table shows.
 const ROWS: usize = 40;
+
+/// Prints a run's summary as JSON (every task) or as the table (its first
+/// [`ROWS`] tasks, so only those are summarized); returns it.
+fn print_summary(
+    as_json: bool,
+    summary: impl FnOnce(usize) -> crate::summary::Summary,
+) -> Result<crate::summary::Summary, Error> {
+    let summary = summary(if as_json { usize::MAX } else { ROWS });
+    if as_json {
+        out(&json(&summary)?)?;
+    } else {
+        out(&summary.table(ROWS))?;
+    }
+    Ok(summary)
+}
 
 /// An output file opened before the run; `flag` names it in messages.
 fn create_output(flag: &str, path: &Path) -> Result<AtomicFile, Error> {
@@ -465,13 +475,9 @@ fn replay(path: &Path, as_json: bool, headless: bool) -> Result<u8, Error> {
         }
         let mut model = model.unwrap_or_else(|| crate::model::Model::new(log.info.clone()));
         model.finish(log.dropped, log.stalled.clone(), log.runtime.clone());
-        let rows = if as_json { usize::MAX } else { ROWS };
-        let summary = crate::summary::Summary::first_rows(&model, rows);
-        if as_json {
-            out(&json(&summary)?)?;
-        } else {
-            out(&summary.table(ROWS))?;
-        }
+        print_summary(as_json, |rows| {
+            crate::summary::Summary::first_rows(&model, rows)
+        })?;
         return Ok(0);
     }
     // Read straight into the dashboard's packed history.

@@ -15,6 +15,7 @@ use std::sync::atomic::AtomicU64;
 use std::time::Duration;
 
 use crate::probe::Wait;
+use crate::probe::event::{NO_TIME, nanos};
 use crate::runner::work;
 
 /// Set in a [`process`] helper's child: the CPU time it burns, in ns.
@@ -81,12 +82,12 @@ pub async fn io(d: Duration) {
         Ok(s) => s,
         Err(e) => panic!("could not start the lesson's io server: {e}"),
     };
-    let due = Arc::new(AtomicU64::new(u64::MAX));
+    let due = Arc::new(AtomicU64::new(NO_TIME));
     let at = due.clone();
     let recorder = w.recorder().clone();
     let sent = move |queued: Duration| {
         let when = recorder.elapsed() + d.saturating_sub(queued);
-        at.store(when.as_nanos() as u64, std::sync::atomic::Ordering::Relaxed);
+        at.store(nanos(when), std::sync::atomic::Ordering::Relaxed);
     };
     let request = crate::watch::hinted(Wait::Io, due, server.request(d, sent));
     if let Err(e) = request.await {
@@ -107,7 +108,7 @@ pub async fn process(d: Duration) {
         .stdout(std::process::Stdio::null())
         .kill_on_drop(true)
         .status();
-    let status = crate::watch::hinted(Wait::Process, Arc::new(AtomicU64::new(u64::MAX)), child);
+    let status = crate::watch::hinted(Wait::Process, Arc::new(AtomicU64::new(NO_TIME)), child);
     match status.await {
         Ok(s) if s.success() => {}
         Ok(s) => panic!("the child process failed: {s}"),

@@ -13,7 +13,7 @@ pub mod resources;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::probe::event::nanos;
+use crate::probe::event::{NO_TIME, from_opt_nanos, nanos, opt_nanos};
 use crate::probe::{Change, Event, Kind, ON_CPU, Outcome, TaskIdx, TaskStats, Wait, WakeBy};
 
 pub use crate::probe::SLOW_POLL;
@@ -99,15 +99,8 @@ pub struct TaskView {
     pub stats: Option<Arc<TaskStats>>,
 }
 
-/// A time not (yet) known.
-const NO_TIME: u64 = u64::MAX;
-
 fn time(ns: u64) -> Duration {
     Duration::from_nanos(ns)
-}
-
-fn known(ns: u64) -> Option<Duration> {
-    (ns != NO_TIME).then(|| Duration::from_nanos(ns))
 }
 
 impl TaskView {
@@ -160,11 +153,11 @@ impl TaskView {
     }
 
     pub fn done_at(&self) -> Option<Duration> {
-        known(self.done_at)
+        from_opt_nanos(self.done_at)
     }
 
     pub fn first_poll_at(&self) -> Option<Duration> {
-        known(self.first_poll_at)
+        from_opt_nanos(self.first_poll_at)
     }
 
     /// Summed running intervals.
@@ -193,12 +186,13 @@ impl TaskView {
 
     /// Who last woke it, and how late.
     pub fn last_wake(&self) -> Option<(WakeBy, Option<Duration>)> {
-        (self.last_by != NO_TIME).then(|| (WakeBy::decode(self.last_by), known(self.last_late)))
+        (self.last_by != NO_TIME)
+            .then(|| (WakeBy::decode(self.last_by), from_opt_nanos(self.last_late)))
     }
 
     /// When the timer or reply it waits for is due.
     pub fn due(&self) -> Option<Duration> {
-        known(self.due)
+        from_opt_nanos(self.due)
     }
 
     /// How long past due its timer or reply is at `now`, if it is waiting
@@ -389,7 +383,7 @@ impl Model {
                 task.state = State::Ready;
                 task.since = t;
                 task.last_by = by.encode();
-                task.last_late = late.map_or(NO_TIME, nanos);
+                task.last_late = opt_nanos(*late);
                 if let Some(l) = late {
                     task.late_wakes += 1;
                     task.max_late = task.max_late.max(nanos(*l));
@@ -421,7 +415,7 @@ impl Model {
             Change::Waiting { wait, due } => {
                 task.state = State::Waiting(*wait);
                 task.since = t;
-                task.due = due.map_or(NO_TIME, nanos);
+                task.due = opt_nanos(*due);
             }
             Change::Done { outcome, stats } => {
                 task.state = State::Done(outcome.clone());

@@ -357,7 +357,7 @@ const WAITING: u8 = 2;
 const DONE: u8 = 3;
 /// Woken while being polled: ready again as soon as the poll ends.
 const RUNNING_WOKEN: u8 = 4;
-const NO_DUE: u64 = u64::MAX;
+const NO_DUE: u64 = event::NO_TIME;
 
 /// A task's state as the probe changes it: with compare-and-swap, since a
 /// wake from another thread may race the end of its poll, and whoever
@@ -395,10 +395,7 @@ impl TaskState {
     /// What the task is about to await, due at `due` (scenario time).
     pub(crate) fn set_wait(&self, wait: Wait, due: Option<Duration>) {
         self.wait.store(wait as u8, Ordering::Relaxed);
-        self.due.store(
-            due.map_or(NO_DUE, |d| d.as_nanos() as u64),
-            Ordering::Relaxed,
-        );
+        self.due.store(event::opt_nanos(due), Ordering::Relaxed);
     }
 
     pub(crate) fn wait(&self) -> Wait {
@@ -430,7 +427,7 @@ impl TaskState {
             {
                 Ok(_) => {
                     let due = self.due.load(Ordering::Relaxed);
-                    let due = (due != NO_DUE).then(|| Duration::from_nanos(due));
+                    let due = event::from_opt_nanos(due);
                     return Some(PollEnd::Waiting {
                         wait: self.wait(),
                         due,
@@ -463,7 +460,7 @@ impl TaskState {
                     {
                         let due = self.due.load(Ordering::Relaxed);
                         return Woken::Ready {
-                            due: (due != NO_DUE).then(|| Duration::from_nanos(due)),
+                            due: event::from_opt_nanos(due),
                         };
                     }
                 }

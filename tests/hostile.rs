@@ -925,6 +925,11 @@ fn damaged_replay_files_are_exit_2_naming_the_line_and_an_unended_one_is_noted()
     let ev = |t: &str, idx: u64, rest: &str| {
         format!(r#"{{"t_ms":{t},"task":"a","id":1,"state":"ready","idx":{idx},"step":0{rest}}}"#)
     };
+    let done = |t: &str| -> String {
+        format!(
+            r#"{{"t_ms":{t},"task":"a","id":1,"state":"done","outcome":"ok","idx":0,"step":0}}"#
+        )
+    };
     let cases: Vec<(&str, Vec<String>, &str)> = vec![
         (
             "back",
@@ -984,8 +989,7 @@ fn damaged_replay_files_are_exit_2_naming_the_line_and_an_unended_one_is_noted()
             vec![
                 HEADER.into(),
                 spawned(0.0, 0, "a"),
-                r#"{"t_ms":1,"task":"a","id":1,"state":"done","outcome":"ok","idx":0,"step":0}"#
-                    .into(),
+                done("1"),
                 r#"{"t_ms":2,"task":"a","id":1,"state":"running","idx":0,"worker":0,"step":0}"#
                     .into(),
             ],
@@ -993,14 +997,7 @@ fn damaged_replay_files_are_exit_2_naming_the_line_and_an_unended_one_is_noted()
         ),
         (
             "done-twice",
-            vec![
-                HEADER.into(),
-                spawned(0.0, 0, "a"),
-                r#"{"t_ms":1,"task":"a","id":1,"state":"done","outcome":"ok","idx":0,"step":0}"#
-                    .into(),
-                r#"{"t_ms":1,"task":"a","id":1,"state":"done","outcome":"ok","idx":0,"step":0}"#
-                    .into(),
-            ],
+            vec![HEADER.into(), spawned(0.0, 0, "a"), done("1"), done("1")],
             "is done after it was done",
         ),
         (
@@ -1011,6 +1008,17 @@ fn damaged_replay_files_are_exit_2_naming_the_line_and_an_unended_one_is_noted()
                 r#"{"t_ms":1,"task":"a","id":1,"state":"done","idx":0,"step":0}"#.into(),
             ],
             "the done line has no \"outcome\"; expected ok",
+        ),
+        (
+            "wait",
+            vec![
+                HEADER.into(),
+                spawned(0.0, 0, "a"),
+                r#"{"t_ms":1,"task":"a","id":1,"state":"waiting","wait":"nap","idx":0,"step":0}"#
+                    .into(),
+            ],
+            "unknown wait reason \"nap\"; expected one of: timer, io, channel, lock, join, \
+             blocking, process, yield, other",
         ),
     ];
     for (name, lines, saying) in cases {

@@ -521,9 +521,7 @@ impl<'a> Reader<'a> {
                 if self.tasks.len() as u64 >= MAX_LOG_TASKS {
                     return Err(self.err(
                         n,
-                        format!(
-                            "more than {MAX_LOG_TASKS} tasks; a run starts at most that many"
-                        ),
+                        format!("more than {MAX_LOG_TASKS} tasks; a run starts at most that many"),
                     ));
                 }
                 let dense = self.tasks.len() as TaskIdx;
@@ -590,11 +588,14 @@ impl<'a> Reader<'a> {
                 Change::Running { worker }
             }
             "waiting" => Change::Waiting {
-                wait: line
-                    .wait
-                    .as_deref()
-                    .and_then(Wait::parse)
-                    .ok_or_else(|| self.err(n, format!("{}; expected one of: timer, io, channel, lock, join, blocking, process, yield, other", match &line.wait { None => "the waiting line has no \"wait\"".to_string(), Some(w) => format!("unknown wait reason {w:?}") })))?,
+                wait: line.wait.as_deref().and_then(Wait::parse).ok_or_else(|| {
+                    let found = match &line.wait {
+                        None => "the waiting line has no \"wait\"".to_string(),
+                        Some(w) => format!("unknown wait reason {w:?}"),
+                    };
+                    let all: Vec<&str> = Wait::ALL.iter().map(|w| w.as_str()).collect();
+                    self.err(n, format!("{found}; expected one of: {}", all.join(", ")))
+                })?,
                 due: self.opt_ms(n, "due_ms", line.due_ms)?,
             },
             "done" => Change::Done {
@@ -607,10 +608,9 @@ impl<'a> Reader<'a> {
                             None => "the done line has no \"outcome\"".to_string(),
                             Some(o) => format!("unknown outcome {o:?}"),
                         };
-                        return Err(self.err(
-                            n,
-                            format!("{found}; expected ok, panicked or cancelled"),
-                        ));
+                        return Err(
+                            self.err(n, format!("{found}; expected ok, panicked or cancelled"))
+                        );
                     }
                 },
                 stats: Arc::new(TaskStats {

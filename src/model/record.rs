@@ -8,7 +8,7 @@ use std::time::Duration;
 use crate::probe::event::nanos as ns;
 use crate::probe::{Change, Event, Kind, Outcome, TaskIdx, TaskStats, Wait, WakeBy};
 
-const NONE: u64 = u64::MAX;
+use crate::probe::event::{NO_TIME as NONE, from_opt_nanos, opt_nanos};
 
 /// A packed transition.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -58,14 +58,6 @@ pub struct PerTask {
     ends: Vec<Option<(Outcome, Arc<TaskStats>)>>,
 }
 
-fn opt_ns(d: Option<Duration>) -> u64 {
-    d.map_or(NONE, ns)
-}
-
-fn from_opt_ns(v: u64) -> Option<Duration> {
-    (v != NONE).then(|| Duration::from_nanos(v))
-}
-
 impl PerTask {
     fn slot<T: Default + Clone>(v: &mut Vec<T>, i: usize) -> &mut T {
         if v.len() <= i {
@@ -112,13 +104,13 @@ impl PerTask {
                     WakeBy::Os => (3, 0),
                     WakeBy::Task(t) => (4, *t),
                 };
-                r.y = opt_ns(*late);
+                r.y = opt_nanos(*late);
             }
             Change::Running { worker } => r.worker = *worker,
             Change::Waiting { wait, due } => {
                 r.tag = Tag::Waiting;
                 r.small = *wait as u8;
-                r.y = opt_ns(*due);
+                r.y = opt_nanos(*due);
             }
             Change::Done { outcome, stats } => {
                 r.tag = Tag::Done;
@@ -143,7 +135,7 @@ impl PerTask {
             Tag::Running => Light::Running { worker: r.worker },
             Tag::Waiting => Light::Waiting {
                 wait: Wait::from_u8(r.small),
-                due: from_opt_ns(r.y),
+                due: from_opt_nanos(r.y),
             },
             Tag::Done => Light::Done,
         }
@@ -173,13 +165,13 @@ impl PerTask {
                     4 => WakeBy::Task(r.x),
                     _ => WakeBy::Runtime,
                 },
-                late: from_opt_ns(r.y),
+                late: from_opt_nanos(r.y),
                 waited: (r.worker != u16::MAX).then(|| Wait::from_u8(r.worker as u8)),
             },
             Tag::Running => Change::Running { worker: r.worker },
             Tag::Waiting => Change::Waiting {
                 wait: Wait::from_u8(r.small),
-                due: from_opt_ns(r.y),
+                due: from_opt_nanos(r.y),
             },
             Tag::Done => {
                 let (outcome, stats) = self

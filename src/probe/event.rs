@@ -14,7 +14,20 @@ pub fn nanos(d: Duration) -> u64 {
     d.as_secs()
         .saturating_mul(1_000_000_000)
         .saturating_add(u64::from(d.subsec_nanos()))
-        .min(u64::MAX - 1)
+        .min(NO_TIME - 1)
+}
+
+/// "No time", where a time kept as nanoseconds may be missing.
+pub const NO_TIME: u64 = u64::MAX;
+
+/// An optional time as nanoseconds, [`NO_TIME`] for none.
+pub fn opt_nanos(d: Option<Duration>) -> u64 {
+    d.map_or(NO_TIME, nanos)
+}
+
+/// The time [`opt_nanos`] kept, if any.
+pub fn from_opt_nanos(v: u64) -> Option<Duration> {
+    (v != NO_TIME).then(|| Duration::from_nanos(v))
 }
 
 /// Index of a task within one run (0 = first spawned). Not tokio's id.

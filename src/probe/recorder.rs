@@ -23,7 +23,10 @@ use std::sync::atomic::{AtomicBool, AtomicU16, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, OnceLock};
 use std::time::Duration;
 
-use super::event::{Change, Event, Outcome, TaskIdx, TaskStats, Wait, WakeBy, nanos as ns};
+use super::event::{
+    Change, Event, NO_TIME, Outcome, TaskIdx, TaskStats, Wait, WakeBy, from_opt_nanos, nanos as ns,
+    opt_nanos,
+};
 use super::{CURRENT, Sample};
 
 /// Entries a thread's ring holds before its thread waits (lossless) or
@@ -39,7 +42,7 @@ const FIRST_RING: usize = 1024;
 /// enough (65,536 entries every 33 ms is two million a second).
 pub const DASHBOARD_CAPACITY: usize = 1 << 16;
 
-const NONE: u64 = u64::MAX;
+const NONE: u64 = NO_TIME;
 
 /// An entry's `wait` when there is none.
 const NO_WAIT: u8 = u8::MAX;
@@ -226,11 +229,6 @@ fn start_event(task: TaskIdx, worker: u16, step: u32, start: u64) -> Event {
     }
 }
 
-/// `v` as a time, NONE for none.
-fn nanos(v: u64) -> Option<Duration> {
-    (v != NONE).then(|| Duration::from_nanos(v))
-}
-
 /// [`Merge::pending_from`] when the pending events are several threads'.
 const MIXED: usize = usize::MAX;
 
@@ -291,7 +289,7 @@ impl Reader {
                         e.end_step,
                         Change::Waiting {
                             wait: Wait::from_u8(e.wait),
-                            due: nanos(e.arg),
+                            due: from_opt_nanos(e.arg),
                         },
                     )),
                     What::PollReady => out(at(
@@ -311,7 +309,7 @@ impl Reader {
                 e.step,
                 Change::Ready {
                     by: WakeBy::decode(e.arg),
-                    late: nanos(e.end),
+                    late: from_opt_nanos(e.end),
                     waited: (e.wait != NO_WAIT).then(|| Wait::from_u8(e.wait)),
                 },
             )),
@@ -691,7 +689,7 @@ impl Recorder {
                 Change::Ready { by, late, waited } => {
                     entry.what = What::Ready;
                     entry.arg = by.encode();
-                    entry.end = late.map_or(NONE, ns);
+                    entry.end = opt_nanos(late);
                     entry.wait = waited.map_or(NO_WAIT, |w| w as u8);
                     self.push(l, entry);
                 }
@@ -784,7 +782,7 @@ impl Recorder {
             match how(Duration::from_nanos(end)) {
                 PollEnd::Waiting { wait, due } => {
                     entry.wait = wait as u8;
-                    entry.arg = due.map_or(NONE, ns);
+                    entry.arg = opt_nanos(due);
                     self.push(l, entry);
                 }
                 PollEnd::Ready { by } => {
@@ -1051,20 +1049,24 @@ mod tests {
         }
     }
 
+    /// An event's state, in a word.
+    fn word(e: &Event) -> &'static str {
+        match e.change {
+            Change::Running { .. } => "running",
+            Change::Ready { .. } => "ready",
+            Change::Waiting { .. } => "waiting",
+            _ => "other",
+        }
+    }
+
     /// (task, state word) of each event, in the order handed over.
     fn order(events: &[Event]) -> Vec<(TaskIdx, &'static str)> {
-        events
-            .iter()
-            .map(|e| {
-                let word = match e.change {
-                    Change::Running { .. } => "running",
-                    Change::Ready { .. } => "ready",
-                    Change::Waiting { .. } => "waiting",
-                    _ => "other",
-                };
-                (e.task, word)
-            })
-            .collect()
+        events.iter().map(|e| (e.task, word(e))).collect()
+    }
+
+    /// (step, state word) of each event, in the order handed over.
+    fn steps(events: &[Event]) -> Vec<(u32, &'static str)> {
+        events.iter().map(|e| (e.step, word(e))).collect()
     }
 
     #[test]
@@ -1153,9 +1155,7 @@ mod tests {
         r.finish();
         r.drain(&mut out, Duration::ZERO);
         assert_eq!(
-            out.iter()
-                .map(|e| (e.step, order(std::slice::from_ref(e))[0].1))
-                .collect::<Vec<_>>(),
+            steps(&out),
             [(1, "running"), (2, "running"), (2, "waiting")]
         );
     }
@@ -1174,9 +1174,7 @@ mod tests {
         r.finish();
         r.drain(&mut out, Duration::ZERO);
         assert_eq!(
-            out.iter()
-                .map(|e| (e.step, order(std::slice::from_ref(e))[0].1))
-                .collect::<Vec<_>>(),
+            steps(&out),
             [(1, "running"), (2, "running"), (2, "waiting")]
         );
     }

@@ -544,7 +544,7 @@ impl<F: Future> Future for Hinted<F> {
         let out = self.inner.as_mut().poll(cx);
         if out.is_pending() {
             let due = self.due.load(Ordering::Relaxed);
-            let due = (due != u64::MAX).then(|| Duration::from_nanos(due));
+            let due = crate::probe::event::from_opt_nanos(due);
             let wait = self.wait;
             POLL.with(|p| p.borrow_mut().wait = Some((wait, due)));
         }
