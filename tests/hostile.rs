@@ -760,6 +760,7 @@ fn a_folder_as_output_is_refused_before_the_run_leaving_nothing() {
     std::fs::set_permissions(&ro, std::fs::Permissions::from_mode(0o555)).unwrap();
     let target = ro.join("e.jsonl");
     let target = target.to_str().unwrap();
+    let mut dropped = true;
     let ran = run_with(
         &[
             "run",
@@ -768,10 +769,13 @@ fn a_folder_as_output_is_refused_before_the_run_leaving_nothing() {
             "--events",
             target,
         ],
-        Path::new("/"),
-        as_nobody,
+        d,
+        |cmd| dropped = unprivileged(cmd),
         |_| {},
     );
+    if !dropped {
+        return;
+    }
     ran.invalid(
         &format!("--events {target}: cannot write there"),
         "Permission denied",
@@ -1086,15 +1090,25 @@ fn console_addresses_warn_when_reachable_bind_the_real_port_and_report_the_os() 
         "Cannot assign requested address",
     );
     assert!(!ran.stderr.contains("another taskscope"), "{}", ran.stderr);
-    // No permission (a low port, as an unprivileged user).
-    let ran = run_with(
-        &["run", "create-task", "--headless", "--console=127.0.0.1:1"],
-        Path::new("/"),
-        as_nobody,
-        |_| {},
-    );
-    ran.invalid("cannot listen there", "Permission denied");
-    assert!(!ran.stderr.contains("another taskscope"), "{}", ran.stderr);
+    // No permission (a low port, without the privilege to bind one).
+    if unprivileged_port_start() <= 1 {
+        eprintln!(
+            "skipped: this machine lets anyone bind port 1 (ip_unprivileged_port_start = {})",
+            unprivileged_port_start()
+        );
+    } else {
+        let mut dropped = true;
+        let ran = run_with(
+            &["run", "create-task", "--headless", "--console=127.0.0.1:1"],
+            d,
+            |cmd| dropped = unprivileged(cmd),
+            |_| {},
+        );
+        if dropped {
+            ran.invalid("cannot listen there", "Permission denied");
+            assert!(!ran.stderr.contains("another taskscope"), "{}", ran.stderr);
+        }
+    }
     // In use: that one is about another program.
     let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = taken.local_addr().unwrap().port();
@@ -1110,20 +1124,70 @@ fn console_addresses_warn_when_reachable_bind_the_real_port_and_report_the_os() 
     ran.invalid("already in use", "another taskscope or program");
 }
 
-/// Runs the child as an unprivileged user when the tests run as root.
-fn as_nobody(cmd: &mut Command) {
-    // SAFETY: getuid and setuid are async-signal-safe.
+/// Capabilities that let root past file permissions and low ports.
+const CAP_DAC_OVERRIDE: libc::c_ulong = 1;
+const CAP_DAC_READ_SEARCH: libc::c_ulong = 2;
+const CAP_NET_BIND_SERVICE: libc::c_ulong = 10;
+/// The one that lets a process drop the others from its bounding set.
+const CAP_SETPCAP: u32 = 8;
+
+/// Whether the tests run as root (who passes file permissions).
+fn is_root() -> bool {
+    // SAFETY: getuid only reads.
     #[allow(unsafe_code)]
     unsafe {
-        if libc::getuid() == 0 {
-            cmd.pre_exec(|| {
-                if libc::setgid(65534) != 0 || libc::setuid(65534) != 0 {
+        libc::getuid() == 0
+    }
+}
+
+/// Whether this process may drop capabilities for its children: root's
+/// bounding set includes CAP_SETPCAP (a container may leave it out).
+fn can_drop_capabilities() -> bool {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("CapEff:"))
+        .and_then(|hex| u64::from_str_radix(hex.trim(), 16).ok())
+        .is_some_and(|caps| caps & (1 << CAP_SETPCAP) != 0)
+}
+
+/// Runs the child without the privileges that pass file permissions and
+/// bind low ports, when the tests run as root: it stays root (so it can
+/// run the binary wherever the checkout is, a 0700 home included) but
+/// loses CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH and CAP_NET_BIND_SERVICE
+/// from its bounding set, which exec cannot give back. Unprivileged, the
+/// child already has none of them. Returns false (and says why) where that
+/// cannot be done.
+fn unprivileged(cmd: &mut Command) -> bool {
+    if !is_root() {
+        return true;
+    }
+    if !can_drop_capabilities() {
+        eprintln!("skipped: root without CAP_SETPCAP cannot run a child without its privileges");
+        return false;
+    }
+    // SAFETY: prctl is async-signal-safe; nothing else runs in the child.
+    #[allow(unsafe_code)]
+    unsafe {
+        cmd.pre_exec(|| {
+            for cap in [CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH, CAP_NET_BIND_SERVICE] {
+                if libc::prctl(libc::PR_CAPBSET_DROP, cap, 0, 0, 0) != 0 {
                     return Err(std::io::Error::last_os_error());
                 }
-                Ok(())
-            });
-        }
+            }
+            Ok(())
+        });
     }
+    true
+}
+
+/// The first port an unprivileged process may bind here (Linux's
+/// `ip_unprivileged_port_start`; 1024 when it cannot be read).
+fn unprivileged_port_start() -> u32 {
+    std::fs::read_to_string("/proc/sys/net/ipv4/ip_unprivileged_port_start")
+        .ok()
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or(1024)
 }
 
 #[test]
