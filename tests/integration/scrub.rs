@@ -12,7 +12,7 @@ use ratatui::buffer::Buffer;
 use taskscope::app::{App, Session};
 use taskscope::probe::{Change, Event};
 
-mod common;
+use crate::util as common;
 
 const WIDTH: u16 = 120;
 const HEIGHT: u16 = 35;

@@ -5,26 +5,10 @@
 
 use std::time::Duration;
 
-use assert_cmd::Command;
 use taskscope::probe::{Change, Event, Kind, ON_CPU, TaskIdx, WakeBy};
 
-mod common;
-
-fn taskscope() -> Command {
-    let mut cmd = Command::cargo_bin("taskscope").unwrap();
-    cmd.timeout(Duration::from_secs(120));
-    cmd
-}
-
-fn ok_stdout(cmd: &mut Command) -> String {
-    let out = cmd.output().unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
-}
+use crate::util as common;
+use common::{ok_stdout, taskscope};
 
 /// The OS rows of a run, by name.
 fn os_rows(events: &[Event]) -> Vec<(TaskIdx, String, Kind)> {

@@ -12,7 +12,7 @@ use console_api::field::{Name, Value};
 use console_api::instrument::InstrumentRequest;
 use console_api::instrument::instrument_client::InstrumentClient;
 
-mod common;
+use crate::util as common;
 
 const SCENARIO: &str = r#"name = "console-pairing"
 description = "Three tasks that live long enough to be watched."

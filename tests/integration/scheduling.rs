@@ -1,7 +1,7 @@
 //! How tasks are scheduled, on the virtual clock: exact, repeatable, and no
 //! faster machine needed. Each test names the behaviour it proves.
 
-mod common;
+use crate::util as common;
 
 use std::time::Duration;
 
@@ -261,7 +261,7 @@ fn io_waits_are_real_socket_waits_woken_by_the_io_driver() {
         with_io.end.runtime.io_ready
     );
     let text =
-        include_str!("../scenarios/breakfast-concurrent.toml").replace("{ io = ", "{ sleep = ");
+        include_str!("../../scenarios/breakfast-concurrent.toml").replace("{ io = ", "{ sleep = ");
     let timers = run(inline(&text));
     assert_eq!(timers.end.runtime.io_ready, 0, "sleeps use no socket");
     let finished = with_io;

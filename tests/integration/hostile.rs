@@ -19,7 +19,7 @@ use taskscope::app::{App, Message, Session};
 use taskscope::keys::Key;
 use taskscope::scenario::{MAX_PROCESSES, MAX_THREADS};
 
-mod common;
+use crate::util as common;
 
 const ADDRESS_SPACE: u64 = 1 << 30;
 const DEADLINE: Duration = Duration::from_secs(10);

@@ -1,27 +1,10 @@
 //! What a run leaves behind and reads back: the Chrome trace, the SVG
 //! timeline, replays of the events file, and the comparison table.
 
-mod common;
+use crate::util as common;
+use common::{ok_stdout, taskscope};
 
 use std::collections::HashMap;
-
-use assert_cmd::Command;
-
-fn taskscope() -> Command {
-    let mut cmd = Command::cargo_bin("taskscope").unwrap();
-    cmd.timeout(std::time::Duration::from_secs(120));
-    cmd
-}
-
-fn ok_stdout(cmd: &mut Command) -> String {
-    let out = cmd.output().unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
-}
 
 /// Per task (by track name) and category: summed slice durations in ms.
 fn trace_totals(trace: &serde_json::Value) -> HashMap<(String, String), f64> {

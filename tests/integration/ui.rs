@@ -10,7 +10,7 @@ use taskscope::app::{App, Message, Session};
 use taskscope::keys::Key;
 use taskscope::scenario::bundled;
 
-mod common;
+use crate::util as common;
 
 fn session(name: &str) -> Session {
     let scenario = Arc::new(bundled::get(name).unwrap().unwrap());

@@ -4,29 +4,13 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use assert_cmd::Command;
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use taskscope::app::{App, Message, Session};
 use taskscope::keys::Key;
 
-mod common;
-
-fn taskscope() -> Command {
-    let mut cmd = Command::cargo_bin("taskscope").unwrap();
-    cmd.timeout(Duration::from_secs(120));
-    cmd
-}
-
-fn ok_stdout(cmd: &mut Command) -> String {
-    let out = cmd.output().unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
-}
+use crate::util as common;
+use common::{ok_stdout, taskscope};
 
 fn frame(app: &App) -> String {
     let mut terminal = Terminal::new(TestBackend::new(120, 35)).unwrap();

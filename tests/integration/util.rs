@@ -1,5 +1,4 @@
 //! Helpers shared by the integration tests.
-#![allow(dead_code)]
 
 use std::sync::Arc;
 
@@ -69,4 +68,23 @@ pub fn example(name: &str) -> std::path::PathBuf {
         path.display()
     );
     path
+}
+
+/// The binary, as a command that is killed if it runs past two minutes.
+pub fn taskscope() -> assert_cmd::Command {
+    let mut cmd = assert_cmd::Command::cargo_bin("taskscope").expect("the binary builds");
+    cmd.timeout(std::time::Duration::from_secs(120));
+    cmd
+}
+
+/// Runs `cmd`, asserts it succeeded (its stderr in the message), returns
+/// its stdout.
+pub fn ok_stdout(cmd: &mut assert_cmd::Command) -> String {
+    let out = cmd.output().expect("the binary runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).expect("stdout is UTF-8")
 }

@@ -7,7 +7,7 @@ use std::process::{Command, Stdio};
 
 use serde_json::Value;
 
-mod common;
+use crate::util as common;
 
 /// `program ARGS` to its end: its stdout, checked it exited 0.
 fn output(program: &std::path::Path, args: &[&str]) -> String {

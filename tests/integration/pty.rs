@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use portable_pty::{Child, CommandBuilder, MasterPty, PtySize, native_pty_system};
 
-mod common;
+use crate::util as common;
 
 /// Kills the child if a test fails before it ended (so a failed test
 /// leaves nothing running).

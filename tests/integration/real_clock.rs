@@ -3,7 +3,7 @@
 //! what comes first), never on how fast the machine is: a busy machine
 //! stretches every interval but keeps their order.
 
-mod common;
+use crate::util as common;
 
 use std::time::Duration;
 

@@ -4,11 +4,7 @@ use std::path::Path;
 
 use assert_cmd::Command;
 
-fn taskscope() -> Command {
-    let mut cmd = Command::cargo_bin("taskscope").expect("binary builds");
-    cmd.timeout(std::time::Duration::from_secs(60));
-    cmd
-}
+use crate::util::taskscope;
 
 fn stdout(cmd: &mut Command) -> String {
     let out = cmd.output().expect("runs");

@@ -1,0 +1,21 @@
+//! The integration tests, one binary: each module proves one area's
+//! promises through the library or the real binary; `util` holds what
+//! they share.
+
+mod alloc;
+mod cli;
+mod console;
+mod exports;
+mod golden;
+mod hostile;
+mod os;
+mod own_crate;
+mod promises;
+mod pty;
+mod real_clock;
+mod reliability;
+mod scheduling;
+mod scrub;
+mod ui;
+mod util;
+mod watch;
