@@ -9,6 +9,7 @@ use crate::keys::{self, Action, Context, Key};
 use crate::model::State;
 use crate::runner::RunOptions;
 use crate::scenario::{Scenario, bundled};
+use crate::speed::Speed;
 pub use session::Session;
 
 /// What the dashboard shows.
@@ -54,7 +55,7 @@ pub struct App {
     /// command line (else each lesson opens at its own pace).
     pub run_options: RunOptions,
     pub start_paused: bool,
-    pub speed: Option<f64>,
+    pub speed: Option<Speed>,
     /// The run on screen was opened from the picker (Esc goes back there).
     pub from_picker: bool,
     /// A problem to show in the status bar.
@@ -68,29 +69,9 @@ pub struct App {
     pub scroll: u16,
 }
 
-/// Speeds `+` and `-` step through.
-const SPEEDS: &[f64] = &[
-    0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 4.0, 10.0, 25.0, 50.0, 100.0,
-];
-
-/// The next speed up (`faster`) or down from `now`: always strictly faster
-/// or slower, until the end of the range.
-pub fn next_speed(now: f64, faster: bool) -> f64 {
-    let next = if faster {
-        SPEEDS.iter().copied().find(|s| *s > now * 1.0001)
-    } else {
-        SPEEDS.iter().rev().copied().find(|s| *s < now / 1.0001)
-    };
-    next.unwrap_or(if faster {
-        SPEEDS[SPEEDS.len() - 1]
-    } else {
-        SPEEDS[0]
-    })
-}
-
 impl App {
     /// The picker of bundled scenarios.
-    pub fn picker(run_options: RunOptions, start_paused: bool, speed: Option<f64>) -> App {
+    pub fn picker(run_options: RunOptions, start_paused: bool, speed: Option<Speed>) -> App {
         let choices = bundled::all()
             .filter_map(Result::ok)
             .map(|s| Choice {
@@ -125,7 +106,7 @@ impl App {
         scenario: Arc<Scenario>,
         run_options: RunOptions,
         start_paused: bool,
-        speed: Option<f64>,
+        speed: Option<Speed>,
     ) -> Result<App, crate::runner::RunError> {
         let mut app = App::picker(run_options, start_paused, speed);
         app.session = Some(app.open(scenario)?);
@@ -136,7 +117,10 @@ impl App {
     /// A live run of `scenario` with this app's controls: at the speed
     /// asked for, else at the lesson's own pace.
     fn open(&self, scenario: Arc<Scenario>) -> Result<Session, crate::runner::RunError> {
-        let speed = self.speed.or(scenario.speed).unwrap_or(1.0);
+        let speed = self
+            .speed
+            .or(scenario.speed.map(Speed::clamped))
+            .unwrap_or_default();
         Session::start(scenario, self.run_options.clone(), self.start_paused, speed)
     }
 
@@ -260,8 +244,8 @@ impl App {
                 let now = self
                     .session
                     .as_ref()
-                    .map_or(self.speed.unwrap_or(1.0), |s| s.control.speed);
-                let speed = next_speed(now, action == Action::Faster);
+                    .map_or(self.speed.unwrap_or_default(), |s| s.control.speed);
+                let speed = now.next(action == Action::Faster);
                 self.on_session(|s| s.set_speed(speed));
             }
             Action::NextLesson => self.open_lesson(1),
@@ -371,33 +355,5 @@ pub fn state_name(state: &State) -> String {
         State::Running { worker } => format!("running on worker {worker}"),
         State::Waiting(w) => format!("waiting ({})", w.as_str()),
         State::Done(o) => format!("done ({})", o.as_str()),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::next_speed;
-
-    #[test]
-    fn slower_is_always_slower_and_faster_always_faster_to_the_ends() {
-        let mut s = 100.0;
-        let mut seen = vec![s];
-        while s > 0.01 {
-            let next = next_speed(s, false);
-            assert!(next < s, "{next} after {s}");
-            s = next;
-            seen.push(s);
-        }
-        assert_eq!(next_speed(0.01, false), 0.01);
-        while s < 100.0 {
-            let next = next_speed(s, true);
-            assert!(next > s, "{next} after {s}");
-            s = next;
-        }
-        assert_eq!(next_speed(100.0, true), 100.0);
-        // From a speed between two steps, each way goes to its neighbour.
-        assert_eq!(next_speed(0.3, false), 0.25);
-        assert_eq!(next_speed(0.3, true), 0.5);
-        assert!(seen.contains(&0.01));
     }
 }

@@ -4,6 +4,8 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
+use crate::speed::Speed;
+
 /// Watch a tokio scheduler at work: scripted scenarios spawn tasks, and you
 /// see every task's state change, which worker runs what, and when one
 /// blocking call stalls everyone else.
@@ -118,8 +120,8 @@ pub struct RunOpts {
     /// Pace: 0.25 is 4x slow motion. Default: on screen, the lesson's own
     /// pace; headless, the virtual clock as fast as it can go and the real
     /// clock in real time.
-    #[arg(long, value_parser = parse_speed)]
-    pub speed: Option<f64>,
+    #[arg(long, value_parser = Speed::parse)]
+    pub speed: Option<Speed>,
     /// Open the dashboard paused (press n to step one poll, space to go).
     #[arg(long)]
     pub paused: bool,
@@ -135,14 +137,6 @@ pub enum ClockArg {
 pub enum Switch {
     On,
     Off,
-}
-
-fn parse_speed(s: &str) -> Result<f64, String> {
-    match s.parse::<f64>() {
-        Ok(v) if crate::scenario::SPEEDS.contains(&v) => Ok(v),
-        Ok(_) => Err("expected a speed from 0.01 to 100 (1 = real time)".into()),
-        Err(_) => Err("expected a number, like 0.25 or 2".into()),
-    }
 }
 
 /// A moment of a run, in ms: a finite number, no later than a log may go.

@@ -12,6 +12,7 @@ use crate::error::EXIT_FAILED;
 use crate::export::{AtomicFile, Outputs};
 use crate::runner::RunOptions;
 use crate::scenario::{self, Clock, Scenario, bundled};
+use crate::speed::Speed;
 use crate::text;
 
 /// Quiet for panics inside scenario tasks (a `fail` step is a lesson, and
@@ -217,7 +218,7 @@ pub fn run_code(
     program: Arc<crate::watch::Program>,
     opts: RunOpts,
 ) -> Result<u8, Error> {
-    if let Some(p) = pace.filter(|p| !scenario::SPEEDS.contains(p)) {
+    if let Some(p) = pace.filter(|p| Speed::new(*p).is_none()) {
         return Err(Error::Input(format!(
             "Watch::pace({p}): expected a speed from 0.01 (slow motion) to 100"
         )));
@@ -245,7 +246,7 @@ pub fn run_code(
     };
     // The pace the dashboard opens at: the virtual clock's only.
     scenario.speed = pace.filter(|_| !real);
-    if real && opts.speed.is_some_and(|s| s != 1.0) {
+    if real && opts.speed.is_some_and(|s| !s.is_real_time()) {
         return Err(Error::Input(
             "--speed: on the real clock your code runs at its own pace (taskscope cannot \
              stretch its work); use --clock virtual to play it slower or faster"
@@ -333,7 +334,7 @@ fn run_target(
     }
     let mut options = options;
     // Headless on the real clock, `--speed` is slow (or fast) motion.
-    options.time_scale = args.speed.unwrap_or(1.0);
+    options.time_scale = args.speed.unwrap_or_default();
     if let Some(addr) = console {
         say(&format!(
             "serving tokio-console; attach with: {}",
@@ -344,7 +345,7 @@ fn run_target(
             options.control = Some(crate::runner::control::Control::new(
                 true,
                 false,
-                args.speed.unwrap_or(1.0),
+                args.speed.unwrap_or_default(),
             ));
         }
     } else if code && scenario.runtime.clock == Clock::Virtual && args.speed.is_some() {
@@ -352,7 +353,7 @@ fn run_target(
         options.control = Some(crate::runner::control::Control::new(
             true,
             false,
-            args.speed.unwrap_or(1.0),
+            args.speed.unwrap_or_default(),
         ));
     }
     let temps = outputs

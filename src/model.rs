@@ -16,6 +16,7 @@ use std::time::Duration;
 use crate::probe::event::{NO_TIME, from_opt_nanos, nanos, opt_nanos};
 use crate::probe::{Change, Event, Kind, ON_CPU, Outcome, TaskIdx, TaskStats, Wait, WakeBy};
 
+pub use crate::event::{RunInfo, RuntimeFigures};
 pub use crate::probe::SLOW_POLL;
 
 /// [`SLOW_POLL`] in nanoseconds.
@@ -28,28 +29,6 @@ pub enum State {
     Running { worker: u16 },
     Waiting(Wait),
     Done(Outcome),
-}
-
-/// The run this model describes (from the log's header).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RunInfo {
-    pub scenario: String,
-    pub flavor: String,
-    pub workers: usize,
-    pub clock: String,
-}
-
-/// Worker figures from tokio-metrics' `RuntimeMonitor`, for the whole run.
-/// Busy time is wall-clock time, whatever the scenario's clock.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct RuntimeFigures {
-    pub polls: u64,
-    pub busy: Duration,
-    pub steals: u64,
-    pub parks: u64,
-    pub remote_schedules: u64,
-    pub forced_yields: u64,
-    pub io_ready: u64,
 }
 
 /// One task, folded from its events.

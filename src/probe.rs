@@ -14,8 +14,10 @@
 //! state changes with compare-and-swap, so a wake from another thread and
 //! the end of its poll never record the same change twice.
 
-pub mod event;
 mod recorder;
+
+/// The event types live at the bottom of the crate ([`crate::event`]).
+pub use crate::event;
 
 use std::cell::Cell;
 use std::future::Future;

@@ -19,6 +19,7 @@ use tokio::sync::{Notify, Semaphore, mpsc, watch};
 use crate::model::RuntimeFigures;
 use crate::probe::{Recorder, RuntimeSample, Sample, TaskIdx, TaskProbe};
 use crate::scenario::{Clock, Flavor, MAX_PROCESSES, MAX_THREADS, Scenario};
+use crate::speed::Speed;
 use control::Control;
 
 /// How to run a scenario.
@@ -39,7 +40,7 @@ pub struct RunOptions {
     /// slow motion: every step's duration is stretched tenfold and the
     /// clock reads a tenth of the wall's. (The virtual clock is paced by
     /// `control` instead.)
-    pub time_scale: f64,
+    pub time_scale: Speed,
 }
 
 impl Default for RunOptions {
@@ -50,7 +51,7 @@ impl Default for RunOptions {
             capacity: crate::probe::DEFAULT_CAPACITY,
             control: None,
             sample_every: None,
-            time_scale: 1.0,
+            time_scale: Speed::REAL_TIME,
         }
     }
 }
@@ -145,11 +146,11 @@ pub fn start(scenario: Arc<Scenario>, options: RunOptions) -> Result<Run, RunErr
     let lossless = scenario.runtime.clock == Clock::Virtual;
     let recorder = Recorder::new(options.capacity.max(16), lossless);
     let scale = if lossless {
-        1.0
+        Speed::REAL_TIME
     } else {
-        crate::runner::control::clamp_speed(options.time_scale)
+        options.time_scale
     };
-    recorder.set_time_scale(scale);
+    recorder.set_time_scale(scale.get());
     let runtime = build_runtime(&scenario, &recorder, &options)
         .map_err(|e| RunError::Start(e.to_string()))?;
     let rec = recorder.clone();

@@ -23,9 +23,7 @@ pub const MAX_REPEAT_DEPTH: usize = 4;
 pub const MAX_STEP_DURATION: Duration = Duration::from_secs(3600);
 /// Most worker threads of a multi_thread runtime.
 pub const MAX_WORKERS: usize = 64;
-/// The paces a run may play at (0.01: a hundred times slower than real
-/// time), on screen and with `--speed`.
-pub const SPEEDS: std::ops::RangeInclusive<f64> = 0.01..=100.0;
+pub use crate::speed::RANGE as SPEEDS;
 /// Largest scenario file accepted (reading stops there).
 pub const MAX_FILE_BYTES: usize = 4 << 20;
 /// Most steps one run may take: every copy, every pass of every repeat.
@@ -316,21 +314,7 @@ impl Scenario {
     }
 }
 
-/// `1.5s`, `300ms`, `20us`, `5ns`: the shortest exact form.
-pub fn format_duration(d: Duration) -> String {
-    let ns = d.as_nanos();
-    if ns == 0 {
-        "0ms".into()
-    } else if ns.is_multiple_of(1_000_000_000) {
-        format!("{}s", ns / 1_000_000_000)
-    } else if ns.is_multiple_of(1_000_000) {
-        format!("{}ms", ns / 1_000_000)
-    } else if ns.is_multiple_of(1_000) {
-        format!("{}us", ns / 1_000)
-    } else {
-        format!("{ns}ns")
-    }
-}
+pub use crate::format::exact as format_duration;
 
 /// Parses `300ms`, `2s`, `1.5s`, `20us`, `10ns`, `1m`.
 pub fn parse_duration(text: &str) -> Result<Duration, String> {

@@ -4,7 +4,6 @@
 use std::borrow::Cow;
 use std::fmt::Write as _;
 use std::sync::Arc;
-use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
@@ -117,15 +116,8 @@ pub struct Waits {
     pub other: f64,
 }
 
-/// Milliseconds, to the microsecond (rounded half up, in integers: a
-/// summary of 100,000 tasks takes 1.7 million of these).
-pub fn ms(d: Duration) -> f64 {
-    let micros = d
-        .as_secs()
-        .saturating_mul(1_000_000)
-        .saturating_add(u64::from(d.subsec_nanos() + 500) / 1_000);
-    micros as f64 / 1_000.0
-}
+pub use crate::format::ms;
+use crate::format::ms_cell as fmt_ms;
 
 impl Summary {
     pub fn from_model(model: &Model) -> Summary {
@@ -306,31 +298,5 @@ impl Summary {
             let _ = writeln!(out, "\nstopped early: {}", text::visible(s));
         }
         out
-    }
-}
-
-fn fmt_ms(v: f64) -> String {
-    if v.fract() == 0.0 {
-        format!("{v:.0}")
-    } else if v >= 100.0 {
-        format!("{v:.1}")
-    } else {
-        format!("{v:.2}")
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn milliseconds_are_rounded_to_the_microsecond() {
-        let ns = Duration::from_nanos;
-        assert_eq!(ms(ns(1_234_499)), 1.234);
-        assert_eq!(ms(ns(1_234_500)), 1.235);
-        assert_eq!(ms(ns(999)), 0.001);
-        assert_eq!(ms(ns(499)), 0.0);
-        assert_eq!(ms(Duration::from_secs(3) + ns(999_999_999)), 4000.0);
-        assert_eq!(ms(Duration::from_secs(86_400 * 365)), 31_536_000_000.0);
     }
 }

@@ -18,6 +18,7 @@ use crate::probe::{Change, Event, Outcome, Sample, TaskIdx};
 use crate::runner::control::{Control, ControlView};
 use crate::runner::{self, Ending, Run, RunOptions};
 use crate::scenario::{Action, Clock, Scenario};
+use crate::speed::Speed;
 
 /// Samples kept (at one every 250 ms, about 17 minutes of them).
 const SAMPLES_KEPT: usize = 4096;
@@ -62,7 +63,7 @@ pub struct Session {
     pub looks_live: bool,
     /// The speed the run started at (on the real clock it cannot change
     /// during the run).
-    pub run_speed: f64,
+    pub run_speed: Speed,
 }
 
 impl Session {
@@ -71,14 +72,14 @@ impl Session {
         scenario: Arc<Scenario>,
         mut options: RunOptions,
         paused: bool,
-        speed: f64,
+        speed: Speed,
     ) -> Result<Session, runner::RunError> {
         let paced = scenario.runtime.clock == Clock::Virtual;
         let control = Control::new(paced, paused, speed);
         options.control = Some(control.clone());
         // The real clock cannot be paced: the run plays in slow (or fast)
         // motion instead, every duration stretched, at the speed it starts.
-        options.time_scale = if paced { 1.0 } else { speed };
+        options.time_scale = if paced { Speed::REAL_TIME } else { speed };
         options.sample_every = Some(Duration::from_millis(250));
         // Drained every frame: a smaller buffer is room enough, and it
         // counts in the dashboard's memory.
@@ -224,7 +225,7 @@ impl Session {
             *last = Instant::now();
             if *playing {
                 let end = self.history.live().now;
-                let at = self.now() + elapsed.mul_f64(self.control.speed);
+                let at = self.now() + elapsed.mul_f64(self.control.speed.get());
                 self.show_at(at.min(end));
                 if at >= end {
                     self.toggle_pause();
@@ -412,8 +413,7 @@ impl Session {
         self.history.seek(u64::MAX);
     }
 
-    pub fn set_speed(&mut self, speed: f64) {
-        let speed = crate::runner::control::clamp_speed(speed);
+    pub fn set_speed(&mut self, speed: Speed) {
         if self.is_replay() {
             self.control.speed = speed;
         }

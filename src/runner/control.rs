@@ -26,9 +26,7 @@ use std::time::{Duration, Instant};
 
 use tokio::task::Id;
 
-/// Slowest and fastest pace.
-pub const MIN_SPEED: f64 = 0.01;
-pub const MAX_SPEED: f64 = 100.0;
+use crate::speed::Speed;
 
 /// Longest single wait before the state is looked at again (a safety net:
 /// every change notifies the waiters anyway).
@@ -49,7 +47,7 @@ struct ControlState {
     paused: bool,
     /// Polls allowed through while paused.
     steps: u64,
-    speed: f64,
+    speed: Speed,
     /// The paced clock shows `anchor_t` at `anchor_wall`.
     anchor_wall: Instant,
     anchor_t: Duration,
@@ -80,7 +78,7 @@ struct ControlState {
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct ControlView {
     pub paused: bool,
-    pub speed: f64,
+    pub speed: Speed,
     /// The paced clock (virtual clock): scenario time the screen shows now.
     pub display: Duration,
     pub released: u64,
@@ -97,7 +95,7 @@ impl ControlView {
     pub fn replay() -> ControlView {
         ControlView {
             paused: true,
-            speed: 1.0,
+            speed: Speed::REAL_TIME,
             display: Duration::ZERO,
             released: 0,
             steps_pending: 0,
@@ -107,22 +105,13 @@ impl ControlView {
     }
 }
 
-/// Clamps a speed to the range the controls accept.
-pub fn clamp_speed(speed: f64) -> f64 {
-    if speed.is_nan() {
-        1.0
-    } else {
-        speed.clamp(MIN_SPEED, MAX_SPEED)
-    }
-}
-
 impl Control {
-    pub fn new(paced: bool, paused: bool, speed: f64) -> Arc<Control> {
+    pub fn new(paced: bool, paused: bool, speed: Speed) -> Arc<Control> {
         Arc::new(Control {
             state: Mutex::new(ControlState {
                 paused,
                 steps: 0,
-                speed: clamp_speed(speed),
+                speed,
                 anchor_wall: Instant::now(),
                 anchor_t: Duration::ZERO,
                 target: None,
@@ -187,7 +176,7 @@ impl Control {
         let t = s.anchor_t
             + wall
                 .saturating_duration_since(s.anchor_wall)
-                .mul_f64(s.speed);
+                .mul_f64(s.speed.get());
         t.min(target).max(s.anchor_t)
     }
 
@@ -198,7 +187,7 @@ impl Control {
 
     /// Wall time until the paced clock reaches `t` (it is behind it).
     fn wall_until(s: &ControlState, t: Duration, now: Duration) -> Duration {
-        t.saturating_sub(now).div_f64(s.speed)
+        t.saturating_sub(now).div_f64(s.speed.get())
     }
 
     /// A scenario task was spawned with tokio id `id`: gate its polls.
@@ -366,11 +355,11 @@ impl Control {
         }
     }
 
-    pub fn set_speed(&self, speed: f64) {
+    pub fn set_speed(&self, speed: Speed) {
         let mut s = self.lock();
         let now = Self::paced_now(&s, Instant::now());
         Self::anchor(&mut s, now);
-        s.speed = clamp_speed(speed);
+        s.speed = speed;
         self.changed.notify_all();
     }
 
@@ -443,7 +432,7 @@ mod tests {
 
     #[test]
     fn a_paused_gate_lets_exactly_one_poll_through_per_step() {
-        let control = Control::new(false, true, 1.0);
+        let control = Control::new(false, true, Speed::clamped(1.0));
         let id = ids(1)[0];
         control.track(id);
         let c = control.clone();
@@ -466,7 +455,7 @@ mod tests {
 
     #[test]
     fn polls_of_tasks_that_are_not_the_scenarios_pass_a_paused_gate() {
-        let control = Control::new(false, true, 1.0);
+        let control = Control::new(false, true, Speed::clamped(1.0));
         control.before_poll(ids(1)[0]);
         assert_eq!(
             control.view().released,
@@ -478,7 +467,7 @@ mod tests {
 
     #[test]
     fn an_open_gate_never_holds() {
-        let control = Control::new(true, true, 1.0);
+        let control = Control::new(true, true, Speed::clamped(1.0));
         let id = ids(1)[0];
         control.track(id);
         control.open();
@@ -491,14 +480,14 @@ mod tests {
     fn the_paced_clock_stands_still_while_nothing_is_awaited() {
         // Polls that charge nothing take no scenario time, however long
         // they take on the wall.
-        let control = Control::new(true, false, 1.0);
+        let control = Control::new(true, false, Speed::clamped(1.0));
         std::thread::sleep(Duration::from_millis(5));
         assert_eq!(control.view().display, Duration::ZERO);
     }
 
     #[test]
     fn pausing_freezes_the_paced_clock() {
-        let control = Control::new(true, false, 1.0);
+        let control = Control::new(true, false, Speed::clamped(1.0));
         control.set_paused(true);
         let a = control.view().display;
         std::thread::sleep(Duration::from_millis(5));
@@ -507,7 +496,7 @@ mod tests {
 
     #[test]
     fn a_charge_holds_for_its_duration_over_the_speed_even_when_paused() {
-        let control = Control::new(true, true, 10.0);
+        let control = Control::new(true, true, Speed::clamped(10.0));
         let started = Instant::now();
         control.charge(Duration::ZERO, Duration::from_millis(200));
         // 200 ms of scenario time at 10x is 20 ms of wall time, at least.
@@ -520,7 +509,7 @@ mod tests {
 
     #[test]
     fn parking_waits_for_the_earliest_due_time_at_the_chosen_speed() {
-        let control = Control::new(true, false, 10.0);
+        let control = Control::new(true, false, Speed::clamped(10.0));
         let _late = control.due(Duration::from_secs(60));
         let _soon = control.due(Duration::from_millis(300));
         let started = Instant::now();
@@ -533,7 +522,7 @@ mod tests {
 
     #[test]
     fn a_dropped_due_no_longer_paces() {
-        let control = Control::new(true, false, 0.01);
+        let control = Control::new(true, false, Speed::clamped(0.01));
         drop(control.due(Duration::from_secs(3600)));
         // Nothing known is due: parking does not wait.
         control.before_park();
@@ -541,7 +530,7 @@ mod tests {
 
     #[test]
     fn a_step_while_paused_lets_the_clock_jump_to_the_next_wake_up() {
-        let control = Control::new(true, true, 1.0);
+        let control = Control::new(true, true, Speed::clamped(1.0));
         let _due = control.due(Duration::from_secs(5));
         control.step();
         control.before_park();
@@ -551,17 +540,10 @@ mod tests {
 
     #[test]
     fn a_held_clock_makes_parking_return_at_once_even_when_paused() {
-        let control = Control::new(true, true, 1.0);
+        let control = Control::new(true, true, Speed::clamped(1.0));
         let _due = control.due(Duration::from_secs(5));
         control.hold_clock(true);
         control.before_park();
         assert_eq!(control.view().display, Duration::ZERO);
-    }
-
-    #[test]
-    fn speed_is_kept_between_the_slowest_and_the_fastest() {
-        assert_eq!(clamp_speed(0.0), MIN_SPEED);
-        assert_eq!(clamp_speed(1e9), MAX_SPEED);
-        assert_eq!(clamp_speed(f64::NAN), 1.0);
     }
 }

@@ -47,17 +47,7 @@ pub fn lesson(session: &Session, lesson: Rect, watch: Rect, buf: &mut Buffer) {
     .render(watch, buf);
 }
 
-/// `1.234 s` or `56.7 ms`.
-pub fn fmt_time(d: std::time::Duration) -> String {
-    let ms = d.as_secs_f64() * 1000.0;
-    if ms >= 10_000.0 {
-        format!("{:.2} s", ms / 1000.0)
-    } else if ms >= 100.0 {
-        format!("{ms:.0} ms")
-    } else {
-        format!("{ms:.1} ms")
-    }
-}
+pub use crate::format::time as fmt_time;
 
 /// A count in at most 4 characters for a narrow column: `9999`, `12k`,
 /// `123k`, `1.2M`, `12M`, `123M`, `1.2G` (rounded down: never more than
@@ -128,7 +118,7 @@ pub fn footer(app: &App, session: &Session, area: Rect, buf: &mut Buffer) {
         ))),
         Clock::Real => {
             let mut text = "· real clock ".to_string();
-            if session.run_speed != 1.0 {
+            if !session.run_speed.is_real_time() {
                 text.push_str(&format!("· speed {}x ", session.run_speed));
             }
             if session.control.speed != session.run_speed && !session.is_replay() {

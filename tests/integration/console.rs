@@ -282,8 +282,13 @@ steps = [ { io = "1s" }, { io = "1s" } ]
 "#,
     );
     let watcher = Watcher::start(port);
-    let mut session =
-        taskscope::app::Session::start(Arc::new(scenario), common::options(), false, 2.0).unwrap();
+    let mut session = taskscope::app::Session::start(
+        Arc::new(scenario),
+        common::options(),
+        false,
+        taskscope::speed::Speed::clamped(2.0),
+    )
+    .unwrap();
     let tick_until = |session: &mut taskscope::app::Session,
                       cond: &dyn Fn(&taskscope::app::Session) -> bool| {
         let deadline = Instant::now() + Duration::from_secs(60);

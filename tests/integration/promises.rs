@@ -20,7 +20,13 @@ fn frame(app: &App) -> String {
 
 fn live(name: &str, paused: bool, speed: f64) -> App {
     let scenario = Arc::new(common::bundled(name));
-    App::running(scenario, common::options(), paused, Some(speed)).unwrap()
+    App::running(
+        scenario,
+        common::options(),
+        paused,
+        Some(taskscope::speed::Speed::clamped(speed)),
+    )
+    .unwrap()
 }
 
 /// Ticks the app until `cond` holds (failing, not hanging, after a minute).
@@ -135,7 +141,7 @@ steps = [ { sleep = "200ms" } ]
             Arc::new(scenario.clone()),
             common::options(),
             false,
-            Some(speed),
+            Some(taskscope::speed::Speed::clamped(speed)),
         )
         .unwrap();
         let start = Instant::now();
@@ -148,10 +154,10 @@ steps = [ { sleep = "200ms" } ]
     }
     let mut app = live("create-task", false, 1.0);
     key(&mut app, Key::Char('+'));
-    assert_eq!(session(&app).control.speed, 2.0);
+    assert_eq!(session(&app).control.speed.get(), 2.0);
     key(&mut app, Key::Char('-'));
     key(&mut app, Key::Char('-'));
-    assert_eq!(session(&app).control.speed, 0.5);
+    assert_eq!(session(&app).control.speed.get(), 0.5);
     assert!(frame(&app).contains("speed 0.5x"));
 }
 
@@ -169,9 +175,9 @@ fn replay_keys_play_step_rewind_and_change_the_pace() {
     key(&mut app, Key::Char('+'));
     key(&mut app, Key::Char('+'));
     key(&mut app, Key::Char('+'));
-    assert_eq!(session(&app).control.speed, 10.0);
+    assert_eq!(session(&app).control.speed.get(), 10.0);
     key(&mut app, Key::Char('-'));
-    assert_eq!(session(&app).control.speed, 4.0);
+    assert_eq!(session(&app).control.speed.get(), 4.0);
     key(&mut app, Key::Char(' '));
     assert!(!session(&app).control.paused, "space plays");
     tick_until(&mut app, "the end of the recording", |a| {

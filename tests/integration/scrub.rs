@@ -197,7 +197,13 @@ fn check_every_position(label: &str, mut session: Session) {
 
 fn live_to_the_end(name: &str) -> Session {
     let scenario = Arc::new(common::bundled(name));
-    let mut s = Session::start(scenario, common::options(), false, 100.0).unwrap();
+    let mut s = Session::start(
+        scenario,
+        common::options(),
+        false,
+        taskscope::speed::Speed::MAX,
+    )
+    .unwrap();
     let deadline = Instant::now() + Duration::from_secs(60);
     while !s.ended {
         assert!(Instant::now() < deadline, "{name} never ended");

@@ -291,3 +291,25 @@ pub struct OsStats {
     /// Time slices: how many times it was put on a CPU.
     pub slices: u64,
 }
+
+/// The run this model describes (from the log's header).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunInfo {
+    pub scenario: String,
+    pub flavor: String,
+    pub workers: usize,
+    pub clock: String,
+}
+
+/// Worker figures from tokio-metrics' `RuntimeMonitor`, for the whole run.
+/// Busy time is wall-clock time, whatever the scenario's clock.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RuntimeFigures {
+    pub polls: u64,
+    pub busy: Duration,
+    pub steals: u64,
+    pub parks: u64,
+    pub remote_schedules: u64,
+    pub forced_yields: u64,
+    pub io_ready: u64,
+}
