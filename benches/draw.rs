@@ -8,7 +8,7 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use taskscope::app::{App, Session};
-use taskscope::runner::RunOptions;
+use taskscope::runtime::RunOptions;
 use taskscope::scenario::bundled;
 
 fn bench(c: &mut Criterion) {

@@ -7,9 +7,10 @@ use std::sync::Arc;
 
 use crate::keys::{self, Action, Context, Key};
 use crate::model::State;
-use crate::runner::RunOptions;
+use crate::runtime::{RunError, RunOptions};
 use crate::scenario::{Scenario, bundled};
 use crate::speed::Speed;
+use crate::target::Target;
 pub use session::Session;
 
 /// What the dashboard shows.
@@ -101,27 +102,27 @@ impl App {
         }
     }
 
-    /// Straight to the run screen of `scenario`.
+    /// Straight to the run screen of `target`.
     pub fn running(
-        scenario: Arc<Scenario>,
+        target: impl Into<Target>,
         run_options: RunOptions,
         start_paused: bool,
         speed: Option<Speed>,
-    ) -> Result<App, crate::runner::RunError> {
+    ) -> Result<App, RunError> {
         let mut app = App::picker(run_options, start_paused, speed);
-        app.session = Some(app.open(scenario)?);
+        app.session = Some(app.open(target.into())?);
         app.mode = Mode::Run;
         Ok(app)
     }
 
-    /// A live run of `scenario` with this app's controls: at the speed
+    /// A live run of `target` with this app's controls: at the speed
     /// asked for, else at the lesson's own pace.
-    fn open(&self, scenario: Arc<Scenario>) -> Result<Session, crate::runner::RunError> {
+    fn open(&self, target: Target) -> Result<Session, RunError> {
         let speed = self
             .speed
-            .or(scenario.speed.map(Speed::clamped))
+            .or(target.scenario().speed.map(Speed::clamped))
             .unwrap_or_default();
-        Session::start(scenario, self.run_options.clone(), self.start_paused, speed)
+        Session::start(target, self.run_options.clone(), self.start_paused, speed)
     }
 
     /// A session made elsewhere (a replay).
@@ -146,12 +147,7 @@ impl App {
             Mode::Run if self.session.as_ref().is_some_and(Session::shows_replay) => {
                 Context::Replay
             }
-            Mode::Run
-                if self
-                    .session
-                    .as_ref()
-                    .is_some_and(|s| s.scenario.code.is_some()) =>
-            {
+            Mode::Run if self.session.as_ref().is_some_and(|s| !s.steps.restartable) => {
                 Context::Code
             }
             Mode::Run => Context::Run,
@@ -278,7 +274,7 @@ impl App {
         if let Some(mut old) = self.session.take() {
             old.close();
         }
-        match self.open(scenario) {
+        match self.open(Target::Scenario(scenario)) {
             Ok(s) => {
                 self.session = Some(s);
                 self.mode = Mode::Run;

@@ -10,7 +10,7 @@ use std::time::Duration;
 use serde::Serialize;
 
 use crate::Error;
-use crate::runner::RunOptions;
+use crate::runtime::RunOptions;
 use crate::scenario::{Action, Clock, Flavor, Scenario};
 
 /// Which way of getting breakfast done a scenario shows.

@@ -65,18 +65,9 @@ pub fn exposure_warning(addr: SocketAddr) -> Option<String> {
     (!addr.ip().is_loopback()).then(|| {
         format!(
             "warning: --console {addr} is reachable from the network: anyone who can reach this \
-             machine can watch the run (task names, timings); use 127.0.0.1:PORT to keep it local"
+             machine can watch the run (task names, timings); 127.0.0.1:PORT keeps it local"
         )
     })
-}
-
-/// Starts serving tokio-console on `addr` and installs the tracing layer
-/// that feeds it. Must run before the scenario's runtime is built. Returns
-/// the address really bound (port 0 becomes the port the OS chose).
-pub fn start(addr: SocketAddr) -> Result<SocketAddr, Error> {
-    let (bound, layer) = serve(addr)?;
-    install(Some(layer), None)?;
-    Ok(bound)
 }
 
 /// Starts serving tokio-console on `addr`; the returned layer feeds it
@@ -147,12 +138,12 @@ fn tokio_only(meta: &tracing::Metadata<'_>) -> bool {
 /// events (the filter console_subscriber::spawn uses).
 pub fn install(
     console: Option<console_subscriber::ConsoleLayer>,
-    scope: Option<crate::watch::Scope>,
+    tokio_layer: Option<crate::runtime::hooks::TokioLayer>,
 ) -> Result<(), Error> {
     let filter = || FilterFn::new(tokio_only as fn(&tracing::Metadata<'_>) -> bool);
     tracing_subscriber::registry()
         .with(console.map(|l| l.with_filter(filter())))
-        .with(scope.map(|l| l.with_filter(filter())))
+        .with(tokio_layer.map(|l| l.with_filter(filter())))
         .try_init()
         .map_err(|_| {
             Error::Failed(

@@ -32,3 +32,14 @@ impl Error {
         }
     }
 }
+
+/// One line on stderr, `taskscope: ` first, sanitized. A failing stderr
+/// is ignored: there is nowhere left to say so.
+pub fn say(message: &str) {
+    use std::io::Write;
+    let _ = writeln!(
+        std::io::stderr(),
+        "taskscope: {}",
+        crate::text::visible(message)
+    );
+}

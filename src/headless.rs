@@ -1,15 +1,17 @@
-//! Runs a scenario to the end without a screen: events are folded into the
+//! Runs a target to the end without a screen: events are folded into the
 //! model (and written to the output files asked for) while the run goes on.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
+use crate::event::Event;
 use crate::export::Outputs;
+use crate::feed::{self, Feed};
 use crate::model::{Model, RunInfo};
-use crate::probe::Event;
-use crate::runner::{self, Run, RunEnd, RunOptions};
+use crate::runtime::{Run, RunEnd, RunOptions};
 use crate::scenario::Scenario;
+use crate::target::Target;
 use crate::{Error, summary::Summary};
 
 /// What a finished headless run produced.
@@ -45,42 +47,34 @@ pub fn run_info(scenario: &Scenario) -> RunInfo {
     }
 }
 
-/// Runs `scenario` to its end; `outputs` receive every transition.
+/// Runs `target` to its end; `outputs` receive every transition.
 pub fn run(
-    scenario: Arc<Scenario>,
+    target: impl Into<Target>,
     options: RunOptions,
     outputs: Option<Outputs>,
 ) -> Result<Finished, Error> {
-    run_until(scenario, options, outputs, None)
+    run_until(target.into(), options, outputs, None)
 }
 
 /// [`run`], stopping early (tasks cancelled, files still complete) once
 /// `interrupt` holds a signal number.
 pub fn run_until(
-    scenario: Arc<Scenario>,
+    target: Target,
     options: RunOptions,
-    mut outputs: Option<Outputs>,
+    outputs: Option<Outputs>,
     interrupt: Option<&AtomicUsize>,
 ) -> Result<Finished, Error> {
-    let mut model = Model::new(run_info(&scenario));
-    model.reserve_tasks(scenario.starting_tasks());
-    let io_error =
-        |e: std::io::Error| Error::Failed(format!("could not write an output file: {e}"));
-    let run = runner::start(scenario, options).map_err(|e| Error::Failed(e.to_string()))?;
-    let mut fold = Fold {
-        model: &mut model,
-        outputs: &mut outputs,
-        failed: None,
-    };
-    let (dropped, interrupted) = drain_to_end(&run, interrupt, &mut fold)?;
-    if let Some(e) = fold.failed {
-        return Err(io_error(e));
+    let mut model = Model::new(run_info(target.scenario()));
+    model.reserve_tasks(target.scenario().starting_tasks());
+    let run = feed::start(&target, options).map_err(|e| Error::Failed(e.to_string()))?;
+    let mut feed = Feed::new(outputs);
+    let (dropped, interrupted) = take_to_the_end(&run, interrupt, &mut feed, |e| model.apply(&e));
+    if let Some(failed) = feed.failed() {
+        return Err(Error::Failed(failed.into()));
     }
     let end = run.wait().map_err(|e| Error::Failed(e.to_string()))?;
     model.finish(dropped, end.stalled.clone(), Some(end.runtime.clone()));
-    if let Some(out) = outputs {
-        out.finish(&model).map_err(io_error)?;
-    }
+    feed.finish(&model).map_err(Error::Failed)?;
     Ok(Finished {
         model,
         end,
@@ -95,9 +89,10 @@ pub fn record(
     options: RunOptions,
 ) -> Result<crate::export::jsonl::Log, Error> {
     let info = run_info(&scenario);
-    let run = runner::start(scenario, options).map_err(|e| Error::Failed(e.to_string()))?;
+    let run = feed::start(&Target::Scenario(scenario), options)
+        .map_err(|e| Error::Failed(e.to_string()))?;
     let mut events = Vec::new();
-    let (dropped, _) = drain_to_end(&run, None, &mut events)?;
+    let (dropped, _) = take_to_the_end(&run, None, &mut Feed::default(), |e| events.push(e));
     let end = run.wait().map_err(|e| Error::Failed(e.to_string()))?;
     Ok(crate::export::jsonl::Log {
         info,
@@ -109,53 +104,15 @@ pub fn record(
     })
 }
 
-/// Where [`drain_to_end`] hands the events.
-trait Sink {
-    fn event(&mut self, e: Event);
-    /// A drain's events have all been handed over; false: stop.
-    fn drained(&mut self) -> bool {
-        true
-    }
-}
-
-impl Sink for Vec<Event> {
-    fn event(&mut self, e: Event) {
-        self.push(e);
-    }
-}
-
-/// Folds events into the model and writes them to the output files, as
-/// they come.
-struct Fold<'a> {
-    model: &'a mut Model,
-    outputs: &'a mut Option<Outputs>,
-    failed: Option<std::io::Error>,
-}
-
-impl Sink for Fold<'_> {
-    fn event(&mut self, e: Event) {
-        self.model.apply(&e);
-        if self.failed.is_none()
-            && let Some(out) = self.outputs.as_mut()
-            && let Err(err) = out.event(&e)
-        {
-            self.failed = Some(err);
-        }
-    }
-
-    fn drained(&mut self) -> bool {
-        self.failed.is_none()
-    }
-}
-
-/// Hands every event to `sink` until the run has finished, or until the
-/// sink says to stop; stops the run once `interrupt` holds a signal.
-/// Returns the events dropped and the signal, if any.
-fn drain_to_end(
+/// Takes every event in until the run has finished, or until an output
+/// file fails; stops the run once `interrupt` holds a signal. Returns the
+/// events dropped and the signal, if any.
+fn take_to_the_end(
     run: &Run,
     interrupt: Option<&AtomicUsize>,
-    sink: &mut impl Sink,
-) -> Result<(u64, Option<i32>), Error> {
+    feed: &mut Feed,
+    mut fold: impl FnMut(Event),
+) -> (u64, Option<i32>) {
     let mut interrupted = None;
     loop {
         if interrupted.is_none()
@@ -166,12 +123,10 @@ fn drain_to_end(
             interrupted = Some(signal as i32);
             run.stop();
         }
-        let drained = run
-            .recorder
-            .drain_each(Duration::from_millis(5), |e| sink.event(e));
+        let drained = feed.take(run, Duration::from_millis(5), &mut fold);
         // The flag is read with the events, under one lock: nothing follows it.
-        if !sink.drained() || drained.finished {
-            return Ok((drained.dropped, interrupted));
+        if feed.failed().is_some() || drained.finished {
+            return (drained.dropped, interrupted);
         }
     }
 }

@@ -14,9 +14,10 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
 use std::time::Duration;
 
-use crate::probe::Wait;
-use crate::probe::event::{NO_TIME, nanos};
-use crate::runner::work;
+use crate::event::{NO_TIME, Wait, nanos};
+use crate::runtime::hooks::{Watcher, active, hinted};
+use crate::runtime::work;
+use crate::target::HOLDING_STEP;
 
 /// Set in a [`process`] helper's child: the CPU time it burns, in ns.
 const CHILD_JOB: &str = "TASKSCOPE_LESSON_CPU_NS";
@@ -26,7 +27,7 @@ const CHILD_LIMIT: Duration = Duration::from_secs(120);
 /// Hands-on work: the task keeps its worker for `d` (CPU-bound), shown
 /// as holding it.
 pub fn cpu(d: Duration) {
-    match crate::watch::active() {
+    match active() {
         Some(w) if w.is_virtual() => holding(w, || charge(w, d)),
         Some(w) => holding(w, || work::burn_cpu(d)),
         None => work::burn_cpu(d),
@@ -36,7 +37,7 @@ pub fn cpu(d: Duration) {
 /// A blocking call inside async code (`std::thread::sleep(d)`): the worker
 /// is held, and every other task on it waits; shown as holding it.
 pub fn block(d: Duration) {
-    match crate::watch::active() {
+    match active() {
         Some(w) if w.is_virtual() => holding(w, || charge(w, d)),
         Some(w) => holding(w, || std::thread::sleep(d)),
         None => std::thread::sleep(d),
@@ -45,12 +46,12 @@ pub fn block(d: Duration) {
 
 /// Runs `work` inside the current poll, the task shown as holding its
 /// worker meanwhile (as a scenario's `cpu` and `block` steps are).
-fn holding(w: &crate::watch::Watcher, work: impl FnOnce()) {
+fn holding(w: &Watcher, work: impl FnOnce()) {
     let Some(task) = crate::probe::CURRENT.with(std::cell::Cell::get) else {
         // Not in a task's poll (a blocking job's thread): just the work.
         return work();
     };
-    w.recorder().poll_step(task, crate::watch::HOLDING_STEP);
+    w.recorder().poll_step(task, HOLDING_STEP);
     work();
     w.recorder().poll_step(task, 0);
 }
@@ -62,7 +63,7 @@ pub fn burn(d: Duration) {
 }
 
 /// Moves the virtual clock on by `d` inside the current poll.
-fn charge(w: &crate::watch::Watcher, d: Duration) {
+fn charge(w: &Watcher, d: Duration) {
     let start = w.recorder().elapsed();
     work::charge_virtual(d);
     w.recorder().charged(d);
@@ -74,7 +75,7 @@ fn charge(w: &crate::watch::Watcher, d: Duration) {
 /// A request to a server that answers `d` after it is sent (a loopback
 /// server of taskscope's own, over a real socket): IO-bound waiting.
 pub async fn io(d: Duration) {
-    let Some(w) = crate::watch::active() else {
+    let Some(w) = active() else {
         tokio::time::sleep(d).await;
         return;
     };
@@ -89,7 +90,7 @@ pub async fn io(d: Duration) {
         let when = recorder.elapsed() + d.saturating_sub(queued);
         at.store(nanos(when), std::sync::atomic::Ordering::Relaxed);
     };
-    let request = crate::watch::hinted(Wait::Io, due, server.request(d, sent));
+    let request = hinted(Wait::Io, due, server.request(d, sent));
     if let Err(e) = request.await {
         panic!("io request failed: {e}");
     }
@@ -108,7 +109,7 @@ pub async fn process(d: Duration) {
         .stdout(std::process::Stdio::null())
         .kill_on_drop(true)
         .status();
-    let status = crate::watch::hinted(Wait::Process, Arc::new(AtomicU64::new(NO_TIME)), child);
+    let status = hinted(Wait::Process, Arc::new(AtomicU64::new(NO_TIME)), child);
     match status.await {
         Ok(s) if s.success() => {}
         Ok(s) => panic!("the child process failed: {s}"),

@@ -2,8 +2,8 @@ use std::io::Write;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    taskscope::command::limit_malloc_arenas();
-    taskscope::command::install_panic_hook();
+    taskscope::process::limit_malloc_arenas();
+    taskscope::process::install_panic_hook();
     let cli = match taskscope::cli::parse::<taskscope::cli::Cli>() {
         Ok(cli) => cli,
         Err(code) => return ExitCode::from(code),

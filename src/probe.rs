@@ -488,6 +488,49 @@ impl TaskState {
     }
 }
 
+/// Where a wake came from, as the thread that wakes the task sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum WakeSource {
+    /// In the poll of task `by` (maybe the woken task itself); `sent`: the
+    /// poll got a bounded channel's permit.
+    Poll { by: TaskIdx, sent: bool },
+    /// After task `by`'s future returned: its end, waking whoever joins it
+    /// (`blocking`: a blocking job's end).
+    End { by: TaskIdx, blocking: bool },
+    /// Off any poll, on one of the runtime's threads: its drivers (timers,
+    /// I/O), or a `yield_now` handed back in the turn it began (`same_turn`).
+    Driver { same_turn: bool },
+    /// Anywhere else: a thread of its own.
+    Outside,
+}
+
+/// The one wake classification: who woke task `me`, which waited on
+/// `wait`, from `source`; and, for a wait tokio did not name (`Other`),
+/// what it turned out to be.
+pub(crate) fn classify_wake(me: TaskIdx, wait: Wait, source: WakeSource) -> (WakeBy, Option<Wait>) {
+    let (by, learnt) = match source {
+        WakeSource::Poll { by, .. } | WakeSource::End { by, .. } if by == me => {
+            (WakeBy::Runtime, None)
+        }
+        WakeSource::Poll { by, sent } => (WakeBy::Task(by), sent.then_some(Wait::Channel)),
+        WakeSource::End { by, blocking } => (
+            WakeBy::Task(by),
+            Some(if blocking { Wait::Blocking } else { Wait::Join }),
+        ),
+        WakeSource::Driver { same_turn } => match wait {
+            Wait::Timer => (WakeBy::Timer, None),
+            Wait::Io => (WakeBy::Io, None),
+            // Not named by tokio: the I/O driver's, unless it came back in
+            // the turn its wait began (tokio defers a yield's wake so).
+            Wait::Other if same_turn => (WakeBy::Runtime, Some(Wait::Yield)),
+            Wait::Other => (WakeBy::Io, Some(Wait::Io)),
+            _ => (WakeBy::Runtime, None),
+        },
+        WakeSource::Outside => (WakeBy::Runtime, None),
+    };
+    (by, learnt.filter(|_| wait == Wait::Other))
+}
+
 /// How late a wake at `t` is for a wait due at `due` (on time: None).
 pub(crate) fn lateness(t: Duration, due: Option<Duration>) -> Option<Duration> {
     due.map(|d| t.saturating_sub(d)).filter(|l| *l > ON_TIME)
@@ -593,16 +636,12 @@ impl TaskProbe {
     }
 
     fn woken(&self) {
-        let current = CURRENT.with(Cell::get);
-        let by = match current {
-            Some(task) if task != self.idx => WakeBy::Task(task),
-            Some(_) => WakeBy::Runtime,
-            None => match self.state.wait() {
-                Wait::Timer => WakeBy::Timer,
-                Wait::Io => WakeBy::Io,
-                _ => WakeBy::Runtime,
-            },
+        // A scenario task's wait is always named: off a poll, its driver.
+        let source = match CURRENT.with(Cell::get) {
+            Some(by) => WakeSource::Poll { by, sent: false },
+            None => WakeSource::Driver { same_turn: false },
         };
+        let (by, _) = classify_wake(self.idx, self.state.wait(), source);
         if let Woken::Ready { due } = self.state.woken(by) {
             let step = self.step.load(Ordering::Relaxed);
             self.recorder.record_with(self.idx, step, |t| {

@@ -1,148 +1,30 @@
-//! The runner: builds the scenario's tokio runtime on its own OS thread,
-//! spawns the scenario's tasks (named and probed) and reports how
-//! the run ended. What happened inside goes to the [`Recorder`] as events.
+//! Driver 1, a scenario: spawns the scenario's tasks (named and probed)
+//! on the instrumented runtime, each running its steps ([`step`]), and
+//! watches for the end of the run: every task done, a deadlock, or a stop.
+//! What happened inside goes to the [`Recorder`] as events.
 
-pub mod control;
-pub(crate) mod io;
-pub mod os;
 mod step;
-pub mod work;
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::thread::JoinHandle;
 use std::time::Duration;
 
 use tokio::sync::{Notify, Semaphore, mpsc, watch};
 
-use crate::model::RuntimeFigures;
-use crate::probe::{Recorder, RuntimeSample, Sample, TaskIdx, TaskProbe};
-use crate::scenario::{Clock, Flavor, MAX_PROCESSES, MAX_THREADS, Scenario};
+use crate::event::RuntimeFigures;
+use crate::probe::{Recorder, TaskIdx, TaskProbe};
+use crate::runtime::build::Hooks;
+use crate::runtime::control::Control;
+use crate::runtime::run::{Stop, start as start_run, stopped_note};
+use crate::runtime::sampler::start_sampler;
+use crate::runtime::{Ending, Run, RunEnd, RunError, RunOptions, io, os};
+use crate::scenario::{Clock, MAX_PROCESSES, MAX_THREADS, Scenario};
 use crate::speed::Speed;
-use control::Control;
-
-/// How to run a scenario.
-#[derive(Debug, Clone)]
-pub struct RunOptions {
-    /// false: the same tasks without the probe (a baseline).
-    pub probe: bool,
-    /// The binary started for `process` steps (`taskscope __worker ...`).
-    pub worker_exe: PathBuf,
-    /// Events buffered between the runtime and the consumer.
-    pub capacity: usize,
-    /// Pause, step and pacing (the dashboard's controls, and `--console`).
-    pub control: Option<Arc<Control>>,
-    /// Publish live figures (tokio-metrics' runtime ones, the tasks') this
-    /// often (the dashboard's panels).
-    pub sample_every: Option<Duration>,
-    /// Real clock: scenario time per wall time. 0.1 plays the run in 10x
-    /// slow motion: every step's duration is stretched tenfold and the
-    /// clock reads a tenth of the wall's. (The virtual clock is paced by
-    /// `control` instead.)
-    pub time_scale: Speed,
-}
-
-impl Default for RunOptions {
-    fn default() -> Self {
-        RunOptions {
-            probe: true,
-            worker_exe: std::env::current_exe().unwrap_or_else(|_| "taskscope".into()),
-            capacity: crate::probe::DEFAULT_CAPACITY,
-            control: None,
-            sample_every: None,
-            time_scale: Speed::REAL_TIME,
-        }
-    }
-}
-
-/// A run in progress.
-pub struct Run {
-    pub recorder: Arc<Recorder>,
-    stop: Arc<Notify>,
-    /// Set on stop: tasks end their step early and wait to be cancelled.
-    stopping: Arc<AtomicBool>,
-    thread: JoinHandle<Result<RunEnd, String>>,
-}
-
-/// How a run ended.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RunEnd {
-    /// Scenario time when the last task finished (or was cancelled).
-    pub elapsed: Duration,
-    /// Why the run ended early, if it did.
-    pub stalled: Option<String>,
-    pub ending: Ending,
-    /// tokio-metrics' runtime figures over the whole run.
-    pub runtime: RuntimeFigures,
-}
-
-/// How a run came to its end.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Ending {
-    /// Every task finished.
-    Complete,
-    /// Tasks waited forever on each other and were cancelled.
-    Deadlock,
-    /// Stopped from outside (quit, a signal): the rest was cancelled.
-    Stopped,
-}
-
-/// Errors that stop a run from starting or finishing.
-#[derive(Debug, thiserror::Error)]
-pub enum RunError {
-    #[error("could not start the runtime: {0}")]
-    Start(String),
-    #[error("the runtime failed: {0}")]
-    Failed(String),
-}
-
-impl Run {
-    /// Asks the run to cancel its tasks and end soon.
-    pub fn stop(&self) {
-        // A task that never yields (a long cpu step, a repeat of them) would
-        // keep the cancel from running: it sees this flag instead.
-        self.stopping.store(true, Ordering::SeqCst);
-        self.stop.notify_one();
-    }
-
-    pub fn is_finished(&self) -> bool {
-        self.thread.is_finished()
-    }
-
-    /// Waits for the runtime thread to end.
-    pub fn wait(self) -> Result<RunEnd, RunError> {
-        match self.thread.join() {
-            Ok(Ok(end)) => Ok(end),
-            Ok(Err(e)) => Err(RunError::Failed(e)),
-            Err(p) => Err(RunError::Failed(crate::probe::panic_message(p.as_ref()))),
-        }
-    }
-}
-
-impl Run {
-    /// A run started elsewhere (your own code's, [`crate::watch`]).
-    pub(crate) fn from_parts(
-        recorder: Arc<Recorder>,
-        stop: Arc<Notify>,
-        stopping: Arc<AtomicBool>,
-        thread: JoinHandle<Result<RunEnd, String>>,
-    ) -> Run {
-        Run {
-            recorder,
-            stop,
-            stopping,
-            thread,
-        }
-    }
-}
 
 /// Starts `scenario` on its own thread; events flow into the returned
 /// run's recorder until it is finished.
 pub fn start(scenario: Arc<Scenario>, options: RunOptions) -> Result<Run, RunError> {
-    if let Some(program) = scenario.code.clone() {
-        return crate::watch::start(scenario, &program, options);
-    }
     let lossless = scenario.runtime.clock == Clock::Virtual;
     let recorder = Recorder::new(options.capacity.max(16), lossless);
     let scale = if lossless {
@@ -151,49 +33,14 @@ pub fn start(scenario: Arc<Scenario>, options: RunOptions) -> Result<Run, RunErr
         options.time_scale
     };
     recorder.set_time_scale(scale.get());
-    let runtime = build_runtime(&scenario, &recorder, &options)
-        .map_err(|e| RunError::Start(e.to_string()))?;
+    let hooks = Arc::new(SpawnHook {
+        recorder: options.probe.then(|| recorder.clone()),
+    });
+    let spec = scenario.runtime;
     let rec = recorder.clone();
-    let cpus = scenario.runtime.cpus;
-    let stop = Arc::new(Notify::new());
-    let stop_rx = stop.clone();
-    let stopping = Arc::new(AtomicBool::new(false));
-    let stopping_rx = stopping.clone();
-    let thread = std::thread::Builder::new()
-        .name("taskscope-runtime".into())
-        .spawn(move || {
-            // The runtime's own thread runs current_thread's tasks: pinned
-            // like the workers.
-            if let Some(cpus) = cpus {
-                os::pin(cpus);
-            }
-            let mut metrics = tokio_metrics::RuntimeMonitor::new(runtime.handle()).intervals();
-            let result =
-                runtime.block_on(main(scenario, rec.clone(), options, stop_rx, stopping_rx));
-            runtime.shutdown_timeout(Duration::from_secs(2));
-            // Workers hand in their counts when they park or stop, so the
-            // figures are complete only once the runtime is shut down.
-            let m = metrics.next().unwrap_or_default();
-            rec.finish();
-            result.map(|end| RunEnd {
-                runtime: RuntimeFigures {
-                    polls: m.total_polls_count,
-                    busy: m.total_busy_duration,
-                    steals: m.total_steal_count,
-                    parks: m.total_park_count,
-                    remote_schedules: m.num_remote_schedules,
-                    forced_yields: m.budget_forced_yield_count,
-                    io_ready: m.io_driver_ready_count,
-                },
-                ..end
-            })
-        })
-        .map_err(|e| RunError::Start(e.to_string()))?;
-    Ok(Run {
-        recorder,
-        stop,
-        stopping,
-        thread,
+    let control = options.control.clone();
+    start_run(&spec, recorder, control, hooks, move |stop| {
+        main(scenario, rec, options, stop)
     })
 }
 
@@ -208,70 +55,24 @@ struct Spawning {
     parent: Option<TaskIdx>,
 }
 
-fn build_runtime(
-    scenario: &Scenario,
-    recorder: &Arc<Recorder>,
-    options: &RunOptions,
-) -> std::io::Result<tokio::runtime::Runtime> {
-    let mut builder = match scenario.runtime.flavor {
-        Flavor::CurrentThread => tokio::runtime::Builder::new_current_thread(),
-        Flavor::MultiThread => {
-            let mut b = tokio::runtime::Builder::new_multi_thread();
-            b.worker_threads(scenario.runtime.workers);
-            b
-        }
-    };
-    builder
-        .enable_all()
-        .thread_name("taskscope-worker")
-        // spawn_blocking jobs beyond this wait their turn (tokio's default
-        // would let 512 threads be alive at once).
-        .max_blocking_threads(MAX_THREADS);
-    if let Some(cpus) = scenario.runtime.cpus {
-        // Workers and blocking-pool threads alike.
-        builder.on_thread_start(move || os::pin(cpus));
+/// A scenario's tasks are spawned by the runner, which says so first: the
+/// spawn hook records each one (the probe is off: no hook).
+struct SpawnHook {
+    recorder: Option<Arc<Recorder>>,
+}
+
+impl Hooks for SpawnHook {
+    fn spawned(&self, id: tokio::task::Id) -> bool {
+        let Some(recorder) = &self.recorder else {
+            return false;
+        };
+        let Some(s) = SPAWNING.with(|s| s.borrow_mut().take()) else {
+            return false;
+        };
+        let id = id.to_string().parse().unwrap_or(0);
+        recorder.spawned(&s.probe, s.name, id, s.parent);
+        true
     }
-    if scenario.runtime.clock == Clock::Virtual {
-        builder.start_paused(true);
-    }
-    let control = options.control.clone();
-    if options.probe {
-        let recorder = recorder.clone();
-        let control = control.clone();
-        // Runs inside `spawn`, before the task can be scheduled, so the
-        // spawn is recorded before anything the task does.
-        builder.on_task_spawn(move |meta| {
-            if let Some(s) = SPAWNING.with(|s| s.borrow_mut().take()) {
-                let id = meta.id().to_string().parse().unwrap_or(0);
-                recorder.spawned(&s.probe, s.name, id, s.parent);
-                if let Some(c) = &control {
-                    c.track(meta.id());
-                }
-            }
-        });
-    }
-    let pace = control.clone().filter(|c| c.is_paced());
-    if scenario.runtime.clock == Clock::Virtual {
-        // tokio moves its paused clock only when the runtime parks (and
-        // fires the timers due there, in the park): from then on the probe
-        // reads it again; between parks it counts on from its last read.
-        let recorder = recorder.clone();
-        builder.on_thread_park(move || {
-            // Waits for the wall clock before tokio moves its own clock on.
-            if let Some(c) = &pace {
-                c.before_park();
-            }
-            recorder.clock_moved();
-        });
-    }
-    if let Some(control) = control {
-        // Pause and step hold a poll before it starts: outside the task's
-        // span, so a held task is scheduled, not busy, for tokio-console.
-        let c = control.clone();
-        builder.on_before_task_poll(move |meta| c.before_poll(meta.id()));
-        builder.on_task_terminate(move |meta| control.untrack(meta.id()));
-    }
-    builder.build()
 }
 
 /// How many copies of each `[[task]]` were spawned and have finished.
@@ -319,6 +120,68 @@ pub(crate) struct Shared {
 }
 
 impl Shared {
+    fn new(
+        scenario: Arc<Scenario>,
+        recorder: &Arc<Recorder>,
+        options: &RunOptions,
+        stop: &Stop,
+        io: Arc<io::IoServer>,
+        start: tokio::time::Instant,
+    ) -> Shared {
+        Shared {
+            recorder: options.probe.then(|| recorder.clone()),
+            worker_exe: options.worker_exe.clone(),
+            io,
+            next_task: AtomicU32::new(0),
+            live: AtomicUsize::new(0),
+            sync_waiting: AtomicUsize::new(0),
+            progress: AtomicU64::new(0),
+            all_done: Notify::new(),
+            specs: scenario
+                .tasks
+                .iter()
+                .map(|_| watch::Sender::new(SpecCounts::default()))
+                .collect(),
+            channels: scenario
+                .channels
+                .iter()
+                .map(|c| {
+                    let (tx, rx) = mpsc::channel(c.capacity);
+                    (tx, tokio::sync::Mutex::new(rx))
+                })
+                .collect(),
+            mutexes: scenario
+                .mutexes
+                .iter()
+                .map(|_| Arc::new(tokio::sync::Mutex::new(())))
+                .collect(),
+            aborts: Mutex::new(Vec::new()),
+            control: options.control.clone(),
+            stopping: stop.flag(),
+            threads: Arc::new(Semaphore::new(MAX_THREADS)),
+            processes: Semaphore::new(MAX_PROCESSES),
+            start,
+            scale: recorder.time_scale(),
+            sampled: options.sample_every.is_some(),
+            os: (options.probe && scenario.tasks.iter().any(|t| t.leaves_runtime()))
+                .then(os::OsWatch::start),
+            probes: Mutex::new(Vec::new()),
+            scenario,
+        }
+    }
+
+    /// The figures of the tasks not yet done (the sampler's).
+    fn live_figures(&self) -> Vec<(TaskIdx, crate::event::TaskStats)> {
+        self.probes
+            .lock()
+            .map(|mut p| {
+                // A task that is done has its figures in its done event.
+                p.retain(|p| !p.is_done());
+                p.iter().map(|p| (p.idx(), p.stats())).collect()
+            })
+            .unwrap_or_default()
+    }
+
     /// Spawns every copy of task `spec`; `parent` is the spawning task.
     fn spawn_copies(self: &Arc<Self>, spec: usize, parent: Option<TaskIdx>) {
         let count = self.scenario.tasks[spec].count;
@@ -416,8 +279,7 @@ async fn main(
     scenario: Arc<Scenario>,
     recorder: Arc<Recorder>,
     options: RunOptions,
-    stop: Arc<Notify>,
-    stopping: Arc<AtomicBool>,
+    stop: Stop,
 ) -> Result<RunEnd, String> {
     recorder.start_clock();
     if let Some(c) = &options.control {
@@ -428,123 +290,24 @@ async fn main(
     let io = io::IoServer::start(virtual_clock, start, options.control.clone())
         .await
         .map_err(|e| format!("could not start the loopback server for io steps: {e}"))?;
-    let shared = Arc::new(Shared {
-        recorder: options.probe.then(|| recorder.clone()),
-        worker_exe: options.worker_exe.clone(),
+    let shared = Arc::new(Shared::new(
+        scenario.clone(),
+        &recorder,
+        &options,
+        &stop,
         io,
-        next_task: AtomicU32::new(0),
-        live: AtomicUsize::new(0),
-        sync_waiting: AtomicUsize::new(0),
-        progress: AtomicU64::new(0),
-        all_done: Notify::new(),
-        specs: scenario
-            .tasks
-            .iter()
-            .map(|_| watch::Sender::new(SpecCounts::default()))
-            .collect(),
-        channels: scenario
-            .channels
-            .iter()
-            .map(|c| {
-                let (tx, rx) = mpsc::channel(c.capacity);
-                (tx, tokio::sync::Mutex::new(rx))
-            })
-            .collect(),
-        mutexes: scenario
-            .mutexes
-            .iter()
-            .map(|_| Arc::new(tokio::sync::Mutex::new(())))
-            .collect(),
-        aborts: Mutex::new(Vec::new()),
-        control: options.control.clone(),
-        stopping,
-        threads: Arc::new(Semaphore::new(MAX_THREADS)),
-        processes: Semaphore::new(MAX_PROCESSES),
         start,
-        scale: recorder.time_scale(),
-        sampled: options.sample_every.is_some(),
-        os: (options.probe && scenario.tasks.iter().any(|t| t.leaves_runtime()))
-            .then(os::OsWatch::start),
-        probes: Mutex::new(Vec::new()),
-        scenario: scenario.clone(),
-    });
+    ));
     if let Some(every) = options.sample_every {
         let s = shared.clone();
-        let tasks = move || {
-            s.probes
-                .lock()
-                .map(|mut p| {
-                    // A task that is done has its figures in its done event.
-                    p.retain(|p| !p.is_done());
-                    p.iter().map(|p| (p.idx(), p.stats())).collect()
-                })
-                .unwrap_or_default()
-        };
-        start_sampler(recorder.clone(), every, Box::new(tasks));
+        start_sampler(recorder.clone(), every, Box::new(move || s.live_figures()));
     }
     for (spec, task) in scenario.tasks.iter().enumerate() {
         if task.autostart {
             shared.spawn_copies(spec, None);
         }
     }
-    // Checked this often for tasks that can never be woken again.
-    let check_every = if virtual_clock {
-        Duration::from_secs(1)
-    } else {
-        Duration::from_millis(100)
-    };
-    let mut suspect: Option<u64> = None;
-    let mut stalled = None;
-    let mut ending = Ending::Complete;
-    loop {
-        let done = shared.all_done.notified();
-        tokio::pin!(done);
-        done.as_mut().enable();
-        if shared.live.load(Ordering::SeqCst) == 0 {
-            break;
-        }
-        tokio::select! {
-            _ = &mut done => {}
-            _ = stop.notified() => {
-                if let Some(c) = &shared.control {
-                    // Cancelled at the moment the viewer saw, not at the
-                    // next timer (the paced clock is ahead of tokio's while
-                    // the run waits for the wall clock).
-                    let shown = c.now();
-                    c.open();
-                    if virtual_clock && shown > shared.now() {
-                        tokio::time::advance(shown - shared.now()).await;
-                        recorder.clock_moved();
-                    }
-                }
-                let at = shared.now();
-                let n = cancel_all(&shared).await;
-                stalled = Some(format!(
-                    "the run was stopped at {:.1} ms; {n} unfinished task(s) were cancelled",
-                    at.as_secs_f64() * 1000.0
-                ));
-                ending = Ending::Stopped;
-                break;
-            }
-            _ = shared.sleep(check_every) => {
-                let progress = shared.progress.load(Ordering::SeqCst);
-                if shared.looks_stalled() {
-                    if suspect == Some(progress) {
-                        let n = cancel_all(&shared).await;
-                        stalled = Some(format!(
-                            "{n} task(s) waited forever on a channel, mutex or join that nothing \
-                             could complete (a deadlock); they were cancelled"
-                        ));
-                        ending = Ending::Deadlock;
-                        break;
-                    }
-                    suspect = Some(progress);
-                } else {
-                    suspect = None;
-                }
-            }
-        }
-    }
+    let (ending, stalled) = wait_for_the_end(&shared, &recorder, &stop).await;
     shared.io.close();
     if let Some(w) = &shared.os {
         w.stop();
@@ -555,6 +318,70 @@ async fn main(
         ending,
         runtime: RuntimeFigures::default(),
     })
+}
+
+/// Waits until every task has ended, the run is stopped, or the tasks left
+/// wait on each other forever (checked once a second of scenario time on
+/// the virtual clock, ten times a second on the real one); cancels what is
+/// left in the last two cases.
+async fn wait_for_the_end(
+    shared: &Arc<Shared>,
+    recorder: &Recorder,
+    stop: &Stop,
+) -> (Ending, Option<String>) {
+    let virtual_clock = shared.scenario.runtime.clock == Clock::Virtual;
+    let check_every = if virtual_clock {
+        Duration::from_secs(1)
+    } else {
+        Duration::from_millis(100)
+    };
+    let mut suspect: Option<u64> = None;
+    loop {
+        let done = shared.all_done.notified();
+        tokio::pin!(done);
+        done.as_mut().enable();
+        if shared.live.load(Ordering::SeqCst) == 0 {
+            return (Ending::Complete, None);
+        }
+        tokio::select! {
+            _ = &mut done => {}
+            _ = stop.requested() => {
+                let at = shown_moment(shared, recorder).await;
+                let n = cancel_all(shared).await;
+                return (Ending::Stopped, Some(stopped_note(at, n)));
+            }
+            _ = shared.sleep(check_every) => {
+                let progress = shared.progress.load(Ordering::SeqCst);
+                if !shared.looks_stalled() {
+                    suspect = None;
+                } else if suspect == Some(progress) {
+                    let n = cancel_all(shared).await;
+                    let why = format!(
+                        "{n} task(s) waited forever on a channel, mutex or join that nothing \
+                         could complete (a deadlock); they were cancelled"
+                    );
+                    return (Ending::Deadlock, Some(why));
+                } else {
+                    suspect = Some(progress);
+                }
+            }
+        }
+    }
+}
+
+/// A stop cancels at the moment the viewer saw, not at the next timer (the
+/// paced clock is ahead of tokio's while the run waits for the wall
+/// clock): tokio's clock is moved on to it.
+async fn shown_moment(shared: &Shared, recorder: &Recorder) -> Duration {
+    if let Some(c) = &shared.control {
+        let shown = c.now();
+        c.open();
+        if shared.scenario.runtime.clock == Clock::Virtual && shown > shared.now() {
+            tokio::time::advance(shown - shared.now()).await;
+            recorder.clock_moved();
+        }
+    }
+    shared.now()
 }
 
 /// Cancels every task; returns how many were still live.
@@ -568,47 +395,4 @@ async fn cancel_all(shared: &Arc<Shared>) -> usize {
         tokio::task::yield_now().await;
     }
     live
-}
-
-/// The live figures of the tasks not yet done.
-pub(crate) type LiveTasks = Box<dyn Fn() -> Vec<(TaskIdx, crate::probe::TaskStats)> + Send>;
-
-/// Publishes live tokio-metrics figures every `every` until the run ends.
-pub(crate) fn start_sampler(recorder: Arc<Recorder>, every: Duration, tasks: LiveTasks) {
-    let handle = tokio::runtime::Handle::current();
-    let _ = std::thread::Builder::new()
-        .name("taskscope-sampler".into())
-        .spawn(move || {
-            let mut intervals = tokio_metrics::RuntimeMonitor::new(&handle).intervals();
-            // Steals so far (each interval counts its own).
-            let mut steals = 0;
-            while !recorder.is_finished() {
-                std::thread::sleep(every);
-                let m = intervals.next().unwrap_or_default();
-                let elapsed = m.elapsed.as_secs_f64() * m.workers_count.max(1) as f64;
-                let tasks = tasks();
-                recorder.publish(Sample {
-                    at: recorder.time_off_runtime(),
-                    runtime: RuntimeSample {
-                        workers: m.workers_count,
-                        busy_ratio: if elapsed > 0.0 {
-                            (m.total_busy_duration.as_secs_f64() / elapsed).min(1.0)
-                        } else {
-                            0.0
-                        },
-                        global_queue: m.global_queue_depth,
-                        local_queues: m.total_local_queue_depth,
-                        blocking_queue: m.blocking_queue_depth,
-                        blocking_threads: m.blocking_threads_count,
-                        polls: m.total_polls_count,
-                        steals: {
-                            steals += m.total_steal_count;
-                            steals
-                        },
-                        parks: m.total_park_count,
-                    },
-                    tasks,
-                });
-            }
-        });
 }

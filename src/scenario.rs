@@ -8,7 +8,6 @@ pub mod bundled;
 mod validate;
 
 use std::fmt;
-use std::sync::Arc;
 use std::time::Duration;
 
 pub use validate::{Diagnostic, ScenarioError, parse};
@@ -55,9 +54,6 @@ pub struct Scenario {
     pub channels: Vec<ChannelSpec>,
     pub mutexes: Vec<String>,
     pub tasks: Vec<TaskSpec>,
-    /// Your own code, when this stands for a program under
-    /// `taskscope::watch` (no tasks of its own).
-    pub code: Option<Arc<crate::watch::Program>>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -194,11 +190,8 @@ impl Scenario {
     }
 
     /// Whether step `step` of task kind `spec` holds its worker: a `cpu` or
-    /// `block` step, or in your own code a lesson helper's work.
+    /// `block` step.
     pub fn holds_worker(&self, spec: u32, step: u32) -> bool {
-        if self.code.is_some() {
-            return step == crate::watch::HOLDING_STEP;
-        }
         self.tasks
             .get(spec as usize)
             .and_then(|t| t.steps.get(step as usize))
@@ -278,7 +271,6 @@ impl Scenario {
             channels: Vec::new(),
             mutexes: Vec::new(),
             tasks: Vec::new(),
-            code: None,
         }
     }
 

@@ -22,34 +22,41 @@ pub struct Closed {
     pub signal: Option<i32>,
 }
 
-/// Runs the dashboard until the viewer quits or a signal arrives; the
-/// terminal is restored before this returns.
-pub fn run(mut app: App) -> std::io::Result<Closed> {
-    let signal = Arc::new(AtomicUsize::new(0));
-    for s in [
-        signal_hook::consts::SIGTERM,
-        signal_hook::consts::SIGINT,
-        signal_hook::consts::SIGHUP,
-    ] {
-        signal_hook::flag::register_usize(s, signal.clone(), s as usize)?;
+/// The terminal is raw and on the alternate screen (the dashboard's).
+static TAKEN: AtomicBool = AtomicBool::new(false);
+
+/// Gives the terminal back if the dashboard has it: cooked mode, the main
+/// screen, the cursor shown (the panic hook and a second signal call it).
+pub fn give_back() {
+    if TAKEN.swap(false, Ordering::SeqCst) {
+        ratatui::restore();
     }
-    // Suspending is done by the loop: the terminal first, then the stop.
-    let suspend = Arc::new(AtomicBool::new(false));
-    signal_hook::flag::register(signal_hook::consts::SIGTSTP, suspend.clone())?;
-    let ctrl_z = suspend.clone();
-    // ratatui's hook restores the terminal before reporting a panic; a
-    // task's panic (a `fail` step, or your own code's) is part of the run,
-    // not a crash, so it must not tear the screen down: your own code's is
-    // its task's outcome.
-    let mut terminal = ratatui::init();
-    let restore_and_report = std::panic::take_hook();
-    std::panic::set_hook(Box::new(move |info| {
-        if crate::probe::in_task() {
-            crate::watch::note_panic(&crate::probe::panic_message(info.payload()));
-        } else {
-            restore_and_report(info);
+}
+
+/// Takes the terminal: raw mode and the alternate screen. Not
+/// `ratatui::init`, which installs a panic hook of its own: the process
+/// has one (`process::install_panic_hook`), which calls [`give_back`].
+fn take() -> std::io::Result<ratatui::DefaultTerminal> {
+    TAKEN.store(true, Ordering::SeqCst);
+    crossterm::terminal::enable_raw_mode()?;
+    crossterm::execute!(std::io::stdout(), crossterm::terminal::EnterAlternateScreen)?;
+    ratatui::Terminal::new(ratatui::backend::CrosstermBackend::new(std::io::stdout()))
+}
+
+/// Runs the dashboard until the viewer quits or a signal arrives (`stop`
+/// holds its number; `suspend` is Ctrl-Z); the terminal is restored before
+/// this returns.
+pub fn run(mut app: App, stop: &AtomicUsize, suspend: &AtomicBool) -> std::io::Result<Closed> {
+    // Raw mode turns Ctrl-Z into a key: it suspends, as SIGTSTP does.
+    let ctrl_z = Arc::new(AtomicBool::new(false));
+    let ctrl_z_in = ctrl_z.clone();
+    let mut terminal = match take() {
+        Ok(t) => t,
+        Err(e) => {
+            give_back();
+            return Err(e);
         }
-    }));
+    };
     let (tx, rx) = mpsc::channel();
     std::thread::Builder::new()
         .name("taskscope-input".into())
@@ -66,7 +73,7 @@ pub fn run(mut app: App) -> std::io::Result<Closed> {
                     && k.code == KeyCode::Char('z')
                     && k.modifiers.contains(KeyModifiers::CONTROL)
                 {
-                    ctrl_z.store(true, Ordering::Relaxed);
+                    ctrl_z_in.store(true, Ordering::Relaxed);
                     if tx.send(Message::Tick).is_err() {
                         return;
                     }
@@ -86,8 +93,8 @@ pub fn run(mut app: App) -> std::io::Result<Closed> {
     let mut result = Ok(());
     let mut next_frame = Instant::now();
     let mut next_draw = next_frame;
-    while !app.quit && signal.load(Ordering::Relaxed) == 0 {
-        if suspend.swap(false, Ordering::Relaxed)
+    while !app.quit && stop.load(Ordering::Relaxed) == 0 {
+        if (suspend.swap(false, Ordering::Relaxed) | ctrl_z.swap(false, Ordering::Relaxed))
             && let Err(e) = suspended(&mut terminal)
         {
             result = Err(e);
@@ -124,8 +131,8 @@ pub fn run(mut app: App) -> std::io::Result<Closed> {
     if let Some(session) = app.session.as_mut() {
         session.stop();
     }
-    ratatui::restore();
-    let signal = match signal.load(Ordering::Relaxed) {
+    give_back();
+    let signal = match stop.load(Ordering::Relaxed) {
         0 => None,
         s => Some(s as i32),
     };
@@ -136,7 +143,7 @@ pub fn run(mut app: App) -> std::io::Result<Closed> {
 /// program; once continued (`fg`), takes the screen again. The run goes on
 /// meanwhile, as it would in a hidden window.
 fn suspended(terminal: &mut ratatui::DefaultTerminal) -> std::io::Result<()> {
-    ratatui::restore();
+    give_back();
     crossterm::execute!(std::io::stdout(), crossterm::cursor::Show)?;
     signal_hook::low_level::emulate_default_handler(signal_hook::consts::SIGTSTP)?;
     crossterm::terminal::enable_raw_mode()?;
@@ -146,6 +153,7 @@ fn suspended(terminal: &mut ratatui::DefaultTerminal) -> std::io::Result<()> {
         crossterm::terminal::Clear(crossterm::terminal::ClearType::All),
         crossterm::cursor::Hide
     )?;
+    TAKEN.store(true, Ordering::SeqCst);
     // A blank frame, so the next one is drawn whole (`Terminal::clear`
     // would ask the terminal for the cursor, and the input thread would
     // take the answer).

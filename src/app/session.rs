@@ -1,7 +1,7 @@
 //! A run on screen: where its events come from, the history the viewer
 //! scrubs through, and the controls of the run behind it.
 //!
-//! The run itself is paced (see [`crate::runner::control`]), so every event
+//! The run itself is paced (see [`crate::runtime::control`]), so every event
 //! arrives when the viewer should see it and is shown at once. Everything
 //! the screen draws is a function of the history up to its cursor: the
 //! model there, the lanes drawn from its events, and the live figures
@@ -11,14 +11,18 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::event::{Change, Event, Outcome, TaskIdx};
 use crate::export::Outputs;
+use crate::feed::{self, Feed};
 use crate::model::history::{self, History};
 use crate::model::{Model, State};
-use crate::probe::{Change, Event, Outcome, Sample, TaskIdx};
-use crate::runner::control::{Control, ControlView};
-use crate::runner::{self, Ending, Run, RunOptions};
+use crate::probe::Sample;
+use crate::runtime::control::{Control, ControlView};
+use crate::runtime::run::stopped_note;
+use crate::runtime::{Ending, Run, RunError, RunOptions};
 use crate::scenario::{Action, Clock, Scenario};
 use crate::speed::Speed;
+use crate::target::{StepInfo, Target};
 
 /// Samples kept (at one every 250 ms, about 17 minutes of them).
 const SAMPLES_KEPT: usize = 4096;
@@ -37,7 +41,13 @@ enum Source {
 }
 
 pub struct Session {
+    /// What runs: started again by a restart.
+    target: Target,
+    /// The scenario the screen describes the run by (for your own code:
+    /// its name and runtime, no steps).
     pub scenario: Arc<Scenario>,
+    /// What the screen may ask about the run's steps.
+    pub steps: StepInfo,
     source: Source,
     options: RunOptions,
     pub history: History,
@@ -54,7 +64,7 @@ pub struct Session {
     /// Events the probe had to drop (real clock, consumer too slow).
     dropped: u64,
     /// Files every transition goes to as it is recorded (`--events` etc.).
-    outputs: Option<Outputs>,
+    feed: Feed,
     /// A problem writing the output files.
     pub output_error: Option<String>,
     /// In a replay: the scenario time shown, when set by [`Session::show_at`].
@@ -67,14 +77,15 @@ pub struct Session {
 }
 
 impl Session {
-    /// Starts `scenario` live, paced by its controls.
+    /// Starts `target` live, paced by its controls.
     pub fn start(
-        scenario: Arc<Scenario>,
+        target: impl Into<Target>,
         mut options: RunOptions,
         paused: bool,
         speed: Speed,
-    ) -> Result<Session, runner::RunError> {
-        let paced = scenario.runtime.clock == Clock::Virtual;
+    ) -> Result<Session, RunError> {
+        let target = target.into();
+        let paced = target.scenario().runtime.clock == Clock::Virtual;
         let control = Control::new(paced, paused, speed);
         options.control = Some(control.clone());
         // The real clock cannot be paced: the run plays in slow (or fast)
@@ -84,14 +95,14 @@ impl Session {
         // Drained every frame: a smaller buffer is room enough, and it
         // counts in the dashboard's memory.
         options.capacity = options.capacity.min(crate::probe::DASHBOARD_CAPACITY);
-        let run = runner::start(scenario.clone(), options.clone())?;
-        let info = crate::headless::run_info(&scenario);
+        let run = feed::start(&target, options.clone())?;
+        let info = crate::headless::run_info(target.scenario());
         let view = control.view();
         let source = Source::Live {
             run: Some(run),
             control,
         };
-        let mut session = Session::new(scenario, source, options, info, view);
+        let mut session = Session::new(target, source, options, info, view);
         session
             .history
             .reserve_tasks(session.scenario.starting_tasks());
@@ -99,7 +110,7 @@ impl Session {
     }
 
     fn new(
-        scenario: Arc<Scenario>,
+        target: Target,
         source: Source,
         options: RunOptions,
         info: crate::model::RunInfo,
@@ -110,14 +121,16 @@ impl Session {
             source,
             history: History::new(info, history::DEFAULT_LIMIT),
             options,
-            scenario,
+            scenario: target.scenario().clone(),
+            steps: target.steps(),
+            target,
             display: Duration::ZERO,
             samples: VecDeque::new(),
             ended: false,
             end_note: None,
             ending: None,
             dropped: 0,
-            outputs: None,
+            feed: Feed::default(),
             output_error: None,
             replay_at: None,
             looks_live: false,
@@ -127,7 +140,7 @@ impl Session {
 
     /// Writes every transition of this run to `outputs`.
     pub fn record_to(&mut self, outputs: Outputs) {
-        self.outputs = Some(outputs);
+        self.feed = Feed::new(Some(outputs));
     }
 
     /// A recorded run, shown from its start.
@@ -152,7 +165,7 @@ impl Session {
             last: Instant::now(),
         };
         let mut s = Session::new(
-            scenario,
+            Target::Scenario(scenario),
             source,
             RunOptions::default(),
             log.info,
@@ -242,29 +255,17 @@ impl Session {
         let Source::Live { run, control } = &mut self.source else {
             return;
         };
-        let mut batch = Vec::new();
         let mut finished = false;
         if let Some(r) = run.as_ref() {
-            let drained = r.recorder.drain(&mut batch, Duration::ZERO);
+            let history = &mut self.history;
+            let drained = self.feed.take(r, Duration::ZERO, |e| history.push(e));
             finished = drained.finished;
             self.dropped = drained.dropped;
-            if let Some(sample) = r.recorder.sample()
-                && !self
-                    .samples
-                    .back()
-                    .is_some_and(|(_, s)| Arc::ptr_eq(s, &sample))
-            {
-                if self.samples.len() >= SAMPLES_KEPT {
-                    self.samples.pop_front();
-                }
-                // Only the newest keeps every task's figures (100,000 tasks
-                // are 10 MB a sample): older ones keep the runtime's.
-                if let Some((_, older)) = self.samples.back_mut()
-                    && !older.tasks.is_empty()
-                {
-                    *older = Arc::new(older.runtime_only());
-                }
-                self.samples.push_back((sample.at, sample));
+            if let Some(failed) = self.feed.failed() {
+                self.output_error = Some(failed.to_string());
+            }
+            if let Some(sample) = r.recorder.sample() {
+                keep_sample(&mut self.samples, sample);
             }
         }
         self.control = control.view();
@@ -274,18 +275,6 @@ impl Session {
             .as_ref()
             .filter(|_| !paced)
             .map(|r| r.recorder.elapsed());
-        if let Some(outputs) = self.outputs.as_mut() {
-            for e in &batch {
-                if let Err(err) = outputs.event(e) {
-                    self.outputs = None;
-                    self.output_error = Some(format!("could not write an output file: {err}"));
-                    break;
-                }
-            }
-        }
-        for e in batch {
-            self.history.push(e);
-        }
         if finished && let Some(r) = run.take() {
             self.end_run(r);
         }
@@ -322,10 +311,8 @@ impl Session {
 
     /// Ends the output files with what is known now, and moves them into place.
     fn close_outputs(&mut self) {
-        if let Some(outputs) = self.outputs.take()
-            && let Err(e) = outputs.finish(self.history.live())
-        {
-            self.output_error = Some(format!("could not write an output file: {e}"));
+        if let Err(e) = self.feed.finish(self.history.live()) {
+            self.output_error = Some(e);
         }
     }
 
@@ -477,15 +464,10 @@ impl Session {
                     stats: Arc::default(),
                 },
             };
-            if let Some(outputs) = self.outputs.as_mut() {
-                let _ = outputs.event(&e);
-            }
+            self.feed.write(&e);
             self.history.push(e);
         }
-        let note = format!(
-            "the run was stopped at {:.1} ms; {n} unfinished task(s) were cancelled",
-            at.as_secs_f64() * 1000.0
-        );
+        let note = stopped_note(at, n);
         self.history
             .live_mut()
             .finish(self.dropped, Some(note.clone()), None);
@@ -504,10 +486,10 @@ impl Session {
     }
 
     /// A fresh run of the same scenario, with the same controls.
-    pub fn restart(&mut self) -> Result<Session, runner::RunError> {
+    pub fn restart(&mut self) -> Result<Session, RunError> {
         self.close();
         Session::start(
-            self.scenario.clone(),
+            self.target.clone(),
             self.options.clone(),
             self.control.paused,
             self.control.speed,
@@ -561,7 +543,7 @@ impl Session {
 
     /// Whether step `step` of task kind `spec` holds its worker (cpu, block).
     pub fn holds_worker(&self, spec: u32, step: u32) -> bool {
-        self.scenario.holds_worker(spec, step)
+        self.steps.holds_worker(&self.scenario, spec, step)
     }
 
     /// The worker a task has been holding, and since when, if it is.
@@ -587,4 +569,21 @@ impl Drop for Session {
             self.close();
         }
     }
+}
+
+/// Keeps `sample` if it is new: only the newest keeps every task's figures
+/// (100,000 tasks are 10 MB a sample), older ones keep the runtime's.
+fn keep_sample(samples: &mut VecDeque<(Duration, Arc<Sample>)>, sample: Arc<Sample>) {
+    if samples.back().is_some_and(|(_, s)| Arc::ptr_eq(s, &sample)) {
+        return;
+    }
+    if samples.len() >= SAMPLES_KEPT {
+        samples.pop_front();
+    }
+    if let Some((_, older)) = samples.back_mut()
+        && !older.tasks.is_empty()
+    {
+        *older = Arc::new(older.runtime_only());
+    }
+    samples.push_back((sample.at, sample));
 }

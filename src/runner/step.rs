@@ -11,9 +11,9 @@ use std::time::Duration;
 use tokio::sync::OwnedMutexGuard;
 
 use super::Shared;
-use super::os::{self, OsWatch, Schedstat};
-use super::work::{burn_cpu, burn_cpu_until, charge_virtual, sleep_until_stopped};
 use crate::probe::{Kind, OsRow, Outcome, TaskProbe, Wait};
+use crate::runtime::os::{self, OsWatch, Schedstat};
+use crate::runtime::work::{burn_cpu, burn_cpu_until, charge_virtual, sleep_until_stopped};
 use crate::scenario::{Action, Clock};
 
 /// Ends a task's bookkeeping however the task ends (done, panic, abort).

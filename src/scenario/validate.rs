@@ -316,7 +316,6 @@ impl<'t> Checker<'t> {
             channels: channels.into_iter().map(|(c, _)| c).collect(),
             mutexes: mutexes.into_iter().map(|(m, _)| m).collect(),
             tasks: Vec::new(),
-            code: None,
         };
         self.resolve(&mut read, &scenario);
         self.check_graph(&read);

@@ -106,10 +106,11 @@ pub fn render(app: &App, session: &Session, visible: &[u32], area: Rect, buf: &m
     let block = Block::bordered()
         .title(title)
         .title_bottom(Line::from(Span::styled(
-            match session.scenario.code {
-                // Your code's waits tokio does not name.
-                Some(_) => format!(" {} ", theme::LANE_LEGEND.replace(" · |", " o other · |")),
-                None => format!(" {} ", theme::LANE_LEGEND),
+            if session.steps.unnamed_waits {
+                // Waits tokio does not name.
+                format!(" {} ", theme::LANE_LEGEND.replace(" · |", " o other · |"))
+            } else {
+                format!(" {} ", theme::LANE_LEGEND)
             },
             theme::DIM,
         )));

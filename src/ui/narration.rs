@@ -137,7 +137,7 @@ fn sentence(session: &Session) -> String {
                 all(tasks, &os),
                 fmt_time(wall)
             ),
-            None if session.scenario.code.is_some() => format!(
+            None if !session.steps.restartable => format!(
                 "{} done at {}. ← scrubs back, q quits",
                 all(tasks, &os),
                 fmt_time(wall)

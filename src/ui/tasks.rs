@@ -100,7 +100,7 @@ pub fn render(app: &App, session: &Session, visible: &[u32], area: Rect, buf: &m
     // Narrow screens keep name, state and step; the figures need room.
     // Your own code has no steps: its state and figures take their room.
     let wide = area.width >= 100;
-    let code = session.scenario.code.is_some();
+    let code = !session.steps.labelled;
     let header = Row::new([
         "task", "id", "state", "step", "polls", "busy", "sched", "idle", "slow",
     ])

@@ -269,7 +269,8 @@ fn a_second_run_on_the_same_console_address_is_exit_2_and_the_first_goes_on() {
 fn on_a_paced_virtual_run_tokio_console_measures_what_taskscope_shows() {
     let port = free_port();
     let addr = format!("127.0.0.1:{port}").parse().unwrap();
-    taskscope::console::start(addr).unwrap();
+    let (_, layer) = taskscope::console::serve(addr).unwrap();
+    taskscope::console::install(Some(layer), None).unwrap();
     let scenario = common::inline(
         r#"name = "console-times"
 description = "A blocker and an io task, for tokio-console."

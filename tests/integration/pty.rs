@@ -485,7 +485,7 @@ fn every_virtual_clock_lesson_plays_to_its_end_on_screen() {
         let start = Instant::now();
         let wall = taskscope::headless::run(
             std::sync::Arc::new(s),
-            taskscope::runner::RunOptions::default(),
+            taskscope::runtime::RunOptions::default(),
             None,
         )
         .unwrap()

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use taskscope::headless::{self, Finished};
-use taskscope::runner::RunOptions;
+use taskscope::runtime::RunOptions;
 use taskscope::scenario::{self, Scenario, bundled};
 use taskscope::summary::Summary;
 

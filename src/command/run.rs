@@ -1,0 +1,230 @@
+//! `taskscope run`, and your own program under `taskscope::watch`: the
+//! same options, the same screen, the same exit codes, whichever driver
+//! runs the target.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+
+use super::{create_output, dashboard, interactive, load, print_summary, say, scenario_file};
+use crate::Error;
+use crate::app::App;
+use crate::cli::{ClockArg, RunArgs, RunOpts, Switch};
+use crate::error::EXIT_FAILED;
+use crate::export::Outputs;
+use crate::runtime::RunOptions;
+use crate::runtime::control::Control;
+use crate::scenario::{self, Clock, RuntimeSpec};
+use crate::speed::Speed;
+use crate::target::{Program, RootFuture, Target};
+
+/// `taskscope run SCENARIO`.
+pub(super) fn run(args: RunArgs) -> Result<u8, Error> {
+    let scenario = load(&args.scenario)?;
+    let inputs: Vec<(&str, &Path)> = scenario_file(&args.scenario)
+        .map(|p| ("the scenario file", p))
+        .into_iter()
+        .collect();
+    let target = Target::Scenario(Arc::new(scenario));
+    run_target(target, &inputs, args.opts, args.probe == Switch::On)
+}
+
+/// Runs your own code (a program under `taskscope::watch`) as `run` runs a
+/// scenario: same options, same screen, same exit codes.
+pub fn program(
+    name: &str,
+    runtime: RuntimeSpec,
+    pace: Option<f64>,
+    future: RootFuture,
+    opts: RunOpts,
+) -> Result<u8, Error> {
+    let pace = match pace {
+        Some(p) => Some(Speed::new(p).ok_or_else(|| {
+            Error::Input(format!(
+                "Watch::pace({p}): expected a speed from 0.01 (slow motion) to 100"
+            ))
+        })?),
+        None => None,
+    };
+    if runtime.flavor == scenario::Flavor::MultiThread
+        && !(1..=scenario::MAX_WORKERS).contains(&runtime.workers)
+    {
+        return Err(Error::Input(format!(
+            "Watch::multi_thread({}): expected 1 to {} workers",
+            runtime.workers,
+            scenario::MAX_WORKERS
+        )));
+    }
+    let real = match opts.clock {
+        Some(ClockArg::Real) => true,
+        Some(ClockArg::Virtual) => false,
+        None => runtime.clock == Clock::Real,
+    };
+    // The pace the dashboard opens at: the virtual clock's only.
+    let program = Program::new(name, runtime, pace.filter(|_| !real), future);
+    let target = Target::Program(Arc::new(program));
+    if runtime.clock == Clock::Virtual && opts.clock.is_none() {
+        // Checked as --clock virtual would be.
+        target
+            .scenario()
+            .with_clock(Clock::Virtual)
+            .map_err(|why| Error::Input(format!("Watch::virtual_clock: {why}")))?;
+    }
+    if real && opts.speed.is_some_and(|s| !s.is_real_time()) {
+        return Err(Error::Input(
+            "--speed: on the real clock your code runs at its own pace (taskscope cannot \
+             stretch its work); with --clock virtual it plays slower or faster"
+                .into(),
+        ));
+    }
+    run_target(target, &[], opts, true)
+}
+
+fn run_target(
+    target: Target,
+    inputs: &[(&str, &Path)],
+    args: RunOpts,
+    probe: bool,
+) -> Result<u8, Error> {
+    let target = match args.clock {
+        Some(clock) => {
+            let clock = match clock {
+                ClockArg::Virtual => Clock::Virtual,
+                ClockArg::Real => Clock::Real,
+            };
+            target
+                .with_clock(clock)
+                .map_err(|why| Error::Input(format!("--clock {}: {why}", clock.as_str())))?
+        }
+        None => target,
+    };
+    // Checked and opened before the run, so a bad path costs nothing.
+    let outputs = open_outputs(&target, inputs, &args)?;
+    let options = RunOptions {
+        probe,
+        ..RunOptions::default()
+    };
+    let console = serve_console(&target, &args)?;
+    if !args.headless && !args.json && options.probe && interactive() {
+        let mut app = App::running(target, options, args.paused, args.speed)
+            .map_err(|e| Error::Failed(e.to_string()))?;
+        let temps = outputs
+            .as_ref()
+            .map(Outputs::temp_paths)
+            .unwrap_or_default();
+        if let (Some(outputs), Some(session)) = (outputs, app.session.as_mut()) {
+            session.record_to(outputs);
+        }
+        app.console = console.map(|addr| {
+            let attach = crate::console::attach_command(addr);
+            match crate::console::exposure_warning(addr) {
+                Some(_) => format!("{attach} (reachable from the network)"),
+                None => attach,
+            }
+        });
+        return dashboard(app, temps);
+    }
+    headless(target, options, outputs, console, &args)
+}
+
+/// The output files asked for, each checked and created before the run.
+fn open_outputs(
+    target: &Target,
+    inputs: &[(&str, &Path)],
+    args: &RunOpts,
+) -> Result<Option<Outputs>, Error> {
+    let wanted = [
+        ("--events", args.events.as_deref()),
+        ("--trace", args.trace.as_deref()),
+        ("--svg", args.svg.as_deref()),
+    ];
+    let paths: Vec<(&str, &Path)> = wanted
+        .iter()
+        .filter_map(|(flag, p)| p.map(|p| (*flag, p)))
+        .collect();
+    crate::export::check_paths(&paths, inputs).map_err(Error::Input)?;
+    let create = |flag: &str, path: Option<&Path>| path.map(|p| create_output(flag, p)).transpose();
+    let events = create("--events", args.events.as_deref())?;
+    let trace = create("--trace", args.trace.as_deref())?;
+    let svg = create("--svg", args.svg.as_deref())?;
+    let scenario = target.scenario();
+    let info = crate::headless::run_info(scenario);
+    let outputs = Outputs::new(info, Some(scenario.clone()), events, trace, svg)
+        .map_err(|e| Error::Input(format!("could not write an output file: {e}")))?;
+    Ok((!outputs.is_empty()).then_some(outputs))
+}
+
+/// Serves tokio-console when `--console` asks, and installs the tracing
+/// layers the run needs (your own code is seen through tokio's own
+/// instrumentation, console or not). Returns the address served.
+fn serve_console(target: &Target, args: &RunOpts) -> Result<Option<SocketAddr>, Error> {
+    let program = matches!(target, Target::Program(_));
+    let tokio_layer = program.then(crate::runtime::hooks::TokioLayer::default);
+    let Some(text) = args.console.as_deref() else {
+        if program {
+            crate::console::install(None, tokio_layer)?;
+        }
+        return Ok(None);
+    };
+    let addr = crate::console::parse_addr(text)?;
+    // Said before binding, so it is said even if binding fails.
+    if let Some(warning) = crate::console::exposure_warning(addr) {
+        say(&warning);
+    }
+    let (bound, layer) = crate::console::serve(addr)?;
+    crate::console::install(Some(layer), tokio_layer)?;
+    Ok(Some(bound))
+}
+
+/// A run without a screen: to its end (or a signal), then the summary.
+fn headless(
+    target: Target,
+    mut options: RunOptions,
+    outputs: Option<Outputs>,
+    console: Option<SocketAddr>,
+    args: &RunOpts,
+) -> Result<u8, Error> {
+    // Headless on the real clock, `--speed` is slow (or fast) motion.
+    options.time_scale = args.speed.unwrap_or_default();
+    let virtual_clock = target.scenario().runtime.clock == Clock::Virtual;
+    let program = matches!(target, Target::Program(_));
+    if let Some(addr) = console {
+        say(&format!(
+            "serving tokio-console; attach with: {}",
+            crate::console::attach_command(addr)
+        ));
+    }
+    // tokio-console measures wall time, and your code's timers are tokio's
+    // own: the virtual clock is paced to the wall for them.
+    if virtual_clock && (console.is_some() || (program && args.speed.is_some())) {
+        options.control = Some(Control::new(true, false, args.speed.unwrap_or_default()));
+    }
+    let temps = outputs
+        .as_ref()
+        .map(Outputs::temp_paths)
+        .unwrap_or_default();
+    let signals = crate::process::watch_signals(temps, false);
+    let finished = crate::headless::run_until(target, options, outputs, Some(&signals.stop))?;
+    if let Some(signal) = finished.interrupted {
+        say(&format!(
+            "stopped by signal {signal}; the output files hold what ran until then"
+        ));
+        return Ok((128 + signal) as u8);
+    }
+    if console.is_some() {
+        // Attached consoles get the final state before the process ends.
+        std::thread::sleep(crate::console::PUBLISH_EVERY * 5);
+    }
+    let summary = print_summary(args.json, |rows| finished.summary_rows(rows))?;
+    let code = match &finished.end.stalled {
+        Some(why) => {
+            say(why);
+            EXIT_FAILED
+        }
+        None => 0,
+    };
+    // The process ends next: freeing a hundred thousand tasks one by one
+    // would only make it end later.
+    std::mem::forget((finished, summary));
+    Ok(code)
+}

@@ -1,0 +1,87 @@
+//! The process around a run: its one panic hook, its one set of signal
+//! handlers, and its memory arenas.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+
+use crate::error::say;
+
+/// The one panic hook: quiet for panics inside a run's tasks (a `fail`
+/// step is a lesson, your own code's panic is its task's outcome); for
+/// anything else the terminal is given back first, then one line, never a
+/// backtrace.
+pub fn install_panic_hook() {
+    std::panic::set_hook(Box::new(|info| {
+        let message = crate::probe::panic_message(info.payload());
+        if crate::probe::in_task() {
+            // Your own code's task: the message is its outcome.
+            crate::runtime::hooks::note_panic(&message);
+            return;
+        }
+        crate::tui::give_back();
+        let at = info
+            .location()
+            .map(|l| format!(" at {}:{}", l.file(), l.line()))
+            .unwrap_or_default();
+        say(&format!("internal error{at}: {message}"));
+    }));
+}
+
+/// Keeps the process's address space small: glibc gives each thread that
+/// allocates its own malloc arena, up to 8 per core, each reserving 64 MiB,
+/// so a run with its 64 helper threads could reserve gigabytes it never
+/// uses. Two arenas are plenty: the runtime does little in parallel.
+pub fn limit_malloc_arenas() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only sets a tuning value; called before other threads.
+    #[allow(unsafe_code)]
+    unsafe {
+        libc::mallopt(libc::M_ARENA_MAX, 2);
+    }
+}
+
+/// What the signals said, for the run to act on.
+pub struct Signals {
+    /// SIGINT, SIGTERM or SIGHUP (the terminal closed): the run stops
+    /// cleanly, files complete. Holds the signal's number.
+    pub stop: Arc<AtomicUsize>,
+    /// SIGTSTP (the dashboard's Ctrl-Z): suspend with the terminal given
+    /// back.
+    pub suspend: Arc<AtomicBool>,
+}
+
+/// The one signal set-up. The first SIGINT, SIGTERM or SIGHUP sets
+/// [`Signals::stop`]; a second ends the process at once, with the
+/// terminal given back and the temporary files `temps` removed, so nothing
+/// half-written stays behind. SIGTSTP is taken over only where the
+/// dashboard can `suspend` itself (a headless run stops as any program).
+pub fn watch_signals(temps: Vec<PathBuf>, suspend: bool) -> Signals {
+    use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM, SIGTSTP};
+    let signals = Signals {
+        stop: Arc::new(AtomicUsize::new(0)),
+        suspend: Arc::new(AtomicBool::new(false)),
+    };
+    if suspend {
+        let _ = signal_hook::flag::register(SIGTSTP, signals.suspend.clone());
+    }
+    let Ok(mut iter) = signal_hook::iterator::Signals::new([SIGINT, SIGTERM, SIGHUP]) else {
+        return signals;
+    };
+    let flag = signals.stop.clone();
+    let _ = std::thread::Builder::new()
+        .name("taskscope-signals".into())
+        .spawn(move || {
+            for signal in iter.forever() {
+                if flag.swap(signal as usize, Ordering::SeqCst) == 0 {
+                    continue;
+                }
+                crate::tui::give_back();
+                for temp in &temps {
+                    let _ = std::fs::remove_file(temp);
+                }
+                std::process::exit(128 + signal);
+            }
+        });
+    signals
+}

@@ -1,0 +1,63 @@
+//! The one instrumented runtime both drivers run on: a scenario's steps
+//! (`runner/`) and your own future (`program/`).
+//!
+//! It owns the tokio runtime and everything around it: the builder with
+//! tokio's hooks ([`build`]), the run's own thread, its end and the stop
+//! message ([`run`]), pause, step and pacing ([`control`]), the loopback
+//! server of `io` work ([`io`]), the OS's view of threads and processes
+//! ([`os`]), CPU work that holds a thread ([`work`]), the live figures
+//! ([`sampler`]), and the instrumentation of code taskscope did not write
+//! ([`hooks`]). A driver says what to spawn and how its tasks are seen;
+//! it builds no runtime of its own.
+
+pub mod build;
+pub mod control;
+pub mod hooks;
+pub(crate) mod io;
+pub mod os;
+pub mod run;
+pub(crate) mod sampler;
+pub mod work;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::speed::Speed;
+use control::Control;
+
+pub use run::{Ending, Run, RunEnd, RunError};
+
+/// How to run a target.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    /// false: the same tasks without the probe (a baseline).
+    pub probe: bool,
+    /// The binary started for `process` steps (`taskscope __worker ...`).
+    pub worker_exe: PathBuf,
+    /// Events buffered between the runtime and the consumer.
+    pub capacity: usize,
+    /// Pause, step and pacing (the dashboard's controls, and `--console`).
+    pub control: Option<Arc<Control>>,
+    /// Publish live figures (tokio-metrics' runtime ones, the tasks') this
+    /// often (the dashboard's panels).
+    pub sample_every: Option<Duration>,
+    /// Real clock: scenario time per wall time. 0.1 plays the run in 10x
+    /// slow motion: every step's duration is stretched tenfold and the
+    /// clock reads a tenth of the wall's. (The virtual clock is paced by
+    /// `control` instead.)
+    pub time_scale: Speed,
+}
+
+impl Default for RunOptions {
+    fn default() -> Self {
+        RunOptions {
+            probe: true,
+            worker_exe: std::env::current_exe().unwrap_or_else(|_| "taskscope".into()),
+            capacity: crate::probe::DEFAULT_CAPACITY,
+            control: None,
+            sample_every: None,
+            time_scale: Speed::REAL_TIME,
+        }
+    }
+}
