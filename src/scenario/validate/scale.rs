@@ -107,6 +107,47 @@ fn rough(ns: u128) -> String {
     }
 }
 
+/// Copies started of each task: its own `count` if it starts, plus
+/// every copy its spawners start (spawners first, in `order`).
+fn instances(tasks: &[ReadTask], order: &[usize]) -> Vec<u64> {
+    let mut instances = vec![0u64; tasks.len()];
+    for &t in order {
+        let task = &tasks[t];
+        if task.spec.autostart {
+            instances[t] = instances[t].saturating_add(u64::from(task.spec.count));
+        }
+        for (s, m) in task.spec.steps.iter().zip(&task.multiplicity) {
+            if let Action::Spawn(j) = s.action {
+                let add = instances[t]
+                    .saturating_mul(*m)
+                    .saturating_mul(u64::from(tasks[j].spec.count));
+                instances[j] = instances[j].saturating_add(add);
+            }
+        }
+    }
+    instances
+}
+
+/// The longest chain from each task: its own timed steps, then the
+/// longest of the tasks it spawns (at the latest, they start when it ends).
+fn chains(tasks: &[ReadTask], order: &[usize], copies: &[PerCopy]) -> Vec<u128> {
+    let mut chain = vec![0u128; tasks.len()];
+    for &t in order.iter().rev() {
+        let longest_spawned = tasks[t]
+            .spec
+            .steps
+            .iter()
+            .filter_map(|s| match s.action {
+                Action::Spawn(j) => Some(chain[j]),
+                _ => None,
+            })
+            .max()
+            .unwrap_or(0);
+        chain[t] = copies[t].time.saturating_add(longest_spawned);
+    }
+    chain
+}
+
 impl Checker<'_> {
     /// Tasks, polls, steps, work and scenario time stay within what one
     /// run may do (the limits in `scenario.rs`, named in each message).
@@ -119,22 +160,7 @@ impl Checker<'_> {
         let Some(order) = spawn_order(tasks) else {
             return;
         };
-        // instances[t] = copies started, spawners first.
-        let mut instances = vec![0u64; tasks.len()];
-        for &t in &order {
-            let task = &tasks[t];
-            if task.spec.autostart {
-                instances[t] = instances[t].saturating_add(u64::from(task.spec.count));
-            }
-            for (s, m) in task.spec.steps.iter().zip(&task.multiplicity) {
-                if let Action::Spawn(j) = s.action {
-                    let add = instances[t]
-                        .saturating_mul(*m)
-                        .saturating_mul(u64::from(tasks[j].spec.count));
-                    instances[j] = instances[j].saturating_add(add);
-                }
-            }
-        }
+        let instances = instances(tasks, &order);
         let total: u64 = instances.iter().fold(0, |a, b| a.saturating_add(*b));
         if total > MAX_TASKS {
             let worst = worst(&instances, |_, n| u128::from(n));
@@ -158,27 +184,42 @@ impl Checker<'_> {
         } else {
             String::new()
         };
+        if self.check_totals(tasks, &instances, &copies, &at_speed) {
+            self.check_run_time(tasks, &order, &copies, &at_speed);
+        }
+    }
+
+    /// Polls, steps and work summed over every copy of every task; the
+    /// first over its limit is reported at the task with the largest
+    /// share. Whether all are within their limits.
+    fn check_totals(
+        &mut self,
+        tasks: &[ReadTask],
+        instances: &[u64],
+        copies: &[PerCopy],
+        at_speed: &str,
+    ) -> bool {
         let sum = |f: &dyn Fn(&PerCopy) -> u128| -> u128 {
             copies
                 .iter()
-                .zip(&instances)
+                .zip(instances)
                 .map(|(c, n)| f(c).saturating_mul(u128::from(*n)))
                 .fold(0, u128::saturating_add)
         };
         let polls = sum(&|c| u128::from(c.polls));
         if polls > u128::from(MAX_POLLS) {
-            let t = worst(&instances, |t, n| {
+            let t = worst(instances, |t, n| {
                 u128::from(copies[t].polls).saturating_mul(u128::from(n))
             });
             self.at(
                 tasks[t].name_span.clone(),
                 format!("this scenario would make about {polls} polls; at most {MAX_POLLS} are allowed in one run"),
             );
-            return;
+            return false;
         }
         let steps = sum(&|c| u128::from(c.steps));
         if steps > u128::from(MAX_STEPS) {
-            let t = worst(&instances, |t, n| {
+            let t = worst(instances, |t, n| {
                 u128::from(copies[t].steps).saturating_mul(u128::from(n))
             });
             self.at(
@@ -188,11 +229,11 @@ impl Checker<'_> {
                      the step limit is {MAX_STEPS} in one run"
                 ),
             );
-            return;
+            return false;
         }
         let work = sum(&|c| c.work);
         if work > nanos(MAX_WORK) {
-            let t = worst(&instances, |t, n| {
+            let t = worst(instances, |t, n| {
                 copies[t].work.saturating_mul(u128::from(n))
             });
             self.at(
@@ -205,24 +246,21 @@ impl Checker<'_> {
                     format_duration(MAX_WORK)
                 ),
             );
-            return;
+            return false;
         }
-        // The longest chain: a task's own timed steps, then the longest of
-        // the tasks it spawns (at the latest, they start when it ends).
-        let mut chain = vec![0u128; tasks.len()];
-        for &t in order.iter().rev() {
-            let longest_spawned = tasks[t]
-                .spec
-                .steps
-                .iter()
-                .filter_map(|s| match s.action {
-                    Action::Spawn(j) => Some(chain[j]),
-                    _ => None,
-                })
-                .max()
-                .unwrap_or(0);
-            chain[t] = copies[t].time.saturating_add(longest_spawned);
-        }
+        true
+    }
+
+    /// The longest chain of timed steps a starting task sets off stays
+    /// within the scenario time limit.
+    fn check_run_time(
+        &mut self,
+        tasks: &[ReadTask],
+        order: &[usize],
+        copies: &[PerCopy],
+        at_speed: &str,
+    ) {
+        let chain = chains(tasks, order, copies);
         if let Some((t, &time)) = chain
             .iter()
             .enumerate()
