@@ -323,70 +323,19 @@ impl Model {
         let t = nanos(e.t);
         let running = matches!(e.change, Change::Running { .. });
         // Leaving the old state.
-        let was_running = match task.state {
-            State::Running { worker } => {
-                if !running {
-                    let poll = t.saturating_sub(task.poll_start);
-                    if worker != ON_CPU {
-                        let w = worker_mut(&mut self.workers, worker);
-                        w.current = None;
-                        w.busy += time(poll);
-                    }
-                    task.running = task.running.saturating_add(poll);
-                    task.max_poll = task.max_poll.max(poll);
-                    task.slow_polls += u64::from(poll > SLOW_POLL_NS);
-                }
-                true
-            }
-            State::Waiting(wait) => {
-                let wait = match e.change {
-                    Change::Ready { waited, .. } => Wait::refined(wait, waited),
-                    _ => wait,
-                };
-                let waited = &mut task.waits[wait as usize];
-                *waited = waited.saturating_add(t.saturating_sub(task.since));
-                false
-            }
-            State::Ready => {
-                task.ready_for = task.ready_for.saturating_add(t.saturating_sub(task.since));
-                false
-            }
-            State::Done(_) => false,
-        };
+        let was_running = task.leave(&e.change, running, t, &mut self.workers);
         // Entering the new one.
         let new_poll = running && !was_running;
         task.step = e.step;
         match &e.change {
             Change::Spawned { .. } => unreachable!("handled above"),
-            Change::Ready { by, late, .. } => {
-                task.state = State::Ready;
-                task.since = t;
-                task.last_by = by.encode();
-                task.last_late = opt_nanos(*late);
-                if let Some(l) = late {
-                    task.late_wakes += 1;
-                    task.max_late = task.max_late.max(nanos(*l));
-                }
-            }
+            Change::Ready { by, late, .. } => task.woken(*by, *late, t),
             Change::Running { worker } => {
                 if new_poll {
-                    task.polls += 1;
-                    task.poll_start = t;
-                    task.since = t;
-                    if task.first_poll_at == NO_TIME {
-                        task.first_poll_at = t;
-                    }
+                    task.poll_started(t);
                     if *worker != ON_CPU {
                         let w = worker_mut(&mut self.workers, *worker);
-                        // A switch: the worker's previous poll was another
-                        // task's (its first poll is no switch: nothing was
-                        // switched from).
-                        let switched = w.last.is_some_and(|last| last != e.task);
-                        w.last = Some(e.task);
-                        w.current = Some(e.task);
-                        w.since = e.t;
-                        w.polls += 1;
-                        self.switches += u64::from(switched);
+                        self.switches += u64::from(w.poll_started(e.task, e.t));
                     }
                 }
                 task.state = State::Running { worker: *worker };
@@ -433,6 +382,99 @@ impl Model {
         self.dropped = dropped;
         self.stalled = stalled;
         self.runtime = runtime;
+    }
+}
+
+/// One task's transitions, for [`Model::apply`]: small and inlined, as
+/// they run for every event.
+impl TaskView {
+    /// Leaves the current state at `t` for `change` (`running` if it is a
+    /// poll): the time spent in it goes to its sum, and a poll that ends
+    /// frees its worker. Returns whether the task was running.
+    #[inline]
+    fn leave(
+        &mut self,
+        change: &Change,
+        running: bool,
+        t: u64,
+        workers: &mut Vec<WorkerView>,
+    ) -> bool {
+        match self.state {
+            State::Running { worker } => {
+                if !running {
+                    self.poll_ended(worker, t, workers);
+                }
+                true
+            }
+            State::Waiting(wait) => {
+                let wait = match change {
+                    Change::Ready { waited, .. } => Wait::refined(wait, *waited),
+                    _ => wait,
+                };
+                let waited = &mut self.waits[wait as usize];
+                *waited = waited.saturating_add(t.saturating_sub(self.since));
+                false
+            }
+            State::Ready => {
+                self.ready_for = self.ready_for.saturating_add(t.saturating_sub(self.since));
+                false
+            }
+            State::Done(_) => false,
+        }
+    }
+
+    /// Its poll on `worker` ended at `t`: the poll's time counted for the
+    /// task and for the worker's lane.
+    #[inline]
+    fn poll_ended(&mut self, worker: u16, t: u64, workers: &mut Vec<WorkerView>) {
+        let poll = t.saturating_sub(self.poll_start);
+        if worker != ON_CPU {
+            let w = worker_mut(workers, worker);
+            w.current = None;
+            w.busy += time(poll);
+        }
+        self.running = self.running.saturating_add(poll);
+        self.max_poll = self.max_poll.max(poll);
+        self.slow_polls += u64::from(poll > SLOW_POLL_NS);
+    }
+
+    /// Woken at `t` by `by`, `late` if after its timer or reply was due.
+    #[inline]
+    fn woken(&mut self, by: WakeBy, late: Option<Duration>, t: u64) {
+        self.state = State::Ready;
+        self.since = t;
+        self.last_by = by.encode();
+        self.last_late = opt_nanos(late);
+        if let Some(l) = late {
+            self.late_wakes += 1;
+            self.max_late = self.max_late.max(nanos(l));
+        }
+    }
+
+    /// A new poll began at `t` (not a step change mid-poll).
+    #[inline]
+    fn poll_started(&mut self, t: u64) {
+        self.polls += 1;
+        self.poll_start = t;
+        self.since = t;
+        if self.first_poll_at == NO_TIME {
+            self.first_poll_at = t;
+        }
+    }
+}
+
+impl WorkerView {
+    /// It began polling `task` at `t`. Returns whether that is a switch:
+    /// its previous poll was another task's (its first poll is no switch:
+    /// nothing was switched from).
+    #[inline]
+    fn poll_started(&mut self, task: TaskIdx, t: Duration) -> bool {
+        let switched = self.last.is_some_and(|last| last != task);
+        self.last = Some(task);
+        self.current = Some(task);
+        self.since = t;
+        self.polls += 1;
+        switched
     }
 }
 

@@ -5,9 +5,9 @@
 use std::fmt::Write as _;
 use std::time::Duration;
 
-use super::timeline::{Span, Timeline};
+use super::timeline::{Span, TaskLine, Timeline};
 use crate::model::RunInfo;
-use crate::probe::Wait;
+use crate::probe::{TaskIdx, Wait};
 use crate::scenario::Scenario;
 
 const WIDTH: f64 = 1000.0;
@@ -72,9 +72,38 @@ pub fn render(timeline: &Timeline, info: &RunInfo, scenario: Option<&Scenario>) 
     let rows = timeline.workers.len() + shown;
     let top = 60.0;
     let height = top + rows as f64 * ROW_H + 90.0;
-    let x_of =
-        |t: Duration| LABEL_W + (WIDTH - LABEL_W - 20.0) * (t.as_secs_f64() / end.as_secs_f64());
-    let mut s = String::new();
+    let mut p = Picture {
+        s: String::new(),
+        end,
+    };
+    heading(&mut p.s, timeline, info, height);
+    p.axis(top, top + rows as f64 * ROW_H);
+    let mut y = top;
+    for (w, runs) in timeline.workers.iter().enumerate() {
+        p.worker_row(timeline, w, runs, y);
+        y += ROW_H;
+    }
+    for task in timeline.tasks.iter().take(shown) {
+        p.task_row(task, scenario, y);
+        y += ROW_H;
+    }
+    let mut s = p.s;
+    if timeline.tasks.len() > shown {
+        let _ = writeln!(
+            s,
+            r##"<text x="10" y="{:.1}" fill="#555555">... and {} more tasks</text>"##,
+            y + 14.0,
+            timeline.tasks.len() - shown
+        );
+        y += ROW_H;
+    }
+    legend(&mut s, y);
+    s.push_str("</svg>\n");
+    s
+}
+
+/// The picture's opening: its size, a white background and the title.
+fn heading(s: &mut String, timeline: &Timeline, info: &RunInfo, height: f64) {
     let _ = writeln!(
         s,
         r#"<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{height}" viewBox="0 0 {WIDTH} {height}" font-family="DejaVu Sans, Helvetica, Arial, sans-serif" font-size="12">"#
@@ -94,117 +123,10 @@ pub fn render(timeline: &Timeline, info: &RunInfo, scenario: Option<&Scenario>) 
         r#"<text x="10" y="24" font-size="16" font-weight="bold">{}</text>"#,
         escape(&title)
     );
-    // Time axis with grid lines.
-    let step = tick_step(end);
-    let axis_y = top - 12.0;
-    let grid_bottom = top + rows as f64 * ROW_H;
-    let mut t = Duration::ZERO;
-    while t <= end {
-        let x = x_of(t);
-        let _ = writeln!(
-            s,
-            r##"<line x1="{x:.1}" y1="{axis_y:.1}" x2="{x:.1}" y2="{grid_bottom:.1}" stroke="#dddddd"/><text x="{x:.1}" y="{:.1}" text-anchor="middle" fill="#555555">{}</text>"##,
-            axis_y - 4.0,
-            fmt(t)
-        );
-        t += step;
-    }
-    let mut y = top;
-    let bar = |s: &mut String, y: f64, from: Duration, to: Duration, color: &str, title: &str| {
-        let (x1, x2) = (x_of(from), x_of(to));
-        let _ = writeln!(
-            s,
-            r#"<rect x="{x1:.2}" y="{:.1}" width="{:.2}" height="{BAR_H}" fill="{color}"><title>{}</title></rect>"#,
-            y + (ROW_H - BAR_H) / 2.0,
-            (x2 - x1).max(0.5),
-            escape(title)
-        );
-    };
-    let holds = |spec: u32, step: u32| scenario.is_some_and(|sc| sc.holds_worker(spec, step));
-    for (w, runs) in timeline.workers.iter().enumerate() {
-        let _ = writeln!(
-            s,
-            r#"<text x="10" y="{:.1}" font-weight="bold">worker {w}</text>"#,
-            y + ROW_H / 2.0 + 4.0
-        );
-        for (from, to, task) in runs {
-            let line = timeline.tasks.get(*task as usize);
-            let name = line.map_or("?".to_string(), |t| t.name.to_string());
-            bar(
-                &mut s,
-                y,
-                *from,
-                *to,
-                "#7287fd",
-                &format!("{name} {}..{}", fmt(*from), fmt(*to)),
-            );
-        }
-        y += ROW_H;
-    }
-    for task in timeline.tasks.iter().take(shown) {
-        let _ = writeln!(
-            s,
-            r#"<text x="10" y="{:.1}">{}</text>"#,
-            y + ROW_H / 2.0 + 4.0,
-            escape(&task.name)
-        );
-        for iv in &task.intervals {
-            let (color, what) = match iv.span {
-                Span::Running { .. } if holds(task.spec, iv.step) => {
-                    (HOLDING, "holding its worker".to_string())
-                }
-                Span::Running { worker } if worker == crate::probe::ON_CPU => {
-                    (RUNNING, "on a CPU".to_string())
-                }
-                Span::Running { worker } => (RUNNING, format!("running on worker {worker}")),
-                Span::Ready if task.kind.is_os() => {
-                    (READY, "runnable: waiting for a CPU".to_string())
-                }
-                Span::Ready => (READY, "ready".to_string()),
-                Span::Waiting(w) => (wait_color(w), format!("waiting ({})", w.as_str())),
-            };
-            bar(
-                &mut s,
-                y,
-                iv.start,
-                iv.end,
-                color,
-                &format!("{what} {}..{}", fmt(iv.start), fmt(iv.end)),
-            );
-        }
-        // Notes, where they fit without overlapping the previous one.
-        let mut free_from = 0.0;
-        for (t, step) in &task.steps {
-            let note = scenario
-                .and_then(|sc| sc.tasks.get(task.spec as usize))
-                .and_then(|ts| ts.steps.get(*step as usize))
-                .and_then(|st| st.note.as_deref());
-            let Some(note) = note else { continue };
-            let x = x_of(*t);
-            if x < free_from {
-                continue;
-            }
-            let _ = writeln!(
-                s,
-                r##"<text x="{:.1}" y="{:.1}" font-size="9" fill="#333333">{}</text>"##,
-                x + 2.0,
-                y + 5.0,
-                escape(note)
-            );
-            free_from = x + crate::text::width(note) as f64 * 5.0 + 8.0;
-        }
-        y += ROW_H;
-    }
-    if timeline.tasks.len() > shown {
-        let _ = writeln!(
-            s,
-            r##"<text x="10" y="{:.1}" fill="#555555">... and {} more tasks</text>"##,
-            y + 14.0,
-            timeline.tasks.len() - shown
-        );
-        y += ROW_H;
-    }
-    // Legend.
+}
+
+/// The legend under the lanes, from `y` down, wrapped to the width.
+fn legend(s: &mut String, y: f64) {
     let legend: [(&str, &str); 8] = [
         (RUNNING, "running"),
         (HOLDING, "running, holding its worker (cpu, block)"),
@@ -235,8 +157,138 @@ pub fn render(timeline: &Timeline, info: &RunInfo, scenario: Option<&Scenario>) 
         );
         lx += w;
     }
-    s.push_str("</svg>\n");
-    s
+}
+
+/// The picture as it is drawn: its text so far, and the end of the time
+/// axis (which sets where a moment goes).
+struct Picture {
+    s: String,
+    end: Duration,
+}
+
+impl Picture {
+    /// Where time `t` is across the picture.
+    fn x_of(&self, t: Duration) -> f64 {
+        LABEL_W + (WIDTH - LABEL_W - 20.0) * (t.as_secs_f64() / self.end.as_secs_f64())
+    }
+
+    /// A bar from `from` to `to` in the lane at `y`, its `title` shown on
+    /// hover.
+    fn bar(&mut self, y: f64, from: Duration, to: Duration, color: &str, title: &str) {
+        let (x1, x2) = (self.x_of(from), self.x_of(to));
+        let _ = writeln!(
+            self.s,
+            r#"<rect x="{x1:.2}" y="{:.1}" width="{:.2}" height="{BAR_H}" fill="{color}"><title>{}</title></rect>"#,
+            y + (ROW_H - BAR_H) / 2.0,
+            (x2 - x1).max(0.5),
+            escape(title)
+        );
+    }
+
+    /// The time axis just above `top`, with grid lines down to
+    /// `grid_bottom`.
+    fn axis(&mut self, top: f64, grid_bottom: f64) {
+        let step = tick_step(self.end);
+        let axis_y = top - 12.0;
+        let mut t = Duration::ZERO;
+        while t <= self.end {
+            let x = self.x_of(t);
+            let _ = writeln!(
+                self.s,
+                r##"<line x1="{x:.1}" y1="{axis_y:.1}" x2="{x:.1}" y2="{grid_bottom:.1}" stroke="#dddddd"/><text x="{x:.1}" y="{:.1}" text-anchor="middle" fill="#555555">{}</text>"##,
+                axis_y - 4.0,
+                fmt(t)
+            );
+            t += step;
+        }
+    }
+
+    /// Worker `w`'s lane at `y`: a bar per poll it ran.
+    fn worker_row(
+        &mut self,
+        timeline: &Timeline,
+        w: usize,
+        runs: &[(Duration, Duration, TaskIdx)],
+        y: f64,
+    ) {
+        let _ = writeln!(
+            self.s,
+            r#"<text x="10" y="{:.1}" font-weight="bold">worker {w}</text>"#,
+            y + ROW_H / 2.0 + 4.0
+        );
+        for (from, to, task) in runs {
+            let line = timeline.tasks.get(*task as usize);
+            let name = line.map_or("?".to_string(), |t| t.name.to_string());
+            self.bar(
+                y,
+                *from,
+                *to,
+                "#7287fd",
+                &format!("{name} {}..{}", fmt(*from), fmt(*to)),
+            );
+        }
+    }
+
+    /// A task's lane at `y`: a bar per interval, coloured by state, and
+    /// its steps' notes.
+    fn task_row(&mut self, task: &TaskLine, scenario: Option<&Scenario>, y: f64) {
+        let _ = writeln!(
+            self.s,
+            r#"<text x="10" y="{:.1}">{}</text>"#,
+            y + ROW_H / 2.0 + 4.0,
+            escape(&task.name)
+        );
+        let holds = |spec: u32, step: u32| scenario.is_some_and(|sc| sc.holds_worker(spec, step));
+        for iv in &task.intervals {
+            let (color, what) = match iv.span {
+                Span::Running { .. } if holds(task.spec, iv.step) => {
+                    (HOLDING, "holding its worker".to_string())
+                }
+                Span::Running { worker } if worker == crate::probe::ON_CPU => {
+                    (RUNNING, "on a CPU".to_string())
+                }
+                Span::Running { worker } => (RUNNING, format!("running on worker {worker}")),
+                Span::Ready if task.kind.is_os() => {
+                    (READY, "runnable: waiting for a CPU".to_string())
+                }
+                Span::Ready => (READY, "ready".to_string()),
+                Span::Waiting(w) => (wait_color(w), format!("waiting ({})", w.as_str())),
+            };
+            self.bar(
+                y,
+                iv.start,
+                iv.end,
+                color,
+                &format!("{what} {}..{}", fmt(iv.start), fmt(iv.end)),
+            );
+        }
+        self.notes(task, scenario, y);
+    }
+
+    /// A task's notes in its lane at `y`, where they fit without
+    /// overlapping the previous one.
+    fn notes(&mut self, task: &TaskLine, scenario: Option<&Scenario>, y: f64) {
+        let mut free_from = 0.0;
+        for (t, step) in &task.steps {
+            let note = scenario
+                .and_then(|sc| sc.tasks.get(task.spec as usize))
+                .and_then(|ts| ts.steps.get(*step as usize))
+                .and_then(|st| st.note.as_deref());
+            let Some(note) = note else { continue };
+            let x = self.x_of(*t);
+            if x < free_from {
+                continue;
+            }
+            let _ = writeln!(
+                self.s,
+                r##"<text x="{:.1}" y="{:.1}" font-size="9" fill="#333333">{}</text>"##,
+                x + 2.0,
+                y + 5.0,
+                escape(note)
+            );
+            free_from = x + crate::text::width(note) as f64 * 5.0 + 8.0;
+        }
+    }
 }
 
 #[cfg(test)]

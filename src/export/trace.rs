@@ -3,17 +3,19 @@
 //! of wait, instants for wake-ups.
 
 use std::io::Write;
+use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use super::timeline::{Span, Timeline};
+use super::timeline::{Interval, Span, TaskLine, Timeline};
 use crate::model::RunInfo;
+use crate::probe::TaskIdx;
 use crate::scenario::Scenario;
 
 const TASKS_PID: u32 = 1;
 const WORKERS_PID: u32 = 2;
 
-fn us(d: std::time::Duration) -> f64 {
+fn us(d: Duration) -> f64 {
     d.as_nanos() as f64 / 1000.0
 }
 
@@ -49,13 +51,6 @@ pub fn write(
         })
     )?;
     let mut first = true;
-    let meta = |pid: u32, tid: Option<u64>, kind: &str, name: &str| {
-        let mut v = json!({"name": kind, "ph": "M", "pid": pid, "args": {"name": name}});
-        if let Some(tid) = tid {
-            v["tid"] = json!(tid);
-        }
-        v
-    };
     write_event(
         out,
         &mut first,
@@ -66,93 +61,133 @@ pub fn write(
         &mut first,
         &meta(WORKERS_PID, None, "process_name", "workers"),
     )?;
-    let label = |spec: u32, step: u32| -> Option<(String, Option<String>)> {
-        let s = scenario?;
-        let step = s.tasks.get(spec as usize)?.steps.get(step as usize)?;
-        Some((
-            shown(&s.label(&step.action).to_string()),
-            step.note.as_deref().map(shown),
-        ))
-    };
     for (i, task) in timeline.tasks.iter().enumerate() {
-        let tid = i as u64;
-        let name = format!("{} (id {})", shown(&task.name), task.id);
-        write_event(
-            out,
-            &mut first,
-            &meta(TASKS_PID, Some(tid), "thread_name", &name),
-        )?;
-        write_event(
-            out,
-            &mut first,
-            &json!({"name": "thread_sort_index", "ph": "M", "pid": TASKS_PID, "tid": tid, "args": {"sort_index": i}}),
-        )?;
-        for iv in &task.intervals {
-            let (name, cat, worker) = match iv.span {
-                Span::Running { worker } if worker == crate::probe::ON_CPU => {
-                    ("on a CPU".to_string(), "running", None)
-                }
-                Span::Running { worker } => ("running".to_string(), "running", Some(worker)),
-                Span::Ready => ("ready".to_string(), "ready", None),
-                Span::Waiting(w) => (format!("waiting: {}", w.as_str()), w.as_str(), None),
-            };
-            let mut args = json!({"step": iv.step});
-            if let Some((text, note)) = label(task.spec, iv.step) {
-                args["step_label"] = json!(text);
-                if let Some(note) = note {
-                    args["note"] = json!(note);
-                }
-            }
-            if let Some(w) = worker {
-                args["worker"] = json!(w);
-            }
-            write_event(
-                out,
-                &mut first,
-                &json!({"name": name, "cat": cat, "ph": "X", "ts": us(iv.start), "dur": us(iv.end - iv.start), "pid": TASKS_PID, "tid": tid, "args": args}),
-            )?;
-        }
-        for wake in &task.wakes {
-            let by = wake.by.describe(|t| {
-                timeline
-                    .tasks
-                    .get(t as usize)
-                    .map_or("?".to_string(), |t| shown(&t.name))
-            });
-            let mut args = json!({"by": by});
-            if let Some(l) = wake.late {
-                args["late_ms"] = json!(l.as_secs_f64() * 1000.0);
-            }
-            write_event(
-                out,
-                &mut first,
-                &json!({"name": "wake", "cat": "wake", "ph": "i", "s": "t", "ts": us(wake.t), "pid": TASKS_PID, "tid": tid, "args": args}),
-            )?;
-        }
+        task_track(out, &mut first, timeline, scenario, i, task)?;
     }
     for (w, runs) in timeline.workers.iter().enumerate() {
-        let tid = w as u64;
-        write_event(
-            out,
-            &mut first,
-            &meta(
-                WORKERS_PID,
-                Some(tid),
-                "thread_name",
-                &format!("worker {w}"),
-            ),
-        )?;
-        for (start, end, task) in runs {
-            let name = timeline
-                .tasks
-                .get(*task as usize)
-                .map_or("?".to_string(), |t| shown(&t.name));
-            write_event(
-                out,
-                &mut first,
-                &json!({"name": name, "cat": "poll", "ph": "X", "ts": us(*start), "dur": us(*end - *start), "pid": WORKERS_PID, "tid": tid}),
-            )?;
-        }
+        worker_track(out, &mut first, timeline, w, runs)?;
     }
     out.write_all(b"\n]}\n")
+}
+
+/// A metadata event: the name (`kind`) of process `pid`, or of its thread
+/// `tid`.
+fn meta(pid: u32, tid: Option<u64>, kind: &str, name: &str) -> Value {
+    let mut v = json!({"name": kind, "ph": "M", "pid": pid, "args": {"name": name}});
+    if let Some(tid) = tid {
+        v["tid"] = json!(tid);
+    }
+    v
+}
+
+/// The label of step `step` of the scenario's task `spec`, and its note.
+fn label(scenario: Option<&Scenario>, spec: u32, step: u32) -> Option<(String, Option<String>)> {
+    let s = scenario?;
+    let step = s.tasks.get(spec as usize)?.steps.get(step as usize)?;
+    Some((
+        shown(&s.label(&step.action).to_string()),
+        step.note.as_deref().map(shown),
+    ))
+}
+
+/// Task `i`'s track: its name and place, a slice per interval, an instant
+/// per wake-up.
+fn task_track(
+    out: &mut impl Write,
+    first: &mut bool,
+    timeline: &Timeline,
+    scenario: Option<&Scenario>,
+    i: usize,
+    task: &TaskLine,
+) -> std::io::Result<()> {
+    let tid = i as u64;
+    let name = format!("{} (id {})", shown(&task.name), task.id);
+    write_event(
+        out,
+        first,
+        &meta(TASKS_PID, Some(tid), "thread_name", &name),
+    )?;
+    write_event(
+        out,
+        first,
+        &json!({"name": "thread_sort_index", "ph": "M", "pid": TASKS_PID, "tid": tid, "args": {"sort_index": i}}),
+    )?;
+    for iv in &task.intervals {
+        write_event(out, first, &slice(scenario, task, tid, iv))?;
+    }
+    for wake in &task.wakes {
+        let by = wake.by.describe(|t| {
+            timeline
+                .tasks
+                .get(t as usize)
+                .map_or("?".to_string(), |t| shown(&t.name))
+        });
+        let mut args = json!({"by": by});
+        if let Some(l) = wake.late {
+            args["late_ms"] = json!(l.as_secs_f64() * 1000.0);
+        }
+        write_event(
+            out,
+            first,
+            &json!({"name": "wake", "cat": "wake", "ph": "i", "s": "t", "ts": us(wake.t), "pid": TASKS_PID, "tid": tid, "args": args}),
+        )?;
+    }
+    Ok(())
+}
+
+/// The slice for one of `task`'s intervals, on its track `tid`, with its
+/// step (and the step's label and note) and its worker.
+fn slice(scenario: Option<&Scenario>, task: &TaskLine, tid: u64, iv: &Interval) -> Value {
+    let (name, cat, worker) = match iv.span {
+        Span::Running { worker } if worker == crate::probe::ON_CPU => {
+            ("on a CPU".to_string(), "running", None)
+        }
+        Span::Running { worker } => ("running".to_string(), "running", Some(worker)),
+        Span::Ready => ("ready".to_string(), "ready", None),
+        Span::Waiting(w) => (format!("waiting: {}", w.as_str()), w.as_str(), None),
+    };
+    let mut args = json!({"step": iv.step});
+    if let Some((text, note)) = label(scenario, task.spec, iv.step) {
+        args["step_label"] = json!(text);
+        if let Some(note) = note {
+            args["note"] = json!(note);
+        }
+    }
+    if let Some(w) = worker {
+        args["worker"] = json!(w);
+    }
+    json!({"name": name, "cat": cat, "ph": "X", "ts": us(iv.start), "dur": us(iv.end - iv.start), "pid": TASKS_PID, "tid": tid, "args": args})
+}
+
+/// Worker `w`'s track: its name and a slice per poll it ran.
+fn worker_track(
+    out: &mut impl Write,
+    first: &mut bool,
+    timeline: &Timeline,
+    w: usize,
+    runs: &[(Duration, Duration, TaskIdx)],
+) -> std::io::Result<()> {
+    let tid = w as u64;
+    write_event(
+        out,
+        first,
+        &meta(
+            WORKERS_PID,
+            Some(tid),
+            "thread_name",
+            &format!("worker {w}"),
+        ),
+    )?;
+    for (start, end, task) in runs {
+        let name = timeline
+            .tasks
+            .get(*task as usize)
+            .map_or("?".to_string(), |t| shown(&t.name));
+        write_event(
+            out,
+            first,
+            &json!({"name": name, "cat": "poll", "ph": "X", "ts": us(*start), "dur": us(*end - *start), "pid": WORKERS_PID, "tid": tid}),
+        )?;
+    }
+    Ok(())
 }

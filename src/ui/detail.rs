@@ -7,8 +7,9 @@ use ratatui::widgets::{Clear, Widget};
 
 use super::status::fmt_time;
 use super::theme;
-use crate::app::{App, state_name};
-use crate::probe::Change;
+use crate::app::{App, Session, state_name};
+use crate::model::{Model, TaskView};
+use crate::probe::{Change, TaskIdx};
 use crate::text;
 
 pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
@@ -16,9 +17,25 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
     let (Some(session), Some(idx)) = (&app.session, app.selected_task()) else {
         return;
     };
+    let Some(t) = session.model().task(idx) else {
+        return;
+    };
+    let mut lines = about(session, idx, t);
+    figures(session, idx, t, &mut lines);
+    lines.push(Line::from(""));
+    lines.push(Line::from(Span::styled(
+        "transitions (newest last)",
+        theme::HEADER,
+    )));
+    lines.extend(transitions(session, idx, t));
+    super::scrolled_popup(lines, "task detail", true, app.scroll, area, buf);
+}
+
+/// Who the task is, why it is not running, and when it spawned, first ran
+/// and ended.
+fn about(session: &Session, idx: TaskIdx, t: &TaskView) -> Vec<Line<'static>> {
     let model = session.model();
-    let Some(t) = model.task(idx) else { return };
-    let mut lines = vec![
+    vec![
         Line::from(vec![
             Span::styled(text::visible(&t.name).into_owned(), theme::HEADER),
             Span::raw(if t.kind.is_os() {
@@ -41,7 +58,12 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
             t.first_poll_at().map_or("-".into(), fmt_time),
             t.done_at().map_or("-".into(), fmt_time)
         )),
-    ];
+    ]
+}
+
+/// Its figures: from the events, as the OS measured them (a thread or
+/// process that ended) and as tokio-metrics counts them.
+fn figures(session: &Session, idx: TaskIdx, t: &TaskView, lines: &mut Vec<Line<'static>>) {
     let f = t.figures(session.now());
     if t.kind.is_os() {
         lines.push(Line::from(format!(
@@ -92,11 +114,10 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
             fmt_time(s.first_poll_delay)
         )));
     }
-    lines.push(Line::from(""));
-    lines.push(Line::from(Span::styled(
-        "transitions (newest last)",
-        theme::HEADER,
-    )));
+}
+
+/// Its newest transitions up to the moment shown, oldest first.
+fn transitions(session: &Session, idx: TaskIdx, t: &TaskView) -> Vec<Line<'static>> {
     // The newest transitions, as many as anyone would scroll through.
     let room = 1000;
     let cursor = session.history.cursor();
@@ -107,30 +128,7 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
         .filter(|(p, e)| *p < cursor && e.task == idx)
         .take(room)
         .map(|(_, e)| {
-            let what = match &e.change {
-                Change::Spawned { .. } => "spawned".to_string(),
-                Change::Running { worker } if *worker == crate::probe::ON_CPU => {
-                    "on a CPU".to_string()
-                }
-                Change::Running { worker } => format!("running on worker {worker}"),
-                Change::Waiting { wait, .. } => format!("waiting ({})", wait.as_str()),
-                Change::Ready {
-                    by: crate::probe::WakeBy::Os,
-                    ..
-                } => "pre-empted: runnable, waiting for a CPU".to_string(),
-                Change::Ready { by, late, .. } => {
-                    let by = by.describe(|b| {
-                        model
-                            .task(b)
-                            .map_or("?".into(), |b| text::visible(&b.name).into_owned())
-                    });
-                    match late {
-                        Some(l) => format!("ready (woken by {by}, {} late)", fmt_time(*l)),
-                        None => format!("ready (woken by {by})"),
-                    }
-                }
-                Change::Done { outcome, .. } => format!("done ({})", outcome.as_str()),
-            };
+            let what = transition(session.model(), &e.change);
             let step = session
                 .scenario
                 .tasks
@@ -146,6 +144,31 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
         })
         .collect();
     mine.reverse();
-    lines.extend(mine);
-    super::scrolled_popup(lines, "task detail", true, app.scroll, area, buf);
+    mine
+}
+
+/// One transition, in a few words.
+fn transition(model: &Model, change: &Change) -> String {
+    match change {
+        Change::Spawned { .. } => "spawned".to_string(),
+        Change::Running { worker } if *worker == crate::probe::ON_CPU => "on a CPU".to_string(),
+        Change::Running { worker } => format!("running on worker {worker}"),
+        Change::Waiting { wait, .. } => format!("waiting ({})", wait.as_str()),
+        Change::Ready {
+            by: crate::probe::WakeBy::Os,
+            ..
+        } => "pre-empted: runnable, waiting for a CPU".to_string(),
+        Change::Ready { by, late, .. } => {
+            let by = by.describe(|b| {
+                model
+                    .task(b)
+                    .map_or("?".into(), |b| text::visible(&b.name).into_owned())
+            });
+            match late {
+                Some(l) => format!("ready (woken by {by}, {} late)", fmt_time(*l)),
+                None => format!("ready (woken by {by})"),
+            }
+        }
+        Change::Done { outcome, .. } => format!("done ({})", outcome.as_str()),
+    }
 }

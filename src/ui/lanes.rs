@@ -91,29 +91,7 @@ pub fn render(app: &App, session: &Session, visible: &[u32], area: Rect, buf: &m
     let cols = area.width.saturating_sub(LABEL + 2).max(1) as usize;
     let fit = session.ended && session.history.at_live_edge();
     let w = window(now, cols, fit);
-    let title = Line::from(vec![
-        Span::styled(" lanes ", theme::HEADER),
-        Span::styled(
-            format!(
-                "{} .. {}, {} per column ",
-                fmt_time(w.start),
-                fmt_time(w.start + w.scale * cols as u32),
-                fmt_time(w.scale)
-            ),
-            theme::DIM,
-        ),
-    ]);
-    let block = Block::bordered()
-        .title(title)
-        .title_bottom(Line::from(Span::styled(
-            if session.steps.unnamed_waits {
-                // Waits tokio does not name.
-                format!(" {} ", theme::LANE_LEGEND.replace(" · |", " o other · |"))
-            } else {
-                format!(" {} ", theme::LANE_LEGEND)
-            },
-            theme::DIM,
-        )));
+    let block = block(session, &w, cols);
     let inner = block.inner(area);
     block.render(area, buf);
     let model = session.model();
@@ -135,12 +113,51 @@ pub fn render(app: &App, session: &Session, visible: &[u32], area: Rect, buf: &m
         &shown,
         |spec, step| session.holds_worker(spec, step),
     );
+    let y = worker_lanes(&cells.workers, &letter, inner, buf);
+    task_lanes(model, &shown, &cells.tasks, &letter, inner, y, buf);
+}
+
+/// The lanes' frame: the window of time in the title, the legend on the
+/// bottom edge.
+fn block(session: &Session, w: &Window, cols: usize) -> Block<'static> {
+    let title = Line::from(vec![
+        Span::styled(" lanes ", theme::HEADER),
+        Span::styled(
+            format!(
+                "{} .. {}, {} per column ",
+                fmt_time(w.start),
+                fmt_time(w.start + w.scale * cols as u32),
+                fmt_time(w.scale)
+            ),
+            theme::DIM,
+        ),
+    ]);
+    Block::bordered()
+        .title(title)
+        .title_bottom(Line::from(Span::styled(
+            if session.steps.unnamed_waits {
+                // Waits tokio does not name.
+                format!(" {} ", theme::LANE_LEGEND.replace(" · |", " o other · |"))
+            } else {
+                format!(" {} ", theme::LANE_LEGEND)
+            },
+            theme::DIM,
+        )))
+}
+
+/// Workers first, from the top of `inner`: which task each one ran, by the
+/// task's letter. Returns the row below them.
+fn worker_lanes(
+    workers: &[Vec<WorkerCell>],
+    letter: &dyn Fn(TaskIdx) -> char,
+    inner: Rect,
+    buf: &mut Buffer,
+) -> u16 {
     let mut y = inner.y;
     let bottom = inner.y + inner.height;
-    // Workers first: which task each one ran, by the task's letter.
-    for (n, row) in cells.workers.iter().enumerate() {
+    for (n, row) in workers.iter().enumerate() {
         if y >= bottom {
-            return;
+            break;
         }
         buf.set_stringn(
             inner.x,
@@ -166,7 +183,22 @@ pub fn render(app: &App, session: &Session, visible: &[u32], area: Rect, buf: &m
         }
         y += 1;
     }
-    for (&idx, row) in shown.iter().zip(&cells.tasks) {
+    y
+}
+
+/// The `shown` tasks' lanes, from row `y` of `inner` down: each task's
+/// state over time.
+fn task_lanes(
+    model: &Model,
+    shown: &[u32],
+    tasks: &[Vec<Cell>],
+    letter: &dyn Fn(TaskIdx) -> char,
+    inner: Rect,
+    mut y: u16,
+    buf: &mut Buffer,
+) {
+    let bottom = inner.y + inner.height;
+    for (&idx, row) in shown.iter().zip(tasks) {
         if y >= bottom {
             break;
         }

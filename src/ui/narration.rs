@@ -201,16 +201,6 @@ fn event(session: &Session, e: &crate::probe::Event) -> String {
     let task = model.task(e.task);
     let kind = task.map_or(Kind::Task, |t| t.kind);
     let step = session.action(task.map_or(0, |t| t.spec), e.step);
-    let label = |with_note: bool| {
-        session
-            .step_of(e.task)
-            .map(|(a, note)| match (note, with_note) {
-                (Some(n), true) => format!("{} ({n})", session.scenario.label(a)),
-                _ => session.scenario.label(a).to_string(),
-            })
-            .unwrap_or_default()
-    };
-    let s = &session.scenario;
     match &e.change {
         Change::Spawned {
             parent: Some(p), ..
@@ -226,139 +216,184 @@ fn event(session: &Session, e: &crate::probe::Event) -> String {
         Change::Running { worker } if *worker == ON_CPU => {
             format!("the OS put {who} on a CPU")
         }
-        Change::Running { worker } => match label(true) {
+        Change::Running { worker } => match step_label(session, e.task) {
             // Your own code has no steps to name.
             l if l.is_empty() => format!("worker {worker} polls {who}"),
             l => format!("worker {worker} polls {who}: {l}"),
         },
-        Change::Waiting { wait, due } => match (wait, step) {
-            (Wait::Timer, _) => format!(
-                "{who} set a timer: waiting until {}",
-                due.map_or("it fires".into(), fmt_time)
+        Change::Waiting { wait, due } => waits(session, e.task, &who, *wait, *due, step),
+        Change::Ready { by, late, waited } => woken(session, task, &who, *by, *late, *waited, step),
+        Change::Done { outcome, .. } => done(session, e.task, &who, kind, outcome),
+    }
+}
+
+/// The task's step, with its note if it has one ("" for your own code,
+/// which has no steps).
+fn step_label(session: &Session, task: TaskIdx) -> String {
+    session
+        .step_of(task)
+        .map(|(a, note)| match note {
+            Some(n) => format!("{} ({n})", session.scenario.label(a)),
+            None => session.scenario.label(a).to_string(),
+        })
+        .unwrap_or_default()
+}
+
+/// The sentence for a task that starts waiting for `wait` (due at `due`),
+/// at `step`.
+fn waits(
+    session: &Session,
+    task: TaskIdx,
+    who: &str,
+    wait: Wait,
+    due: Option<Duration>,
+    step: Option<&Action>,
+) -> String {
+    let name = |t: u32| name_of(session.model(), t);
+    let s = &session.scenario;
+    match (wait, step) {
+        (Wait::Timer, _) => format!(
+            "{who} set a timer: waiting until {}",
+            due.map_or("it fires".into(), fmt_time)
+        ),
+        (Wait::Io, _) if due.is_none() => {
+            format!("{who} is connecting to the server (waiting on io)")
+        }
+        (Wait::Io, _) => format!(
+            "{who} sent its request: the reply is due at {}",
+            due.map_or("?".into(), fmt_time)
+        ),
+        (Wait::Channel, Some(Action::Send(c))) => format!(
+            "{who} waits to send on {}: the channel is full",
+            s.channels[*c].name
+        ),
+        (Wait::Channel, Some(Action::Recv(c))) => format!(
+            "{who} waits for a message on {}: the channel is empty",
+            s.channels[*c].name
+        ),
+        (Wait::Lock, Some(Action::Lock(m))) => {
+            let holder = session.resources().holders.get(*m).copied().flatten();
+            format!(
+                "{who} waits for the lock on {}{}",
+                s.mutexes[*m],
+                holder.map_or(String::new(), |h| format!(": {} holds it", name(h)))
+            )
+        }
+        (Wait::Join, Some(Action::Join(t))) => {
+            format!("{who} waits for {} to finish", s.tasks[*t].name)
+        }
+        (Wait::Blocking, Some(Action::SpawnBlocking(_))) => {
+            format!("{who} handed its work to tokio's blocking pool and waits")
+        }
+        (Wait::Blocking, _) => format!("{who} handed its work to an OS thread and waits"),
+        (Wait::Process, _) => format!("{who} started a child process and waits for it"),
+        (Wait::Yield, _) => format!("{who} yielded: back in the queue, after the others"),
+        (Wait::Other, _) => format!(
+            "{who} returned Pending on something tokio does not name (a JoinHandle, a \
+             channel's recv, a Notify, a socket): its wake will tell"
+        ),
+        (w, _) => match step_label(session, task) {
+            l if l.is_empty() => format!("{who} returned Pending: waiting on {}", w.as_str()),
+            l => format!("{who} returned Pending: waiting on {} for {l}", w.as_str()),
+        },
+    }
+}
+
+/// The sentence for a task woken by `by` (`late` past due, after waiting
+/// for `waited`), at `step`.
+fn woken(
+    session: &Session,
+    task: Option<&TaskView>,
+    who: &str,
+    by: WakeBy,
+    late: Option<Duration>,
+    waited: Option<Wait>,
+    step: Option<&Action>,
+) -> String {
+    let model = session.model();
+    let name = |t: u32| name_of(model, t);
+    let s = &session.scenario;
+    // On the real clock time goes on while the scheduler is paused.
+    let why = match s.runtime.clock {
+        crate::scenario::Clock::Real => "the worker was busy, or the run paused",
+        crate::scenario::Clock::Virtual => "the worker was busy",
+    };
+    let late = late.map_or(String::new(), |l| {
+        format!(", {} late: {why} when it was due", fmt_time(l))
+    });
+    match (by, step) {
+        (WakeBy::Os, _) => {
+            format!("the OS took the CPU from {who}: runnable, waiting for a CPU")
+        }
+        (WakeBy::Task(t), Some(Action::Lock(m))) => {
+            format!("{} unlocked {}: {who} is ready", name(t), s.mutexes[*m])
+        }
+        (WakeBy::Task(t), Some(Action::Recv(c))) => format!(
+            "{} sent on {}: {who} is ready",
+            name(t),
+            s.channels[*c].name
+        ),
+        (WakeBy::Task(t), Some(Action::Send(c))) => format!(
+            "{} took a message from {}: {who} can send",
+            name(t),
+            s.channels[*c].name
+        ),
+        (WakeBy::Task(t), Some(Action::Join(_))) => match model.task(t).and_then(|t| t.outcome()) {
+            Some(Outcome::Panicked(m)) => format!(
+                "{} panicked ({m}): {} join returns Err(JoinError), and {who} goes on",
+                name(t),
+                possessive(who)
             ),
-            (Wait::Io, _) if due.is_none() => {
-                format!("{who} is connecting to the server (waiting on io)")
-            }
-            (Wait::Io, _) => format!(
-                "{who} sent its request: the reply is due at {}",
-                due.map_or("?".into(), fmt_time)
-            ),
-            (Wait::Channel, Some(Action::Send(c))) => format!(
-                "{who} waits to send on {}: the channel is full",
-                s.channels[*c].name
-            ),
-            (Wait::Channel, Some(Action::Recv(c))) => format!(
-                "{who} waits for a message on {}: the channel is empty",
-                s.channels[*c].name
-            ),
-            (Wait::Lock, Some(Action::Lock(m))) => {
-                let holder = session.resources().holders.get(*m).copied().flatten();
+            _ => format!("{} finished: {who} is ready", name(t)),
+        },
+        (WakeBy::Task(t), _) if matches!(waited, Some(Wait::Join | Wait::Blocking)) => {
+            format!("{} finished: {} join is ready", name(t), possessive(who))
+        }
+        (WakeBy::Task(t), _) if waited == Some(Wait::Channel) => {
+            format!("{} sent on a channel: {who} is ready", name(t))
+        }
+        (WakeBy::Task(t), _) => format!("{} woke {who}: ready", name(t)),
+        (WakeBy::Timer, _) => format!("{} timer fired: ready{late}", possessive(who)),
+        (WakeBy::Io, _) if waited.is_some() => {
+            format!("the I/O driver woke {who}: its socket is ready")
+        }
+        (WakeBy::Io, _) if task.is_some_and(|t| t.due().is_none()) => {
+            format!(
+                "{} connection is up: ready to send its request",
+                possessive(who)
+            )
+        }
+        (WakeBy::Io, _) => format!("{} reply came in: ready{late}", possessive(who)),
+        (WakeBy::Runtime, Some(Action::Yield | Action::Cpu { .. })) => {
+            format!("{who} is ready again after yielding")
+        }
+        (WakeBy::Runtime, Some(Action::Thread(_) | Action::SpawnBlocking(_))) => {
+            format!("{} thread is done: ready", possessive(who))
+        }
+        (WakeBy::Runtime, Some(Action::Process(_))) => {
+            format!("{} child process exited: ready", possessive(who))
+        }
+        (WakeBy::Runtime, _) => format!("{who} woken by the runtime: ready"),
+    }
+}
+
+/// The sentence for a task (or OS row, `kind`) that ended with `outcome`.
+fn done(session: &Session, task: TaskIdx, who: &str, kind: Kind, outcome: &Outcome) -> String {
+    match outcome {
+        Outcome::Ok if kind.is_os() => format!("{who} is done"),
+        Outcome::Ok => format!("{who} finished"),
+        Outcome::Panicked(m) => {
+            let joiners = joiners(session, task);
+            if joiners.is_empty() {
+                format!("{who} panicked: {m} (the other tasks go on)")
+            } else {
                 format!(
-                    "{who} waits for the lock on {}{}",
-                    s.mutexes[*m],
-                    holder.map_or(String::new(), |h| format!(": {} holds it", name(h)))
+                    "{who} panicked: {m}. {}'s join gets a JoinError; the other tasks go on",
+                    joiners.join(", ")
                 )
             }
-            (Wait::Join, Some(Action::Join(t))) => {
-                format!("{who} waits for {} to finish", s.tasks[*t].name)
-            }
-            (Wait::Blocking, Some(Action::SpawnBlocking(_))) => {
-                format!("{who} handed its work to tokio's blocking pool and waits")
-            }
-            (Wait::Blocking, _) => format!("{who} handed its work to an OS thread and waits"),
-            (Wait::Process, _) => format!("{who} started a child process and waits for it"),
-            (Wait::Yield, _) => format!("{who} yielded: back in the queue, after the others"),
-            (Wait::Other, _) => format!(
-                "{who} returned Pending on something tokio does not name (a JoinHandle, a \
-                 channel's recv, a Notify, a socket): its wake will tell"
-            ),
-            (w, _) => match label(true) {
-                l if l.is_empty() => format!("{who} returned Pending: waiting on {}", w.as_str()),
-                l => format!("{who} returned Pending: waiting on {} for {l}", w.as_str()),
-            },
-        },
-        Change::Ready { by, late, waited } => {
-            // On the real clock time goes on while the scheduler is paused.
-            let why = match s.runtime.clock {
-                crate::scenario::Clock::Real => "the worker was busy, or the run paused",
-                crate::scenario::Clock::Virtual => "the worker was busy",
-            };
-            let late = late.map_or(String::new(), |l| {
-                format!(", {} late: {why} when it was due", fmt_time(l))
-            });
-            match (by, step) {
-                (WakeBy::Os, _) => {
-                    format!("the OS took the CPU from {who}: runnable, waiting for a CPU")
-                }
-                (WakeBy::Task(t), Some(Action::Lock(m))) => {
-                    format!("{} unlocked {}: {who} is ready", name(*t), s.mutexes[*m])
-                }
-                (WakeBy::Task(t), Some(Action::Recv(c))) => format!(
-                    "{} sent on {}: {who} is ready",
-                    name(*t),
-                    s.channels[*c].name
-                ),
-                (WakeBy::Task(t), Some(Action::Send(c))) => format!(
-                    "{} took a message from {}: {who} can send",
-                    name(*t),
-                    s.channels[*c].name
-                ),
-                (WakeBy::Task(t), Some(Action::Join(_))) => {
-                    match model.task(*t).and_then(|t| t.outcome()) {
-                        Some(Outcome::Panicked(m)) => format!(
-                            "{} panicked ({m}): {} join returns Err(JoinError), and {who} goes on",
-                            name(*t),
-                            possessive(&who)
-                        ),
-                        _ => format!("{} finished: {who} is ready", name(*t)),
-                    }
-                }
-                (WakeBy::Task(t), _) if matches!(waited, Some(Wait::Join | Wait::Blocking)) => {
-                    format!("{} finished: {} join is ready", name(*t), possessive(&who))
-                }
-                (WakeBy::Task(t), _) if *waited == Some(Wait::Channel) => {
-                    format!("{} sent on a channel: {who} is ready", name(*t))
-                }
-                (WakeBy::Task(t), _) => format!("{} woke {who}: ready", name(*t)),
-                (WakeBy::Timer, _) => format!("{} timer fired: ready{late}", possessive(&who)),
-                (WakeBy::Io, _) if waited.is_some() => {
-                    format!("the I/O driver woke {who}: its socket is ready")
-                }
-                (WakeBy::Io, _) if task.is_some_and(|t| t.due().is_none()) => {
-                    format!(
-                        "{} connection is up: ready to send its request",
-                        possessive(&who)
-                    )
-                }
-                (WakeBy::Io, _) => format!("{} reply came in: ready{late}", possessive(&who)),
-                (WakeBy::Runtime, Some(Action::Yield | Action::Cpu { .. })) => {
-                    format!("{who} is ready again after yielding")
-                }
-                (WakeBy::Runtime, Some(Action::Thread(_) | Action::SpawnBlocking(_))) => {
-                    format!("{} thread is done: ready", possessive(&who))
-                }
-                (WakeBy::Runtime, Some(Action::Process(_))) => {
-                    format!("{} child process exited: ready", possessive(&who))
-                }
-                (WakeBy::Runtime, _) => format!("{who} woken by the runtime: ready"),
-            }
         }
-        Change::Done { outcome, .. } => match outcome {
-            Outcome::Ok if kind.is_os() => format!("{who} is done"),
-            Outcome::Ok => format!("{who} finished"),
-            Outcome::Panicked(m) => {
-                let joiners = joiners(session, e.task);
-                if joiners.is_empty() {
-                    format!("{who} panicked: {m} (the other tasks go on)")
-                } else {
-                    format!(
-                        "{who} panicked: {m}. {}'s join gets a JoinError; the other tasks go on",
-                        joiners.join(", ")
-                    )
-                }
-            }
-            Outcome::Cancelled => format!("{who} was cancelled"),
-        },
+        Outcome::Cancelled => format!("{who} was cancelled"),
     }
 }
 

@@ -9,7 +9,7 @@ use ratatui::widgets::{Block, Cell, Row, Table, Widget};
 use super::status::{fmt_count, fmt_time};
 use super::theme;
 use crate::app::{App, Session, state_name};
-use crate::model::State;
+use crate::model::{State, TaskView};
 use crate::text;
 
 pub fn render(app: &App, session: &Session, visible: &[u32], area: Rect, buf: &mut Buffer) {
@@ -24,7 +24,6 @@ pub fn render(app: &App, session: &Session, visible: &[u32], area: Rect, buf: &m
     let rows_fit = area.height.saturating_sub(3) as usize;
     // Keep the selection in view; draw only the rows that fit.
     let first = app.selected.saturating_sub(rows_fit.saturating_sub(1));
-    let now = session.now();
     let holding = session.holding();
     let rows = visible
         .iter()
@@ -32,65 +31,8 @@ pub fn render(app: &App, session: &Session, visible: &[u32], area: Rect, buf: &m
         .skip(first)
         .take(rows_fit)
         .map(|(row, &idx)| {
-            let t = &model.tasks[idx as usize];
             let holds = holding.iter().any(|h| h.1 == idx);
-            let (symbol, style) = theme::state(&t.state, holds);
-            let mut state = state_name(&t.state);
-            if holds && let State::Running { worker } = t.state {
-                state = format!("HOLDING worker {worker}");
-            }
-            if t.kind.is_os() && t.state == State::Ready {
-                state = "runnable: no CPU".into();
-            }
-            if let (Some(late), State::Waiting(w)) = (t.overdue(session.now()), &t.state) {
-                state = format!("{} overdue {}", w.as_str(), fmt_time(late));
-            }
-            let (step, note) = session
-                .step_of(idx)
-                .map(|(a, n)| {
-                    let label = session.scenario.label(a).to_string();
-                    (
-                        text::visible(&label).into_owned(),
-                        text::visible(n.unwrap_or("")).into_owned(),
-                    )
-                })
-                .unwrap_or_default();
-            // From the events up to the moment shown: they grow live.
-            let mut f = t.figures(now);
-            // A thread or process that ended: the OS's exact figures.
-            if let Some(os) = t.stats.as_ref().and_then(|s| s.os) {
-                f.busy = os.cpu;
-                f.scheduled = os.runqueue;
-            }
-            let r = Row::new(vec![
-                Cell::from(Span::styled(
-                    format!("{symbol} {}", text::visible(&t.name)),
-                    style,
-                )),
-                Cell::from(if t.kind.is_os() && t.id == 0 {
-                    "-".to_string()
-                } else {
-                    t.id.to_string()
-                }),
-                Cell::from(Span::styled(state, style)),
-                Cell::from(Line::from(vec![
-                    Span::raw(step),
-                    Span::styled(format!(" {note}"), theme::DIM),
-                ])),
-                Cell::from(if t.kind.is_os() {
-                    "-".into()
-                } else {
-                    fmt_count(f.polls)
-                }),
-                Cell::from(fmt_time(f.busy)),
-                Cell::from(fmt_time(f.scheduled)),
-                Cell::from(fmt_time(f.idle)),
-                Cell::from(if t.kind.is_os() {
-                    "-".into()
-                } else {
-                    fmt_count(t.slow_polls)
-                }),
-            ]);
+            let r = task_row(session, idx, holds);
             if first + row == app.selected {
                 r.style(theme::SELECTED)
             } else {
@@ -105,7 +47,87 @@ pub fn render(app: &App, session: &Session, visible: &[u32], area: Rect, buf: &m
         "task", "id", "state", "step", "polls", "busy", "sched", "idle", "slow",
     ])
     .style(theme::HEADER);
-    let widths = if code {
+    Table::new(rows, widths(code, wide))
+        .column_spacing(1)
+        .header(header)
+        .block(block)
+        .style(Style::new())
+        .render(area, buf);
+}
+
+/// Task `idx`'s row (`holds`: it holds its worker).
+fn task_row(session: &Session, idx: u32, holds: bool) -> Row<'static> {
+    let t = &session.model().tasks[idx as usize];
+    let (symbol, style) = theme::state(&t.state, holds);
+    let state = state_text(session, t, holds);
+    let (step, note) = session
+        .step_of(idx)
+        .map(|(a, n)| {
+            let label = session.scenario.label(a).to_string();
+            (
+                text::visible(&label).into_owned(),
+                text::visible(n.unwrap_or("")).into_owned(),
+            )
+        })
+        .unwrap_or_default();
+    // From the events up to the moment shown: they grow live.
+    let mut f = t.figures(session.now());
+    // A thread or process that ended: the OS's exact figures.
+    if let Some(os) = t.stats.as_ref().and_then(|s| s.os) {
+        f.busy = os.cpu;
+        f.scheduled = os.runqueue;
+    }
+    Row::new(vec![
+        Cell::from(Span::styled(
+            format!("{symbol} {}", text::visible(&t.name)),
+            style,
+        )),
+        Cell::from(if t.kind.is_os() && t.id == 0 {
+            "-".to_string()
+        } else {
+            t.id.to_string()
+        }),
+        Cell::from(Span::styled(state, style)),
+        Cell::from(Line::from(vec![
+            Span::raw(step),
+            Span::styled(format!(" {note}"), theme::DIM),
+        ])),
+        Cell::from(if t.kind.is_os() {
+            "-".into()
+        } else {
+            fmt_count(f.polls)
+        }),
+        Cell::from(fmt_time(f.busy)),
+        Cell::from(fmt_time(f.scheduled)),
+        Cell::from(fmt_time(f.idle)),
+        Cell::from(if t.kind.is_os() {
+            "-".into()
+        } else {
+            fmt_count(t.slow_polls)
+        }),
+    ])
+}
+
+/// The state column: the state's name, or what matters more about it now
+/// (a held worker, an OS row with no CPU, an overdue timer or reply).
+fn state_text(session: &Session, t: &TaskView, holds: bool) -> String {
+    let mut state = state_name(&t.state);
+    if holds && let State::Running { worker } = t.state {
+        state = format!("HOLDING worker {worker}");
+    }
+    if t.kind.is_os() && t.state == State::Ready {
+        state = "runnable: no CPU".into();
+    }
+    if let (Some(late), State::Waiting(w)) = (t.overdue(session.now()), &t.state) {
+        state = format!("{} overdue {}", w.as_str(), fmt_time(late));
+    }
+    state
+}
+
+/// The columns' widths: your own code's table (no steps), or a lesson's,
+/// `wide` or narrow.
+fn widths(code: bool, wide: bool) -> Vec<Constraint> {
+    if code {
         let (id, idle, slow) = if wide { (5, 8, 4) } else { (0, 0, 0) };
         vec![
             Constraint::Length(if wide { 16 } else { 14 }),
@@ -142,11 +164,5 @@ pub fn render(app: &App, session: &Session, visible: &[u32], area: Rect, buf: &m
             Constraint::Length(0),
             Constraint::Length(0),
         ]
-    };
-    Table::new(rows, widths)
-        .column_spacing(1)
-        .header(header)
-        .block(block)
-        .style(Style::new())
-        .render(area, buf);
+    }
 }
