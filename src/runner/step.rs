@@ -11,7 +11,7 @@ use std::time::Duration;
 use tokio::sync::OwnedMutexGuard;
 
 use super::Shared;
-use crate::probe::{Kind, OsRow, Outcome, TaskProbe, Wait};
+use crate::probe::{Kind, OsRow, Outcome, TaskIdx, TaskProbe, Wait};
 use crate::runtime::os::{self, OsWatch, Schedstat};
 use crate::runtime::work::{burn_cpu, burn_cpu_until, charge_virtual, sleep_until_stopped};
 use crate::scenario::{Action, Clock};
@@ -85,6 +85,20 @@ impl OsSide {
     }
 }
 
+/// One task going through its steps: what its steps share.
+struct TaskRun {
+    shared: Arc<Shared>,
+    spec: usize,
+    name: Arc<str>,
+    probe: Option<Arc<TaskProbe>>,
+    me: Option<TaskIdx>,
+    virtual_clock: bool,
+    /// The mutexes it holds.
+    held: Vec<(usize, OwnedMutexGuard<()>)>,
+    /// Threads, jobs and processes it started, for their names.
+    started: u32,
+}
+
 pub(crate) async fn run_task(
     shared: Arc<Shared>,
     spec: usize,
@@ -97,24 +111,213 @@ pub(crate) async fn run_task(
     };
     let scenario = shared.scenario.clone();
     let steps = &scenario.tasks[spec].steps;
-    let virtual_clock = scenario.runtime.clock == Clock::Virtual;
-    let me = probe.as_ref().map(|p| p.idx());
-    let mut held: Vec<(usize, OwnedMutexGuard<()>)> = Vec::new();
+    let mut task = TaskRun {
+        virtual_clock: scenario.runtime.clock == Clock::Virtual,
+        me: probe.as_ref().map(|p| p.idx()),
+        shared,
+        spec,
+        name,
+        probe,
+        held: Vec::new(),
+        started: 0,
+    };
     let mut frames: Vec<Frame> = Vec::new();
     let mut pc = 0;
-    // Threads, jobs and processes this task started, for their names.
-    let mut started = 0u32;
-    let mut os_side = |kind: Kind, id: u64, pc: usize| {
-        started += 1;
-        let row = match (&shared.recorder, me) {
-            (Some(recorder), Some(me)) => {
-                let label = if started == 1 {
-                    format!("{name}/{}", kind.as_str())
+    loop {
+        pc = past_finished_repeats(&mut frames, pc);
+        if task.shared.stopping.load(Ordering::Relaxed) {
+            // Wait here for the cancel, which needs this worker back.
+            std::future::pending::<()>().await;
+        }
+        let Some(step) = steps.get(pc) else { break };
+        // A repeat is not a step of its own: its body's steps are.
+        if let Some(p) = &task.probe
+            && !matches!(step.action, Action::Repeat { .. })
+        {
+            p.begin_step(pc as u32);
+        }
+        task.shared.progress.fetch_add(1, Ordering::Relaxed);
+        match &step.action {
+            Action::Repeat { times, len } => frames.push(Frame {
+                start: pc + 1,
+                end: pc + 1 + len,
+                left: *times,
+            }),
+            action => task.step(action, pc).await,
+        }
+        pc += 1;
+    }
+}
+
+/// At the end of a repeat's body, back to its start while passes are
+/// left, else past it (several bodies may end together).
+fn past_finished_repeats(frames: &mut Vec<Frame>, mut pc: usize) -> usize {
+    while let Some(f) = frames.last_mut()
+        && pc == f.end
+    {
+        f.left -= 1;
+        if f.left > 0 {
+            pc = f.start;
+        } else {
+            frames.pop();
+        }
+    }
+    pc
+}
+
+impl TaskRun {
+    /// Runs one step (not a repeat), at index `pc`.
+    async fn step(&mut self, action: &Action, pc: usize) {
+        let shared = self.shared.clone();
+        match action {
+            Action::Repeat { .. } => {}
+            Action::Sleep(d) => {
+                self.wait(Wait::Timer, Some(*d));
+                Box::pin(shared.sleep(*d)).await;
+            }
+            Action::Io(d) => self.io(*d).await,
+            Action::Cpu { work, yield_every } => self.cpu(*work, *yield_every).await,
+            Action::Block(d) => {
+                if self.virtual_clock {
+                    self.charge(*d);
                 } else {
-                    format!("{name}/{}-{started}", kind.as_str())
+                    sleep_until_stopped(shared.wall(*d), &shared.stopping);
+                }
+            }
+            Action::Yield => {
+                self.wait(Wait::Yield, None);
+                tokio::task::yield_now().await;
+            }
+            Action::SpawnBlocking(d) => {
+                self.wait(Wait::Blocking, None);
+                let side = self.os_side(Kind::Blocking, 0, pc);
+                Box::pin(blocking_step(shared.wall(*d), side)).await;
+            }
+            Action::Thread(d) => {
+                self.wait(Wait::Blocking, None);
+                let side = |_| self.os_side(Kind::Thread, 0, pc);
+                Box::pin(thread_step(&shared, shared.wall(*d), side)).await;
+            }
+            Action::Process(d) => {
+                self.wait(Wait::Process, None);
+                // Boxed: a big future, and every task would carry its size.
+                let side = |pid| self.os_side(Kind::Process, pid, pc);
+                Box::pin(process_step(&shared, shared.wall(*d), side)).await;
+            }
+            Action::Spawn(other) => shared.spawn_copies(*other, self.me),
+            Action::Join(_) | Action::Send(_) | Action::Recv(_) | Action::Lock(_) => {
+                self.sync_step(action).await;
+            }
+            Action::Unlock(m) => self.held.retain(|(h, _)| h != m),
+            Action::Fail(message) => panic!("{message}"),
+        }
+    }
+
+    /// Tells the probe what the task is about to await, lasting `lasts`.
+    fn wait(&self, wait: Wait, lasts: Option<Duration>) {
+        if let Some(p) = &self.probe {
+            p.set_wait(wait, lasts.map(|d| p.now() + d));
+        }
+    }
+
+    /// Virtual clock: the thread is "busy" for `d` by moving the clock, and
+    /// the probe is told, since it times the rest of the poll from that. On
+    /// screen the poll is held for `d / speed` of wall time too.
+    fn charge(&self, d: Duration) {
+        let start = self.shared.now();
+        charge_virtual(d);
+        if let Some(p) = &self.probe {
+            p.charged(d);
+        }
+        if let Some(c) = &self.shared.control {
+            c.charge(start, d);
+        }
+    }
+
+    /// An `io` step: connecting first, when nothing is due yet; the remote
+    /// side's clock starts when the request is sent.
+    async fn io(&self, d: Duration) {
+        let shared = &self.shared;
+        self.wait(Wait::Io, None);
+        let sent = |queued: Duration| {
+            let queued = queued.mul_f64(shared.scale);
+            self.wait(Wait::Io, Some(d.saturating_sub(queued)));
+        };
+        // Boxed: a big future, and every task would carry its size.
+        if let Err(e) = Box::pin(shared.io.request(shared.wall(d), sent)).await {
+            panic!("io step failed: {e}");
+        }
+    }
+
+    /// A `cpu` step: `work` of CPU in one go, or in chunks of `yield_every`
+    /// with a yield between them.
+    async fn cpu(&self, work: Duration, yield_every: Option<Duration>) {
+        let chunk = yield_every.unwrap_or(work);
+        let mut left = work;
+        loop {
+            let now = left.min(chunk);
+            if self.virtual_clock {
+                self.charge(now);
+            } else {
+                burn_cpu_until(self.shared.wall(now), &self.shared.stopping);
+            }
+            left -= now;
+            if left.is_zero() {
+                break;
+            }
+            self.wait(Wait::Yield, None);
+            tokio::task::yield_now().await;
+        }
+    }
+
+    /// A step that waits on another task, a channel or a mutex: counted as
+    /// parked meanwhile, for deadlock detection.
+    async fn sync_step(&mut self, action: &Action) {
+        let shared = self.shared.clone();
+        match action {
+            Action::Join(other) => {
+                self.wait(Wait::Join, None);
+                let _parked = SyncWait::new(&shared);
+                let mut counts = shared.specs[*other].subscribe();
+                let _ =
+                    Box::pin(counts.wait_for(|c| c.spawned > 0 && c.finished >= c.spawned)).await;
+            }
+            Action::Send(ch) => {
+                self.wait(Wait::Channel, None);
+                let _parked = SyncWait::new(&shared);
+                let _ = Box::pin(shared.channels[*ch].0.send(())).await;
+            }
+            Action::Recv(ch) => {
+                self.wait(Wait::Channel, None);
+                let _parked = SyncWait::new(&shared);
+                let mut rx = Box::pin(shared.channels[*ch].1.lock()).await;
+                let _ = Box::pin(rx.recv()).await;
+            }
+            Action::Lock(m) => {
+                self.wait(Wait::Lock, None);
+                let _parked = SyncWait::new(&shared);
+                let guard = Box::pin(shared.mutexes[*m].clone().lock_owned()).await;
+                self.held.push((*m, guard));
+            }
+            _ => {}
+        }
+    }
+
+    /// The row of the thread, blocking job or process (`kind`, OS id `id`)
+    /// this task starts at step `pc`.
+    fn os_side(&mut self, kind: Kind, id: u64, pc: usize) -> OsSide {
+        self.started += 1;
+        let shared = &self.shared;
+        let row = match (&shared.recorder, self.me) {
+            (Some(recorder), Some(me)) => {
+                let label = if self.started == 1 {
+                    format!("{}/{}", self.name, kind.as_str())
+                } else {
+                    format!("{}/{}-{}", self.name, kind.as_str(), self.started)
                 };
                 let idx = shared.next_task.fetch_add(1, Ordering::Relaxed);
-                Some(recorder.os_row(idx, label.into(), id, spec as u32, pc as u32, me, kind))
+                let spec = self.spec as u32;
+                Some(recorder.os_row(idx, label.into(), id, spec, pc as u32, me, kind))
             }
             _ => None,
         };
@@ -124,147 +327,6 @@ pub(crate) async fn run_task(
             cpus: shared.scenario.runtime.cpus,
             scale: shared.scale,
         }
-    };
-    let wait = |wait: Wait, lasts: Option<Duration>| {
-        if let Some(p) = &probe {
-            p.set_wait(wait, lasts.map(|d| p.now() + d));
-        }
-    };
-    // Virtual clock: the thread is "busy" for `d` by moving the clock, and
-    // the probe is told, since it times the rest of the poll from that. On
-    // screen the poll is held for `d / speed` of wall time too.
-    let charge = |d: Duration| {
-        let start = shared.now();
-        charge_virtual(d);
-        if let Some(p) = &probe {
-            p.charged(d);
-        }
-        if let Some(c) = &shared.control {
-            c.charge(start, d);
-        }
-    };
-    loop {
-        while let Some(f) = frames.last_mut()
-            && pc == f.end
-        {
-            f.left -= 1;
-            if f.left > 0 {
-                pc = f.start;
-            } else {
-                frames.pop();
-            }
-        }
-        if shared.stopping.load(Ordering::Relaxed) {
-            // Wait here for the cancel, which needs this worker back.
-            std::future::pending::<()>().await;
-        }
-        let Some(step) = steps.get(pc) else { break };
-        // A repeat is not a step of its own: its body's steps are.
-        if let Some(p) = &probe
-            && !matches!(step.action, Action::Repeat { .. })
-        {
-            p.begin_step(pc as u32);
-        }
-        shared.progress.fetch_add(1, Ordering::Relaxed);
-        match &step.action {
-            Action::Repeat { times, len } => {
-                frames.push(Frame {
-                    start: pc + 1,
-                    end: pc + 1 + len,
-                    left: *times,
-                });
-            }
-            Action::Sleep(d) => {
-                wait(Wait::Timer, Some(*d));
-                Box::pin(shared.sleep(*d)).await;
-            }
-            Action::Io(d) => {
-                // Connecting first: nothing is due yet. The remote side's
-                // clock starts when the request is sent.
-                wait(Wait::Io, None);
-                let sent = |queued: Duration| {
-                    let queued = queued.mul_f64(shared.scale);
-                    wait(Wait::Io, Some(d.saturating_sub(queued)));
-                };
-                // Boxed: a big future, and every task would carry its size.
-                if let Err(e) = Box::pin(shared.io.request(shared.wall(*d), sent)).await {
-                    panic!("io step failed: {e}");
-                }
-            }
-            Action::Cpu { work, yield_every } => {
-                let chunk = yield_every.unwrap_or(*work);
-                let mut left = *work;
-                loop {
-                    let now = left.min(chunk);
-                    if virtual_clock {
-                        charge(now);
-                    } else {
-                        burn_cpu_until(shared.wall(now), &shared.stopping);
-                    }
-                    left -= now;
-                    if left.is_zero() {
-                        break;
-                    }
-                    wait(Wait::Yield, None);
-                    tokio::task::yield_now().await;
-                }
-            }
-            Action::Block(d) => {
-                if virtual_clock {
-                    charge(*d);
-                } else {
-                    sleep_until_stopped(shared.wall(*d), &shared.stopping);
-                }
-            }
-            Action::Yield => {
-                wait(Wait::Yield, None);
-                tokio::task::yield_now().await;
-            }
-            Action::SpawnBlocking(d) => {
-                wait(Wait::Blocking, None);
-                let side = os_side(Kind::Blocking, 0, pc);
-                Box::pin(blocking_step(shared.wall(*d), side)).await;
-            }
-            Action::Thread(d) => {
-                wait(Wait::Blocking, None);
-                let side = |_| os_side(Kind::Thread, 0, pc);
-                Box::pin(thread_step(&shared, shared.wall(*d), side)).await;
-            }
-            Action::Process(d) => {
-                wait(Wait::Process, None);
-                // Boxed: a big future, and every task would carry its size.
-                let side = |pid| os_side(Kind::Process, pid, pc);
-                Box::pin(process_step(&shared, shared.wall(*d), side)).await;
-            }
-            Action::Spawn(other) => shared.spawn_copies(*other, me),
-            Action::Join(other) => {
-                wait(Wait::Join, None);
-                let _parked = SyncWait::new(&shared);
-                let mut counts = shared.specs[*other].subscribe();
-                let _ =
-                    Box::pin(counts.wait_for(|c| c.spawned > 0 && c.finished >= c.spawned)).await;
-            }
-            Action::Send(ch) => {
-                wait(Wait::Channel, None);
-                let _parked = SyncWait::new(&shared);
-                let _ = Box::pin(shared.channels[*ch].0.send(())).await;
-            }
-            Action::Recv(ch) => {
-                wait(Wait::Channel, None);
-                let _parked = SyncWait::new(&shared);
-                let mut rx = Box::pin(shared.channels[*ch].1.lock()).await;
-                let _ = Box::pin(rx.recv()).await;
-            }
-            Action::Lock(m) => {
-                wait(Wait::Lock, None);
-                let _parked = SyncWait::new(&shared);
-                let guard = Box::pin(shared.mutexes[*m].clone().lock_owned()).await;
-                held.push((*m, guard));
-            }
-            Action::Unlock(m) => held.retain(|(h, _)| h != m),
-            Action::Fail(message) => panic!("{message}"),
-        }
-        pc += 1;
     }
 }
 

@@ -727,11 +727,13 @@ fn your_own_codes_blocking_call_holds_its_worker_at_the_examples_pace() {
     let program = common::example("blocking_the_loop");
     let mut term = Terminal::start_program(&program, &[]);
     // Its pace (Watch::pace) is the twin lesson's: 300 ms held take 10 s.
-    let text = term.wait_for("the blocker holding its worker", |t| {
+    // Waited for whole: a frame is read as it arrives, a line at a time.
+    let text = term.wait_for("the blocker holding its worker, at 0.03x", |t| {
         t.contains("HOLDING worker 0")
+            && t.contains("blocker holds worker 0")
+            && t.contains("speed 0.03x")
     });
     assert!(text.contains("speed 0.03x"), "{text}");
-    assert!(text.contains("blocker holds worker 0"), "{text}");
     term.press("q");
     assert!(term.ended().success());
 }
