@@ -148,7 +148,7 @@ impl App {
                 Context::Replay
             }
             Mode::Run if self.session.as_ref().is_some_and(|s| !s.steps.restartable) => {
-                Context::Code
+                Context::Program
             }
             Mode::Run => Context::Run,
         }

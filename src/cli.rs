@@ -141,7 +141,7 @@ pub enum Switch {
 
 /// A moment of a run, in ms: a finite number, no later than a log may go.
 fn parse_at_ms(s: &str) -> Result<f64, String> {
-    const LATEST: f64 = crate::export::jsonl::MAX_LOG_MS;
+    const LATEST: f64 = crate::recording::MAX_LOG_MS;
     match s.parse::<f64>() {
         Ok(v) if (0.0..=LATEST).contains(&v) => Ok(v),
         _ => Err(format!(

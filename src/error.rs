@@ -1,6 +1,6 @@
 //! The one place errors become a message and an exit code.
 
-use crate::export::jsonl::LogError;
+use crate::recording::LogError;
 use crate::scenario::ScenarioError;
 
 /// Exit code for invalid input: a scenario, a file, an argument.

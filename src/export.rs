@@ -1,6 +1,5 @@
 //! Files a run writes, each written whole or not at all.
 
-pub mod jsonl;
 pub mod svg;
 pub mod timeline;
 pub mod trace;
@@ -12,8 +11,8 @@ use std::sync::Arc;
 
 use crate::model::{Model, RunInfo};
 use crate::probe::Event;
+use crate::recording::LineWriter;
 use crate::scenario::Scenario;
-use jsonl::LineWriter;
 use timeline::Timeline;
 
 /// A file a run writes, opened before the run starts. A regular file (or

@@ -32,7 +32,7 @@ impl Finished {
         let mut s = Summary::first_rows(&self.model, rows);
         if self.model.tasks.is_empty() {
             // Probe off: no events, only the runner's own clock.
-            s.wall_ms = crate::summary::ms(self.end.elapsed);
+            s.wall_ms = crate::format::ms(self.end.elapsed);
         }
         s
     }
@@ -87,14 +87,14 @@ pub fn run_until(
 pub fn record(
     scenario: Arc<Scenario>,
     options: RunOptions,
-) -> Result<crate::export::jsonl::Log, Error> {
+) -> Result<crate::recording::Log, Error> {
     let info = run_info(&scenario);
     let run = feed::start(&Target::Scenario(scenario), options)
         .map_err(|e| Error::Failed(e.to_string()))?;
     let mut events = Vec::new();
     let (dropped, _) = take_to_the_end(&run, None, &mut Feed::default(), |e| events.push(e));
     let end = run.wait().map_err(|e| Error::Failed(e.to_string()))?;
-    Ok(crate::export::jsonl::Log {
+    Ok(crate::recording::Log {
         info,
         events,
         dropped,

@@ -85,7 +85,7 @@ pub enum Context {
     Run,
     /// The run screen of your own code (`taskscope::watch`): a run's keys,
     /// but it runs once and has no lessons beside it.
-    Code,
+    Program,
     /// The run screen of a recorded run (`taskscope replay`).
     Replay,
     /// The task detail or help popup.
@@ -369,7 +369,7 @@ pub const BINDINGS: &[Binding] = &[
 /// Whether `b` works in `context`.
 fn applies(b: &Binding, context: Context) -> bool {
     match context {
-        Context::Code => {
+        Context::Program => {
             b.contexts.contains(&Context::Run)
                 && !matches!(
                     b.action,

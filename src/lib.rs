@@ -1,38 +1,101 @@
 //! taskscope: watch a tokio scheduler at work.
 //!
-//! Data flows one way: a [`scenario`] (TOML) is run by the [`runner`] on a
-//! tokio runtime of its own; the [`probe`] turns every poll and wake into
-//! events; the [`model`] folds events into what the outputs show: the
-//! headless [`summary`], JSON lines ([`export`]), and the dashboard
-//! ([`app`] state, [`ui`] drawing, [`tui`] terminal).
+//! Run your own async Rust under [`watch`] and see every task's state as
+//! it changes (ready, running, waiting on a timer, I/O, a channel or a
+//! lock, done), which worker runs what and who woke whom, live in the
+//! terminal, with pause, one poll at a time, and scrubbing back:
+//!
+//! ```no_run
+//! use std::time::Duration;
+//!
+//! fn main() -> std::process::ExitCode {
+//!     taskscope::watch(async {
+//!         let eggs = tokio::task::Builder::new()
+//!             .name("eggs")
+//!             .spawn(tokio::time::sleep(Duration::from_millis(300)))
+//!             .unwrap();
+//!         let toast = tokio::task::Builder::new()
+//!             .name("toast")
+//!             .spawn(async {
+//!                 // Hands-on work: the task keeps its worker for 20 ms.
+//!                 taskscope::lesson::cpu(Duration::from_millis(20));
+//!                 tokio::time::sleep(Duration::from_millis(200)).await;
+//!             })
+//!             .unwrap();
+//!         let _ = tokio::join!(eggs, toast);
+//!     })
+//! }
+//! ```
+//!
+//! Your crate needs tokio's instrumentation, as tokio-console does:
+//! `--cfg tokio_unstable` in its `.cargo/config.toml` and tokio's
+//! `tracing` feature (the README says how). [`Watch`] picks the runtime
+//! (`current_thread` or `multi_thread`, the real or the virtual clock);
+//! [`lesson`] gives your code the lessons' hands-on work, blocking calls,
+//! I/O and child processes, shown exactly as a lesson's steps are.
+//!
+//! The rest of the crate is the `taskscope` program itself (README, "How
+//! the code is laid out"): it is public for its own tests and tools, and
+//! hidden here.
 
-pub mod app;
-pub mod cli;
-pub mod command;
-pub mod compare;
-pub mod console;
-pub mod error;
-pub mod event;
-pub mod export;
-pub mod feed;
-pub mod format;
-pub mod headless;
-pub mod keys;
 pub mod lesson;
-pub mod model;
-pub mod probe;
-pub mod process;
-pub mod program;
-pub mod runner;
-pub mod runtime;
-pub mod scenario;
-pub mod speed;
-pub mod summary;
-pub mod target;
-pub mod text;
-pub mod tui;
-pub mod ui;
+#[doc(hidden)]
 pub mod watch;
 
-pub use error::Error;
 pub use watch::{Watch, watch};
+
+#[doc(hidden)]
+pub mod app;
+#[doc(hidden)]
+pub mod cli;
+#[doc(hidden)]
+pub mod command;
+#[doc(hidden)]
+pub mod compare;
+#[doc(hidden)]
+pub mod console;
+#[doc(hidden)]
+pub mod error;
+#[doc(hidden)]
+pub mod event;
+#[doc(hidden)]
+pub mod export;
+#[doc(hidden)]
+pub mod feed;
+#[doc(hidden)]
+pub mod format;
+#[doc(hidden)]
+pub mod headless;
+#[doc(hidden)]
+pub mod keys;
+#[doc(hidden)]
+pub mod model;
+#[doc(hidden)]
+pub mod probe;
+#[doc(hidden)]
+pub mod process;
+#[doc(hidden)]
+pub mod program;
+#[doc(hidden)]
+pub mod recording;
+#[doc(hidden)]
+pub mod runner;
+#[doc(hidden)]
+pub mod runtime;
+#[doc(hidden)]
+pub mod scenario;
+#[doc(hidden)]
+pub mod speed;
+#[doc(hidden)]
+pub mod summary;
+#[doc(hidden)]
+pub mod target;
+#[doc(hidden)]
+pub mod text;
+#[doc(hidden)]
+pub mod tui;
+#[doc(hidden)]
+pub mod ui;
+
+#[doc(hidden)]
+pub use error::Error;

@@ -13,7 +13,7 @@ pub mod resources;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::probe::event::{NO_TIME, from_opt_nanos, nanos, opt_nanos};
+use crate::event::{NO_TIME, from_opt_nanos, nanos, opt_nanos};
 use crate::probe::{Change, Event, Kind, ON_CPU, Outcome, TaskIdx, TaskStats, Wait, WakeBy};
 
 pub use crate::event::{RunInfo, RuntimeFigures};

@@ -1,14 +1,14 @@
 //! The probe: turns scheduling into [`Event`]s without touching tokio's
 //! internals.
 //!
-//! Each task's future is wrapped in [`Probed`] ([`wrap`]), which records a
+//! Each task's future is wrapped in [`Probed`] (`wrap`), which records a
 //! poll's start and end and hands the inner future a waker of its own, so
 //! every wake-up is seen with who caused it. A task's figures (polls, busy,
 //! scheduled, idle) are counted as tokio-metrics' `TaskMonitor` counts
-//! them, from the same clock reads ([`times`]). A task's state changes with
-//! compare-and-swap ([`state`]), so a wake from another thread and the end
+//! them, from the same clock reads (`times`). A task's state changes with
+//! compare-and-swap (`state`), so a wake from another thread and the end
 //! of its poll never record the same change twice. Threads, jobs and
-//! processes are rows of their own ([`os_row`]).
+//! processes are rows of their own (`os_row`).
 //! The step interpreter tells the probe what the task is about to wait for
 //! ([`TaskProbe::set_wait`]); the probe records what really happened.
 //!

@@ -1,5 +1,5 @@
 //! Driver 1, a scenario: spawns the scenario's tasks (named and probed)
-//! on the instrumented runtime, each running its steps ([`step`]), and
+//! on the instrumented runtime, each running its steps (`step`), and
 //! watches for the end of the run: every task done, a deadlock, or a stop.
 //! What happened inside goes to the [`Recorder`] as events.
 

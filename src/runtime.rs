@@ -4,9 +4,9 @@
 //! It owns the tokio runtime and everything around it: the builder with
 //! tokio's hooks ([`build`]), the run's own thread, its end and the stop
 //! message ([`run`]), pause, step and pacing ([`control`]), the loopback
-//! server of `io` work ([`io`]), the OS's view of threads and processes
+//! server of `io` work (`io`), the OS's view of threads and processes
 //! ([`os`]), CPU work that holds a thread ([`work`]), the live figures
-//! ([`sampler`]), and the instrumentation of code taskscope did not write
+//! (`sampler`), and the instrumentation of code taskscope did not write
 //! ([`hooks`]). A driver says what to spawn and how its tasks are seen;
 //! it builds no runtime of its own.
 

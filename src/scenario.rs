@@ -1,6 +1,6 @@
 //! Scenarios: the lessons taskscope runs, as checked data.
 //!
-//! A scenario file (TOML) is parsed and validated by [`validate`]; what comes
+//! A scenario file (TOML) is parsed and validated by `validate`; what comes
 //! out is a [`Scenario`] the runner can execute without further checks: every
 //! name resolved to an index, every limit enforced, every duration parsed.
 
@@ -22,7 +22,6 @@ pub const MAX_REPEAT_DEPTH: usize = 4;
 pub const MAX_STEP_DURATION: Duration = Duration::from_secs(3600);
 /// Most worker threads of a multi_thread runtime.
 pub const MAX_WORKERS: usize = 64;
-pub use crate::speed::RANGE as SPEEDS;
 /// Largest scenario file accepted (reading stops there).
 pub const MAX_FILE_BYTES: usize = 4 << 20;
 /// Most steps one run may take: every copy, every pass of every repeat.
@@ -47,7 +46,7 @@ pub struct Scenario {
     pub name: String,
     pub description: String,
     /// What to watch for on the run screen (one line).
-    pub watch: String,
+    pub watch_for: String,
     /// The pace the lesson opens at on screen, if it says.
     pub speed: Option<f64>,
     pub runtime: RuntimeSpec,
@@ -208,7 +207,7 @@ pub struct StepLabel<'a> {
 impl fmt::Display for StepLabel<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let s = self.scenario;
-        let d = |d: &Duration| format_duration(*d);
+        let d = |d: &Duration| crate::format::exact(*d);
         match self.action {
             Action::Sleep(t) => write!(f, "sleep {}", d(t)),
             Action::Io(t) => write!(f, "io {}", d(t)),
@@ -260,7 +259,7 @@ impl Scenario {
         Scenario {
             name: name.to_string(),
             description: String::new(),
-            watch: String::new(),
+            watch_for: String::new(),
             speed: None,
             runtime: RuntimeSpec {
                 flavor: Flavor::CurrentThread,
@@ -305,8 +304,6 @@ impl Scenario {
         Ok(s)
     }
 }
-
-pub use crate::format::exact as format_duration;
 
 /// Parses `300ms`, `2s`, `1.5s`, `20us`, `10ns`, `1m`.
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
@@ -382,7 +379,7 @@ mod tests {
     #[test]
     fn durations_format_back_exactly() {
         for text in ["300ms", "2s", "20us", "7ns", "1500ms"] {
-            assert_eq!(format_duration(parse_duration(text).unwrap()), text);
+            assert_eq!(crate::format::exact(parse_duration(text).unwrap()), text);
         }
     }
 }

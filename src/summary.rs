@@ -117,7 +117,7 @@ pub struct Waits {
 }
 
 pub use crate::format::ms;
-use crate::format::ms_cell as fmt_ms;
+use crate::format::ms_cell;
 
 impl Summary {
     pub fn from_model(model: &Model) -> Summary {
@@ -217,7 +217,7 @@ impl Summary {
         let _ = writeln!(
             out,
             "finished in {} ms of scenario time, {} task switches, {} tasks",
-            fmt_ms(self.wall_ms),
+            ms_cell(self.wall_ms),
             self.switches,
             self.tasks.len() + self.left_out
         );
@@ -226,7 +226,7 @@ impl Summary {
                 out,
                 "workers (tokio-metrics): {} polls, busy {} ms of wall time, {} steals, {} parks",
                 m.polls,
-                fmt_ms(m.busy_wall_ms),
+                ms_cell(m.busy_wall_ms),
                 m.steals,
                 m.parks
             );
@@ -261,19 +261,19 @@ impl Summary {
             waits.sort_by(|a, b| b.0.total_cmp(&a.0));
             let mut waited: Vec<String> = waits
                 .iter()
-                .map(|(v, k)| format!("{k} {}ms", fmt_ms(*v)))
+                .map(|(v, k)| format!("{k} {}ms", ms_cell(*v)))
                 .collect();
             if t.late_wakes > 0 {
-                waited.push(format!("(woken up to {} ms late)", fmt_ms(t.max_late_ms)));
+                waited.push(format!("(woken up to {} ms late)", ms_cell(t.max_late_ms)));
             }
             let row = format!(
                 "{} {:>9} {:>9} {:>6} {:>9} {:>9} {:>6}  {:<10} {}",
                 text::cell(&t.name, 16),
-                t.done_ms.map_or("-".into(), fmt_ms),
-                fmt_ms(t.busy_ms),
+                t.done_ms.map_or("-".into(), ms_cell),
+                ms_cell(t.busy_ms),
                 t.polls,
-                fmt_ms(t.scheduled_ms),
-                fmt_ms(t.first_poll_delay_ms),
+                ms_cell(t.scheduled_ms),
+                ms_cell(t.first_poll_delay_ms),
                 t.slow_polls,
                 text::visible(&t.outcome),
                 waited.join(", ")

@@ -7,8 +7,8 @@ pub mod lanes;
 pub mod narration;
 mod picker;
 mod runtime;
+pub mod screenshot;
 mod status;
-pub mod svg;
 mod tasks;
 pub mod theme;
 
@@ -110,7 +110,7 @@ fn run_screen(app: &App, area: Rect, buf: &mut Buffer) {
     let Some(session) = &app.session else {
         return;
     };
-    let watch = !session.scenario.watch.is_empty();
+    let watch = !session.scenario.watch_for.is_empty();
     let [title, lesson, watch_area, narration, body, footer] = Layout::vertical([
         Constraint::Length(1),
         Constraint::Length(u16::from(!session.scenario.description.is_empty())),

@@ -6,7 +6,7 @@
 //! itself: its runtime hooks (spawn, the start and end of every poll, the
 //! end of a task), where pause and step hold a poll too, and its own
 //! tracing instrumentation (`tokio_unstable` with tokio's `tracing`
-//! feature), read by [`Scope`]: the spans of tasks and resources, wakes,
+//! feature), read by its tracing layer: the spans of tasks and resources, wakes,
 //! and the poll of every tokio resource (a sleep, a lock, a channel's
 //! permit). The events are the ones scenarios make: every screen, export
 //! and replay reads them the same way.

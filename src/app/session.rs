@@ -144,7 +144,7 @@ impl Session {
     }
 
     /// A recorded run, shown from its start.
-    pub fn replay(scenario: Arc<Scenario>, mut log: crate::export::jsonl::Log) -> Session {
+    pub fn replay(scenario: Arc<Scenario>, mut log: crate::recording::Log) -> Session {
         let mut history = History::new(log.info.clone(), history::REPLAY_LIMIT);
         for e in std::mem::take(&mut log.events) {
             history.push(e);
@@ -157,7 +157,7 @@ impl Session {
     pub fn replay_history(
         scenario: Arc<Scenario>,
         history: History,
-        log: crate::export::jsonl::Log,
+        log: crate::recording::Log,
     ) -> Session {
         let note = log.incomplete_note();
         let source = Source::Replay {

@@ -10,7 +10,7 @@ use crate::app::App;
 use crate::scenario::{Scenario, bundled};
 
 pub(super) fn replay(path: &Path, as_json: bool, headless: bool) -> Result<u8, Error> {
-    use crate::export::jsonl::{self, LogError, MAX_LOG_BYTES};
+    use crate::recording::{self, LogError, MAX_LOG_BYTES};
     let origin = path.display().to_string();
     let file = std::fs::File::open(path)
         .map_err(|e| Error::Input(format!("{origin}: cannot read: {e}")))?;
@@ -33,7 +33,7 @@ pub(super) fn replay(path: &Path, as_json: bool, headless: bool) -> Result<u8, E
     if as_json || headless || !interactive() {
         // Folded as it is read: nothing of the recording is kept.
         let mut model: Option<crate::model::Model> = None;
-        let log = jsonl::read_into(&origin, reader, &mut |info, e| {
+        let log = recording::read_into(&origin, reader, &mut |info, e| {
             model
                 .get_or_insert_with(|| crate::model::Model::new(info.clone()))
                 .apply(&e)
@@ -50,7 +50,7 @@ pub(super) fn replay(path: &Path, as_json: bool, headless: bool) -> Result<u8, E
     }
     // Read straight into the dashboard's packed history.
     let mut history: Option<crate::model::history::History> = None;
-    let log = jsonl::read_into(&origin, reader, &mut |info, e| {
+    let log = recording::read_into(&origin, reader, &mut |info, e| {
         history
             .get_or_insert_with(|| {
                 crate::model::history::History::new(

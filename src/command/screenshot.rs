@@ -36,7 +36,7 @@ pub(super) fn screenshot(
     terminal
         .draw(|f| f.render_widget(&app, f.area()))
         .map_err(|e| Error::Failed(e.to_string()))?;
-    let picture = crate::ui::svg::from_buffer(terminal.backend().buffer());
+    let picture = crate::ui::screenshot::from_buffer(terminal.backend().buffer());
     file.writer()
         .write_all(picture.as_bytes())
         .map_err(|e| file.context(e))

@@ -6,6 +6,7 @@ use std::fmt::Write as _;
 use std::time::Duration;
 
 use super::timeline::{Span, TaskLine, Timeline};
+use crate::format::rounded;
 use crate::model::RunInfo;
 use crate::probe::{TaskIdx, Wait};
 use crate::scenario::Scenario;
@@ -49,19 +50,6 @@ fn tick_step(total: Duration) -> Duration {
             }
         }
         power *= 10;
-    }
-}
-
-fn fmt(d: Duration) -> String {
-    let ms = d.as_secs_f64() * 1000.0;
-    if d.is_zero() {
-        "0".into()
-    } else if ms >= 1000.0 {
-        format!("{}s", (ms / 1000.0 * 100.0).round() / 100.0)
-    } else if ms >= 1.0 {
-        format!("{}ms", (ms * 10.0).round() / 10.0)
-    } else {
-        format!("{}us", (ms * 1000.0).round())
     }
 }
 
@@ -116,7 +104,7 @@ fn heading(s: &mut String, timeline: &Timeline, info: &RunInfo, height: f64) {
         info.workers,
         if info.workers == 1 { "" } else { "s" },
         info.clock,
-        fmt(timeline.end)
+        rounded(timeline.end)
     );
     let _ = writeln!(
         s,
@@ -197,7 +185,7 @@ impl Picture {
                 self.s,
                 r##"<line x1="{x:.1}" y1="{axis_y:.1}" x2="{x:.1}" y2="{grid_bottom:.1}" stroke="#dddddd"/><text x="{x:.1}" y="{:.1}" text-anchor="middle" fill="#555555">{}</text>"##,
                 axis_y - 4.0,
-                fmt(t)
+                rounded(t)
             );
             t += step;
         }
@@ -224,7 +212,7 @@ impl Picture {
                 *from,
                 *to,
                 "#7287fd",
-                &format!("{name} {}..{}", fmt(*from), fmt(*to)),
+                &format!("{name} {}..{}", rounded(*from), rounded(*to)),
             );
         }
     }
@@ -259,7 +247,7 @@ impl Picture {
                 iv.start,
                 iv.end,
                 color,
-                &format!("{what} {}..{}", fmt(iv.start), fmt(iv.end)),
+                &format!("{what} {}..{}", rounded(iv.start), rounded(iv.end)),
             );
         }
         self.notes(task, scenario, y);

@@ -5,10 +5,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::probe::event::nanos as ns;
+use crate::event::nanos as ns;
 use crate::probe::{Change, Event, Kind, Outcome, TaskIdx, TaskStats, Wait, WakeBy};
 
-use crate::probe::event::{NO_TIME as NONE, from_opt_nanos, opt_nanos};
+use crate::event::{NO_TIME as NONE, from_opt_nanos, opt_nanos};
 
 /// A packed transition.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

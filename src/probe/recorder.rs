@@ -342,7 +342,7 @@ impl Recorder {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::probe::event::Kind;
+    use crate::event::Kind;
 
     #[test]
     fn every_transition_comes_out_as_it_went_in() {

@@ -1,5 +1,5 @@
 //! Code taskscope did not write (your own program's), seen through tokio's
-//! runtime hooks ([`watcher`]) and its tracing instrumentation
+//! runtime hooks (`watcher`) and its tracing instrumentation
 //! ([`layer`]), turned into taskscope's events. This module holds what the
 //! two share: where this thread is in a poll.
 //!

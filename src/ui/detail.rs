@@ -5,9 +5,9 @@ use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Clear, Widget};
 
-use super::status::fmt_time;
 use super::theme;
 use crate::app::{App, Session, state_name};
+use crate::format;
 use crate::model::{Model, TaskView};
 use crate::probe::{Change, TaskIdx};
 use crate::text;
@@ -50,13 +50,13 @@ fn about(session: &Session, idx: TaskIdx, t: &TaskView) -> Vec<Line<'static>> {
         )),
         Line::from(format!(
             "spawned at {}{}, first polled {}, done {}",
-            fmt_time(t.spawned_at()),
+            format::time(t.spawned_at()),
             t.parent
                 .and_then(|p| model.task(p))
                 .map(|p| format!(" by {}", text::visible(&p.name)))
                 .unwrap_or_default(),
-            t.first_poll_at().map_or("-".into(), fmt_time),
-            t.done_at().map_or("-".into(), fmt_time)
+            t.first_poll_at().map_or("-".into(), format::time),
+            t.done_at().map_or("-".into(), format::time)
         )),
     ]
 }
@@ -68,27 +68,27 @@ fn figures(session: &Session, idx: TaskIdx, t: &TaskView, lines: &mut Vec<Line<'
     if t.kind.is_os() {
         lines.push(Line::from(format!(
             "seen every millisecond: on a CPU {}, runnable (waiting for a CPU) {}",
-            fmt_time(f.busy),
-            fmt_time(f.scheduled)
+            format::time(f.busy),
+            format::time(f.scheduled)
         )));
     } else {
         lines.push(Line::from(format!(
         "events: {} polls, busy {}, ready {} (first poll after {}), waiting {}, longest poll {}, {} late wake-ups (worst {})",
         f.polls,
-        fmt_time(f.busy),
-        fmt_time(f.scheduled),
-        fmt_time(t.first_poll_at().unwrap_or(session.now()).saturating_sub(t.spawned_at())),
-        fmt_time(f.idle),
-        fmt_time(t.max_poll()),
+        format::time(f.busy),
+        format::time(f.scheduled),
+        format::time(t.first_poll_at().unwrap_or(session.now()).saturating_sub(t.spawned_at())),
+        format::time(f.idle),
+        format::time(t.max_poll()),
         t.late_wakes,
-        fmt_time(t.max_late())
+        format::time(t.max_late())
     )));
     }
     if let Some(os) = t.stats.as_ref().and_then(|s| s.os) {
         lines.push(Line::from(format!(
             "the OS measured: {} on a CPU, {} runnable but waiting for a CPU, {} time slices",
-            fmt_time(os.cpu),
-            fmt_time(os.runqueue),
+            format::time(os.cpu),
+            format::time(os.runqueue),
             os.slices
         )));
     }
@@ -100,18 +100,18 @@ fn figures(session: &Session, idx: TaskIdx, t: &TaskView, lines: &mut Vec<Line<'
             s.tasks
                 .iter()
                 .find(|(i, _)| *i == idx)
-                .map(|(_, st)| (st.clone(), format!("sampled at {}", fmt_time(s.at))))
+                .map(|(_, st)| (st.clone(), format!("sampled at {}", format::time(s.at))))
         }),
     };
     if let Some((s, when)) = stats.filter(|_| !t.kind.is_os()) {
         lines.push(Line::from(format!(
             "counted as tokio-metrics counts ({when}; a poll counts when it ends, and scheduled time leaves out the first poll's wait): {} polls, busy {}, scheduled {}, idle {}, {} slow polls, first poll after {}",
             s.polls,
-            fmt_time(s.busy),
-            fmt_time(s.scheduled),
-            fmt_time(s.idle),
+            format::time(s.busy),
+            format::time(s.scheduled),
+            format::time(s.idle),
             s.slow_polls,
-            fmt_time(s.first_poll_delay)
+            format::time(s.first_poll_delay)
         )));
     }
 }
@@ -137,7 +137,7 @@ fn transitions(session: &Session, idx: TaskIdx, t: &TaskView) -> Vec<Line<'stati
                 .map(|s| text::visible(&session.scenario.label(&s.action).to_string()).into_owned())
                 .unwrap_or_default();
             Line::from(vec![
-                Span::styled(format!("{:>10}  ", fmt_time(e.t)), theme::DIM),
+                Span::styled(format!("{:>10}  ", format::time(e.t)), theme::DIM),
                 Span::raw(format!("{what:<34} ")),
                 Span::styled(step, theme::DIM),
             ])
@@ -165,7 +165,7 @@ fn transition(model: &Model, change: &Change) -> String {
                     .map_or("?".into(), |b| text::visible(&b.name).into_owned())
             });
             match late {
-                Some(l) => format!("ready (woken by {by}, {} late)", fmt_time(*l)),
+                Some(l) => format!("ready (woken by {by}, {} late)", format::time(*l)),
                 None => format!("ready (woken by {by})"),
             }
         }

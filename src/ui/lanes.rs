@@ -11,9 +11,9 @@ use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Widget};
 
-use super::status::fmt_time;
 use super::theme;
 use crate::app::{App, Session};
+use crate::format;
 use crate::model::Model;
 use crate::model::lanes::{self, Cell, Window, WorkerCell};
 use crate::probe::TaskIdx;
@@ -125,9 +125,9 @@ fn block(session: &Session, w: &Window, cols: usize) -> Block<'static> {
         Span::styled(
             format!(
                 "{} .. {}, {} per column ",
-                fmt_time(w.start),
-                fmt_time(w.start + w.scale * cols as u32),
-                fmt_time(w.scale)
+                format::time(w.start),
+                format::time(w.start + w.scale * cols as u32),
+                format::time(w.scale)
             ),
             theme::DIM,
         ),

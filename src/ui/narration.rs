@@ -4,10 +4,10 @@
 use std::time::Duration;
 
 use crate::app::Session;
+use crate::format;
 use crate::model::{Model, State, TaskView};
 use crate::probe::{Change, Kind, ON_CPU, Outcome, TaskIdx, Wait, WakeBy};
 use crate::scenario::Action;
-use crate::ui::status::fmt_time;
 
 /// "eggs'" or "toast's".
 fn possessive(name: &str) -> String {
@@ -81,11 +81,15 @@ fn sentence(session: &Session) -> String {
             .unwrap_or_default();
         let mut s = match label.as_str() {
             // Your own code has no steps to name.
-            "" => format!("{} holds worker {worker} ({})", name(task), fmt_time(held)),
+            "" => format!(
+                "{} holds worker {worker} ({})",
+                name(task),
+                format::time(held)
+            ),
             _ => format!(
                 "{}: {label} holds worker {worker} ({})",
                 name(task),
-                fmt_time(held)
+                format::time(held)
             ),
         };
         if let Some((other, since)) = model
@@ -99,7 +103,7 @@ fn sentence(session: &Session) -> String {
             s.push_str(&format!(
                 "; {} ready for {}",
                 name(other),
-                fmt_time(session.now().saturating_sub(since))
+                format::time(session.now().saturating_sub(since))
             ));
         }
         if let Some((late_task, late)) = model
@@ -116,7 +120,7 @@ fn sentence(session: &Session) -> String {
                     Some(State::Waiting(Wait::Io)) => "reply",
                     _ => "timer",
                 },
-                fmt_time(late)
+                format::time(late)
             ));
         }
         return s;
@@ -131,21 +135,21 @@ fn sentence(session: &Session) -> String {
             .map(|t| t.kind)
             .collect();
         return match &session.end_note {
-            Some(note) => format!("stopped at {}: {note}", fmt_time(wall)),
+            Some(note) => format!("stopped at {}: {note}", format::time(wall)),
             None if session.shows_replay() => format!(
                 "{} done at {}. r goes back to the start, ← steps back, q quits",
                 all(tasks, &os),
-                fmt_time(wall)
+                format::time(wall)
             ),
             None if !session.steps.restartable => format!(
                 "{} done at {}. ← scrubs back, q quits",
                 all(tasks, &os),
-                fmt_time(wall)
+                format::time(wall)
             ),
             None => format!(
                 "{} done at {}. r runs it again, ← scrubs back, ] the next lesson",
                 all(tasks, &os),
-                fmt_time(wall)
+                format::time(wall)
             ),
         };
     }
@@ -254,14 +258,14 @@ fn waits(
     match (wait, step) {
         (Wait::Timer, _) => format!(
             "{who} set a timer: waiting until {}",
-            due.map_or("it fires".into(), fmt_time)
+            due.map_or("it fires".into(), format::time)
         ),
         (Wait::Io, _) if due.is_none() => {
             format!("{who} is connecting to the server (waiting on io)")
         }
         (Wait::Io, _) => format!(
             "{who} sent its request: the reply is due at {}",
-            due.map_or("?".into(), fmt_time)
+            due.map_or("?".into(), format::time)
         ),
         (Wait::Channel, Some(Action::Send(c))) => format!(
             "{who} waits to send on {}: the channel is full",
@@ -319,7 +323,7 @@ fn woken(
         crate::scenario::Clock::Virtual => "the worker was busy",
     };
     let late = late.map_or(String::new(), |l| {
-        format!(", {} late: {why} when it was due", fmt_time(l))
+        format!(", {} late: {why} when it was due", format::time(l))
     });
     match (by, step) {
         (WakeBy::Os, _) => {
@@ -428,7 +432,7 @@ fn why_sentence(session: &Session, task: TaskIdx) -> String {
     };
     let now = session.now();
     let name = |i: u32| name_of(model, i);
-    let since = fmt_time(now.saturating_sub(t.since()));
+    let since = format::time(now.saturating_sub(t.since()));
     let s = &session.scenario;
     let step = session.action(t.spec, t.step);
     let body = match &t.state {
@@ -447,7 +451,7 @@ fn why_sentence(session: &Session, task: TaskIdx) -> String {
         }
         State::Ready => format!("ready for {since}: {}", behind(session, model)),
         State::Waiting(w) => waiting(session, task, t, *w, step, now, &since, &name, s),
-        State::Done(Outcome::Ok) => format!("done at {}", fmt_time(t.since())),
+        State::Done(Outcome::Ok) => format!("done at {}", format::time(t.since())),
         State::Done(Outcome::Panicked(m)) => format!("panicked: {m}"),
         State::Done(Outcome::Cancelled) => "cancelled".into(),
     };
@@ -460,7 +464,7 @@ fn behind(session: &Session, model: &Model) -> String {
         return format!(
             "{} holds worker {w} ({} so far)",
             name_of(model, holder),
-            fmt_time(held)
+            format::time(held)
         );
     }
     let busy: Vec<String> = model
@@ -494,13 +498,13 @@ fn waiting(
     let due = |what: &str| match t.due() {
         Some(d) if now > d + Duration::from_millis(1) => format!(
             "{what} was due at {}: {} overdue, the worker was busy then",
-            fmt_time(d),
-            fmt_time(now - d)
+            format::time(d),
+            format::time(now - d)
         ),
         Some(d) => format!(
             "{what} is due at {} ({} from now)",
-            fmt_time(d),
-            fmt_time(d.saturating_sub(now))
+            format::time(d),
+            format::time(d.saturating_sub(now))
         ),
         None => format!("waiting on {what}"),
     };

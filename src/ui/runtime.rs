@@ -7,9 +7,9 @@ use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Paragraph, Widget, Wrap};
 
-use super::status::fmt_time;
 use super::theme;
 use crate::app::Session;
+use crate::format;
 use crate::model::State;
 use crate::scenario::Clock;
 
@@ -144,7 +144,7 @@ pub fn render(session: &Session, area: Rect, buf: &mut Buffer) {
             crate::text::visible(&t.name).into_owned()
         });
         lines.push(Line::from(Span::styled(
-            format!("worker {w} HELD {} by {name}", fmt_time(held)),
+            format!("worker {w} HELD {} by {name}", format::time(held)),
             theme::ERROR,
         )));
     }
@@ -175,7 +175,7 @@ pub fn render(session: &Session, area: Rect, buf: &mut Buffer) {
         lines.push(Line::from(Span::styled(
             format!(
                 "tokio-metrics, the 250 ms before {} (wall time)",
-                fmt_time(s.at)
+                format::time(s.at)
             ),
             theme::DIM,
         )));

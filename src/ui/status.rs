@@ -40,14 +40,12 @@ pub fn lesson(session: &Session, lesson: Rect, watch: Rect, buf: &mut Buffer) {
     Line::from(vec![
         Span::styled(" watch for: ", theme::HEADER),
         Span::styled(
-            crate::text::one_line(&session.scenario.watch),
+            crate::text::one_line(&session.scenario.watch_for),
             theme::LESSON,
         ),
     ])
     .render(watch, buf);
 }
-
-pub use crate::format::time as fmt_time;
 
 /// A count in at most 4 characters for a narrow column: `9999`, `12k`,
 /// `123k`, `1.2M`, `12M`, `123M`, `1.2G` (rounded down: never more than
@@ -101,7 +99,7 @@ pub fn footer(app: &App, session: &Session, area: Rect, buf: &mut Buffer) {
     };
     let mut spans = vec![
         Span::styled(badge, style),
-        Span::raw(format!(" t = {} ", fmt_time(session.now()))),
+        Span::raw(format!(" t = {} ", crate::format::time(session.now()))),
         Span::styled(
             format!(
                 "· {} / {} transitions ",

@@ -6,9 +6,10 @@ use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Cell, Row, Table, Widget};
 
-use super::status::{fmt_count, fmt_time};
+use super::status::fmt_count;
 use super::theme;
 use crate::app::{App, Session, state_name};
+use crate::format;
 use crate::model::{State, TaskView};
 use crate::text;
 
@@ -42,12 +43,12 @@ pub fn render(app: &App, session: &Session, visible: &[u32], area: Rect, buf: &m
     // Narrow screens keep name, state and step; the figures need room.
     // Your own code has no steps: its state and figures take their room.
     let wide = area.width >= 100;
-    let code = !session.steps.labelled;
+    let unlabelled = !session.steps.labelled;
     let header = Row::new([
         "task", "id", "state", "step", "polls", "busy", "sched", "idle", "slow",
     ])
     .style(theme::HEADER);
-    Table::new(rows, widths(code, wide))
+    Table::new(rows, widths(unlabelled, wide))
         .column_spacing(1)
         .header(header)
         .block(block)
@@ -97,9 +98,9 @@ fn task_row(session: &Session, idx: u32, holds: bool) -> Row<'static> {
         } else {
             fmt_count(f.polls)
         }),
-        Cell::from(fmt_time(f.busy)),
-        Cell::from(fmt_time(f.scheduled)),
-        Cell::from(fmt_time(f.idle)),
+        Cell::from(format::time(f.busy)),
+        Cell::from(format::time(f.scheduled)),
+        Cell::from(format::time(f.idle)),
         Cell::from(if t.kind.is_os() {
             "-".into()
         } else {
@@ -119,15 +120,15 @@ fn state_text(session: &Session, t: &TaskView, holds: bool) -> String {
         state = "runnable: no CPU".into();
     }
     if let (Some(late), State::Waiting(w)) = (t.overdue(session.now()), &t.state) {
-        state = format!("{} overdue {}", w.as_str(), fmt_time(late));
+        state = format!("{} overdue {}", w.as_str(), format::time(late));
     }
     state
 }
 
 /// The columns' widths: your own code's table (no steps), or a lesson's,
 /// `wide` or narrow.
-fn widths(code: bool, wide: bool) -> Vec<Constraint> {
-    if code {
+fn widths(unlabelled: bool, wide: bool) -> Vec<Constraint> {
+    if unlabelled {
         let (id, idle, slow) = if wide { (5, 8, 4) } else { (0, 0, 0) };
         vec![
             Constraint::Length(if wide { 16 } else { 14 }),

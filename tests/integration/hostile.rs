@@ -201,7 +201,7 @@ fn dev_zero_is_refused_at_the_size_limit_not_read_until_memory_runs_out() {
     run(&["check", "/dev/zero"], dir.path()).invalid("/dev/zero:1:1: ", "larger");
     // A file past the size limit (sparse: it takes no room) is refused
     // before a byte of it is read.
-    let limit = taskscope::export::jsonl::MAX_LOG_BYTES;
+    let limit = taskscope::recording::MAX_LOG_BYTES;
     std::fs::File::create(dir.path().join("big.jsonl"))
         .unwrap()
         .set_len(limit + 1)
@@ -384,7 +384,7 @@ fn escape_sequences_from_a_file_reach_no_output_and_the_svg_parses() {
     assert!(ran.ok().contains("panic: burnt"));
     let scenario = Arc::new(common::inline(ESCAPES));
     let file = std::io::BufReader::new(std::fs::File::open(d.join("e.jsonl")).unwrap());
-    let log = taskscope::export::jsonl::read("e.jsonl", file).unwrap();
+    let log = taskscope::recording::read("e.jsonl", file).unwrap();
     let mut session = Some(Session::replay(scenario, log));
     let end = session.as_ref().unwrap().history.len();
     for pos in 0..=end {
@@ -431,7 +431,7 @@ fn a_replay_of_a_hundred_thousand_tasks_running_at_once_draws_in_time() {
         ));
     }
     text.push_str("{\"t_ms\":2,\"state\":\"end\"}\n");
-    let log = taskscope::export::jsonl::read("m.jsonl", text.as_bytes()).unwrap();
+    let log = taskscope::recording::read("m.jsonl", text.as_bytes()).unwrap();
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         let scenario = Arc::new(common::inline(
@@ -1302,14 +1302,11 @@ fn the_readme_names_every_limit() {
             s::MAX_PROCESSES
         ),
         format!("{} characters", thousands(s::MAX_TEXT as u64)),
-        format!(
-            "at most {} GiB,",
-            taskscope::export::jsonl::MAX_LOG_BYTES >> 30
-        ),
+        format!("at most {} GiB,", taskscope::recording::MAX_LOG_BYTES >> 30),
         format!(
             "{} events and {} tasks",
-            thousands(taskscope::export::jsonl::MAX_LOG_EVENTS as u64),
-            thousands(taskscope::export::jsonl::MAX_LOG_TASKS)
+            thousands(taskscope::recording::MAX_LOG_EVENTS as u64),
+            thousands(taskscope::recording::MAX_LOG_TASKS)
         ),
     ];
     for row in rows {

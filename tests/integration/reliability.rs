@@ -418,9 +418,9 @@ fn mutate_log(rng: &mut Rng, text: &[u8]) -> Vec<u8> {
 /// spawned before it, every worker within the header's count, times in
 /// order), and draws.
 fn check_replay(bytes: &[u8], draw: bool) {
-    use taskscope::export::jsonl;
+    use taskscope::recording;
     let result = std::panic::catch_unwind(|| {
-        let log = match jsonl::read("fuzz.jsonl", bytes) {
+        let log = match recording::read("fuzz.jsonl", bytes) {
             Ok(log) => log,
             Err(e) => {
                 let lines = bytes.split(|b| *b == b'\n').count().max(1);

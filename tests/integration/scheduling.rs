@@ -405,7 +405,7 @@ fn the_events_file_folds_back_into_the_same_summary() {
         let finished =
             taskscope::headless::run(scenario, common::options(), Some(outputs)).unwrap();
         let reader = std::io::BufReader::new(std::fs::File::open(&path).unwrap());
-        let log = taskscope::export::jsonl::read("events.jsonl", reader).unwrap();
+        let log = taskscope::recording::read("events.jsonl", reader).unwrap();
         let replayed = taskscope::summary::Summary::from_model(&log.model());
         assert_eq!(replayed, finished.summary(), "{name}");
     }

@@ -96,7 +96,7 @@ fn panels(buf: &Buffer) -> Vec<String> {
 fn check_frame(label: &str, app: &App, events: &[Event], k: usize) {
     let buf = &draw(app);
     let session = app.session.as_ref().unwrap();
-    let log = taskscope::export::jsonl::Log {
+    let log = taskscope::recording::Log {
         info: session.history.info().clone(),
         events: events[..k].to_vec(),
         dropped: 0,

@@ -16,7 +16,7 @@ fn session(name: &str) -> Session {
     let scenario = Arc::new(bundled::get(name).unwrap().unwrap());
     let path = format!("tests/fixtures/{name}.jsonl");
     let file = std::io::BufReader::new(std::fs::File::open(&path).unwrap());
-    let log = taskscope::export::jsonl::read(&path, file).unwrap();
+    let log = taskscope::recording::read(&path, file).unwrap();
     Session::replay(scenario, log)
 }
 

@@ -10,8 +10,8 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::thread::ThreadId;
 use std::time::Duration;
 
+use crate::event::nanos as ns;
 use crate::probe::CURRENT;
-use crate::probe::event::nanos as ns;
 
 /// Scenario time zero, on the clock the run uses.
 enum Start {

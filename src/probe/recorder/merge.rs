@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use super::ring::{Entry, NO_WAIT, OpenPoll, ThreadBuf, What};
 use super::{NONE, Recorder};
-use crate::probe::event::{Change, Event, TaskIdx, Wait, WakeBy, from_opt_nanos, nanos as ns};
+use crate::event::{Change, Event, TaskIdx, Wait, WakeBy, from_opt_nanos, nanos as ns};
 
 /// Real clock: how far behind the clock a drain stops handing over. A
 /// thread may read the clock and write what it read a moment later; what

@@ -15,7 +15,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use super::{NONE, Recorder};
-use crate::probe::event::{Event, TaskIdx};
+use crate::event::{Event, TaskIdx};
 
 /// A thread's first ring: most threads record little (a blocking job, a
 /// timer), so rings start small and double, up to the capacity, as their
@@ -52,7 +52,7 @@ pub(super) enum What {
 #[derive(Debug, Clone, Copy)]
 pub(super) struct Entry {
     pub(super) what: What,
-    /// A [`Wait`](crate::probe::event::Wait) as a number, or NO_WAIT.
+    /// A [`Wait`](crate::event::Wait) as a number, or NO_WAIT.
     pub(super) wait: u8,
     pub(super) worker: u16,
     pub(super) task: TaskIdx,

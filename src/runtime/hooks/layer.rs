@@ -1,5 +1,5 @@
 //! The tracing layer: tokio's task and resource spans, wakes and resource
-//! polls, handed to the [`Watcher`](super::Watcher) of the run.
+//! polls, handed to the `Watcher` of the run.
 
 use std::cell::Cell;
 use std::sync::Arc;

@@ -6,9 +6,7 @@
 use std::time::Duration;
 
 use super::{Checker, ReadTask};
-use crate::scenario::{
-    Action, MAX_POLLS, MAX_RUN_TIME, MAX_STEPS, MAX_TASKS, MAX_WORK, format_duration,
-};
+use crate::scenario::{Action, MAX_POLLS, MAX_RUN_TIME, MAX_STEPS, MAX_TASKS, MAX_WORK};
 
 /// One copy of a task: what its steps add up to.
 #[derive(Default)]
@@ -102,7 +100,7 @@ fn stretched(ns: u128, by: f64) -> u128 {
 /// A duration for a message: exact when small, rounded when huge.
 fn rough(ns: u128) -> String {
     match u64::try_from(ns) {
-        Ok(ns) if ns < 3_600_000_000_000 => format_duration(Duration::from_nanos(ns)),
+        Ok(ns) if ns < 3_600_000_000_000 => crate::format::exact(Duration::from_nanos(ns)),
         _ => format!("about {}h", ns / 3_600_000_000_000),
     }
 }
@@ -243,7 +241,7 @@ impl Checker<'_> {
                      and process steps, every copy and every pass of a repeat); the work limit is {} \
                      in one run",
                     rough(work),
-                    format_duration(MAX_WORK)
+                    crate::format::exact(MAX_WORK)
                 ),
             );
             return false;
@@ -275,7 +273,7 @@ impl Checker<'_> {
                      another, repeats multiplied out, then the tasks it spawns); the scenario time \
                      limit is {} in one run",
                     rough(time),
-                    format_duration(MAX_RUN_TIME)
+                    crate::format::exact(MAX_RUN_TIME)
                 ),
             );
         }

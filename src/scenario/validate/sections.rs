@@ -61,7 +61,7 @@ impl Checker<'_> {
         let mut scenario = Scenario {
             name,
             description: sections.description.trim().to_string(),
-            watch: sections
+            watch_for: sections
                 .watch
                 .split_whitespace()
                 .collect::<Vec<_>>()

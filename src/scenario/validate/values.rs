@@ -93,7 +93,7 @@ impl Checker<'_> {
             }
         };
         match found {
-            Some(v) if crate::scenario::SPEEDS.contains(&v) => Some(v),
+            Some(v) if crate::speed::RANGE.contains(&v) => Some(v),
             _ => {
                 self.at(
                     value.span(),

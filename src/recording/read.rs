@@ -579,7 +579,7 @@ impl<'a> Reader<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::export::jsonl::LineWriter;
+    use crate::recording::LineWriter;
 
     const HEADER: &str = r#"{"t_ms":0,"state":"run","format":1,"scenario":"x","runtime":{"flavor":"current_thread","workers":1,"clock":"virtual"}}"#;
 
