@@ -102,10 +102,7 @@ pub fn serve(addr: SocketAddr) -> Result<(SocketAddr, console_subscriber::Consol
             // The console's own tasks are not part of the scenario.
             let _quiet =
                 tracing::subscriber::set_default(tracing::subscriber::NoSubscriber::default());
-            let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-            else {
+            let Ok(runtime) = crate::runtime::build::service() else {
                 return;
             };
             runtime.block_on(async move {

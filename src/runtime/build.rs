@@ -137,3 +137,11 @@ pub fn build(
     });
     builder.build()
 }
+
+/// A plain runtime for a service thread of taskscope's own (tokio-console's
+/// server): not instrumented, not paced, never shown.
+pub fn service() -> std::io::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+}
