@@ -47,6 +47,10 @@ struct Reader {
     /// handed over from its own entry, or from the thread's slot while the
     /// poll runs, whichever comes first; once only.
     started: Vec<u32>,
+    /// The newest poll whose end entry was read: its thread may still show
+    /// it in its slot for a moment (pre-empted between writing the entry
+    /// and clearing the slot), and it must not be started again.
+    ended: Option<u32>,
     /// Side events taken from the thread, for its entries still to come.
     side: VecDeque<Event>,
 }
@@ -122,6 +126,7 @@ impl Reader {
                 }
             }
             What::PollWaiting | What::PollReady | What::PollSide => {
+                self.ended = Some(e.poll);
                 if !self.take_started(e.poll) {
                     out(start_event(e.task, e.worker, e.step, e.t));
                 }
@@ -229,7 +234,9 @@ impl Merge {
                     *horizon = (*horizon).min(o.start);
                 }
             }
-            let unseen = open.filter(|o| !self.readers[buf.id].started.contains(&o.poll));
+            let reader = &self.readers[buf.id];
+            let unseen =
+                open.filter(|o| !reader.started.contains(&o.poll) && reader.ended != Some(o.poll));
             if waiting > 0 || unseen.is_some() {
                 found.push(Found {
                     buf,
@@ -285,6 +292,7 @@ impl Merge {
         if let Some(o) = f.open
             && !open_ended
             && !reader.started.contains(&o.poll)
+            && reader.ended != Some(o.poll)
         {
             reader.started.push(o.poll);
             out(start_event(o.task, o.worker, o.step, o.start));
@@ -500,6 +508,28 @@ mod tests {
             steps(&out),
             [(1, "running"), (2, "running"), (2, "waiting")]
         );
+    }
+
+    /// A thread pre-empted between writing a poll's end entry and clearing
+    /// its slot still shows the poll there for a moment: once its end was
+    /// read, it is not started again.
+    #[test]
+    fn a_poll_whose_end_was_read_is_not_started_again_from_a_stale_slot() {
+        let r = Recorder::new(1024, false);
+        r.start_clock();
+        r.poll_start(0, 0);
+        let buf = r.threads.lock().unwrap()[0].clone();
+        let open = buf.open.read().expect("the poll is in its slot");
+        r.poll_end(0, |_| waiting());
+        let mut out = Vec::new();
+        r.drain(&mut out, Duration::ZERO);
+        // The slot as the pre-empted thread left it.
+        buf.open.show(open);
+        r.drain(&mut out, Duration::ZERO);
+        buf.open.close();
+        r.finish();
+        r.drain(&mut out, Duration::ZERO);
+        assert_eq!(order(&out), [(0, "running"), (0, "waiting")]);
     }
 
     #[test]
