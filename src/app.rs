@@ -347,7 +347,7 @@ impl App {
 pub fn state_name(state: &State) -> String {
     match state {
         State::Ready => "ready".into(),
-        State::Running { worker } if *worker == crate::probe::ON_CPU => "on a CPU".into(),
+        State::Running { worker } if crate::event::is_cpu(*worker) => "on a CPU".into(),
         State::Running { worker } => format!("running on worker {worker}"),
         State::Waiting(w) => format!("waiting ({})", w.as_str()),
         State::Done(o) => format!("done ({})", o.as_str()),

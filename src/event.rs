@@ -92,8 +92,32 @@ impl Change {
 }
 
 /// The `worker` of a thread or child process running: on a CPU, not on a
-/// tokio worker.
+/// tokio worker, which CPU not known (code taskscope did not write, seen
+/// only by sampling).
 pub const ON_CPU: u16 = u16::MAX;
+
+/// A thread or process on CPU `cpu`, known exactly, is `worker = CPU_ZERO +
+/// cpu` (tokio workers are numbered far below).
+const CPU_ZERO: u16 = 0xF000;
+
+/// The most CPUs a run's rows are told apart on.
+pub const MAX_CPUS: u16 = ON_CPU - CPU_ZERO;
+
+/// The `worker` of a thread or process running on CPU `cpu`.
+pub fn on_cpu(cpu: u16) -> u16 {
+    CPU_ZERO + cpu.min(MAX_CPUS - 1)
+}
+
+/// Whether a running `worker` is a CPU (a thread or process row), not a
+/// tokio worker.
+pub fn is_cpu(worker: u16) -> bool {
+    worker >= CPU_ZERO
+}
+
+/// The CPU a thread or process row runs on, when known exactly.
+pub fn cpu_of(worker: u16) -> Option<u16> {
+    (is_cpu(worker) && worker != ON_CPU).then(|| worker - CPU_ZERO)
+}
 
 /// What a row of the run is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

@@ -13,8 +13,9 @@ pub mod resources;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::event::is_cpu;
 use crate::event::{NO_TIME, from_opt_nanos, nanos, opt_nanos};
-use crate::probe::{Change, Event, Kind, ON_CPU, Outcome, TaskIdx, TaskStats, Wait, WakeBy};
+use crate::probe::{Change, Event, Kind, Outcome, TaskIdx, TaskStats, Wait, WakeBy};
 
 pub use crate::event::{RunInfo, RuntimeFigures};
 pub use crate::probe::SLOW_POLL;
@@ -333,7 +334,7 @@ impl Model {
             Change::Running { worker } => {
                 if new_poll {
                     task.poll_started(t);
-                    if *worker != ON_CPU {
+                    if !is_cpu(*worker) {
                         let w = worker_mut(&mut self.workers, *worker);
                         self.switches += u64::from(w.poll_started(e.task, e.t));
                     }
@@ -428,7 +429,7 @@ impl TaskView {
     #[inline]
     fn poll_ended(&mut self, worker: u16, t: u64, workers: &mut Vec<WorkerView>) {
         let poll = t.saturating_sub(self.poll_start);
-        if worker != ON_CPU {
+        if !is_cpu(worker) {
             let w = worker_mut(workers, worker);
             w.current = None;
             w.busy += time(poll);

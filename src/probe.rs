@@ -16,7 +16,7 @@
 //! that a consumer drains, in time order, while the run goes on.
 
 mod os_row;
-mod recorder;
+pub(crate) mod recorder;
 mod sample;
 mod state;
 mod times;
@@ -30,7 +30,9 @@ use std::cell::Cell;
 pub use event::{Change, Event, Kind, ON_CPU, OsStats, Outcome, TaskIdx, TaskStats, Wait, WakeBy};
 
 pub use os_row::OsRow;
+pub use recorder::Hold;
 pub(crate) use recorder::PollEnd;
+pub(crate) use recorder::clock::real_clock;
 pub use recorder::{DASHBOARD_CAPACITY, DEFAULT_CAPACITY, Drained, Recorder};
 pub use sample::{RuntimeSample, Sample};
 pub(crate) use state::{TaskState, WakeSource, Woken, classify_wake, lateness};

@@ -18,7 +18,7 @@ use crate::runtime::build::Hooks;
 use crate::runtime::control::Control;
 use crate::runtime::run::{Stop, start as start_run, stopped_note};
 use crate::runtime::sampler::start_sampler;
-use crate::runtime::{Ending, Run, RunEnd, RunError, RunOptions, io, os};
+use crate::runtime::{Ending, Run, RunEnd, RunError, RunOptions, io};
 use crate::scenario::{Clock, MAX_PROCESSES, MAX_THREADS, Scenario};
 use crate::speed::Speed;
 
@@ -111,8 +111,6 @@ pub(crate) struct Shared {
     start: tokio::time::Instant,
     /// Real clock: scenario time per wall time (1 = real time).
     scale: f64,
-    /// Watches threads, blocking jobs and child processes (when probed).
-    os: Option<Arc<os::OsWatch>>,
     /// Live figures are sampled (the dashboard).
     sampled: bool,
     /// Every task's probe, for the sampler.
@@ -163,8 +161,6 @@ impl Shared {
             start,
             scale: recorder.time_scale(),
             sampled: options.sample_every.is_some(),
-            os: (options.probe && scenario.tasks.iter().any(|t| t.leaves_runtime()))
-                .then(os::OsWatch::start),
             probes: Mutex::new(Vec::new()),
             scenario,
         }
@@ -309,9 +305,6 @@ async fn main(
     }
     let (ending, stalled) = wait_for_the_end(&shared, &recorder, &stop).await;
     shared.io.close();
-    if let Some(w) = &shared.os {
-        w.stop();
-    }
     Ok(RunEnd {
         elapsed: recorder.elapsed(),
         stalled,

@@ -8,10 +8,24 @@ use crate::Error;
 pub(super) fn worker(job: &str, nanos: u64) -> Result<u8, Error> {
     match job {
         "cpu" => {
-            crate::runtime::work::burn_cpu(std::time::Duration::from_nanos(nanos));
-            // What the OS measured of this process, for the parent's row.
-            if let Some(s) = crate::runtime::os::Schedstat::own() {
-                out(&format!("{}\n", s.to_line()))?;
+            use crate::runtime::os::{Schedstat, ToParent};
+            let stop = std::sync::atomic::AtomicBool::new(false);
+            // Each time slice told to the parent as it happens.
+            let mut parent = ToParent::new(std::io::stdout().lock());
+            let d = std::time::Duration::from_nanos(nanos);
+            let before = Schedstat::own();
+            crate::runtime::work::burn_sliced(d, &stop, &mut parent);
+            let after = Schedstat::own();
+            drop(parent);
+            // What the OS measured of the work (not of starting the
+            // program), for the parent's row.
+            if let (Some(a), Some(b)) = (before, after) {
+                let work = Schedstat {
+                    run_ns: b.run_ns.saturating_sub(a.run_ns),
+                    wait_ns: b.wait_ns.saturating_sub(a.wait_ns),
+                    slices: b.slices.saturating_sub(a.slices),
+                };
+                out(&format!("{}\n", work.to_line()))?;
             }
             Ok(0)
         }

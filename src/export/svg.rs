@@ -232,7 +232,7 @@ impl Picture {
                 Span::Running { .. } if holds(task.spec, iv.step) => {
                     (HOLDING, "holding its worker".to_string())
                 }
-                Span::Running { worker } if worker == crate::probe::ON_CPU => {
+                Span::Running { worker } if crate::event::is_cpu(worker) => {
                     (RUNNING, "on a CPU".to_string())
                 }
                 Span::Running { worker } => (RUNNING, format!("running on worker {worker}")),

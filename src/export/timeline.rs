@@ -5,7 +5,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::probe::{Change, Event, Kind, ON_CPU, TaskIdx, Wait, WakeBy};
+use crate::event::is_cpu;
+use crate::probe::{Change, Event, Kind, TaskIdx, Wait, WakeBy};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Span {
@@ -126,7 +127,7 @@ impl Timeline {
             }
         };
         if let Some((start, Span::Running { worker })) = task.close(e.t)
-            && worker != ON_CPU
+            && !is_cpu(worker)
         {
             let w = usize::from(worker);
             if self.workers.len() <= w {

@@ -139,7 +139,7 @@ fn task_track(
 /// step (and the step's label and note) and its worker.
 fn slice(scenario: Option<&Scenario>, task: &TaskLine, tid: u64, iv: &Interval) -> Value {
     let (name, cat, worker) = match iv.span {
-        Span::Running { worker } if worker == crate::probe::ON_CPU => {
+        Span::Running { worker } if crate::event::is_cpu(worker) => {
             ("on a CPU".to_string(), "running", None)
         }
         Span::Running { worker } => ("running".to_string(), "running", Some(worker)),

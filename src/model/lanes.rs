@@ -318,7 +318,7 @@ impl Sweep<'_> {
         let was_on = self.running_on[task];
         match change {
             // A thread or process on a CPU: no tokio worker lane.
-            Light::Running { worker } if worker == crate::probe::ON_CPU => {}
+            Light::Running { worker } if crate::event::is_cpu(worker) => {}
             Light::Running { worker } => {
                 let w = usize::from(worker);
                 if workers.len() <= w {
@@ -375,7 +375,7 @@ impl Sweep<'_> {
         // A thread or process shows its state at each column's start: its
         // slices are shorter than a column, and two on one CPU then show
         // as turns taken, not as both running.
-        let os = matches!(change, Light::Running { worker } if worker == crate::probe::ON_CPU);
+        let os = matches!(change, Light::Running { worker } if crate::event::is_cpu(worker));
         if matches!(cell, Cell::Running | Cell::Holding) && !os {
             r.mark(col, cell);
         }

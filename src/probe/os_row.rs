@@ -5,11 +5,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::Recorder;
-use crate::event::{Change, Kind, ON_CPU, OsStats, Outcome, TaskIdx, TaskStats, WakeBy};
+use crate::event::{Change, Kind, ON_CPU, OsStats, Outcome, TaskIdx, TaskStats, WakeBy, on_cpu};
 
 /// A thread, blocking-pool job or child process as a row of its own: the
 /// OS schedules it, so its transitions are what the OS says (see
-/// `runner::os`), recorded from whichever thread sees them.
+/// `runtime::os`), recorded from the thread that runs it (or, a child
+/// process's, reads what it reports).
 pub struct OsRow {
     idx: TaskIdx,
     /// The step of the task that started it.
@@ -55,23 +56,31 @@ impl OsRow {
         self.idx
     }
 
-    /// The OS put it on a CPU.
-    pub fn on_cpu(&self) {
+    /// The OS put it on CPU `cpu` at `t` (ns of scenario time; `cpu` None:
+    /// some CPU, not known which). Recorded from one thread only, in time
+    /// order, under a [`Hold`](super::Hold) of that thread's.
+    pub fn on_cpu_at(&self, cpu: Option<u16>, t: u64) {
+        let worker = cpu.map_or(ON_CPU, on_cpu);
         self.recorder
-            .record(self.idx, self.step, Change::Running { worker: ON_CPU });
+            .record_at(self.idx, self.step, t, Change::Running { worker });
     }
 
-    /// The OS took the CPU away: runnable, waiting for one.
-    pub fn runnable(&self) {
-        self.recorder.record(
+    /// The OS took the CPU away at `t`: runnable, waiting for one.
+    pub fn off_cpu_at(&self, t: u64) {
+        self.recorder.record_at(
             self.idx,
             self.step,
+            t,
             Change::Ready {
                 by: WakeBy::Os,
                 late: None,
                 waited: None,
             },
         );
+    }
+
+    pub fn recorder(&self) -> &Arc<Recorder> {
+        &self.recorder
     }
 
     /// It ended; `os` is what the OS measured of it, if it could.

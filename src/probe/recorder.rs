@@ -21,7 +21,8 @@
 //! ring ([`ring`]), the consumer's merge ([`merge`]) and the mailbox for
 //! live figures ([`mailbox`]).
 
-mod clock;
+pub(crate) mod clock;
+mod cpus;
 mod mailbox;
 mod merge;
 mod ring;
@@ -33,7 +34,7 @@ use std::time::Duration;
 use self::clock::Clock;
 use self::mailbox::Mailbox;
 use self::merge::Merge;
-use self::ring::{Entry, NO_WAIT, OpenPoll, Polling, ThreadBuf, What};
+use self::ring::{Entry, Local, NO_WAIT, OpenPoll, Polling, ThreadBuf, What};
 use super::Sample;
 use super::event::{Change, Event, NO_TIME, Outcome, TaskIdx, TaskStats, Wait, WakeBy, opt_nanos};
 
@@ -67,8 +68,25 @@ pub struct Drained {
     pub finished: bool,
 }
 
+/// A thread that records its transitions late (a time slice is known once
+/// it ends, past) keeps the consumer from handing over anything later than
+/// its hold, which it moves on as its clock reads do; dropped, it lets go.
+pub struct Hold {
+    at: Arc<AtomicU64>,
+}
+
+impl Hold {
+    /// Nothing this thread records from now on is earlier than `t` (ns).
+    #[inline]
+    pub fn move_to(&self, t: u64) {
+        self.at.store(t, Ordering::Release);
+    }
+}
+
 pub struct Recorder {
     threads: Mutex<Vec<Arc<ThreadBuf>>>,
+    /// The holds of threads that record late ([`Hold`]).
+    holds: Mutex<Vec<Arc<AtomicU64>>>,
     merge: Mutex<Merge>,
     /// Signalled when buffers are drained (for a thread waiting for room)
     /// and when the run finishes (for the consumer).
@@ -92,6 +110,7 @@ impl Recorder {
     pub fn new(capacity: usize, lossless: bool) -> Arc<Recorder> {
         Arc::new(Recorder {
             threads: Mutex::new(Vec::new()),
+            holds: Mutex::new(Vec::new()),
             merge: Mutex::new(Merge::default()),
             room: Condvar::new(),
             room_lock: Mutex::new(()),
@@ -171,33 +190,78 @@ impl Recorder {
             let now = self.clock.now_on(l.on_runtime);
             let t = Duration::from_nanos(now);
             self.inside_poll(l);
-            let mut entry = Entry::new(What::Side, task, step, now);
-            match change(t) {
-                Change::Ready { by, late, waited } => {
-                    entry.what = What::Ready;
-                    entry.arg = by.encode();
-                    entry.end = opt_nanos(late);
-                    entry.wait = waited.map_or(NO_WAIT, |w| w as u8);
-                    self.push(l, entry);
-                }
-                Change::Running { worker } => {
-                    entry.what = What::Running;
-                    entry.worker = worker;
-                    self.push(l, entry);
-                }
-                change => self.push_side(
-                    l,
-                    entry,
-                    Event {
-                        t,
-                        task,
-                        step,
-                        change,
-                    },
-                ),
-            }
+            self.write(l, task, step, now, change(t));
             t
         })
+    }
+
+    /// Records `change` at scenario time `t` (ns), which may be past: a
+    /// thread's or process's time slice, known once it ends. What this
+    /// thread records stays in time order, and a [`Hold`] of its keeps the
+    /// consumer from handing over anything later than `t` before it.
+    pub(crate) fn record_at(&self, task: TaskIdx, step: u32, t: u64, change: Change) {
+        self.with_local(|l| {
+            self.inside_poll(l);
+            self.write(l, task, step, t, change);
+        });
+    }
+
+    /// Writes one transition stamped `now` to this thread's ring.
+    #[inline]
+    fn write(&self, l: &mut Local, task: TaskIdx, step: u32, now: u64, change: Change) {
+        let mut entry = Entry::new(What::Side, task, step, now);
+        match change {
+            Change::Ready { by, late, waited } => {
+                entry.what = What::Ready;
+                entry.arg = by.encode();
+                entry.end = opt_nanos(late);
+                entry.wait = waited.map_or(NO_WAIT, |w| w as u8);
+                self.push(l, entry);
+            }
+            Change::Running { worker } => {
+                entry.what = What::Running;
+                entry.worker = worker;
+                self.push(l, entry);
+            }
+            change => self.push_side(
+                l,
+                entry,
+                Event {
+                    t: Duration::from_nanos(now),
+                    task,
+                    step,
+                    change,
+                },
+            ),
+        }
+    }
+
+    /// Real clock: the scenario time (ns) of a raw count of the process's
+    /// real clock ([`crate::probe::real_clock`]), read here or in a child.
+    pub(crate) fn at_raw(&self, raw: u64) -> u64 {
+        self.clock.at_raw(raw)
+    }
+
+    /// A hold on the horizon, at `t` (ns) for now: see [`Hold`].
+    pub(crate) fn hold(&self, t: u64) -> Hold {
+        let at = Arc::new(AtomicU64::new(t));
+        self.holds
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(at.clone());
+        Hold { at }
+    }
+
+    /// The earliest time a hold is at (NONE: none).
+    fn held_at(&self) -> u64 {
+        let mut holds = self.holds.lock().unwrap_or_else(|e| e.into_inner());
+        // A hold whose thread let go is only ours now.
+        holds.retain(|h| Arc::strong_count(h) > 1);
+        holds
+            .iter()
+            .map(|h| h.load(Ordering::Acquire))
+            .min()
+            .unwrap_or(NONE)
     }
 
     /// A poll of `task` at step `step` starts on this thread, now (returned).
@@ -298,18 +362,20 @@ impl Recorder {
         // for longer than the grace between reading the clock and writing
         // what it read comes late).
         let mut handed = merge.handed;
+        let mut owners = std::mem::take(&mut merge.owners);
         let mut each = |mut e: Event| {
             if e.t < handed {
                 e.t = handed;
             } else {
                 handed = e.t;
             }
-            each(e);
+            owners.pass(e, &mut each);
         };
         merge.read(&found, horizon, &mut each);
         self.room.notify_all();
         merge.hand_over(if finished { NONE } else { horizon }, &mut each);
         merge.handed = handed;
+        merge.owners = owners;
         Drained {
             dropped: self.dropped.load(Ordering::Relaxed),
             finished: finished && merge.is_empty(),

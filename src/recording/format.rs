@@ -36,6 +36,9 @@ pub(super) struct Line {
     pub(super) wait: Option<String>,
     #[serde(default)]
     pub(super) worker: Option<u16>,
+    /// On running, a thread's or process's: the CPU it ran on, when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(super) cpu: Option<u16>,
     #[serde(default)]
     pub(super) step: Option<u32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -11,10 +11,11 @@ use super::format::{
     FORMAT, Line, MAX_LINE_BYTES, MAX_LOG_BYTES, MAX_LOG_EVENTS, MAX_LOG_MS, MAX_LOG_TASKS,
     exact_ms, from_ms,
 };
-use crate::model::{Model, RunInfo, RuntimeFigures};
-use crate::probe::{
-    Change, Event, Kind, ON_CPU, OsStats, Outcome, TaskIdx, TaskStats, Wait, WakeBy,
+use crate::event::{
+    Change, Event, Kind, MAX_CPUS, ON_CPU, OsStats, Outcome, TaskIdx, TaskStats, Wait, WakeBy,
+    on_cpu,
 };
+use crate::model::{Model, RunInfo, RuntimeFigures};
 use crate::scenario::MAX_WORKERS;
 
 /// A recorded run, read back.
@@ -225,7 +226,7 @@ impl<'a> Reader<'a> {
             "end" => return self.end_line(n, line),
             "spawned" => return self.spawned(n, t, idx?, line),
             "ready" => self.ready(n, &line)?,
-            "running" => self.running(n, workers, idx.as_ref().ok(), line.worker)?,
+            "running" => self.running(n, workers, idx.as_ref().ok(), &line)?,
             "waiting" => self.waiting(n, &line)?,
             "done" => self.done(n, line)?,
             other => {
@@ -362,22 +363,33 @@ impl<'a> Reader<'a> {
         n: usize,
         workers: usize,
         idx: Option<&TaskIdx>,
-        worker: Option<u16>,
+        line: &Line,
     ) -> Result<Change, LogError> {
+        let worker = line.worker;
         // A thread or process runs on a CPU, not on a worker.
         let os = idx
             .and_then(|i| self.tasks.get(i))
             .is_some_and(|(_, _, kind)| kind.is_os());
-        let on = match worker {
-            None if os => ON_CPU,
-            None => {
+        let on = match (worker, line.cpu) {
+            (None, Some(cpu)) if os && cpu < MAX_CPUS => on_cpu(cpu),
+            (_, Some(cpu)) => {
+                return Err(self.err(
+                    n,
+                    format!(
+                        "\"cpu\": {cpu} on this running line; expected a CPU below {MAX_CPUS}, \
+                         and only on a thread's or process's line (with no \"worker\")"
+                    ),
+                ));
+            }
+            (None, None) if os => ON_CPU,
+            (None, None) => {
                 return Err(self.err(
                     n,
                     "the running line has no \"worker\"; expected the worker that polls the task"
                         .into(),
                 ));
             }
-            Some(w) => w,
+            (Some(w), None) => w,
         };
         if worker.is_some() && usize::from(on) >= workers {
             return Err(self.err(

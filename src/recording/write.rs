@@ -5,8 +5,9 @@ use std::io::Write;
 use std::sync::Arc;
 
 use super::format::{FORMAT, Line, RuntimeLine, RuntimeMetricsLine, exact_ms};
+use crate::event::{cpu_of, is_cpu};
 use crate::model::{Model, RunInfo};
-use crate::probe::{Change, Event, ON_CPU, Outcome, TaskIdx, WakeBy};
+use crate::probe::{Change, Event, Outcome, TaskIdx, WakeBy};
 
 /// Writes events as JSON lines; knows task names from their spawn events.
 #[derive(Default)]
@@ -96,7 +97,10 @@ impl LineWriter {
                 }
                 line.late_ms = late.map(exact_ms);
             }
-            Change::Running { worker } => line.worker = (*worker != ON_CPU).then_some(*worker),
+            Change::Running { worker } => {
+                line.worker = (!is_cpu(*worker)).then_some(*worker);
+                line.cpu = cpu_of(*worker);
+            }
             Change::Waiting { wait, due } => {
                 line.wait = Some(wait.as_str().into());
                 line.due_ms = due.map(exact_ms);

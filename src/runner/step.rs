@@ -5,15 +5,17 @@
 //! late by what really happened.
 
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use tokio::sync::OwnedMutexGuard;
 
 use super::Shared;
 use crate::probe::{Kind, OsRow, Outcome, TaskIdx, TaskProbe, Wait};
-use crate::runtime::os::{self, OsWatch, Schedstat};
-use crate::runtime::work::{burn_cpu, burn_cpu_until, charge_virtual, sleep_until_stopped};
+use crate::runtime::os::{self, RowSlices, Schedstat, Told};
+use crate::runtime::work::{
+    Slices, burn_cpu, burn_cpu_until, burn_sliced, charge_virtual, sleep_until_stopped,
+};
 use crate::scenario::{Action, Clock};
 
 /// Ends a task's bookkeeping however the task ends (done, panic, abort).
@@ -54,7 +56,6 @@ struct Frame {
 /// What a thread, blocking job or child process needs to be a row.
 struct OsSide {
     row: Option<Arc<OsRow>>,
-    watch: Option<Arc<OsWatch>>,
     cpus: Option<usize>,
     scale: f64,
 }
@@ -65,17 +66,20 @@ impl OsSide {
         if let Some(c) = self.cpus {
             os::pin(c);
         }
-        if let (Some(w), Some(r)) = (&self.watch, &self.row) {
-            w.add(r.clone(), os::thread_stat(os::own_tid()));
-        }
         Schedstat::own()
+    }
+
+    /// Burns `d` of CPU on this thread, telling the row each time slice.
+    fn burn(&self, d: Duration) {
+        let stop = AtomicBool::new(false);
+        match &self.row {
+            Some(row) => burn_sliced(d, &stop, &mut RowSlices::new(row.clone())),
+            None => burn_cpu(d),
+        }
     }
 
     /// Called on the same thread at its end: the row's figures from the OS.
     fn end(&self, start: Option<Schedstat>) {
-        if let (Some(w), Some(r)) = (&self.watch, &self.row) {
-            w.remove(r);
-        }
         let stats = start
             .zip(Schedstat::own())
             .map(|(a, b)| b.since(a, self.scale));
@@ -323,60 +327,95 @@ impl TaskRun {
         };
         OsSide {
             row,
-            watch: shared.os.clone(),
             cpus: shared.scenario.runtime.cpus,
             scale: shared.scale,
         }
     }
 }
 
-/// A `process` step: a child process burns `d` of CPU; its row ends with
-/// the figures the child reports of itself.
+/// A `process` step: a child process burns `d` of CPU, telling its time
+/// slices as they happen; a thread of its own reads them (its row's
+/// transitions, in order) and waits for it. Cancelled, the child is killed.
 async fn process_step(shared: &Shared, d: Duration, side: impl FnOnce(u64) -> OsSide) {
     let Ok(_turn) = Box::pin(shared.processes.acquire()).await else {
         panic!("the run is closing");
     };
-    let child = tokio::process::Command::new(&shared.worker_exe)
+    let mut command = std::process::Command::new(&shared.worker_exe);
+    command
         .arg("__worker")
         .arg("cpu")
         .arg(d.as_nanos().to_string())
         .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::piped())
-        .kill_on_drop(true)
-        .spawn();
-    let child = match child {
+        .stdout(std::process::Stdio::piped());
+    os::die_with_parent(&mut command);
+    let child = match command.spawn() {
         Ok(c) => c,
         Err(e) => panic!("could not start a child process: {e}"),
     };
-    let pid = child.id().unwrap_or(0);
-    let side = side(u64::from(pid));
-    if let (Some(w), Some(r)) = (&side.watch, &side.row) {
-        w.add(r.clone(), os::process_stat(pid));
+    let kill = os::KillOnDrop::new(child.id());
+    let side = side(u64::from(child.id()));
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let cancelled = kill.cancelled();
+    let spawned = std::thread::Builder::new()
+        .name("taskscope-child".into())
+        .stack_size(256 << 10)
+        .spawn(move || {
+            let _ = tx.send(watch_child(child, &side, &cancelled));
+        });
+    if let Err(e) = spawned {
+        panic!("could not start a thread for a child process: {e}");
     }
-    let output = Box::pin(child.wait_with_output()).await;
-    if let (Some(w), Some(r)) = (&side.watch, &side.row) {
-        w.remove(r);
+    let result = rx.await;
+    kill.disarm();
+    match result {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => panic!("{e}"),
+        Err(_) => panic!("lost the child process"),
     }
-    match output {
-        Ok(out) if out.status.success() => {
-            // The child reports its own figures at its end.
-            let stats = std::str::from_utf8(&out.stdout)
-                .ok()
-                .and_then(|text| text.lines().last())
-                .and_then(Schedstat::from_line)
-                .map(|s| s.since(Schedstat::default(), side.scale));
-            if let Some(r) = &side.row {
-                r.done(Outcome::Ok, stats);
+}
+
+/// Reads what a child process tells of its time slices, records them on
+/// its row, and waits for it: its row ends with the figures it reports of
+/// itself.
+fn watch_child(
+    mut child: std::process::Child,
+    side: &OsSide,
+    cancelled: &AtomicBool,
+) -> Result<(), String> {
+    use std::io::BufRead;
+    let mut slices = side.row.clone().map(RowSlices::new);
+    let mut figures = None;
+    if let Some(out) = child.stdout.take() {
+        for line in std::io::BufReader::new(out).lines() {
+            let Ok(line) = line else { break };
+            match (Told::parse(&line), slices.as_mut()) {
+                (Some(Told::OnCpu { cpu, at }), Some(s)) => s.on_cpu(cpu, at),
+                (Some(Told::OffCpu { at }), Some(s)) => s.off_cpu(at),
+                (Some(Told::Still { at }), Some(s)) => s.still(at),
+                (Some(Told::Figures(f)), _) => figures = Some(f),
+                _ => {}
             }
         }
-        Ok(out) => {
-            if let Some(r) = &side.row {
-                r.done(Outcome::Panicked(format!("{}", out.status)), None);
-            }
-            panic!("child process failed: {}", out.status)
-        }
-        Err(e) => panic!("could not wait for a child process: {e}"),
     }
+    let status = child
+        .wait()
+        .map_err(|e| format!("could not wait for a child process: {e}"))?;
+    let outcome = if status.success() {
+        Outcome::Ok
+    } else if cancelled.load(Ordering::Relaxed) {
+        Outcome::Cancelled
+    } else {
+        Outcome::Panicked(format!("{status}"))
+    };
+    let failed = !status.success() && !cancelled.load(Ordering::Relaxed);
+    if let Some(r) = &side.row {
+        let stats = figures.map(|s| s.since(Schedstat::default(), side.scale));
+        r.done(outcome, stats.filter(|_| status.success()));
+    }
+    if failed {
+        return Err(format!("child process failed: {status}"));
+    }
+    Ok(())
 }
 
 /// A `spawn_blocking` step: the job burns `d` of CPU on tokio's blocking
@@ -384,7 +423,7 @@ async fn process_step(shared: &Shared, d: Duration, side: impl FnOnce(u64) -> Os
 async fn blocking_step(d: Duration, side: OsSide) {
     let job = tokio::task::spawn_blocking(move || {
         let start = side.begin();
-        burn_cpu(d);
+        side.burn(d);
         side.end(start);
     });
     if let Err(e) = job.await {
@@ -407,7 +446,7 @@ async fn thread_step(shared: &Shared, d: Duration, side: impl FnOnce(u64) -> OsS
         .stack_size(256 << 10)
         .spawn(move || {
             let start = side.begin();
-            burn_cpu(d);
+            side.burn(d);
             side.end(start);
             let _ = tx.send(());
             drop(turn);

@@ -1,28 +1,26 @@
 //! OS threads, blocking-pool jobs and child processes as rows of their own,
 //! with figures from the OS itself.
 //!
-//! On Linux each thread's `/proc/self/task/TID/schedstat` (a process's
-//! `/proc/PID/schedstat`) says how long it has been on a CPU, how long it
-//! has been runnable but waiting for one (in a run queue), and how many time
-//! slices it got. A watcher thread reads them every millisecond and records
-//! when each row goes on a CPU and when the OS takes the CPU away, so two
-//! busy threads on one CPU show the OS interrupting them in turn. Elsewhere
-//! the rows show their start and end only.
+//! Work taskscope runs itself tells each of its time slices exactly, with
+//! its CPU, as it burns ([`crate::runtime::work::burn_sliced`]): a thread's
+//! or blocking job's from the thread itself ([`RowSlices`]), a child
+//! process's through its stdout, live ([`ToParent`], [`Told`]). On Linux
+//! each thread's `/proc/thread-self/schedstat` says at its end how long it
+//! was on a CPU, how long runnable but waiting for one, and how many time
+//! slices it got: the row's figures, as the OS measured them.
 //!
 //! `[runtime] cpus = N` pins the run's threads (workers, helpers, blocking
 //! pool) to N CPUs; child processes inherit it from the thread that starts
-//! them. The watcher itself is not pinned: it must not take turns with what
-//! it watches.
+//! them.
 
+use std::io::Write;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::Duration;
 
-use crate::probe::{OsRow, OsStats};
-
-/// How often the watcher reads the OS's figures.
-const EVERY: Duration = Duration::from_millis(1);
+use super::work::Slices;
+use crate::probe::{Hold, OsRow, OsStats};
 
 /// One schedstat reading: nanoseconds on a CPU, nanoseconds waiting for
 /// one, time slices.
@@ -120,118 +118,216 @@ pub fn pin(cpus: usize) {
     }
 }
 
-struct Watched {
+/// Pins the calling thread to the `nth` CPU (from 0) of those it may run
+/// on now (a step's `cpu`, a pinned worker); past the last, the last.
+pub fn pin_nth(nth: usize) {
+    // SAFETY: as in `pin`: plain bit masks, read and written by the calls.
+    #[allow(unsafe_code)]
+    unsafe {
+        let mut allowed: libc::cpu_set_t = std::mem::zeroed();
+        if libc::sched_getaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &mut allowed) != 0 {
+            return;
+        }
+        let cpus: Vec<usize> = (0..libc::CPU_SETSIZE as usize)
+            .filter(|c| libc::CPU_ISSET(*c, &allowed))
+            .collect();
+        let Some(&cpu) = cpus.get(nth).or(cpus.last()) else {
+            return;
+        };
+        let mut chosen: libc::cpu_set_t = std::mem::zeroed();
+        libc::CPU_SET(cpu, &mut chosen);
+        libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &chosen);
+    }
+}
+
+/// A child started by `command` is killed when the thread that starts it
+/// ends (SIGKILL, from the kernel: taskscope killed, crashed or gone), so
+/// no child outlives the run.
+pub fn die_with_parent(command: &mut std::process::Command) {
+    use std::os::unix::process::CommandExt;
+    // SAFETY: prctl is async-signal-safe; nothing else runs in the child.
+    #[allow(unsafe_code)]
+    unsafe {
+        command.pre_exec(|| {
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+}
+
+/// Kills child `pid` if dropped armed (its task was cancelled before it
+/// ended), and says so to whoever reaps it.
+pub struct KillOnDrop {
+    pid: u32,
+    armed: bool,
+    cancelled: Arc<AtomicBool>,
+}
+
+impl KillOnDrop {
+    pub fn new(pid: u32) -> KillOnDrop {
+        KillOnDrop {
+            pid,
+            armed: true,
+            cancelled: Arc::new(AtomicBool::new(false)),
+        }
+    }
+
+    /// Set once the child was killed for a cancel.
+    pub fn cancelled(&self) -> Arc<AtomicBool> {
+        self.cancelled.clone()
+    }
+
+    /// The child has been reaped: nothing to kill any more.
+    pub fn disarm(mut self) {
+        self.armed = false;
+    }
+}
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        if self.armed {
+            self.cancelled.store(true, Ordering::Relaxed);
+            // SAFETY: kill only sends a signal; the pid is our unreaped child.
+            #[allow(unsafe_code)]
+            unsafe {
+                libc::kill(self.pid as libc::pid_t, libc::SIGKILL);
+            }
+        }
+    }
+}
+
+/// A row's time slices, recorded as a burn tells them: from the thread
+/// that burns (a `thread` step's, a blocking job's), or the one that reads
+/// what a child process tells of its own.
+pub struct RowSlices {
     row: Arc<OsRow>,
-    stat: PathBuf,
-    last: Option<Schedstat>,
-    /// When `last` was read.
-    read_at: std::time::Instant,
-    /// On a CPU (true) or waiting for one (false), as last recorded.
-    on_cpu: Option<bool>,
+    hold: Hold,
 }
 
-/// The watcher: reads every row's figures while there are rows.
-pub struct OsWatch {
-    rows: Mutex<Vec<Watched>>,
-    changed: Condvar,
-    stop: AtomicBool,
+impl RowSlices {
+    /// Slices of `row`, recorded from the calling thread from now on.
+    pub fn new(row: Arc<OsRow>) -> RowSlices {
+        let recorder = row.recorder().clone();
+        let hold = recorder.hold(recorder.at_raw(crate::probe::real_clock().raw()));
+        RowSlices { row, hold }
+    }
 }
 
-impl OsWatch {
-    /// Starts the watcher thread.
-    pub fn start() -> Arc<OsWatch> {
-        let watch = Arc::new(OsWatch {
-            rows: Mutex::new(Vec::new()),
-            changed: Condvar::new(),
-            stop: AtomicBool::new(false),
-        });
-        let w = watch.clone();
-        let _ = std::thread::Builder::new()
-            .name("taskscope-os-watch".into())
-            .spawn(move || w.run());
-        watch
+impl Slices for RowSlices {
+    fn on_cpu(&mut self, cpu: u16, at: u64) {
+        let t = self.row.recorder().at_raw(at);
+        self.row.on_cpu_at(Some(cpu), t);
     }
 
-    fn lock(&self) -> MutexGuard<'_, Vec<Watched>> {
-        self.rows.lock().unwrap_or_else(|e| e.into_inner())
+    fn off_cpu(&mut self, at: u64) {
+        let t = self.row.recorder().at_raw(at);
+        self.row.off_cpu_at(t);
     }
 
-    /// Watches `row`, whose figures are in the file `stat`.
-    pub fn add(&self, row: Arc<OsRow>, stat: PathBuf) {
-        self.lock().push(Watched {
-            row,
-            stat,
-            last: None,
-            read_at: std::time::Instant::now(),
-            on_cpu: None,
-        });
-        self.changed.notify_all();
+    fn still(&mut self, at: u64) {
+        self.hold.move_to(self.row.recorder().at_raw(at));
     }
+}
 
-    /// Stops watching `row` (it is about to end), after one last reading.
-    pub fn remove(&self, row: &OsRow) {
-        let mut rows = self.lock();
-        if let Some(i) = rows.iter().position(|w| w.row.idx() == row.idx()) {
-            let mut w = rows.swap_remove(i);
-            sample(&mut w);
+/// A child process's slices, told to its parent through its stdout as
+/// they happen: `on CPU RAW`, `off RAW`, `at RAW` (still on a CPU), and its
+/// own figures (`Schedstat::to_line`) last. Written every 10 ms: each write
+/// wakes the parent's reader, which could take the CPU from the child, so
+/// fewer writes disturb it less (the parent's screen is 10 ms behind).
+pub struct ToParent<W: Write> {
+    out: W,
+    lines: String,
+    /// Raw count of the last write.
+    told: u64,
+    /// Raw counts between writes.
+    every: u64,
+}
+
+impl<W: Write> ToParent<W> {
+    pub fn new(out: W) -> ToParent<W> {
+        let clock = crate::probe::real_clock();
+        let start = clock.raw();
+        // Raw counts per nanosecond, measured over a short spin.
+        let mut end = clock.raw();
+        while clock.delta_as_nanos(start, end) < 100_000 {
+            end = clock.raw();
+        }
+        let per_ns = (end - start) as f64 / clock.delta_as_nanos(start, end).max(1) as f64;
+        ToParent {
+            out,
+            lines: String::new(),
+            told: start,
+            every: (per_ns * 10_000_000.0) as u64,
         }
     }
 
-    /// Ends the watcher thread.
-    pub fn stop(&self) {
-        self.stop.store(true, Ordering::Release);
-        self.changed.notify_all();
+    fn write(&mut self) {
+        // A parent that went away: the child works on, as it would alone.
+        let _ = self
+            .out
+            .write_all(self.lines.as_bytes())
+            .and_then(|()| self.out.flush());
+        self.lines.clear();
+    }
+}
+
+impl<W: Write> Drop for ToParent<W> {
+    fn drop(&mut self) {
+        self.write();
+    }
+}
+
+impl<W: Write> Slices for ToParent<W> {
+    fn on_cpu(&mut self, cpu: u16, at: u64) {
+        use std::fmt::Write as _;
+        let _ = writeln!(self.lines, "on {cpu} {at}");
     }
 
-    fn run(&self) {
-        let mut rows = self.lock();
-        while !self.stop.load(Ordering::Acquire) {
-            if rows.is_empty() {
-                rows = self
-                    .changed
-                    .wait_timeout(rows, Duration::from_millis(100))
-                    .unwrap_or_else(|e| e.into_inner())
-                    .0;
-                continue;
-            }
-            for w in rows.iter_mut() {
-                sample(w);
-            }
-            drop(rows);
-            std::thread::sleep(EVERY);
-            rows = self.lock();
+    fn off_cpu(&mut self, at: u64) {
+        use std::fmt::Write as _;
+        let _ = writeln!(self.lines, "off {at}");
+    }
+
+    fn still(&mut self, at: u64) {
+        if at.saturating_sub(self.told) >= self.every {
+            use std::fmt::Write as _;
+            let _ = writeln!(self.lines, "at {at}");
+            self.told = at;
+            self.write();
         }
     }
 }
 
-/// Reads one row's figures and records a change of state since the last.
-fn sample(w: &mut Watched) {
-    let Some(now) = Schedstat::read(&w.stat) else {
-        return;
-    };
-    let at = std::time::Instant::now();
-    let since = at.saturating_duration_since(w.read_at).as_nanos() as u64;
-    w.read_at = at;
-    let Some(last) = w.last.replace(now) else {
-        return;
-    };
-    let ran = now.run_ns.saturating_sub(last.run_ns);
-    let waited = now.wait_ns.saturating_sub(last.wait_ns);
-    if ran == 0 && waited == 0 {
-        return;
-    }
-    // On a CPU for most of the interval: at most one row a CPU can be, so
-    // two threads sharing one CPU never both show as on it.
-    let on_cpu = ran * 2 > since.max(1);
-    if !on_cpu && waited == 0 {
-        return;
-    }
-    if w.on_cpu != Some(on_cpu) {
-        w.on_cpu = Some(on_cpu);
-        if on_cpu {
-            w.row.on_cpu();
-        } else {
-            w.row.runnable();
+/// One line a child process tells its parent (see [`ToParent`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Told {
+    OnCpu { cpu: u16, at: u64 },
+    OffCpu { at: u64 },
+    Still { at: u64 },
+    Figures(Schedstat),
+}
+
+impl Told {
+    pub fn parse(line: &str) -> Option<Told> {
+        let mut words = line.split_whitespace();
+        let num = |w: Option<&str>| w.and_then(|w| w.parse::<u64>().ok());
+        match words.next()? {
+            "on" => {
+                let cpu = u16::try_from(num(words.next())?).ok()?;
+                Some(Told::OnCpu {
+                    cpu,
+                    at: num(words.next())?,
+                })
+            }
+            "off" => Some(Told::OffCpu {
+                at: num(words.next())?,
+            }),
+            "at" => Some(Told::Still {
+                at: num(words.next())?,
+            }),
+            _ => Schedstat::from_line(line).map(Told::Figures),
         }
     }
 }

@@ -1,4 +1,10 @@
 //! Work that really uses a CPU, or charges it to the virtual clock.
+//!
+//! CPU work taskscope runs itself reads the clock every microsecond or so
+//! as it burns: a gap between two reads longer than [`GAP`] is a moment the
+//! OS took the CPU away. So each time slice it got is known exactly (with
+//! the CPU it ran on), with no privileges: the way jitter tools such as
+//! sysjitter and jHiccup see the OS.
 
 use std::hint::black_box;
 use std::pin::pin;
@@ -42,6 +48,80 @@ pub fn burn_cpu_until(d: Duration, stop: &AtomicBool) {
     while thread_cpu_time().saturating_sub(start) < d && !stop.load(Ordering::Relaxed) {
         for _ in 0..2_000 {
             x = black_box(x.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1));
+        }
+    }
+    black_box(x);
+}
+
+/// A gap between two reads of the clock longer than this may be the OS
+/// taking the CPU away (another thread's time slice is a millisecond or
+/// more): it is, if the thread was switched out meanwhile (its context
+/// switch count says so); else an interrupt or the hypervisor held the CPU,
+/// and the OS still counts the thread as on it.
+pub const GAP: Duration = Duration::from_micros(10);
+
+/// How many times this thread has been switched out so far.
+fn switches() -> i64 {
+    // SAFETY: `usage` is a plain struct getrusage fills in.
+    #[allow(unsafe_code)]
+    unsafe {
+        let mut usage: libc::rusage = std::mem::zeroed();
+        if libc::getrusage(libc::RUSAGE_THREAD, &mut usage) != 0 {
+            return 0;
+        }
+        usage.ru_nvcsw + usage.ru_nivcsw
+    }
+}
+
+/// What a burn tells as it goes, in raw counts of the process's real clock
+/// ([`crate::probe::real_clock`]).
+pub trait Slices {
+    /// On CPU `cpu` from `at`: at the start, and each time the OS gives the
+    /// CPU back.
+    fn on_cpu(&mut self, cpu: u16, at: u64);
+    /// The OS took the CPU away at `at` (known once it gives it back).
+    fn off_cpu(&mut self, at: u64);
+    /// Still on the CPU at `at`: nothing told from now on is earlier.
+    fn still(&mut self, _at: u64) {}
+}
+
+/// The CPU this thread runs on now.
+pub fn current_cpu() -> u16 {
+    // SAFETY: sched_getcpu takes no arguments and only reads.
+    #[allow(unsafe_code)]
+    let cpu = unsafe { libc::sched_getcpu() };
+    u16::try_from(cpu).unwrap_or(0)
+}
+
+/// Burns `d` of CPU time on this thread, measured as the time it was on a
+/// CPU (the slices `slices` is told of), ending early once `stop` is set.
+pub fn burn_sliced(d: Duration, stop: &AtomicBool, slices: &mut impl Slices) {
+    let clock = crate::probe::real_clock();
+    let gap = GAP.as_nanos() as u64;
+    let want = d.as_nanos().min(u128::from(u64::MAX)) as u64;
+    let mut slice_start = clock.raw();
+    let mut last = slice_start;
+    let mut switched = switches();
+    slices.on_cpu(current_cpu(), slice_start);
+    // On a CPU before the slice in progress.
+    let mut before = 0u64;
+    let mut x = 1u64;
+    loop {
+        for _ in 0..64 {
+            x = black_box(x.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1));
+        }
+        let now = clock.raw();
+        if clock.delta_as_nanos(last, now) > gap && switches() != switched {
+            switched = switches();
+            before += clock.delta_as_nanos(slice_start, last);
+            slices.off_cpu(last);
+            slice_start = now;
+            slices.on_cpu(current_cpu(), now);
+        }
+        last = now;
+        slices.still(now);
+        if before + clock.delta_as_nanos(slice_start, now) >= want || stop.load(Ordering::Relaxed) {
+            break;
         }
     }
     black_box(x);

@@ -151,7 +151,12 @@ fn transitions(session: &Session, idx: TaskIdx, t: &TaskView) -> Vec<Line<'stati
 fn transition(model: &Model, change: &Change) -> String {
     match change {
         Change::Spawned { .. } => "spawned".to_string(),
-        Change::Running { worker } if *worker == crate::probe::ON_CPU => "on a CPU".to_string(),
+        Change::Running { worker } if crate::event::is_cpu(*worker) => {
+            match crate::event::cpu_of(*worker) {
+                Some(cpu) => format!("on CPU {cpu}"),
+                None => "on a CPU".to_string(),
+            }
+        }
         Change::Running { worker } => format!("running on worker {worker}"),
         Change::Waiting { wait, .. } => format!("waiting ({})", wait.as_str()),
         Change::Ready {

@@ -4,9 +4,10 @@
 use std::time::Duration;
 
 use crate::app::Session;
+use crate::event::is_cpu;
 use crate::format;
 use crate::model::{Model, State, TaskView};
-use crate::probe::{Change, Kind, ON_CPU, Outcome, TaskIdx, Wait, WakeBy};
+use crate::probe::{Change, Kind, Outcome, TaskIdx, Wait, WakeBy};
 use crate::scenario::Action;
 
 /// "eggs'" or "toast's".
@@ -158,7 +159,7 @@ fn sentence(session: &Session) -> String {
         return "starting...".into();
     };
     // The OS switching threads every millisecond is one story, told once.
-    let os_slice = matches!(e.change, Change::Running { worker } if worker == ON_CPU)
+    let os_slice = matches!(e.change, Change::Running { worker } if is_cpu(worker))
         || matches!(e.change, Change::Ready { by: WakeBy::Os, .. });
     if os_slice {
         return os_story(model);
@@ -217,7 +218,7 @@ fn event(session: &Session, e: &crate::probe::Event) -> String {
             parent: Some(p), ..
         } => format!("{} spawned {who}: ready, waiting for a worker", name(*p)),
         Change::Spawned { .. } => format!("{who} was spawned: ready, waiting for a worker"),
-        Change::Running { worker } if *worker == ON_CPU => {
+        Change::Running { worker } if is_cpu(*worker) => {
             format!("the OS put {who} on a CPU")
         }
         Change::Running { worker } => match step_label(session, e.task) {
@@ -436,7 +437,7 @@ fn why_sentence(session: &Session, task: TaskIdx) -> String {
     let s = &session.scenario;
     let step = session.action(t.spec, t.step);
     let body = match &t.state {
-        State::Running { worker } if *worker == ON_CPU => format!("on a CPU for {since}"),
+        State::Running { worker } if is_cpu(*worker) => format!("on a CPU for {since}"),
         State::Ready if t.kind.is_os() => {
             format!("runnable for {since}: the OS gave the CPU to someone else")
         }

@@ -5,6 +5,7 @@
 mod alloc;
 mod cli;
 mod console;
+mod cpu_slices;
 mod exports;
 mod golden;
 mod hostile;

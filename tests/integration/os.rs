@@ -5,7 +5,8 @@
 
 use std::time::Duration;
 
-use taskscope::probe::{Change, Event, Kind, ON_CPU, TaskIdx, WakeBy};
+use taskscope::event::is_cpu;
+use taskscope::probe::{Change, Event, Kind, TaskIdx, WakeBy};
 
 use crate::util as common;
 use common::{ok_stdout, taskscope};
@@ -29,7 +30,7 @@ fn on_cpu(events: &[Event], task: TaskIdx) -> Vec<(Duration, Duration)> {
     let mut since = None;
     for e in events.iter().filter(|e| e.task == task) {
         match &e.change {
-            Change::Running { worker } if *worker == ON_CPU => {
+            Change::Running { worker } if is_cpu(*worker) => {
                 since.get_or_insert(e.t);
             }
             Change::Ready { by: WakeBy::Os, .. } | Change::Done { .. } => {

@@ -24,7 +24,10 @@ enum Start {
 }
 
 /// The real clock, calibrated once per process (calibrating takes a while).
-fn real_clock() -> quanta::Clock {
+/// Its raw counts are the same in every process of the machine (the CPU's
+/// time-stamp counter, or the monotonic clock where that is unreliable),
+/// so a child process's raw counts are read with the parent's clock.
+pub(crate) fn real_clock() -> quanta::Clock {
     static CLOCK: OnceLock<quanta::Clock> = OnceLock::new();
     CLOCK.get_or_init(quanta::Clock::new).clone()
 }
@@ -119,6 +122,21 @@ impl Clock {
                     scale => (wall as f64 * scale) as u64,
                 }
             }
+        }
+    }
+
+    /// Real clock: the scenario time (ns) of the raw count `raw` of
+    /// [`real_clock`] (0 before the start; the virtual clock has none).
+    pub(super) fn at_raw(&self, raw: u64) -> u64 {
+        match self.start.get() {
+            Some(Start::Real { clock, raw: start }) => {
+                let wall = clock.delta_as_nanos(*start, raw.max(*start));
+                match self.scale() {
+                    1.0 => wall,
+                    scale => (wall as f64 * scale) as u64,
+                }
+            }
+            _ => 0,
         }
     }
 

@@ -182,6 +182,8 @@ pub(super) struct Merge {
     pending_from: Option<usize>,
     /// The time of the newest event handed over.
     pub(super) handed: Duration,
+    /// Which rows are on each CPU, for the last stage of a drain.
+    pub(super) owners: super::cpus::CpuOwners,
     /// Counts events as they join `pending`.
     arrival: u64,
     /// Where [`Merge::sort`] merges into (then swapped with the two above).
@@ -409,7 +411,7 @@ impl Recorder {
         if finished || self.lossless {
             NONE
         } else {
-            self.clock.read().saturating_sub(GRACE)
+            self.clock.read().saturating_sub(GRACE).min(self.held_at())
         }
     }
 }
