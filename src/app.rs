@@ -65,6 +65,15 @@ pub struct App {
     pub page: usize,
     /// The command that attaches tokio-console to this run, if served.
     pub console: Option<String>,
+    /// The lanes' time a column, set by zooming (None: the window fits the
+    /// run, or its last 10 s).
+    pub zoom: Option<std::time::Duration>,
+    /// The lanes show one lane per CPU instead of workers and tasks.
+    pub cpu_view: bool,
+    /// The lanes' time a column as last drawn (set by the drawing).
+    pub lanes_scale: std::cell::Cell<std::time::Duration>,
+    /// The automatic window's time a column as last drawn.
+    pub lanes_auto: std::cell::Cell<std::time::Duration>,
     /// Lines the open popup is scrolled by (from its top for help, from
     /// its newest line for a task's detail).
     pub scroll: u16,
@@ -98,6 +107,10 @@ impl App {
             error: None,
             page: 10,
             console: None,
+            zoom: None,
+            cpu_view: false,
+            lanes_scale: std::cell::Cell::new(std::time::Duration::from_millis(100)),
+            lanes_auto: std::cell::Cell::new(std::time::Duration::from_millis(100)),
             scroll: 0,
         }
     }
@@ -110,7 +123,9 @@ impl App {
         speed: Option<Speed>,
     ) -> Result<App, RunError> {
         let mut app = App::picker(run_options, start_paused, speed);
-        app.session = Some(app.open(target.into())?);
+        let session = app.open(target.into())?;
+        app.lanes_for(&session);
+        app.session = Some(session);
         app.mode = Mode::Run;
         Ok(app)
     }
@@ -123,6 +138,13 @@ impl App {
             .or(target.scenario().speed.map(Speed::clamped))
             .unwrap_or_default();
         Session::start(target, self.run_options.clone(), self.start_paused, speed)
+    }
+
+    /// The lanes a session's lesson opens with: by CPU or by task, and
+    /// for one played back behind its run, zoomed in on its time slices.
+    fn lanes_for(&mut self, session: &Session) {
+        self.cpu_view = session.scenario.view == crate::scenario::View::Cpus;
+        self.zoom = session.plays_back().then_some(crate::model::lanes::FINEST);
     }
 
     /// A session made elsewhere (a replay).
@@ -236,6 +258,11 @@ impl App {
             Action::Forward => self.on_session(Session::forward),
             Action::Live => self.on_session(Session::go_live),
             Action::First => self.on_session(Session::go_first),
+            Action::ZoomIn | Action::ZoomOut => {
+                let (now, auto) = (self.lanes_scale.get(), self.lanes_auto.get());
+                self.zoom = crate::model::lanes::zoom(now, action == Action::ZoomIn, auto);
+            }
+            Action::CpuView => self.cpu_view = !self.cpu_view,
             Action::Faster | Action::Slower => {
                 let now = self
                     .session
@@ -276,6 +303,7 @@ impl App {
         }
         match self.open(Target::Scenario(scenario)) {
             Ok(s) => {
+                self.lanes_for(&s);
                 self.session = Some(s);
                 self.mode = Mode::Run;
                 self.from_picker = true;

@@ -76,6 +76,12 @@ pub enum Action {
     Down,
     PageUp,
     PageDown,
+    /// The lanes: less time a column (around the moment shown).
+    ZoomIn,
+    /// The lanes: more time a column, up to the whole run.
+    ZoomOut,
+    /// The lanes: one per task and worker, or one per CPU.
+    CpuView,
 }
 
 /// The screens and popups keys are read in.
@@ -299,6 +305,30 @@ pub const BINDINGS: &[Binding] = &[
         short: "filter",
         contexts: &[Run, Replay],
         footer: true,
+    },
+    Binding {
+        keys: &[Key::Char('z')],
+        action: Action::ZoomIn,
+        does: "zoom the lanes in (less time a column, down to 100 µs)",
+        short: "zoom in",
+        contexts: &[Run, Replay],
+        footer: false,
+    },
+    Binding {
+        keys: &[Key::Char('x')],
+        action: Action::ZoomOut,
+        does: "zoom the lanes out (more time a column, up to the whole run)",
+        short: "zoom out",
+        contexts: &[Run, Replay],
+        footer: false,
+    },
+    Binding {
+        keys: &[Key::Char('v')],
+        action: Action::CpuView,
+        does: "lanes by CPU: which thread or process each CPU runs",
+        short: "CPUs",
+        contexts: &[Run, Replay],
+        footer: false,
     },
     Binding {
         keys: &[Key::Char('?')],

@@ -16,6 +16,7 @@ use crate::event::RuntimeFigures;
 use crate::probe::{Recorder, TaskIdx, TaskProbe};
 use crate::runtime::build::Hooks;
 use crate::runtime::control::Control;
+use crate::runtime::os::RunCpus;
 use crate::runtime::run::{Stop, start as start_run, stopped_note};
 use crate::runtime::sampler::start_sampler;
 use crate::runtime::{Ending, Run, RunEnd, RunError, RunOptions, io};
@@ -39,8 +40,10 @@ pub fn start(scenario: Arc<Scenario>, options: RunOptions) -> Result<Run, RunErr
     let spec = scenario.runtime;
     let rec = recorder.clone();
     let control = options.control.clone();
+    // Taken here, before the run's threads are pinned.
+    let cpus = Arc::new(RunCpus::of_this_thread(spec.cpus));
     start_run(&spec, recorder, control, hooks, move |stop| {
-        main(scenario, rec, options, stop)
+        main(scenario, rec, options, stop, cpus)
     })
 }
 
@@ -113,6 +116,8 @@ pub(crate) struct Shared {
     scale: f64,
     /// Live figures are sampled (the dashboard).
     sampled: bool,
+    /// The CPUs the run may use (what `cpus` and `on_cpu` pick from).
+    cpus: Arc<crate::runtime::os::RunCpus>,
     /// Every task's probe, for the sampler.
     probes: Mutex<Vec<Arc<TaskProbe>>>,
 }
@@ -125,6 +130,7 @@ impl Shared {
         stop: &Stop,
         io: Arc<io::IoServer>,
         start: tokio::time::Instant,
+        cpus: Arc<RunCpus>,
     ) -> Shared {
         Shared {
             recorder: options.probe.then(|| recorder.clone()),
@@ -162,6 +168,7 @@ impl Shared {
             scale: recorder.time_scale(),
             sampled: options.sample_every.is_some(),
             probes: Mutex::new(Vec::new()),
+            cpus,
             scenario,
         }
     }
@@ -276,6 +283,7 @@ async fn main(
     recorder: Arc<Recorder>,
     options: RunOptions,
     stop: Stop,
+    cpus: Arc<RunCpus>,
 ) -> Result<RunEnd, String> {
     recorder.start_clock();
     if let Some(c) = &options.control {
@@ -293,6 +301,7 @@ async fn main(
         &stop,
         io,
         start,
+        cpus,
     ));
     if let Some(every) = options.sample_every {
         let s = shared.clone();

@@ -49,6 +49,11 @@ pub struct Scenario {
     pub watch_for: String,
     /// The pace the lesson opens at on screen, if it says.
     pub speed: Option<f64>,
+    /// The lanes it opens with: tasks and workers, or CPUs.
+    pub view: View,
+    /// Real clock: the run goes at its own pace and the screen plays it
+    /// back behind it at `speed` (the OS cannot be slowed down).
+    pub playback: bool,
     pub runtime: RuntimeSpec,
     pub channels: Vec<ChannelSpec>,
     pub mutexes: Vec<String>,
@@ -63,6 +68,18 @@ pub struct RuntimeSpec {
     pub clock: Clock,
     /// Pin the run (workers, threads, child processes) to this many CPUs.
     pub cpus: Option<usize>,
+    /// Each worker on a CPU of its own: worker w on the run's w-th.
+    pub pin_workers: bool,
+}
+
+/// The lanes a lesson opens with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum View {
+    /// A lane per worker and per task.
+    #[default]
+    Tasks,
+    /// A lane per CPU: which thread or process each one runs.
+    Cpus,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -134,6 +151,9 @@ impl TaskSpec {
 pub struct Step {
     pub action: Action,
     pub note: Option<String>,
+    /// A thread's, job's or process's own CPU: the run's `on_cpu`-th (from
+    /// 0), else any of the run's.
+    pub on_cpu: Option<u16>,
 }
 
 /// What a step does. Indices refer to the scenario's tasks, channels, mutexes.
@@ -261,11 +281,14 @@ impl Scenario {
             description: String::new(),
             watch_for: String::new(),
             speed: None,
+            view: View::Tasks,
+            playback: false,
             runtime: RuntimeSpec {
                 flavor: Flavor::CurrentThread,
                 workers: 1,
                 clock: Clock::Virtual,
                 cpus: None,
+                pin_workers: false,
             },
             channels: Vec::new(),
             mutexes: Vec::new(),

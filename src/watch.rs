@@ -66,6 +66,7 @@ impl Watch {
                 workers: 1,
                 clock: Clock::Real,
                 cpus: None,
+                pin_workers: false,
             },
             name: None,
             pace: None,

@@ -74,6 +74,19 @@ pub struct Session {
     /// The speed the run started at (on the real clock it cannot change
     /// during the run).
     pub run_speed: Speed,
+    /// A lesson played back behind its run (`playback = true`): the run
+    /// goes at its own pace and the screen plays what it recorded at the
+    /// chosen speed, since the OS cannot be slowed down.
+    playback: Option<Playing>,
+    /// Played back: the screen's speed, once changed (the run's stays).
+    playback_speed: Option<Speed>,
+}
+
+/// The screen playing a run back: whether it plays, and since when.
+#[derive(Debug, Clone, Copy)]
+struct Playing {
+    on: bool,
+    last: Instant,
 }
 
 impl Session {
@@ -86,11 +99,18 @@ impl Session {
     ) -> Result<Session, RunError> {
         let target = target.into();
         let paced = target.scenario().runtime.clock == Clock::Virtual;
-        let control = Control::new(paced, paused, speed);
+        let playback = !paced && target.scenario().playback;
+        // Played back, the run itself is never held: pausing stops the
+        // screen, not the OS.
+        let control = Control::new(paced, paused && !playback, speed);
         options.control = Some(control.clone());
         // The real clock cannot be paced: the run plays in slow (or fast)
         // motion instead, every duration stretched, at the speed it starts.
-        options.time_scale = if paced { Speed::REAL_TIME } else { speed };
+        options.time_scale = if paced || playback {
+            Speed::REAL_TIME
+        } else {
+            speed
+        };
         options.sample_every = Some(Duration::from_millis(250));
         // Drained every frame: a smaller buffer is room enough, and it
         // counts in the dashboard's memory.
@@ -106,6 +126,14 @@ impl Session {
         session
             .history
             .reserve_tasks(session.scenario.starting_tasks());
+        if playback {
+            session.playback = Some(Playing {
+                on: !paused,
+                last: Instant::now(),
+            });
+            session.replay_at = Some(Duration::ZERO);
+            session.control.paused = paused;
+        }
         Ok(session)
     }
 
@@ -135,6 +163,8 @@ impl Session {
             replay_at: None,
             looks_live: false,
             run_speed: control.speed,
+            playback: None,
+            playback_speed: None,
         }
     }
 
@@ -193,6 +223,23 @@ impl Session {
         matches!(self.source, Source::Replay { .. })
     }
 
+    /// The screen plays the run back behind it (see `playback`).
+    pub fn plays_back(&self) -> bool {
+        self.playback.is_some()
+    }
+
+    /// The cursor moves by time, not with the live edge: a replay, or a
+    /// run played back.
+    fn by_time(&self) -> bool {
+        self.is_replay() || self.plays_back()
+    }
+
+    /// How far behind its run the screen is (played back).
+    pub fn behind(&self) -> Option<Duration> {
+        self.playback?;
+        Some(self.history.live().now.saturating_sub(self.now()))
+    }
+
     /// The model the screen shows (at the cursor).
     pub fn model(&self) -> &Model {
         self.history.model()
@@ -202,7 +249,7 @@ impl Session {
     /// else the time of the transition at the cursor.
     pub fn now(&self) -> Duration {
         match self.replay_at {
-            Some(t) if self.is_replay() => t.max(self.model().now),
+            Some(t) if self.by_time() => t.max(self.model().now),
             _ if self.history.at_live_edge() && !self.is_replay() => {
                 self.display.max(self.model().now)
             }
@@ -247,6 +294,35 @@ impl Session {
             return;
         }
         self.take_in();
+        self.play_back();
+    }
+
+    /// Played back: the screen moves on by the wall time since the last
+    /// frame times the speed, never past what the run has recorded; at
+    /// the run's end it stops.
+    fn play_back(&mut self) {
+        let Some(p) = self.playback.as_mut() else {
+            return;
+        };
+        let elapsed = p.last.elapsed();
+        p.last = Instant::now();
+        let on = p.on;
+        self.control.paused = !on;
+        if let Some(speed) = self.playback_speed {
+            self.control.speed = speed;
+        }
+        // Events came in meanwhile: the cursor stays at the moment shown.
+        let shown = self.replay_at.unwrap_or_default();
+        if on {
+            let end = self.history.live().now;
+            let at = shown + elapsed.mul_f64(self.control.speed.get());
+            self.show_at(at.min(end));
+            if self.ended && at >= end {
+                self.toggle_pause();
+            }
+        } else {
+            self.show_at(shown);
+        }
     }
 
     /// Live: everything the run has recorded so far goes into the history
@@ -322,6 +398,12 @@ impl Session {
             self.control.paused = !*playing;
             return;
         }
+        if let Some(p) = self.playback.as_mut() {
+            p.on = !p.on;
+            p.last = Instant::now();
+            self.control.paused = !p.on;
+            return;
+        }
         if let Some(control) = self.control_handle() {
             control.set_paused(!self.control.paused);
             self.control = control.view();
@@ -338,7 +420,7 @@ impl Session {
     /// Paused, at the live edge: let exactly one more poll through (the next
     /// one that becomes ready, if none is). Running: pause first.
     pub fn step(&mut self) {
-        if self.is_replay() {
+        if self.by_time() {
             self.replay_seek(self.history.cursor() + 1);
             return;
         }
@@ -354,7 +436,7 @@ impl Session {
     }
 
     pub fn back(&mut self) {
-        if self.is_replay() {
+        if self.by_time() {
             self.replay_seek(self.history.cursor().saturating_sub(1));
             return;
         }
@@ -371,7 +453,7 @@ impl Session {
 
     /// Forward one transition; at the live edge, a step.
     pub fn forward(&mut self) {
-        if self.is_replay() {
+        if self.by_time() {
             self.replay_seek(self.history.cursor() + 1);
         } else if self.history.at_live_edge() {
             self.step();
@@ -384,7 +466,7 @@ impl Session {
     /// Back to the oldest transition the history keeps (pausing a live
     /// run, as any move back does).
     pub fn go_first(&mut self) {
-        if self.is_replay() {
+        if self.by_time() {
             self.rewind();
             return;
         }
@@ -393,7 +475,7 @@ impl Session {
     }
 
     pub fn go_live(&mut self) {
-        if self.is_replay() {
+        if self.by_time() {
             self.replay_seek(u64::MAX);
             return;
         }
@@ -401,8 +483,13 @@ impl Session {
     }
 
     pub fn set_speed(&mut self, speed: Speed) {
-        if self.is_replay() {
+        if self.by_time() {
             self.control.speed = speed;
+        }
+        if self.plays_back() {
+            // The run goes at its own pace: only the screen changes speed.
+            self.playback_speed = Some(speed);
+            return;
         }
         if let Some(control) = self.control_handle() {
             control.set_speed(speed);
@@ -476,10 +563,15 @@ impl Session {
         self.ended = true;
     }
 
-    /// In a replay: back to the start, paused.
+    /// In a replay (or a run played back): back to the start, paused.
     pub fn rewind(&mut self) {
         if let Source::Replay { playing, .. } = &mut self.source {
             *playing = false;
+            self.control.paused = true;
+            self.replay_seek(0);
+        }
+        if let Some(p) = self.playback.as_mut() {
+            p.on = false;
             self.control.paused = true;
             self.replay_seek(0);
         }

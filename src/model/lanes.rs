@@ -387,6 +387,116 @@ impl Sweep<'_> {
     }
 }
 
+/// Zoomed in no further than this a column.
+pub const FINEST: Duration = Duration::from_micros(100);
+
+/// The time a column after one zoom step from `now` (the scale drawn):
+/// in, the next smaller of 1, 2, 5 times a power of ten, down to
+/// [`FINEST`]; out, the next larger, until it is `auto`'s (the window
+/// that fits the run) or more: None, the automatic window again.
+pub fn zoom(now: Duration, zoom_in: bool, auto: Duration) -> Option<Duration> {
+    let ladder = (0..12u32).flat_map(|p| [1u64, 2, 5].map(move |m| m * 10u64.pow(p) * 1_000));
+    let now_ns = now.as_nanos() as u64;
+    let next = if zoom_in {
+        ladder
+            .filter(|s| *s < now_ns)
+            .last()
+            .unwrap_or(FINEST.as_nanos() as u64)
+            .max(FINEST.as_nanos() as u64)
+    } else {
+        ladder.into_iter().find(|s| *s > now_ns).unwrap_or(u64::MAX)
+    };
+    let next = Duration::from_nanos(next);
+    (zoom_in || next < auto).then_some(next)
+}
+
+/// What a CPU was doing during one column.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CpuCell {
+    /// After the moment shown.
+    Empty,
+    /// No thread or process of the run on it (something else may be).
+    Idle,
+    /// This row on it; `switched`: its slice began in this column (the OS
+    /// gave it the CPU there).
+    Row(TaskIdx, bool),
+}
+
+impl Busy for CpuCell {
+    fn busy(&self) -> bool {
+        matches!(self, CpuCell::Row(..))
+    }
+}
+
+/// One lane per CPU the run's threads and processes ran on so far: which
+/// of them was on it over `window`, from the events before `cursor` only.
+pub fn compute_cpus(history: &History, cursor: u64, window: &Window) -> Vec<(u16, Vec<CpuCell>)> {
+    let drawn = window.drawn();
+    let begin = history.position_at(window.start).min(cursor);
+    let (from, base) = history.snapshot_before(begin);
+    let mut rows: Vec<Row<CpuCell>> = Vec::new();
+    let lane = |rows: &mut Vec<Row<CpuCell>>, cpu: u16| {
+        let cpu = usize::from(cpu);
+        if rows.len() <= cpu {
+            rows.resize_with(cpu + 1, || {
+                Row::new(window.cols, CpuCell::Empty, CpuCell::Idle)
+            });
+        }
+        cpu
+    };
+    // Who is on which CPU at the start, and where each row is.
+    let mut on: Vec<Option<u16>> = vec![None; history.live().tasks.len()];
+    for (i, t) in base.tasks.iter().enumerate() {
+        if let State::Running { worker } = t.state
+            && let Some(cpu) = crate::event::cpu_of(worker)
+        {
+            let c = lane(&mut rows, cpu);
+            rows[c].current = CpuCell::Row(i as TaskIdx, false);
+            on[i] = Some(cpu);
+        }
+    }
+    for pos in from..cursor {
+        let Some((t, task, _, change)) = history.light(pos) else {
+            continue;
+        };
+        let (col, at_start) = window.col(t);
+        if col >= window.cols as i64 {
+            break;
+        }
+        let before = if at_start { col - 1 } else { col };
+        let i = task as usize;
+        if on.len() <= i {
+            on.resize(i + 1, None);
+        }
+        // Off the CPU it was on, whatever this transition is.
+        if let Some(cpu) = on[i].take() {
+            let r = &mut rows[usize::from(cpu)];
+            r.fill_through(before, drawn);
+            if r.current == CpuCell::Row(task, false) || r.current == CpuCell::Row(task, true) {
+                r.current = CpuCell::Idle;
+            }
+        }
+        if let Light::Running { worker } = change
+            && let Some(cpu) = crate::event::cpu_of(worker)
+        {
+            let c = lane(&mut rows, cpu);
+            let r = &mut rows[c];
+            r.fill_through(before, drawn);
+            r.mark(col, CpuCell::Row(task, true));
+            r.current = CpuCell::Row(task, false);
+            on[i] = Some(cpu);
+        }
+    }
+    let last = drawn as i64 - 1;
+    rows.into_iter()
+        .enumerate()
+        .map(|(cpu, mut r)| {
+            r.fill_through(last, drawn);
+            (cpu as u16, r.cells)
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

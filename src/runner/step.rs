@@ -12,7 +12,7 @@ use tokio::sync::OwnedMutexGuard;
 
 use super::Shared;
 use crate::probe::{Kind, OsRow, Outcome, TaskIdx, TaskProbe, Wait};
-use crate::runtime::os::{self, RowSlices, Schedstat, Told};
+use crate::runtime::os::{self, RowSlices, RunCpus, Schedstat, Told};
 use crate::runtime::work::{
     Slices, burn_cpu, burn_cpu_until, burn_sliced, charge_virtual, sleep_until_stopped,
 };
@@ -56,15 +56,18 @@ struct Frame {
 /// What a thread, blocking job or child process needs to be a row.
 struct OsSide {
     row: Option<Arc<OsRow>>,
-    cpus: Option<usize>,
+    /// The run's CPUs, when it is pinned to some (or the step to one).
+    cpus: Option<Arc<RunCpus>>,
+    /// The step's own CPU (the run's `on_cpu`-th).
+    on_cpu: Option<u16>,
     scale: f64,
 }
 
 impl OsSide {
     /// Called on the thread that does the work, at its start.
     fn begin(&self) -> Option<Schedstat> {
-        if let Some(c) = self.cpus {
-            os::pin(c);
+        if let Some(cpus) = &self.cpus {
+            cpus.pin(self.on_cpu.map(usize::from));
         }
         Schedstat::own()
     }
@@ -101,6 +104,8 @@ struct TaskRun {
     held: Vec<(usize, OwnedMutexGuard<()>)>,
     /// Threads, jobs and processes it started, for their names.
     started: u32,
+    /// The CPU the step being run asks its thread or process to run on.
+    on_cpu: Option<u16>,
 }
 
 pub(crate) async fn run_task(
@@ -124,6 +129,7 @@ pub(crate) async fn run_task(
         probe,
         held: Vec::new(),
         started: 0,
+        on_cpu: None,
     };
     let mut frames: Vec<Frame> = Vec::new();
     let mut pc = 0;
@@ -147,7 +153,10 @@ pub(crate) async fn run_task(
                 end: pc + 1 + len,
                 left: *times,
             }),
-            action => task.step(action, pc).await,
+            action => {
+                task.on_cpu = step.on_cpu;
+                task.step(action, pc).await;
+            }
         }
         pc += 1;
     }
@@ -205,8 +214,9 @@ impl TaskRun {
             Action::Process(d) => {
                 self.wait(Wait::Process, None);
                 // Boxed: a big future, and every task would carry its size.
+                let on_cpu = self.on_cpu;
                 let side = |pid| self.os_side(Kind::Process, pid, pc);
-                Box::pin(process_step(&shared, shared.wall(*d), side)).await;
+                Box::pin(process_step(&shared, shared.wall(*d), on_cpu, side)).await;
             }
             Action::Spawn(other) => shared.spawn_copies(*other, self.me),
             Action::Join(_) | Action::Send(_) | Action::Recv(_) | Action::Lock(_) => {
@@ -325,9 +335,11 @@ impl TaskRun {
             }
             _ => None,
         };
+        let pinned = shared.scenario.runtime.cpus.is_some() || self.on_cpu.is_some();
         OsSide {
             row,
-            cpus: shared.scenario.runtime.cpus,
+            cpus: pinned.then(|| shared.cpus.clone()),
+            on_cpu: self.on_cpu,
             scale: shared.scale,
         }
     }
@@ -336,7 +348,12 @@ impl TaskRun {
 /// A `process` step: a child process burns `d` of CPU, telling its time
 /// slices as they happen; a thread of its own reads them (its row's
 /// transitions, in order) and waits for it. Cancelled, the child is killed.
-async fn process_step(shared: &Shared, d: Duration, side: impl FnOnce(u64) -> OsSide) {
+async fn process_step(
+    shared: &Shared,
+    d: Duration,
+    on_cpu: Option<u16>,
+    side: impl FnOnce(u64) -> OsSide,
+) {
     let Ok(_turn) = Box::pin(shared.processes.acquire()).await else {
         panic!("the run is closing");
     };
@@ -348,6 +365,9 @@ async fn process_step(shared: &Shared, d: Duration, side: impl FnOnce(u64) -> Os
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::piped());
     os::die_with_parent(&mut command);
+    if shared.scenario.runtime.cpus.is_some() || on_cpu.is_some() {
+        shared.cpus.pin_child(&mut command, on_cpu.map(usize::from));
+    }
     let child = match command.spawn() {
         Ok(c) => c,
         Err(e) => panic!("could not start a child process: {e}"),

@@ -70,7 +70,15 @@ pub fn build(
         }
     };
     let virtual_clock = spec.clock == Clock::Virtual;
-    let cpus = spec.cpus;
+    let cpus = os::RunCpus::of_this_thread(spec.cpus);
+    let pinned = spec.cpus.is_some();
+    // multi_thread starts its workers first, as it is built: with
+    // `pin_workers`, worker w on the run's w-th CPU.
+    let workers = match (spec.pin_workers, spec.flavor) {
+        (true, Flavor::MultiThread) => spec.workers,
+        _ => 0,
+    };
+    let started = std::sync::atomic::AtomicUsize::new(0);
     builder
         .enable_all()
         .thread_name("taskscope-worker")
@@ -81,8 +89,11 @@ pub fn build(
         // Workers and blocking-pool threads alike.
         .on_thread_start(move || {
             runtime_thread_started();
-            if let Some(cpus) = cpus {
-                os::pin(cpus);
+            let n = started.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            if n < workers {
+                cpus.pin(Some(n));
+            } else if pinned {
+                cpus.pin(None);
             }
         });
     let (h, c) = (hooks.clone(), control.clone());

@@ -93,50 +93,90 @@ pub fn own_tid() -> i64 {
     }
 }
 
-/// Pins the calling thread to the first `cpus` CPUs it may run on.
-pub fn pin(cpus: usize) {
-    // SAFETY: the set is a plain bit mask, zeroed, then filled with CPUs the
-    // thread may already use; sched_{get,set}affinity only read and write it.
-    #[allow(unsafe_code)]
-    unsafe {
-        let mut allowed: libc::cpu_set_t = std::mem::zeroed();
-        if libc::sched_getaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &mut allowed) != 0 {
-            return;
-        }
-        let mut chosen: libc::cpu_set_t = std::mem::zeroed();
-        let mut n = 0;
-        for cpu in 0..libc::CPU_SETSIZE as usize {
-            if n == cpus {
-                break;
+/// The CPUs a run uses: the first `cpus` (all, when None) of those the
+/// calling thread may run on. Taken once, before anything of the run is
+/// pinned: every pin of the run picks from it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RunCpus(Vec<usize>);
+
+impl RunCpus {
+    pub fn of_this_thread(cpus: Option<usize>) -> RunCpus {
+        // SAFETY: a plain bit mask, zeroed, then filled by the call.
+        #[allow(unsafe_code)]
+        let allowed = unsafe {
+            let mut allowed: libc::cpu_set_t = std::mem::zeroed();
+            if libc::sched_getaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &mut allowed) != 0
+            {
+                return RunCpus::default();
             }
-            if libc::CPU_ISSET(cpu, &allowed) {
-                libc::CPU_SET(cpu, &mut chosen);
-                n += 1;
+            allowed
+        };
+        let all = (0..libc::CPU_SETSIZE as usize).filter(|c| {
+            // SAFETY: reads a bit of the mask filled above.
+            #[allow(unsafe_code)]
+            unsafe {
+                libc::CPU_ISSET(*c, &allowed)
             }
+        });
+        RunCpus(all.take(cpus.unwrap_or(usize::MAX)).collect())
+    }
+
+    /// How many CPUs the run has.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// The mask of the run's `nth` CPU (past the last, the last), or of
+    /// all of them (None).
+    fn mask(&self, nth: Option<usize>) -> Option<libc::cpu_set_t> {
+        let chosen: &[usize] = match nth {
+            Some(n) => std::slice::from_ref(self.0.get(n).or(self.0.last())?),
+            None => &self.0,
+        };
+        // SAFETY: a plain bit mask, zeroed, then bits set in it.
+        #[allow(unsafe_code)]
+        unsafe {
+            let mut set: libc::cpu_set_t = std::mem::zeroed();
+            for cpu in chosen {
+                libc::CPU_SET(*cpu, &mut set);
+            }
+            Some(set)
         }
-        libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &chosen);
+    }
+
+    /// Pins the calling thread to the run's `nth` CPU, or to all of them.
+    pub fn pin(&self, nth: Option<usize>) {
+        if let Some(set) = self.mask(nth) {
+            set_affinity(&set);
+        }
+    }
+
+    /// The child of `command` starts pinned to the run's `nth` CPU, or to
+    /// all of them.
+    pub fn pin_child(&self, command: &mut std::process::Command, nth: Option<usize>) {
+        use std::os::unix::process::CommandExt;
+        let Some(set) = self.mask(nth) else { return };
+        // SAFETY: sched_setaffinity is a plain system call; the mask was
+        // made before the fork.
+        #[allow(unsafe_code)]
+        unsafe {
+            command.pre_exec(move || {
+                set_affinity(&set);
+                Ok(())
+            });
+        }
     }
 }
 
-/// Pins the calling thread to the `nth` CPU (from 0) of those it may run
-/// on now (a step's `cpu`, a pinned worker); past the last, the last.
-pub fn pin_nth(nth: usize) {
-    // SAFETY: as in `pin`: plain bit masks, read and written by the calls.
+fn set_affinity(set: &libc::cpu_set_t) {
+    // SAFETY: the set is a valid mask; the call only reads it.
     #[allow(unsafe_code)]
     unsafe {
-        let mut allowed: libc::cpu_set_t = std::mem::zeroed();
-        if libc::sched_getaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &mut allowed) != 0 {
-            return;
-        }
-        let cpus: Vec<usize> = (0..libc::CPU_SETSIZE as usize)
-            .filter(|c| libc::CPU_ISSET(*c, &allowed))
-            .collect();
-        let Some(&cpu) = cpus.get(nth).or(cpus.last()) else {
-            return;
-        };
-        let mut chosen: libc::cpu_set_t = std::mem::zeroed();
-        libc::CPU_SET(cpu, &mut chosen);
-        libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &chosen);
+        libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), set);
     }
 }
 

@@ -126,14 +126,19 @@ where
     let stop = Stop::default();
     let stop_rx = stop.clone();
     let rec = recorder.clone();
-    let cpus = spec.cpus;
+    let cpus = os::RunCpus::of_this_thread(spec.cpus);
+    // The run's own thread runs current_thread's tasks: its worker.
+    let pin = match (spec.pin_workers, spec.flavor) {
+        (true, crate::scenario::Flavor::CurrentThread) => Some(Some(0)),
+        _ if spec.cpus.is_some() => Some(None),
+        _ => None,
+    };
     let thread = std::thread::Builder::new()
         .name("taskscope-runtime".into())
         .spawn(move || {
             runtime_thread_started();
-            // Pinned like the workers.
-            if let Some(cpus) = cpus {
-                os::pin(cpus);
+            if let Some(nth) = pin {
+                cpus.pin(nth);
             }
             let mut metrics = tokio_metrics::RuntimeMonitor::new(runtime.handle()).intervals();
             let result = runtime.block_on(main(stop_rx));

@@ -15,7 +15,7 @@ use super::theme;
 use crate::app::{App, Session};
 use crate::format;
 use crate::model::Model;
-use crate::model::lanes::{self, Cell, Window, WorkerCell};
+use crate::model::lanes::{self, Cell, CpuCell, Window, WorkerCell};
 use crate::probe::TaskIdx;
 
 const LABEL: u16 = 14;
@@ -26,8 +26,21 @@ const WINDOW: Duration = Duration::from_secs(10);
 const STEPS: &[u64] = &[10, 12, 15, 20, 25, 30, 40, 50, 60, 80];
 
 /// The window of time a lanes area `cols` wide shows when the moment shown
-/// is `now`; `fit` (a run that has ended) makes the axis end at `now`.
-pub fn window(now: Duration, cols: usize, fit: bool) -> Window {
+/// is `now`: at `zoom`'s scale, ending at `now`, or (None) automatic: the
+/// whole run, scrolling after [`WINDOW`]; `fit` (a run that has ended)
+/// makes the automatic axis end at `now`.
+pub fn window(now: Duration, cols: usize, fit: bool, zoom: Option<Duration>) -> Window {
+    if let Some(scale) = zoom {
+        let cols = cols.max(1);
+        let width = scale * cols as u32;
+        let end = now.max(width);
+        return Window {
+            start: end.saturating_sub(width),
+            scale,
+            cols,
+            until: now,
+        };
+    }
     let cols = cols.max(1);
     let span = now.min(WINDOW).max(Duration::from_micros(100));
     let need = (span.as_nanos() as u64).div_ceil(cols as u64).max(1);
@@ -90,13 +103,29 @@ pub fn render(app: &App, session: &Session, visible: &[u32], area: Rect, buf: &m
     let now = session.now();
     let cols = area.width.saturating_sub(LABEL + 2).max(1) as usize;
     let fit = session.ended && session.history.at_live_edge();
-    let w = window(now, cols, fit);
-    let block = block(session, &w, cols);
+    let w = window(now, cols, fit, app.zoom);
+    app.lanes_scale.set(w.scale);
+    app.lanes_auto.set(window(now, cols, fit, None).scale);
+    let block = block(session, &w, cols, app.zoom.is_some());
     let inner = block.inner(area);
     block.render(area, buf);
     let model = session.model();
     let letters = lane_letters(session.history.live());
     let letter = |t: TaskIdx| letters.get(t as usize).copied().unwrap_or('?');
+    if app.cpu_view {
+        // The CPUs, then the workers (which task each polls), then which
+        // row each letter is.
+        let cpus = lanes::compute_cpus(&session.history, session.history.cursor(), &w);
+        let workers = lanes::compute(
+            &session.history,
+            session.history.cursor(),
+            &w,
+            &[],
+            |spec, step| session.holds_worker(spec, step),
+        );
+        cpu_lanes(model, &cpus, &workers.workers, &letter, inner, buf);
+        return;
+    }
     let workers = model.workers.len();
     // The tasks shown in the table, as many as fit, the selected one among
     // them.
@@ -119,9 +148,16 @@ pub fn render(app: &App, session: &Session, visible: &[u32], area: Rect, buf: &m
 
 /// The lanes' frame: the window of time in the title, the legend on the
 /// bottom edge.
-fn block(session: &Session, w: &Window, cols: usize) -> Block<'static> {
+fn block(session: &Session, w: &Window, cols: usize, zoomed: bool) -> Block<'static> {
     let title = Line::from(vec![
-        Span::styled(" lanes ", theme::HEADER),
+        Span::styled(
+            if zoomed {
+                " lanes (zoomed) "
+            } else {
+                " lanes "
+            },
+            theme::HEADER,
+        ),
         Span::styled(
             format!(
                 "{} .. {}, {} per column ",
@@ -220,6 +256,85 @@ fn task_lanes(
             buf.set_string(inner.x + LABEL + c as u16, y, ch.to_string(), style);
             previous = *cell;
         }
+        y += 1;
+    }
+}
+
+/// One lane per CPU: which thread or process of the run was on it, by the
+/// row's letter (a slice begins in bold, where the OS gave it the CPU),
+/// `·` none of them; then which row each letter is.
+fn cpu_lanes(
+    model: &Model,
+    cpus: &[(u16, Vec<CpuCell>)],
+    workers: &[Vec<WorkerCell>],
+    letter: &dyn Fn(TaskIdx) -> char,
+    inner: Rect,
+    buf: &mut Buffer,
+) {
+    let bottom = inner.y + inner.height;
+    let mut y = inner.y;
+    if cpus.is_empty() && y < bottom {
+        buf.set_stringn(
+            inner.x,
+            y,
+            "no thread or process of this run has been on a CPU yet (v: back to tasks)",
+            inner.width as usize,
+            theme::DIM,
+        );
+        y += 1;
+    }
+    let mut seen: Vec<TaskIdx> = Vec::new();
+    for (cpu, row) in cpus {
+        if y >= bottom {
+            break;
+        }
+        buf.set_stringn(
+            inner.x,
+            y,
+            format!("cpu {cpu}"),
+            LABEL as usize,
+            theme::HEADER,
+        );
+        for (c, cell) in row.iter().enumerate() {
+            let (ch, style) = match cell {
+                CpuCell::Empty => continue,
+                CpuCell::Idle => ('·', theme::DIM),
+                CpuCell::Row(task, switched) => {
+                    if !seen.contains(task) {
+                        seen.push(*task);
+                    }
+                    let mut style = theme::cpu_row(*task);
+                    if *switched {
+                        style = style.add_modifier(Modifier::BOLD);
+                    }
+                    (letter(*task), style)
+                }
+            };
+            buf.set_string(inner.x + LABEL + c as u16, y, ch.to_string(), style);
+        }
+        y += 1;
+    }
+    let below = Rect {
+        y,
+        height: bottom.saturating_sub(y),
+        ..inner
+    };
+    y = worker_lanes(workers, letter, below, buf);
+    // The key: each letter's row.
+    for task in seen {
+        if y >= bottom {
+            break;
+        }
+        let name = model
+            .task(task)
+            .map_or("?".into(), |t| crate::text::visible(&t.name).into_owned());
+        buf.set_stringn(
+            inner.x,
+            y,
+            format!("{} {name}", letter(task)),
+            inner.width as usize,
+            theme::cpu_row(task),
+        );
         y += 1;
     }
 }

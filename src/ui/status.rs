@@ -77,6 +77,10 @@ pub fn footer(app: &App, session: &Session, area: Rect, buf: &mut Buffer) {
     .areas(area);
     let (badge, style) = if session.looks_live {
         (" LIVE ", theme::LIVE)
+    } else if session.plays_back() && session.control.paused {
+        (" PLAYBACK · PAUSED ", theme::PAUSED)
+    } else if session.plays_back() {
+        (" PLAYBACK ", theme::LIVE)
     } else if session.is_replay() && session.control.paused {
         (" REPLAY · PAUSED ", theme::PAUSED)
     } else if session.is_replay() {
@@ -114,6 +118,14 @@ pub fn footer(app: &App, session: &Session, area: Rect, buf: &mut Buffer) {
             "· virtual clock · speed {}x ",
             session.control.speed
         ))),
+        Clock::Real if session.plays_back() => {
+            let behind = session.behind().unwrap_or_default();
+            spans.push(Span::raw(format!(
+                "· real clock · shown at {}x, {} behind the run (the OS cannot be slowed down) ",
+                session.control.speed,
+                crate::format::time(behind)
+            )));
+        }
         Clock::Real => {
             let mut text = "· real clock ".to_string();
             if !session.run_speed.is_real_time() {

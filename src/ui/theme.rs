@@ -94,3 +94,18 @@ pub fn lane(cell: Cell, first: bool) -> (char, Style) {
         ),
     }
 }
+
+/// A row's colour in the CPU lanes: neighbours in turn look apart.
+pub fn cpu_row(task: crate::probe::TaskIdx) -> Style {
+    const COLOURS: [Color; 6] = [
+        Color::Cyan,
+        Color::Yellow,
+        Color::Magenta,
+        Color::Green,
+        Color::Blue,
+        Color::Red,
+    ];
+    Style::new()
+        .fg(Color::Black)
+        .bg(COLOURS[task as usize % COLOURS.len()])
+}

@@ -169,7 +169,7 @@ fn check_frame(label: &str, app: &App, events: &[Event], k: usize) {
         "{label} k={k}: the moment shown is transition k's"
     );
     let fit = session.ended && session.history.at_live_edge();
-    let window = taskscope::ui::lanes::window(now, cols, fit);
+    let window = taskscope::ui::lanes::window(now, cols, fit, None);
     let last = ((now - window.start).as_nanos() / window.scale.as_nanos()) as u16;
     for y in lanes_top + 1..HEIGHT {
         if row_text(buf, y, 0, 1).starts_with('└') {

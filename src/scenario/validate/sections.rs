@@ -11,7 +11,7 @@ use toml::de::{DeTable, DeValue};
 use super::diagnostic::kind;
 use super::{Checker, ReadTask, Value};
 use crate::scenario::{
-    ChannelSpec, Clock, Flavor, MAX_TASKS, MAX_WORKERS, RuntimeSpec, Scenario, TaskSpec,
+    ChannelSpec, Clock, Flavor, MAX_TASKS, MAX_WORKERS, RuntimeSpec, Scenario, TaskSpec, View,
 };
 
 /// The top level as read, key by key, before the checks across sections.
@@ -20,6 +20,8 @@ struct TopLevel<'v, 'i> {
     description: String,
     watch: String,
     speed: Option<f64>,
+    view: View,
+    playback: Option<(bool, Range<usize>)>,
     runtime: Option<&'v Value<'i>>,
     channels: Vec<(ChannelSpec, Range<usize>)>,
     mutexes: Vec<(String, Range<usize>)>,
@@ -32,6 +34,7 @@ struct RuntimeKeys {
     workers: Option<(usize, Range<usize>)>,
     clock: Option<(Clock, Range<usize>)>,
     cpus: Option<usize>,
+    pin_workers: bool,
 }
 
 impl Checker<'_> {
@@ -67,6 +70,8 @@ impl Checker<'_> {
                 .collect::<Vec<_>>()
                 .join(" "),
             speed: sections.speed,
+            view: sections.view,
+            playback: self.playback(sections.playback, runtime.clock),
             runtime,
             channels: sections.channels.into_iter().map(|(c, _)| c).collect(),
             mutexes: sections.mutexes.into_iter().map(|(m, _)| m).collect(),
@@ -93,6 +98,8 @@ impl Checker<'_> {
             description: String::new(),
             watch: String::new(),
             speed: None,
+            view: View::Tasks,
+            playback: None,
             runtime: None,
             channels: Vec::new(),
             mutexes: Vec::new(),
@@ -106,6 +113,18 @@ impl Checker<'_> {
                 }
                 "watch" => sections.watch = self.text(value, "watch").unwrap_or_default(),
                 "speed" => sections.speed = self.speed(value),
+                "view" => match self.string(value, "view").as_deref() {
+                    Some("tasks") => sections.view = View::Tasks,
+                    Some("cpus") => sections.view = View::Cpus,
+                    Some(other) => self.at(
+                        value.span(),
+                        format!("`view = \"{other}\"`; expected \"tasks\" or \"cpus\""),
+                    ),
+                    None => {}
+                },
+                "playback" => {
+                    sections.playback = self.boolean(value, "playback").map(|b| (b, value.span()))
+                }
                 "runtime" => sections.runtime = Some(value),
                 "channel" => {
                     for t in self.tables(value, "channel") {
@@ -131,6 +150,8 @@ impl Checker<'_> {
                         "description",
                         "watch",
                         "speed",
+                        "view",
+                        "playback",
                         "runtime",
                         "channel",
                         "mutex",
@@ -194,6 +215,7 @@ impl Checker<'_> {
             workers: None,
             clock: None,
             cpus: None,
+            pin_workers: false,
         };
         if let Some(value) = value {
             let DeValue::Table(table) = value.get_ref() else {
@@ -209,6 +231,7 @@ impl Checker<'_> {
                     workers: 1,
                     clock: Clock::Virtual,
                     cpus: None,
+                    pin_workers: false,
                 };
             };
             self.runtime_keys(table, &mut keys);
@@ -220,6 +243,25 @@ impl Checker<'_> {
             workers,
             clock,
             cpus: keys.cpus,
+            pin_workers: keys.pin_workers,
+        }
+    }
+
+    /// `playback = true` needs the real clock: the virtual one plays at
+    /// any pace already.
+    fn playback(&mut self, playback: Option<(bool, Range<usize>)>, clock: Clock) -> bool {
+        match playback {
+            Some((true, span)) if clock == Clock::Virtual => {
+                self.at(
+                    span,
+                    "`playback = true` is for the real clock (the virtual clock plays at any \
+                     pace already); expected `clock = \"real\"` in [runtime], or no `playback`"
+                        .into(),
+                );
+                false
+            }
+            Some((b, _)) => b,
+            None => false,
         }
     }
 
@@ -255,11 +297,14 @@ impl Checker<'_> {
                         .integer(v, "cpus", 1..MAX_WORKERS as u64 + 1)
                         .map(|c| c as usize)
                 }
+                "pin_workers" => {
+                    keys.pin_workers = self.boolean(v, "pin_workers").unwrap_or_default()
+                }
                 other => self.unknown_key(
                     key.span(),
                     other,
                     "in [runtime]",
-                    &["flavor", "workers", "clock", "cpus"],
+                    &["flavor", "workers", "clock", "cpus", "pin_workers"],
                 ),
             }
         }

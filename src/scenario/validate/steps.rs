@@ -8,6 +8,7 @@ use toml::de::{DeString, DeTable, DeValue};
 
 use super::diagnostic::{closest, kind};
 use super::{Checker, NameRef, ReadTask, RefKind, Value};
+use crate::event::MAX_CPUS;
 use crate::scenario::{Action, MAX_POLLS, MAX_REPEAT_DEPTH, Step};
 
 /// Every action a step may have, in the order messages list them.
@@ -104,8 +105,19 @@ impl Checker<'_> {
             _ => unreachable!("filtered to known actions"),
         };
         let Some(action) = action else { return };
+        let on_cpu = match table.get("on_cpu") {
+            Some(v) => match self.integer(v, "on_cpu", 0..u64::from(MAX_CPUS)) {
+                Some(c) => Some(c as u16),
+                None => return,
+            },
+            None => None,
+        };
         task.refs.extend(pending_ref);
-        task.spec.steps.push(Step { action, note });
+        task.spec.steps.push(Step {
+            action,
+            note,
+            on_cpu,
+        });
         task.step_spans.push(v.span());
         task.multiplicity.push(mult);
     }
@@ -118,7 +130,7 @@ impl Checker<'_> {
             let k = key.get_ref().as_ref();
             match k {
                 "note" => note = self.text(v, "note"),
-                "yield_every" | "steps" => {}
+                "yield_every" | "steps" | "on_cpu" => {}
                 _ if ACTIONS.contains(&k) => {}
                 other => {
                     let hint = closest(other, ACTIONS)
@@ -183,9 +195,10 @@ impl Checker<'_> {
     /// Whether `yield_every` and `steps` appear only beside the action
     /// they belong to (`cpu` and `repeat`); the first misplaced is reported.
     fn extras_fit(&mut self, table: &DeTable<'_>, k: &str) -> bool {
-        for extra in ["yield_every", "steps"] {
-            let allowed =
-                (extra == "yield_every" && k == "cpu") || (extra == "steps" && k == "repeat");
+        for extra in ["yield_every", "steps", "on_cpu"] {
+            let allowed = (extra == "yield_every" && k == "cpu")
+                || (extra == "steps" && k == "repeat")
+                || (extra == "on_cpu" && matches!(k, "thread" | "process" | "spawn_blocking"));
             if let Some((ek, _)) = table.get_key_value(extra)
                 && !allowed
             {
@@ -193,7 +206,11 @@ impl Checker<'_> {
                     ek.span(),
                     format!(
                         "`{extra}` does not go with `{k}`; it belongs to `{}`",
-                        if extra == "steps" { "repeat" } else { "cpu" }
+                        match extra {
+                            "steps" => "repeat",
+                            "on_cpu" => "thread`, `process` or `spawn_blocking",
+                            _ => "cpu",
+                        }
                     ),
                 );
                 return false;
@@ -294,6 +311,7 @@ impl Checker<'_> {
                 len: 0,
             },
             note,
+            on_cpu: None,
         });
         task.step_spans.push(value.span());
         task.multiplicity.push(mult);
