@@ -399,8 +399,7 @@ pub fn zoom(now: Duration, zoom_in: bool, auto: Duration) -> Option<Duration> {
     let now_ns = now.as_nanos() as u64;
     let next = if zoom_in {
         ladder
-            .filter(|s| *s < now_ns)
-            .last()
+            .rfind(|s| *s < now_ns)
             .unwrap_or(FINEST.as_nanos() as u64)
             .max(FINEST.as_nanos() as u64)
     } else {
