@@ -395,7 +395,7 @@ pub const FINEST: Duration = Duration::from_micros(100);
 /// [`FINEST`]; out, the next larger, until it is `auto`'s (the window
 /// that fits the run) or more: None, the automatic window again.
 pub fn zoom(now: Duration, zoom_in: bool, auto: Duration) -> Option<Duration> {
-    let ladder = (0..12u32).flat_map(|p| [1u64, 2, 5].map(move |m| m * 10u64.pow(p) * 1_000));
+    let mut ladder = (0..12u32).flat_map(|p| [1u64, 2, 5].map(move |m| m * 10u64.pow(p) * 1_000));
     let now_ns = now.as_nanos() as u64;
     let next = if zoom_in {
         ladder
