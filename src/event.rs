@@ -76,6 +76,10 @@ pub enum Change {
         outcome: Outcome,
         stats: Arc<TaskStats>,
     },
+    /// Still running: the OS took its worker's thread away for `gone`, in
+    /// the middle of its poll, and has just given it back (seen by a
+    /// `cpu` step on the real clock).
+    OffCpu { gone: Duration },
 }
 
 impl Change {
@@ -87,6 +91,7 @@ impl Change {
             Change::Running { .. } => "running",
             Change::Waiting { .. } => "waiting",
             Change::Done { .. } => "done",
+            Change::OffCpu { .. } => "off_cpu",
         }
     }
 }

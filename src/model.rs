@@ -73,6 +73,9 @@ pub struct TaskView {
     /// Index of its `[[task]]` in the scenario.
     pub spec: u32,
     pub parent: Option<TaskIdx>,
+    /// How long its worker's thread was off a CPU in its polls (the OS
+    /// took it away, ns).
+    pub off_cpu: u64,
     spawned_at: u64,
     done_at: u64,
     /// Its figures (counted as tokio-metrics counts), known once it is done.
@@ -117,6 +120,7 @@ impl TaskView {
             id,
             spec,
             parent,
+            off_cpu: 0,
             spawned_at: t,
             done_at: NO_TIME,
             stats: None,
@@ -322,6 +326,11 @@ impl Model {
             return;
         };
         let t = nanos(e.t);
+        if let Change::OffCpu { gone } = &e.change {
+            // Its poll goes on; the OS held its worker's thread meanwhile.
+            task.off_cpu = task.off_cpu.saturating_add(nanos(*gone));
+            return;
+        }
         let running = matches!(e.change, Change::Running { .. });
         // Leaving the old state.
         let was_running = task.leave(&e.change, running, t, &mut self.workers);
@@ -329,7 +338,7 @@ impl Model {
         let new_poll = running && !was_running;
         task.step = e.step;
         match &e.change {
-            Change::Spawned { .. } => unreachable!("handled above"),
+            Change::Spawned { .. } | Change::OffCpu { .. } => unreachable!("handled above"),
             Change::Ready { by, late, .. } => task.woken(*by, *late, t),
             Change::Running { worker } => {
                 if new_poll {

@@ -57,7 +57,8 @@ fn tick_step(total: Duration) -> Duration {
 pub fn render(timeline: &Timeline, info: &RunInfo, scenario: Option<&Scenario>) -> String {
     let end = timeline.end.max(Duration::from_millis(1));
     let shown = timeline.tasks.len().min(MAX_ROWS);
-    let rows = timeline.workers.len() + shown;
+    let cpus = timeline.cpus();
+    let rows = cpus.len() + timeline.workers.len() + shown;
     let top = 60.0;
     let height = top + rows as f64 * ROW_H + 90.0;
     let mut p = Picture {
@@ -67,6 +68,10 @@ pub fn render(timeline: &Timeline, info: &RunInfo, scenario: Option<&Scenario>) 
     heading(&mut p.s, timeline, info, height);
     p.axis(top, top + rows as f64 * ROW_H);
     let mut y = top;
+    for (cpu, slices) in &cpus {
+        p.cpu_row(timeline, *cpu, slices, y);
+        y += ROW_H;
+    }
     for (w, runs) in timeline.workers.iter().enumerate() {
         p.worker_row(timeline, w, runs, y);
         y += ROW_H;
@@ -213,6 +218,36 @@ impl Picture {
                 *to,
                 "#7287fd",
                 &format!("{name} {}..{}", rounded(*from), rounded(*to)),
+            );
+        }
+    }
+
+    /// CPU `cpu`'s lane at `y`: a bar per time slice a thread or process
+    /// of the run had on it, the rows in turn in two colours.
+    fn cpu_row(
+        &mut self,
+        timeline: &Timeline,
+        cpu: u16,
+        slices: &[(Duration, Duration, TaskIdx)],
+        y: f64,
+    ) {
+        let _ = writeln!(
+            self.s,
+            r#"<text x="10" y="{:.1}" font-weight="bold">cpu {cpu}</text>"#,
+            y + ROW_H / 2.0 + 4.0
+        );
+        for (from, to, row) in slices {
+            let name = timeline
+                .tasks
+                .get(*row as usize)
+                .map_or("?".to_string(), |t| t.name.to_string());
+            let color = if row % 2 == 0 { "#e5a50a" } else { "#1c71d8" };
+            self.bar(
+                y,
+                *from,
+                *to,
+                color,
+                &format!("{name} on cpu {cpu} {}..{}", rounded(*from), rounded(*to)),
             );
         }
     }

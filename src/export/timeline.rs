@@ -125,6 +125,8 @@ impl Timeline {
                 task.done = Some(e.t);
                 None
             }
+            // Its poll goes on: no new slice.
+            Change::OffCpu { .. } => return,
         };
         if let Some((start, Span::Running { worker })) = task.close(e.t)
             && !is_cpu(worker)
@@ -140,6 +142,31 @@ impl Timeline {
         if let Some(span) = next {
             task.open = Some((e.t, span, e.step));
         }
+    }
+
+    /// Per CPU (by number): the slices of the threads and processes on it,
+    /// from, to and which row, in time order.
+    pub fn cpus(&self) -> Vec<(u16, Vec<(Duration, Duration, TaskIdx)>)> {
+        let mut cpus: Vec<(u16, Vec<(Duration, Duration, TaskIdx)>)> = Vec::new();
+        for (i, task) in self.tasks.iter().enumerate() {
+            for iv in &task.intervals {
+                let Span::Running { worker } = iv.span else {
+                    continue;
+                };
+                let Some(cpu) = crate::event::cpu_of(worker) else {
+                    continue;
+                };
+                match cpus.iter_mut().find(|(c, _)| *c == cpu) {
+                    Some((_, list)) => list.push((iv.start, iv.end, i as TaskIdx)),
+                    None => cpus.push((cpu, vec![(iv.start, iv.end, i as TaskIdx)])),
+                }
+            }
+        }
+        cpus.sort_by_key(|(c, _)| *c);
+        for (_, list) in &mut cpus {
+            list.sort();
+        }
+        cpus
     }
 
     /// Closes what is still open at the end of the log.

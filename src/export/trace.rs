@@ -14,6 +14,7 @@ use crate::scenario::Scenario;
 
 const TASKS_PID: u32 = 1;
 const WORKERS_PID: u32 = 2;
+const CPUS_PID: u32 = 3;
 
 fn us(d: Duration) -> f64 {
     d.as_nanos() as f64 / 1000.0
@@ -66,6 +67,17 @@ pub fn write(
     }
     for (w, runs) in timeline.workers.iter().enumerate() {
         worker_track(out, &mut first, timeline, w, runs)?;
+    }
+    let cpus = timeline.cpus();
+    if !cpus.is_empty() {
+        write_event(
+            out,
+            &mut first,
+            &meta(CPUS_PID, None, "process_name", "CPUs"),
+        )?;
+    }
+    for (cpu, slices) in &cpus {
+        cpu_track(out, &mut first, timeline, *cpu, slices)?;
     }
     out.write_all(b"\n]}\n")
 }
@@ -187,6 +199,35 @@ fn worker_track(
             out,
             first,
             &json!({"name": name, "cat": "poll", "ph": "X", "ts": us(*start), "dur": us(*end - *start), "pid": WORKERS_PID, "tid": tid}),
+        )?;
+    }
+    Ok(())
+}
+
+/// CPU `cpu`'s track: a slice for each time slice a thread or process of
+/// the run had on it.
+fn cpu_track(
+    out: &mut impl Write,
+    first: &mut bool,
+    timeline: &Timeline,
+    cpu: u16,
+    slices: &[(Duration, Duration, TaskIdx)],
+) -> std::io::Result<()> {
+    let tid = u64::from(cpu);
+    write_event(
+        out,
+        first,
+        &meta(CPUS_PID, Some(tid), "thread_name", &format!("cpu {cpu}")),
+    )?;
+    for (start, end, row) in slices {
+        let name = timeline
+            .tasks
+            .get(*row as usize)
+            .map_or("?".to_string(), |t| shown(&t.name));
+        write_event(
+            out,
+            first,
+            &json!({"name": name, "cat": "on_cpu", "ph": "X", "ts": us(*start), "dur": us(*end - *start), "pid": CPUS_PID, "tid": tid}),
         )?;
     }
     Ok(())

@@ -22,6 +22,10 @@ pub enum Cell {
     Running,
     /// Running a `cpu` or `block` step: holding its worker.
     Holding,
+    /// A thread or job of code taskscope did not write, running as far as
+    /// anyone knows: whether it is on a CPU is not measured (sampled at
+    /// best), so it is not drawn as on one.
+    Sampled,
     Waiting(Wait),
     /// Waiting, and the timer or reply it waits for was due in this column.
     Due(Wait),
@@ -40,6 +44,8 @@ pub enum WorkerCell {
     /// its previous poll (or its spawner) was on another worker: it moved,
     /// by a steal or a wake from elsewhere.
     Polling(TaskIdx, bool, bool),
+    /// In this task's poll, but the OS had taken the worker's thread away.
+    OffCpu(TaskIdx),
 }
 
 /// The span of time the lanes show.
@@ -171,6 +177,7 @@ fn cell_of(state: &State, holds: bool) -> Cell {
     match state {
         State::Ready => Cell::Ready,
         State::Running { .. } if holds => Cell::Holding,
+        State::Running { worker } if *worker == crate::event::ON_CPU => Cell::Sampled,
         State::Running { .. } => Cell::Running,
         State::Waiting(w) => Cell::Waiting(*w),
         State::Done(_) => Cell::Done,
@@ -246,6 +253,7 @@ pub fn compute(
         sweep.apply(
             task,
             change,
+            t,
             col,
             &mut rows,
             &mut worker_rows,
@@ -301,6 +309,7 @@ impl Sweep<'_> {
         &mut self,
         task_idx: TaskIdx,
         change: Light,
+        t: Duration,
         (col, at_start): (i64, bool),
         rows: &mut [Row<Cell>],
         workers: &mut Vec<Row<WorkerCell>>,
@@ -316,6 +325,19 @@ impl Sweep<'_> {
             self.running_on.resize(task + 1, None);
         }
         let was_on = self.running_on[task];
+        if let Light::OffCpu { gone } = change {
+            // Its poll went on, but not on a CPU: those columns of its
+            // worker's lane say so.
+            if let Some(wr) = was_on.and_then(|w| workers.get_mut(w)) {
+                wr.fill_through(before, drawn);
+                let from = self.window.col(t.saturating_sub(gone)).0.max(0) as usize;
+                let to = ((before + 1).max(0) as usize).min(wr.filled);
+                for c in &mut wr.cells[from.min(to)..to] {
+                    *c = WorkerCell::OffCpu(task_idx);
+                }
+            }
+            return;
+        }
         match change {
             // A thread or process on a CPU: no tokio worker lane.
             Light::Running { worker } if crate::event::is_cpu(worker) => {}
@@ -360,9 +382,11 @@ impl Sweep<'_> {
         let cell = match change {
             Light::Spawned { .. } | Light::Ready => Cell::Ready,
             Light::Running { .. } if holds => Cell::Holding,
+            Light::Running { worker } if worker == crate::event::ON_CPU => Cell::Sampled,
             Light::Running { .. } => Cell::Running,
             Light::Waiting { wait, .. } => Cell::Waiting(wait),
             Light::Done => Cell::Done,
+            Light::OffCpu { .. } => return,
         };
         // The state at the column's start stays, but a poll inside it shows
         // (and a task shows from the column it was spawned in).
@@ -658,5 +682,73 @@ mod tests {
         let lanes = compute(&h, h.len(), &w, &[0], |_, _| false);
         assert_eq!(lanes.tasks[0][0], Cell::Waiting(Wait::Timer));
         assert_eq!(lanes.tasks[0][2], Cell::Running);
+    }
+
+    #[test]
+    fn each_cpu_lane_shows_the_row_on_it_and_where_its_slices_begin() {
+        use crate::event::on_cpu;
+        let running = |t, task, cpu| {
+            ev(
+                t,
+                task,
+                Change::Running {
+                    worker: on_cpu(cpu),
+                },
+            )
+        };
+        let off = |t, task| {
+            ev(
+                t,
+                task,
+                Change::Ready {
+                    by: WakeBy::Os,
+                    late: None,
+                    waited: None,
+                },
+            )
+        };
+        let h = history(&[
+            spawned(0, 0),
+            spawned(0, 1),
+            running(1, 0, 1),
+            off(4, 0),
+            running(4, 1, 1),
+            off(7, 1),
+        ]);
+        let w = Window {
+            start: Duration::ZERO,
+            scale: ms(1),
+            cols: 9,
+            until: ms(8),
+        };
+        let cpus = compute_cpus(&h, h.len(), &w);
+        assert_eq!(cpus.len(), 2, "lanes for CPUs 0 and 1");
+        assert!(
+            cpus[0]
+                .1
+                .iter()
+                .all(|c| *c == CpuCell::Idle || *c == CpuCell::Empty)
+        );
+        let lane = &cpus[1].1;
+        assert_eq!(lane[0], CpuCell::Idle);
+        assert_eq!(lane[1], CpuCell::Row(0, true), "a slice begins");
+        assert_eq!(lane[2], CpuCell::Row(0, false));
+        assert_eq!(lane[4], CpuCell::Row(1, true), "the OS gave the CPU to 1");
+        assert_eq!(lane[6], CpuCell::Row(1, false));
+        assert_eq!(lane[7], CpuCell::Idle);
+        assert_eq!(lane[8], CpuCell::Idle);
+    }
+
+    #[test]
+    fn zooming_steps_by_one_two_five_down_to_100_us_and_out_to_the_whole_run() {
+        let auto = Duration::from_millis(40);
+        assert_eq!(zoom(ms(40), true, auto), Some(ms(20)));
+        assert_eq!(zoom(ms(20), true, auto), Some(ms(10)));
+        assert_eq!(zoom(ms(10), true, auto), Some(ms(5)));
+        assert_eq!(zoom(FINEST, true, auto), Some(FINEST));
+        assert_eq!(zoom(Duration::from_micros(150), true, auto), Some(FINEST));
+        assert_eq!(zoom(ms(10), false, auto), Some(ms(20)));
+        // Out past the window that fits the run: the automatic one again.
+        assert_eq!(zoom(ms(20), false, auto), None);
     }
 }

@@ -37,17 +37,29 @@ enum Tag {
     Running,
     Waiting,
     Done,
+    OffCpu,
 }
 
 /// A transition without what it has once per task (name, end figures):
 /// enough to draw lanes, with nothing to clone.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Light {
-    Spawned { parent: Option<TaskIdx> },
+    Spawned {
+        parent: Option<TaskIdx>,
+    },
     Ready,
-    Running { worker: u16 },
-    Waiting { wait: Wait, due: Option<Duration> },
+    Running {
+        worker: u16,
+    },
+    Waiting {
+        wait: Wait,
+        due: Option<Duration>,
+    },
     Done,
+    /// Its worker's thread was off a CPU for `gone`, until now.
+    OffCpu {
+        gone: Duration,
+    },
 }
 
 /// What is kept once per task.
@@ -107,6 +119,10 @@ impl PerTask {
                 r.y = opt_nanos(*late);
             }
             Change::Running { worker } => r.worker = *worker,
+            Change::OffCpu { gone } => {
+                r.tag = Tag::OffCpu;
+                r.y = ns(*gone);
+            }
             Change::Waiting { wait, due } => {
                 r.tag = Tag::Waiting;
                 r.small = *wait as u8;
@@ -138,6 +154,9 @@ impl PerTask {
                 due: from_opt_nanos(r.y),
             },
             Tag::Done => Light::Done,
+            Tag::OffCpu => Light::OffCpu {
+                gone: Duration::from_nanos(r.y),
+            },
         }
     }
 
@@ -182,6 +201,9 @@ impl PerTask {
                     .unwrap_or((Outcome::Cancelled, Arc::default()));
                 Change::Done { outcome, stats }
             }
+            Tag::OffCpu => Change::OffCpu {
+                gone: Duration::from_nanos(r.y),
+            },
         };
         Event {
             t: Duration::from_nanos(r.t),

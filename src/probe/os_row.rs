@@ -85,18 +85,25 @@ impl OsRow {
 
     /// It ended; `os` is what the OS measured of it, if it could.
     pub fn done(&self, outcome: Outcome, os: Option<OsStats>) {
-        self.recorder.record(
-            self.idx,
-            self.step,
-            Change::Done {
-                outcome,
-                stats: Arc::new(TaskStats {
-                    busy: os.map_or(Duration::ZERO, |o| o.cpu),
-                    scheduled: os.map_or(Duration::ZERO, |o| o.runqueue),
-                    os,
-                    ..TaskStats::default()
-                }),
-            },
-        );
+        self.recorder
+            .record(self.idx, self.step, Self::done_change(outcome, os));
+    }
+
+    /// It ended at `t` (ns): its work's end, told by the work itself.
+    pub fn done_at(&self, outcome: Outcome, os: Option<OsStats>, t: u64) {
+        self.recorder
+            .record_at(self.idx, self.step, t, Self::done_change(outcome, os));
+    }
+
+    fn done_change(outcome: Outcome, os: Option<OsStats>) -> Change {
+        Change::Done {
+            outcome,
+            stats: Arc::new(TaskStats {
+                busy: os.map_or(Duration::ZERO, |o| o.cpu),
+                scheduled: os.map_or(Duration::ZERO, |o| o.runqueue),
+                os,
+                ..TaskStats::default()
+            }),
+        }
     }
 }

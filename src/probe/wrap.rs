@@ -125,6 +125,23 @@ impl TaskProbe {
         self.recorder.elapsed()
     }
 
+    /// Real clock: the OS took this task's worker thread away in the middle
+    /// of its poll, from raw count `off` to `on` of the real clock.
+    pub fn off_cpu(&self, off: u64, on: u64) {
+        let gone = self
+            .recorder
+            .at_raw(on)
+            .saturating_sub(self.recorder.at_raw(off));
+        let step = self.step.load(Ordering::Relaxed);
+        self.recorder.record(
+            self.idx,
+            step,
+            Change::OffCpu {
+                gone: Duration::from_nanos(gone),
+            },
+        );
+    }
+
     /// The interpreter charged `d` to the virtual clock inside this poll.
     pub fn charged(&self, d: Duration) {
         self.recorder.charged(d);

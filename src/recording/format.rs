@@ -36,6 +36,9 @@ pub(super) struct Line {
     pub(super) wait: Option<String>,
     #[serde(default)]
     pub(super) worker: Option<u16>,
+    /// On off_cpu: how long the OS held the worker's thread.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(super) gone_ms: Option<f64>,
     /// On running, a thread's or process's: the CPU it ran on, when known.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(super) cpu: Option<u16>,

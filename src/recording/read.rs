@@ -229,10 +229,23 @@ impl<'a> Reader<'a> {
             "running" => self.running(n, workers, idx.as_ref().ok(), &line)?,
             "waiting" => self.waiting(n, &line)?,
             "done" => self.done(n, line)?,
+            "off_cpu" => Change::OffCpu {
+                gone: match line.gone_ms {
+                    Some(v) => self.ms(n, "gone_ms", v)?,
+                    None => {
+                        return Err(self.err(
+                            n,
+                            "the off_cpu line has no \"gone_ms\"; expected how long the OS held \
+                             the worker's thread"
+                                .into(),
+                        ));
+                    }
+                },
+            },
             other => {
                 return Err(self.err(
                     n,
-                    format!("unknown state {other:?}; expected run, spawned, ready, running, waiting, done or end"),
+                    format!("unknown state {other:?}; expected run, spawned, ready, running, waiting, off_cpu, done or end"),
                 ));
             }
         };
@@ -893,7 +906,7 @@ mod tests {
             refusal(&[HEADER, SPAWNED, r#"{"t_ms":1,"state":"paused","idx":0}"#]),
             (
                 3,
-                "unknown state \"paused\"; expected run, spawned, ready, running, waiting, done or end".into()
+                "unknown state \"paused\"; expected run, spawned, ready, running, waiting, off_cpu, done or end".into()
             )
         );
     }

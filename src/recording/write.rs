@@ -122,6 +122,7 @@ impl LineWriter {
                     line.slices = Some(os.slices);
                 }
             }
+            Change::OffCpu { gone } => line.gone_ms = Some(exact_ms(*gone)),
         }
         write_line(out, &line)
     }

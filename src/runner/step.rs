@@ -13,9 +13,7 @@ use tokio::sync::OwnedMutexGuard;
 use super::Shared;
 use crate::probe::{Kind, OsRow, Outcome, TaskIdx, TaskProbe, Wait};
 use crate::runtime::os::{self, RowSlices, RunCpus, Schedstat, Told};
-use crate::runtime::work::{
-    Slices, burn_cpu, burn_cpu_until, burn_sliced, charge_virtual, sleep_until_stopped,
-};
+use crate::runtime::work::{Slices, burn_cpu, burn_sliced, charge_virtual, sleep_until_stopped};
 use crate::scenario::{Action, Clock};
 
 /// Ends a task's bookkeeping however the task ends (done, panic, abort).
@@ -72,23 +70,52 @@ impl OsSide {
         Schedstat::own()
     }
 
-    /// Burns `d` of CPU on this thread, telling the row each time slice.
-    fn burn(&self, d: Duration) {
+    /// Burns `d` of CPU on this thread, telling the row each time slice;
+    /// returns what was told (for the row's end).
+    fn burn(&self, d: Duration) -> Option<RowSlices> {
         let stop = AtomicBool::new(false);
         match &self.row {
-            Some(row) => burn_sliced(d, &stop, &mut RowSlices::new(row.clone())),
-            None => burn_cpu(d),
+            Some(row) => {
+                let mut slices = RowSlices::new(row.clone());
+                burn_sliced(d, &stop, &mut slices);
+                Some(slices)
+            }
+            None => {
+                burn_cpu(d);
+                None
+            }
         }
     }
 
-    /// Called on the same thread at its end: the row's figures from the OS.
-    fn end(&self, start: Option<Schedstat>) {
+    /// Called on the same thread at its end: the row ends where its work
+    /// did, with its figures from the OS.
+    fn end(&self, start: Option<Schedstat>, slices: Option<RowSlices>) {
         let stats = start
             .zip(Schedstat::own())
             .map(|(a, b)| b.since(a, self.scale));
-        if let Some(r) = &self.row {
-            r.done(Outcome::Ok, stats);
+        if let Some(s) = slices {
+            s.done(Outcome::Ok, stats);
         }
+    }
+}
+
+/// A `cpu` step's burn on a worker: a gap in it is the OS taking the
+/// worker's thread away in the middle of the task's poll.
+struct WorkerSlices<'a> {
+    probe: Option<&'a TaskProbe>,
+    /// Where the OS took the thread away, until it gives it back.
+    off_at: Option<u64>,
+}
+
+impl Slices for WorkerSlices<'_> {
+    fn on_cpu(&mut self, _cpu: u16, at: u64) {
+        if let (Some(off), Some(p)) = (self.off_at.take(), self.probe) {
+            p.off_cpu(off, at);
+        }
+    }
+
+    fn off_cpu(&mut self, at: u64) {
+        self.off_at = Some(at);
     }
 }
 
@@ -273,7 +300,11 @@ impl TaskRun {
             if self.virtual_clock {
                 self.charge(now);
             } else {
-                burn_cpu_until(self.shared.wall(now), &self.shared.stopping);
+                let mut slices = WorkerSlices {
+                    probe: self.probe.as_deref(),
+                    off_at: None,
+                };
+                burn_sliced(self.shared.wall(now), &self.shared.stopping, &mut slices);
             }
             left -= now;
             if left.is_zero() {
@@ -412,6 +443,7 @@ fn watch_child(
                 (Some(Told::OnCpu { cpu, at }), Some(s)) => s.on_cpu(cpu, at),
                 (Some(Told::OffCpu { at }), Some(s)) => s.off_cpu(at),
                 (Some(Told::Still { at }), Some(s)) => s.still(at),
+                (Some(Told::End { at }), Some(s)) => s.end(at),
                 (Some(Told::Figures(f)), _) => figures = Some(f),
                 _ => {}
             }
@@ -428,9 +460,9 @@ fn watch_child(
         Outcome::Panicked(format!("{status}"))
     };
     let failed = !status.success() && !cancelled.load(Ordering::Relaxed);
-    if let Some(r) = &side.row {
+    if let Some(s) = &slices {
         let stats = figures.map(|s| s.since(Schedstat::default(), side.scale));
-        r.done(outcome, stats.filter(|_| status.success()));
+        s.done(outcome, stats.filter(|_| status.success()));
     }
     if failed {
         return Err(format!("child process failed: {status}"));
@@ -443,8 +475,8 @@ fn watch_child(
 async fn blocking_step(d: Duration, side: OsSide) {
     let job = tokio::task::spawn_blocking(move || {
         let start = side.begin();
-        side.burn(d);
-        side.end(start);
+        let slices = side.burn(d);
+        side.end(start, slices);
     });
     if let Err(e) = job.await {
         panic!("spawn_blocking job failed: {e}");
@@ -466,8 +498,8 @@ async fn thread_step(shared: &Shared, d: Duration, side: impl FnOnce(u64) -> OsS
         .stack_size(256 << 10)
         .spawn(move || {
             let start = side.begin();
-            side.burn(d);
-            side.end(start);
+            let slices = side.burn(d);
+            side.end(start, slices);
             let _ = tx.send(());
             drop(turn);
         });

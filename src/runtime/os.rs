@@ -20,6 +20,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use super::work::Slices;
+use crate::event::Outcome;
 use crate::probe::{Hold, OsRow, OsStats};
 
 /// One schedstat reading: nanoseconds on a CPU, nanoseconds waiting for
@@ -43,9 +44,14 @@ impl Schedstat {
         })
     }
 
-    /// The calling thread's own figures.
+    /// The calling thread's own figures. Its time on a CPU from its CPU
+    /// clock: schedstat's is brought up to date only at the scheduler's
+    /// ticks and switches, so a running thread's lags by up to a tick.
     pub fn own() -> Option<Schedstat> {
-        Schedstat::read(std::path::Path::new("/proc/thread-self/schedstat"))
+        let mut own = Schedstat::read(std::path::Path::new("/proc/thread-self/schedstat"))?;
+        let cpu = super::work::thread_cpu_time();
+        own.run_ns = u64::try_from(cpu.as_nanos()).unwrap_or(u64::MAX);
+        Some(own)
     }
 
     /// What happened between `earlier` and this reading, in scenario time
@@ -244,6 +250,8 @@ impl Drop for KillOnDrop {
 pub struct RowSlices {
     row: Arc<OsRow>,
     hold: Hold,
+    /// When the work ended (ns), once it has.
+    ended: Option<u64>,
 }
 
 impl RowSlices {
@@ -251,7 +259,19 @@ impl RowSlices {
     pub fn new(row: Arc<OsRow>) -> RowSlices {
         let recorder = row.recorder().clone();
         let hold = recorder.hold(recorder.at_raw(crate::probe::real_clock().raw()));
-        RowSlices { row, hold }
+        RowSlices {
+            row,
+            hold,
+            ended: None,
+        }
+    }
+
+    /// The row ends: at the end of its work, if it was told, else now.
+    pub fn done(&self, outcome: Outcome, os: Option<OsStats>) {
+        match self.ended {
+            Some(t) => self.row.done_at(outcome, os, t),
+            None => self.row.done(outcome, os),
+        }
     }
 }
 
@@ -268,6 +288,10 @@ impl Slices for RowSlices {
 
     fn still(&mut self, at: u64) {
         self.hold.move_to(self.row.recorder().at_raw(at));
+    }
+
+    fn end(&mut self, at: u64) {
+        self.ended = Some(self.row.recorder().at_raw(at));
     }
 }
 
@@ -330,6 +354,11 @@ impl<W: Write> Slices for ToParent<W> {
         let _ = writeln!(self.lines, "off {at}");
     }
 
+    fn end(&mut self, at: u64) {
+        use std::fmt::Write as _;
+        let _ = writeln!(self.lines, "end {at}");
+    }
+
     fn still(&mut self, at: u64) {
         if at.saturating_sub(self.told) >= self.every {
             use std::fmt::Write as _;
@@ -346,6 +375,7 @@ pub enum Told {
     OnCpu { cpu: u16, at: u64 },
     OffCpu { at: u64 },
     Still { at: u64 },
+    End { at: u64 },
     Figures(Schedstat),
 }
 
@@ -365,6 +395,9 @@ impl Told {
                 at: num(words.next())?,
             }),
             "at" => Some(Told::Still {
+                at: num(words.next())?,
+            }),
+            "end" => Some(Told::End {
                 at: num(words.next())?,
             }),
             _ => Schedstat::from_line(line).map(Told::Figures),

@@ -13,7 +13,7 @@ use std::task::{Context, Waker};
 use std::time::Duration;
 
 /// CPU time used so far by this thread (Linux), or wall time elsewhere.
-fn thread_cpu_time() -> Duration {
+pub fn thread_cpu_time() -> Duration {
     cpu_clock(libc::CLOCK_THREAD_CPUTIME_ID)
 }
 
@@ -83,6 +83,8 @@ pub trait Slices {
     fn off_cpu(&mut self, at: u64);
     /// Still on the CPU at `at`: nothing told from now on is earlier.
     fn still(&mut self, _at: u64) {}
+    /// The work ended at `at`, on a CPU (what follows is not its work).
+    fn end(&mut self, _at: u64) {}
 }
 
 /// The CPU this thread runs on now.
@@ -124,6 +126,7 @@ pub fn burn_sliced(d: Duration, stop: &AtomicBool, slices: &mut impl Slices) {
             break;
         }
     }
+    slices.end(last);
     black_box(x);
 }
 

@@ -158,6 +158,10 @@ fn transition(model: &Model, change: &Change) -> String {
             }
         }
         Change::Running { worker } => format!("running on worker {worker}"),
+        Change::OffCpu { gone } => format!(
+            "the OS took its worker's thread away for {}",
+            format::time(*gone)
+        ),
         Change::Waiting { wait, .. } => format!("waiting ({})", wait.as_str()),
         Change::Ready {
             by: crate::probe::WakeBy::Os,

@@ -173,7 +173,10 @@ fn block(session: &Session, w: &Window, cols: usize, zoomed: bool) -> Block<'sta
         .title_bottom(Line::from(Span::styled(
             if session.steps.unnamed_waits {
                 // Waits tokio does not name.
-                format!(" {} ", theme::LANE_LEGEND.replace(" · |", " o other · |"))
+                format!(
+                    " {} ",
+                    theme::LANE_LEGEND.replace(" · |", " o other ~ not measured · |")
+                )
             } else {
                 format!(" {} ", theme::LANE_LEGEND)
             },
@@ -206,6 +209,8 @@ fn worker_lanes(
             let (ch, style) = match cell {
                 WorkerCell::Empty => continue,
                 WorkerCell::Idle => ('·', theme::DIM),
+                // In the task's poll, but the OS took the thread away.
+                WorkerCell::OffCpu(_) => ('×', Style::new().fg(Color::Red)),
                 WorkerCell::Polling(task, holding, moved) => {
                     let bg = if *holding { Color::Red } else { Color::Green };
                     let mut style = Style::new().fg(Color::Black).bg(bg);

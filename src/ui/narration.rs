@@ -218,6 +218,17 @@ fn event(session: &Session, e: &crate::probe::Event) -> String {
             parent: Some(p), ..
         } => format!("{} spawned {who}: ready, waiting for a worker", name(*p)),
         Change::Spawned { .. } => format!("{who} was spawned: ready, waiting for a worker"),
+        Change::OffCpu { gone } => {
+            let worker = match task.map(|t| &t.state) {
+                Some(crate::model::State::Running { worker }) => format!("worker {worker}'s"),
+                _ => "its worker's".to_string(),
+            };
+            format!(
+                "the OS took {worker} thread away for {} in the middle of {who}'s poll: \
+                 the OS pre-empts threads, tokio never pre-empts a task",
+                format::time(*gone)
+            )
+        }
         Change::Running { worker } if is_cpu(*worker) => {
             format!("the OS put {who} on a CPU")
         }

@@ -121,7 +121,7 @@ pub fn footer(app: &App, session: &Session, area: Rect, buf: &mut Buffer) {
         Clock::Real if session.plays_back() => {
             let behind = session.behind().unwrap_or_default();
             spans.push(Span::raw(format!(
-                "· real clock · shown at {}x, {} behind the run (the OS cannot be slowed down) ",
+                "· real clock, played back at {}x, {} behind: the OS can't be slowed ",
                 session.control.speed,
                 crate::format::time(behind)
             )));

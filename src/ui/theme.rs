@@ -82,6 +82,7 @@ pub fn lane(cell: Cell, first: bool) -> (char, Style) {
         Cell::Ready => ('░', Style::new().fg(Color::Yellow)),
         Cell::Running => ('█', Style::new().fg(Color::Green)),
         Cell::Holding => ('▓', Style::new().fg(Color::Red)),
+        Cell::Sampled => ('~', Style::new().fg(Color::Green)),
         Cell::Waiting(w) if first => (wait_letter(w), Style::new().fg(wait_color(w))),
         Cell::Waiting(w) => ('─', Style::new().fg(wait_color(w))),
         Cell::Due(w) => (

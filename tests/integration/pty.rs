@@ -761,3 +761,77 @@ fn your_own_code_steps_one_poll_at_a_time_and_q_exits_0() {
     term.press("q");
     assert!(term.ended().success());
 }
+
+/// The runs of one letter along a lane line (`cpu 1     YYYYTTTT··`),
+/// after its label: (letter, length).
+fn blocks(lane: &str) -> Vec<(char, usize)> {
+    let cells: String = lane
+        .trim_start_matches('│')
+        .chars()
+        .skip(14)
+        .filter(|c| *c != '│')
+        .collect();
+    let mut runs: Vec<(char, usize)> = Vec::new();
+    for c in cells.chars() {
+        match runs.last_mut() {
+            Some((l, n)) if *l == c => *n += 1,
+            _ => runs.push((c, 1)),
+        }
+    }
+    runs
+}
+
+#[test]
+#[cfg_attr(not(target_os = "linux"), ignore = "CPUs are told apart on Linux only")]
+fn preemption_shows_each_os_time_slice_as_a_block_and_the_sharers_switch_at_yields() {
+    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+    if cpus < 2 {
+        eprintln!("skipped: the lesson puts its two halves on two CPUs, this machine has {cpus}");
+        return;
+    }
+    let _turn = ONE_LESSON_AT_A_TIME
+        .lock()
+        .unwrap_or_else(|e| e.into_inner());
+    let mut term = Terminal::start(&["run", "preemption"]);
+    // It opens played back, in the CPU view, at 100 µs a column: wait until
+    // the two threads have taken turns on their CPU on screen.
+    let text = term.wait_for("the threads taking turns on cpu 1", |t| {
+        t.lines().find(|l| l.contains("│cpu 1")).is_some_and(|l| {
+            let letters: Vec<_> = blocks(l)
+                .into_iter()
+                .filter(|(c, _)| c.is_alphanumeric())
+                .collect();
+            letters.len() >= 4 && letters.windows(2).all(|w| w[0].0 != w[1].0)
+        })
+    });
+    assert!(text.contains("PLAYBACK"), "{text}");
+    assert!(text.contains("0.1 ms per column"), "{text}");
+    assert!(text.contains("the OS can't be slowed"), "{text}");
+    let cpu1 = text.lines().find(|l| l.contains("│cpu 1")).unwrap();
+    // Each slice a block of its own, of a few ms (tens of columns) as a
+    // rule: the median of those not cut by the window's edges.
+    let slices: Vec<_> = blocks(cpu1)
+        .into_iter()
+        .filter(|(c, _)| c.is_alphanumeric())
+        .collect();
+    let mut inside: Vec<usize> = slices[1..slices.len() - 1].iter().map(|s| s.1).collect();
+    inside.sort_unstable();
+    let median = inside.get(inside.len() / 2).copied().unwrap_or(0);
+    assert!(median >= 10, "slices of {inside:?} columns:\n{text}");
+    // The sharers on the worker: a switch only where one yields (every 10
+    // ms, more than a 10.6 ms window can hold twice).
+    let worker = text.lines().find(|l| l.contains("│worker 0")).unwrap();
+    // (Idle `·`, the OS holding the thread `×`, and the boss's short polls
+    // at the start aside.)
+    let polls: Vec<_> = blocks(worker)
+        .into_iter()
+        .filter(|(c, n)| c.is_alphanumeric() && *n >= 3)
+        .collect();
+    let switches = polls.windows(2).filter(|w| w[0].0 != w[1].0).count();
+    assert!(
+        switches <= 2,
+        "the worker switched {switches} times:\n{text}"
+    );
+    term.press("q");
+    assert!(term.ended().success());
+}

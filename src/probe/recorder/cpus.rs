@@ -39,7 +39,7 @@ impl CpuOwners {
             Change::Ready { .. } | Change::Waiting { .. } | Change::Done { .. } => {
                 self.leave(e.task, e.t, out);
             }
-            Change::Spawned { .. } => {}
+            Change::Spawned { .. } | Change::OffCpu { .. } => {}
         }
         out(e);
     }
