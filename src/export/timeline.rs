@@ -1,5 +1,8 @@
 //! Events folded into intervals: for every task, when it was ready,
 //! running (on which worker) and waiting (for what); for every worker, which
+/// A run of a row on a worker or a CPU: from, to, which row.
+pub type Run = (Duration, Duration, TaskIdx);
+
 //! task it ran when. The trace and the SVG picture are drawn from this.
 
 use std::sync::Arc;
@@ -146,8 +149,8 @@ impl Timeline {
 
     /// Per CPU (by number): the slices of the threads and processes on it,
     /// from, to and which row, in time order.
-    pub fn cpus(&self) -> Vec<(u16, Vec<(Duration, Duration, TaskIdx)>)> {
-        let mut cpus: Vec<(u16, Vec<(Duration, Duration, TaskIdx)>)> = Vec::new();
+    pub fn cpus(&self) -> Vec<(u16, Vec<Run>)> {
+        let mut cpus: Vec<(u16, Vec<Run>)> = Vec::new();
         for (i, task) in self.tasks.iter().enumerate() {
             for iv in &task.intervals {
                 let Span::Running { worker } = iv.span else {
