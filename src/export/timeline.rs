@@ -1,8 +1,5 @@
 //! Events folded into intervals: for every task, when it was ready,
 //! running (on which worker) and waiting (for what); for every worker, which
-/// A run of a row on a worker or a CPU: from, to, which row.
-pub type Run = (Duration, Duration, TaskIdx);
-
 //! task it ran when. The trace and the SVG picture are drawn from this.
 
 use std::sync::Arc;
@@ -47,6 +44,9 @@ pub struct TaskLine {
     pub done: Option<Duration>,
     open: Option<(Duration, Span, u32)>,
 }
+
+/// A run of a row on a worker or a CPU: from, to, which row.
+pub type Run = (Duration, Duration, TaskIdx);
 
 #[derive(Debug, Clone, Default)]
 pub struct Timeline {
