@@ -77,6 +77,8 @@ pub fn footer(app: &App, session: &Session, area: Rect, buf: &mut Buffer) {
     .areas(area);
     let (badge, style) = if session.looks_live {
         (" LIVE ", theme::LIVE)
+    } else if session.plays_back() && session.ended && session.history.at_live_edge() {
+        (" DONE ", theme::LIVE)
     } else if session.plays_back() && session.control.paused {
         (" PLAYBACK · PAUSED ", theme::PAUSED)
     } else if session.plays_back() {
