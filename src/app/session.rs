@@ -80,6 +80,9 @@ pub struct Session {
     playback: Option<Playing>,
     /// Played back: the screen's speed, once changed (the run's stays).
     playback_speed: Option<Speed>,
+    /// The CPUs the lesson asks for and the fewer this machine gives it:
+    /// what it cannot show here.
+    pub cpus_short: Option<(usize, usize)>,
 }
 
 /// The screen playing a run back: whether it plays, and since when.
@@ -126,6 +129,13 @@ impl Session {
         session
             .history
             .reserve_tasks(session.scenario.starting_tasks());
+        let here = std::thread::available_parallelism().map_or(1, |n| n.get());
+        session.cpus_short = session
+            .scenario
+            .runtime
+            .cpus
+            .filter(|wanted| *wanted > here)
+            .map(|wanted| (wanted, here));
         if playback {
             session.playback = Some(Playing {
                 on: !paused,
@@ -165,6 +175,7 @@ impl Session {
             run_speed: control.speed,
             playback: None,
             playback_speed: None,
+            cpus_short: None,
         }
     }
 

@@ -13,7 +13,7 @@ use crate::scenario::Clock;
 
 pub fn title(session: &Session, area: Rect, buf: &mut Buffer) {
     let rt = &session.scenario.runtime;
-    Line::from(vec![
+    let mut spans = vec![
         Span::styled(" taskscope ", theme::TITLE),
         Span::raw(format!(
             "· {} · {} ({} worker{}) · {} clock",
@@ -23,8 +23,14 @@ pub fn title(session: &Session, area: Rect, buf: &mut Buffer) {
             if rt.workers == 1 { "" } else { "s" },
             rt.clock.as_str()
         )),
-    ])
-    .render(area, buf);
+    ];
+    if let Some((wanted, here)) = session.cpus_short {
+        spans.push(Span::styled(
+            format!(" · {here} CPU here, not {wanted}: its halves take turns"),
+            theme::PAUSED,
+        ));
+    }
+    Line::from(spans).render(area, buf);
 }
 
 /// The lesson in one sentence and what to watch for, each on its line.
