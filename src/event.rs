@@ -322,12 +322,14 @@ pub struct OsStats {
 }
 
 /// The run this model describes (from the log's header).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RunInfo {
     pub scenario: String,
     pub flavor: String,
     pub workers: usize,
     pub clock: String,
+    /// The CPU each worker is pinned to (`pin_workers`), else empty.
+    pub worker_cpus: Vec<u16>,
 }
 
 /// Worker figures from tokio-metrics' `RuntimeMonitor`, for the whole run.

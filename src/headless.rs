@@ -39,11 +39,24 @@ impl Finished {
 }
 
 pub fn run_info(scenario: &Scenario) -> RunInfo {
+    let rt = &scenario.runtime;
+    // Pinned workers run on known CPUs: taken from this thread, as the
+    // runtime takes them (nothing of the run is pinned yet).
+    let worker_cpus = if rt.pin_workers {
+        let cpus = crate::runtime::os::RunCpus::of_this_thread(rt.cpus);
+        (0..rt.workers)
+            .filter_map(|w| cpus.nth(w))
+            .map(|c| u16::try_from(c).unwrap_or(u16::MAX))
+            .collect()
+    } else {
+        Vec::new()
+    };
     RunInfo {
         scenario: scenario.name.clone(),
-        flavor: scenario.runtime.flavor.as_str().into(),
-        workers: scenario.runtime.workers,
-        clock: scenario.runtime.clock.as_str().into(),
+        flavor: rt.flavor.as_str().into(),
+        workers: rt.workers,
+        clock: rt.clock.as_str().into(),
+        worker_cpus,
     }
 }
 

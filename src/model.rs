@@ -539,6 +539,7 @@ mod tests {
             flavor: "current_thread".into(),
             workers: 1,
             clock: "virtual".into(),
+            worker_cpus: Vec::new(),
         });
         for e in events {
             m.apply(e);

@@ -256,6 +256,7 @@ mod tests {
             flavor: "current_thread".into(),
             workers: 1,
             clock: "virtual".into(),
+            worker_cpus: Vec::new(),
         }
     }
 

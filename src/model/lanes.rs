@@ -467,11 +467,16 @@ pub fn compute_cpus(history: &History, cursor: u64, window: &Window) -> Vec<(u16
         }
         cpu
     };
+    // A thread or process on its CPU, or a task on a worker pinned to one.
+    let pinned = &history.info().worker_cpus;
+    let cpu_of = |worker: u16| {
+        crate::event::cpu_of(worker).or_else(|| pinned.get(usize::from(worker)).copied())
+    };
     // Who is on which CPU at the start, and where each row is.
     let mut on: Vec<Option<u16>> = vec![None; history.live().tasks.len()];
     for (i, t) in base.tasks.iter().enumerate() {
         if let State::Running { worker } = t.state
-            && let Some(cpu) = crate::event::cpu_of(worker)
+            && let Some(cpu) = cpu_of(worker)
         {
             let c = lane(&mut rows, cpu);
             rows[c].current = CpuCell::Row(i as TaskIdx, false);
@@ -491,6 +496,27 @@ pub fn compute_cpus(history: &History, cursor: u64, window: &Window) -> Vec<(u16
         if on.len() <= i {
             on.resize(i + 1, None);
         }
+        let now_on = match change {
+            Light::Running { worker } => cpu_of(worker),
+            _ => None,
+        };
+        if let Light::OffCpu { gone } = change {
+            // Its worker's thread was off the CPU meanwhile: not ours then.
+            if let Some(cpu) = on[i] {
+                let r = &mut rows[usize::from(cpu)];
+                r.fill_through(before, drawn);
+                let from = window.col(t.saturating_sub(gone)).0.max(0) as usize;
+                let to = ((before + 1).max(0) as usize).min(r.filled);
+                for c in &mut r.cells[from.min(to)..to] {
+                    *c = CpuCell::Idle;
+                }
+            }
+            continue;
+        }
+        if now_on.is_some() && on[i] == now_on {
+            // Its step changed in the poll: still on the same CPU.
+            continue;
+        }
         // Off the CPU it was on, whatever this transition is.
         if let Some(cpu) = on[i].take() {
             let r = &mut rows[usize::from(cpu)];
@@ -499,9 +525,7 @@ pub fn compute_cpus(history: &History, cursor: u64, window: &Window) -> Vec<(u16
                 r.current = CpuCell::Idle;
             }
         }
-        if let Light::Running { worker } = change
-            && let Some(cpu) = crate::event::cpu_of(worker)
-        {
+        if let Some(cpu) = now_on {
             let c = lane(&mut rows, cpu);
             let r = &mut rows[c];
             r.fill_through(before, drawn);
@@ -546,6 +570,7 @@ mod tests {
                 flavor: "current_thread".into(),
                 workers: 1,
                 clock: "virtual".into(),
+                worker_cpus: Vec::new(),
             },
             1 << 20,
         );

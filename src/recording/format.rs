@@ -119,6 +119,8 @@ pub(super) struct RuntimeLine {
     pub(super) flavor: String,
     pub(super) workers: u64,
     pub(super) clock: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub(super) worker_cpus: Vec<u16>,
 }
 
 /// Exact milliseconds (to the nanosecond) for the log.

@@ -551,11 +551,23 @@ impl<'a> Reader<'a> {
                 format!("clock {:?}; expected \"virtual\" or \"real\"", rt.clock),
             ));
         }
+        if rt.worker_cpus.len() > rt.workers as usize
+            || rt.worker_cpus.iter().any(|c| *c >= MAX_CPUS)
+        {
+            return Err(self.err(
+                n,
+                format!(
+                    "worker_cpus {:?}; expected at most one CPU per worker, each below {MAX_CPUS}",
+                    rt.worker_cpus
+                ),
+            ));
+        }
         self.info = Some(RunInfo {
             scenario: line.scenario.unwrap_or_default(),
             flavor: rt.flavor,
             workers: rt.workers as usize,
             clock: rt.clock,
+            worker_cpus: rt.worker_cpus,
         });
         Ok(())
     }
@@ -815,6 +827,7 @@ mod tests {
             flavor: flavor.into(),
             workers,
             clock: "virtual".into(),
+            worker_cpus: Vec::new(),
         }
     }
 

@@ -25,6 +25,7 @@ impl LineWriter {
                 flavor: info.flavor.clone(),
                 workers: info.workers as u64,
                 clock: info.clock.clone(),
+                worker_cpus: info.worker_cpus.clone(),
             }),
             ..Line::default()
         };

@@ -127,6 +127,11 @@ impl RunCpus {
         RunCpus(all.take(cpus.unwrap_or(usize::MAX)).collect())
     }
 
+    /// The run's `nth` CPU (past the last, the last).
+    pub fn nth(&self, nth: usize) -> Option<usize> {
+        self.0.get(nth).or(self.0.last()).copied()
+    }
+
     /// How many CPUs the run has.
     pub fn len(&self) -> usize {
         self.0.len()

@@ -173,6 +173,7 @@ fn one_thread_log() -> taskscope::recording::Log {
             flavor: "current_thread".into(),
             workers: 1,
             clock: "real".into(),
+            worker_cpus: Vec::new(),
         },
         events: vec![
             ev(
