@@ -87,6 +87,8 @@ pub struct Recorder {
     threads: Mutex<Vec<Arc<ThreadBuf>>>,
     /// The holds of threads that record late ([`Hold`]).
     holds: Mutex<Vec<Arc<AtomicU64>>>,
+    /// Buffers of threads that ended, for the next ones.
+    spares: Arc<ring::Spares>,
     merge: Mutex<Merge>,
     /// Signalled when buffers are drained (for a thread waiting for room)
     /// and when the run finishes (for the consumer).
@@ -111,6 +113,7 @@ impl Recorder {
         Arc::new(Recorder {
             threads: Mutex::new(Vec::new()),
             holds: Mutex::new(Vec::new()),
+            spares: Arc::new(Mutex::new(Vec::new())),
             merge: Mutex::new(Merge::default()),
             room: Condvar::new(),
             room_lock: Mutex::new(()),

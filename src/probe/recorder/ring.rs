@@ -193,6 +193,8 @@ pub(super) struct Polling {
 /// What this thread records into, for the run it records for.
 pub(super) struct Local {
     run: u64,
+    /// Where this buffer goes when its thread ends, for another to take.
+    spares: std::sync::Weak<Spares>,
     /// This is the runtime's thread (the only one that reads tokio's
     /// paused clock).
     pub(super) on_runtime: bool,
@@ -206,6 +208,37 @@ pub(super) struct Local {
 
 thread_local! {
     static LOCAL: RefCell<Option<Local>> = const { RefCell::new(None) };
+}
+
+/// Buffers of threads that ended, for new threads of the run to take: a
+/// run that starts thousands of threads one after another keeps as many
+/// buffers as it had threads alive at once, not one per thread ever.
+pub(super) type Spares = Mutex<Vec<Spare>>;
+
+/// A buffer whose thread ended: what is still in it is read as usual, and
+/// the next thread writes after it (its polls numbered on from there).
+pub(super) struct Spare {
+    buf: Arc<ThreadBuf>,
+    entries: rtrb::Producer<Entry>,
+    next_poll: u32,
+}
+
+impl Drop for Local {
+    fn drop(&mut self) {
+        // The thread ends (or moves on to another run): its buffer is free.
+        let Some(spares) = self.spares.upgrade() else {
+            return;
+        };
+        let (empty, _) = rtrb::RingBuffer::new(0);
+        let entries = std::mem::replace(&mut self.entries, empty);
+        if let Ok(mut spares) = spares.lock() {
+            spares.push(Spare {
+                buf: self.buf.clone(),
+                entries,
+                next_poll: self.next_poll,
+            });
+        }
+    }
 }
 
 static RUNS: AtomicU64 = AtomicU64::new(1);
@@ -234,6 +267,19 @@ impl Recorder {
     #[cold]
     #[inline(never)]
     fn register(&self) -> Local {
+        let spare = self.spares.lock().unwrap_or_else(|e| e.into_inner()).pop();
+        if let Some(s) = spare {
+            return Local {
+                run: self.run,
+                spares: Arc::downgrade(&self.spares),
+                on_runtime: self.clock.on_runtime_thread(),
+                buf: s.buf,
+                entries: s.entries,
+                next_poll: s.next_poll,
+                worker: None,
+                polling: None,
+            };
+        }
         let mut threads = self.threads.lock().unwrap_or_else(|e| e.into_inner());
         let (producer, consumer) = rtrb::RingBuffer::new(FIRST_RING.min(self.capacity));
         let buf = Arc::new(ThreadBuf {
@@ -248,6 +294,7 @@ impl Recorder {
         threads.push(buf.clone());
         Local {
             run: self.run,
+            spares: Arc::downgrade(&self.spares),
             on_runtime: self.clock.on_runtime_thread(),
             buf,
             entries: producer,
