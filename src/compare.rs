@@ -5,12 +5,13 @@
 
 use std::fmt::Write as _;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use serde::Serialize;
 
 use crate::Error;
-use crate::runtime::RunOptions;
+use crate::runtime::{Ending, RunOptions};
 use crate::scenario::{Action, Clock, Flavor, Scenario};
 
 /// Which way of getting breakfast done a scenario shows.
@@ -44,8 +45,12 @@ pub struct Row {
     pub cpu_ms: f64,
     /// CPU time over wall time: above 1 means work ran in parallel.
     pub parallelism: f64,
-    /// The first scenario's wall time over this one's.
-    pub speedup: f64,
+    /// The first scenario's wall time over this one's (none when the
+    /// first took no time).
+    pub speedup: Option<f64>,
+    /// How the run ended: `complete`, `deadlock` (its tasks waited on each
+    /// other forever and were cancelled) or `stopped`.
+    pub ending: String,
 }
 
 /// CPU time of this process and of its finished children.
@@ -83,12 +88,24 @@ pub fn expand(arg: &str) -> Vec<String> {
     }
 }
 
-/// Runs each scenario and measures it.
-pub fn measure(scenarios: &[Arc<Scenario>], options: &RunOptions) -> Result<Vec<Row>, Error> {
+/// Runs the scenario each of `names` names, one after another (loaded by
+/// `load` only when its turn comes: one scenario in memory at a time), and
+/// measures it; stops early once `interrupt` holds a signal.
+pub fn measure(
+    names: &[String],
+    load: impl Fn(&str) -> Result<Scenario, Error>,
+    options: &RunOptions,
+    interrupt: Option<&AtomicUsize>,
+) -> Result<Vec<Row>, Error> {
     let mut rows: Vec<Row> = Vec::new();
-    for s in scenarios {
+    for name in names {
+        if interrupt.is_some_and(|i| i.load(Ordering::Relaxed) != 0) {
+            break;
+        }
+        let s = Arc::new(load(name)?);
         let before = process_cpu();
-        let finished = crate::headless::run(s.clone(), options.clone(), None)?;
+        let finished =
+            crate::headless::run_until(s.clone().into(), options.clone(), None, interrupt)?;
         let measured = process_cpu().saturating_sub(before);
         let summary = finished.summary();
         let cpu = match s.runtime.clock {
@@ -99,7 +116,7 @@ pub fn measure(scenarios: &[Arc<Scenario>], options: &RunOptions) -> Result<Vec<
         let first = rows.first().map_or(wall, |r| r.wall_ms);
         rows.push(Row {
             scenario: s.name.clone(),
-            model: model_of(s).into(),
+            model: model_of(&s).into(),
             clock: s.runtime.clock.as_str().into(),
             wall_ms: wall,
             cpu_ms: (cpu * 10.0).round() / 10.0,
@@ -108,11 +125,13 @@ pub fn measure(scenarios: &[Arc<Scenario>], options: &RunOptions) -> Result<Vec<
             } else {
                 0.0
             },
-            speedup: if wall > 0.0 {
-                (first / wall * 100.0).round() / 100.0
-            } else {
-                0.0
-            },
+            speedup: (first > 0.0 && wall > 0.0).then(|| (first / wall * 100.0).round() / 100.0),
+            ending: match finished.end.ending {
+                Ending::Complete => "complete",
+                Ending::Deadlock => "deadlock",
+                Ending::Stopped => "stopped",
+            }
+            .into(),
         });
     }
     Ok(rows)
@@ -128,14 +147,19 @@ pub fn table(rows: &[Row]) -> String {
     for r in rows {
         let _ = writeln!(
             out,
-            "{} {:<12} {:<8} {:>10.1} {:>10.1} {:>12.2} {:>7.2}x",
+            "{} {:<12} {:<8} {:>10.1} {:>10.1} {:>12.2} {:>8}{}",
             crate::text::cell(&r.scenario, 24),
             r.model,
             r.clock,
             r.wall_ms,
             r.cpu_ms,
             r.parallelism,
-            r.speedup
+            r.speedup.map_or("-".into(), |x| format!("{x:.2}x")),
+            if r.ending == "complete" {
+                String::new()
+            } else {
+                format!("  ({})", r.ending)
+            }
         );
     }
     out.push_str(

@@ -16,6 +16,10 @@ use crate::Error;
 pub const DEFAULT_ADDR: &str = "127.0.0.1:6669";
 /// How often the console gets updates.
 pub const PUBLISH_EVERY: Duration = Duration::from_millis(200);
+/// How long tokio-console is shown a task after it ended.
+pub const RETENTION: Duration = Duration::from_secs(5);
+/// Tracing events queued for console-subscriber's aggregator at most.
+pub const EVENT_BUFFER: usize = 16 * 1024;
 
 /// The command that attaches tokio-console to `addr` (served on every
 /// address: attached through loopback).
@@ -94,6 +98,13 @@ pub fn serve(addr: SocketAddr) -> Result<(SocketAddr, console_subscriber::Consol
         .map_err(|e| Error::Failed(format!("--console {addr}: {e}")))?;
     let (layer, server) = console_subscriber::ConsoleLayer::builder()
         .publish_interval(PUBLISH_EVERY)
+        // Ended tasks are kept this long for a console to see, not the hour
+        // console-subscriber keeps them by default: a run of 100,000 short
+        // tasks would hold every one of them.
+        .retention(RETENTION)
+        // Events waiting for its aggregator: past this, dropped (counted
+        // by console-subscriber), not queued without bound.
+        .event_buffer_capacity(EVENT_BUFFER)
         .build();
     let parts = server.into_parts();
     std::thread::Builder::new()

@@ -128,6 +128,16 @@ impl AtomicFile {
         })
     }
 
+    /// It writes to a terminal (`/dev/stdout` of a run in one, say).
+    pub fn is_terminal(&self) -> bool {
+        use std::io::IsTerminal;
+        self.temp.is_none()
+            && self
+                .writer
+                .as_ref()
+                .is_some_and(|w| w.get_ref().is_terminal())
+    }
+
     pub fn writer(&mut self) -> &mut BufWriter<File> {
         self.writer.as_mut().expect("present until commit")
     }
@@ -195,7 +205,7 @@ impl FileId {
 /// program's own executable included.
 pub fn check_paths(outputs: &[(&str, &Path)], inputs: &[(&str, &Path)]) -> Result<(), String> {
     let shown = |p: &Path| crate::text::visible(&p.display().to_string()).into_owned();
-    let exe = std::env::current_exe().ok();
+    let exe = crate::runtime::os::own_executable();
     let mut inputs = inputs.to_vec();
     if let Some(exe) = &exe {
         inputs.push(("this program's own executable", exe));

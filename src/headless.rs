@@ -101,20 +101,31 @@ pub fn record(
     scenario: Arc<Scenario>,
     options: RunOptions,
 ) -> Result<crate::recording::Log, Error> {
+    record_until(scenario, options, None).map(|(log, _)| log)
+}
+
+/// [`record`], stopping early once `interrupt` holds a signal (returned).
+pub fn record_until(
+    scenario: Arc<Scenario>,
+    options: RunOptions,
+    interrupt: Option<&AtomicUsize>,
+) -> Result<(crate::recording::Log, Option<i32>), Error> {
     let info = run_info(&scenario);
     let run = feed::start(&Target::Scenario(scenario), options)
         .map_err(|e| Error::Failed(e.to_string()))?;
     let mut events = Vec::new();
-    let (dropped, _) = take_to_the_end(&run, None, &mut Feed::default(), |e| events.push(e));
+    let (dropped, interrupted) =
+        take_to_the_end(&run, interrupt, &mut Feed::default(), |e| events.push(e));
     let end = run.wait().map_err(|e| Error::Failed(e.to_string()))?;
-    Ok(crate::recording::Log {
+    let log = crate::recording::Log {
         info,
         events,
         dropped,
         stalled: end.stalled,
         runtime: Some(end.runtime),
         complete: true,
-    })
+    };
+    Ok((log, interrupted))
 }
 
 /// Takes every event in until the run has finished, or until an output

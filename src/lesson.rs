@@ -99,14 +99,17 @@ pub async fn io(d: Duration) {
 /// Work handed to a child process that burns `d` of CPU: the OS runs it,
 /// beside the runtime (the real clock only).
 pub async fn process(d: Duration) {
-    let exe = match std::env::current_exe() {
-        Ok(exe) => exe,
-        Err(e) => panic!("could not find this program to start it again: {e}"),
+    let Some(exe) = crate::runtime::os::own_executable() else {
+        panic!("could not find this program's own executable to start it again");
     };
-    let child = tokio::process::Command::new(exe)
+    let mut command = std::process::Command::new(exe);
+    command
         .env(CHILD_JOB, d.min(CHILD_LIMIT).as_nanos().to_string())
         .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null());
+    // It dies with taskscope, however taskscope ends.
+    crate::runtime::os::die_with_parent(&mut command);
+    let child = tokio::process::Command::from(command)
         .kill_on_drop(true)
         .status();
     let status = hinted(Wait::Process, Arc::new(AtomicU64::new(NO_TIME)), child);

@@ -1,6 +1,9 @@
 use std::io::Write;
 use std::process::ExitCode;
 
+#[global_allocator]
+static ALLOCATOR: taskscope::process::GiveBackOnOom = taskscope::process::GiveBackOnOom;
+
 fn main() -> ExitCode {
     taskscope::process::limit_malloc_arenas();
     taskscope::process::install_panic_hook();

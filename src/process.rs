@@ -85,3 +85,45 @@ pub fn watch_signals(temps: Vec<PathBuf>, suspend: bool) -> Signals {
         });
     signals
 }
+
+/// The binary's allocator: the system's, except that when it has no memory
+/// left it gives the terminal back first (Rust then says so and aborts, and
+/// no panic hook runs: without this the terminal would stay raw, on the
+/// alternate screen).
+pub struct GiveBackOnOom;
+
+// SAFETY: every call is passed to the system allocator unchanged.
+#[allow(unsafe_code)]
+unsafe impl std::alloc::GlobalAlloc for GiveBackOnOom {
+    unsafe fn alloc(&self, layout: std::alloc::Layout) -> *mut u8 {
+        // SAFETY: the caller's contract is passed on unchanged.
+        let p = unsafe { std::alloc::System.alloc(layout) };
+        if p.is_null() {
+            crate::tui::give_back_without_allocating();
+        }
+        p
+    }
+
+    unsafe fn alloc_zeroed(&self, layout: std::alloc::Layout) -> *mut u8 {
+        // SAFETY: the caller's contract is passed on unchanged.
+        let p = unsafe { std::alloc::System.alloc_zeroed(layout) };
+        if p.is_null() {
+            crate::tui::give_back_without_allocating();
+        }
+        p
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: std::alloc::Layout, new: usize) -> *mut u8 {
+        // SAFETY: the caller's contract is passed on unchanged.
+        let p = unsafe { std::alloc::System.realloc(ptr, layout, new) };
+        if p.is_null() {
+            crate::tui::give_back_without_allocating();
+        }
+        p
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: std::alloc::Layout) {
+        // SAFETY: the caller's contract is passed on unchanged.
+        unsafe { std::alloc::System.dealloc(ptr, layout) }
+    }
+}

@@ -89,7 +89,7 @@ struct SpecCounts {
 pub(crate) struct Shared {
     scenario: Arc<Scenario>,
     recorder: Option<Arc<Recorder>>,
-    worker_exe: PathBuf,
+    worker_exe: Option<PathBuf>,
     io: Arc<io::IoServer>,
     next_task: AtomicU32,
     /// Tasks spawned and not yet finished.

@@ -33,8 +33,9 @@ pub use run::{Ending, Run, RunEnd, RunError};
 pub struct RunOptions {
     /// false: the same tasks without the probe (a baseline).
     pub probe: bool,
-    /// The binary started for `process` steps (`taskscope __worker ...`).
-    pub worker_exe: PathBuf,
+    /// The binary started for `process` steps (`taskscope __worker ...`):
+    /// this program, when it can be found (see `os::own_executable`).
+    pub worker_exe: Option<PathBuf>,
     /// Events buffered between the runtime and the consumer.
     pub capacity: usize,
     /// Pause, step and pacing (the dashboard's controls, and `--console`).
@@ -53,7 +54,7 @@ impl Default for RunOptions {
     fn default() -> Self {
         RunOptions {
             probe: true,
-            worker_exe: std::env::current_exe().unwrap_or_else(|_| "taskscope".into()),
+            worker_exe: os::own_executable(),
             capacity: crate::probe::DEFAULT_CAPACITY,
             control: None,
             sample_every: None,

@@ -58,6 +58,96 @@ pub struct Scenario {
     pub channels: Vec<ChannelSpec>,
     pub mutexes: Vec<String>,
     pub tasks: Vec<TaskSpec>,
+    /// What one run of it costs, as `check` counts it.
+    pub cost: Cost,
+}
+
+/// What one run of a scenario costs: the rows it makes (tasks, threads,
+/// jobs, processes) and the polls, and from them about how much memory.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Cost {
+    pub tasks: u64,
+    pub polls: u64,
+    /// cpu, block, spawn_blocking, thread and process time summed.
+    pub work: Duration,
+    /// The scenario time it lasts at least: its longest chain of timed
+    /// steps, or the time a mutex is held by all its holders in turn.
+    pub time: Duration,
+}
+
+/// Most events the dashboard's history keeps (older ones go first).
+pub const EVENTS_KEPT: usize = 8_000_000;
+
+/// Memory a run takes, measured (BENCHMARKS.md, README "Limits"): a base,
+/// then per row and per event kept.
+pub const MEMORY_BASE: u64 = 16 << 20;
+/// Headless: a row's figures and summary.
+pub const MEMORY_PER_ROW: u64 = 2 << 10;
+/// On the dashboard: a row's view and its share of the history's snapshots.
+pub const MEMORY_PER_ROW_ON_SCREEN: u64 = 4 << 10;
+/// On the dashboard: an event kept in the history (8 million at most).
+pub const MEMORY_PER_EVENT: u64 = 32;
+/// With `--console`: console-subscriber's figures and histograms of a task.
+pub const MEMORY_PER_CONSOLE_TASK: u64 = 56 << 10;
+/// The most a run may take with `--console` (console-subscriber's part).
+pub const MAX_CONSOLE_MEMORY: u64 = 2 << 30;
+
+impl Cost {
+    /// Whether a run at `speed` stays within the work and scenario time
+    /// limits (the real clock stretches every duration by 1 / speed; on the
+    /// virtual clock `speed` paces the screen only, pass 1).
+    pub fn check_at(&self, speed: f64) -> Result<(), String> {
+        let stretch = if speed > 0.0 && speed < 1.0 {
+            1.0 / speed
+        } else {
+            1.0
+        };
+        let work = self.work.mul_f64(stretch);
+        if work > MAX_WORK {
+            return Err(format!(
+                "at speed {speed} this scenario would do {} of work (every duration stretched \
+                 by {stretch:.0}); the work limit is {}",
+                crate::format::time(work),
+                crate::format::exact(MAX_WORK)
+            ));
+        }
+        let time = self.time.mul_f64(stretch);
+        if time > MAX_RUN_TIME {
+            return Err(format!(
+                "at speed {speed} this scenario would last {} of scenario time; the scenario \
+                 time limit is {}",
+                crate::format::time(time),
+                crate::format::exact(MAX_RUN_TIME)
+            ));
+        }
+        Ok(())
+    }
+
+    /// Transitions a run records: a spawn and an end per row, and a start
+    /// and an end per poll.
+    pub fn events(&self) -> u64 {
+        self.tasks
+            .saturating_mul(2)
+            .saturating_add(self.polls.saturating_mul(2))
+    }
+
+    /// About the peak memory of a headless run.
+    pub fn headless_bytes(&self) -> u64 {
+        MEMORY_BASE.saturating_add(self.tasks.saturating_mul(MEMORY_PER_ROW))
+    }
+
+    /// About the peak memory of the dashboard's run.
+    pub fn dashboard_bytes(&self) -> u64 {
+        let kept = self.events().min(EVENTS_KEPT as u64);
+        MEMORY_BASE
+            .saturating_add(self.tasks.saturating_mul(MEMORY_PER_ROW_ON_SCREEN))
+            .saturating_add(kept.saturating_mul(MEMORY_PER_EVENT))
+    }
+
+    /// What `--console` adds.
+    pub fn console_bytes(&self) -> u64 {
+        self.tasks.saturating_mul(MEMORY_PER_CONSOLE_TASK)
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -293,6 +383,7 @@ impl Scenario {
             channels: Vec::new(),
             mutexes: Vec::new(),
             tasks: Vec::new(),
+            cost: Cost::default(),
         }
     }
 
@@ -404,5 +495,42 @@ mod tests {
         for text in ["300ms", "2s", "20us", "7ns", "1500ms"] {
             assert_eq!(crate::format::exact(parse_duration(text).unwrap()), text);
         }
+    }
+
+    #[test]
+    fn a_speed_written_in_hex_or_octal_is_read_with_its_radix() {
+        let read = |speed: &str| {
+            let text = format!(
+                "name = \"s\"\nspeed = {speed}\n[[task]]\nname = \"t\"\nsteps = [ {{ yield = true }} ]\n"
+            );
+            parse("s.toml", text.as_bytes()).map(|s| s.speed)
+        };
+        assert_eq!(read("0x10").unwrap(), Some(16.0));
+        assert_eq!(read("0o17").unwrap(), Some(15.0));
+        assert_eq!(read("0b11").unwrap(), Some(3.0));
+        assert_eq!(read("1_0").unwrap(), Some(10.0));
+        assert!(read("0x100").is_err(), "256 is past the fastest");
+    }
+
+    #[test]
+    fn a_run_at_a_slower_speed_is_held_to_the_limits_stretched() {
+        let cost = Cost {
+            work: Duration::from_secs(8),
+            time: Duration::from_secs(10),
+            ..Cost::default()
+        };
+        assert!(cost.check_at(1.0).is_ok());
+        assert!(cost.check_at(0.1).is_ok(), "80 s of work");
+        let why = cost.check_at(0.01).unwrap_err();
+        assert!(why.contains("the work limit is 120s"), "{why}");
+        let long = Cost {
+            time: Duration::from_secs(600),
+            ..Cost::default()
+        };
+        assert!(
+            long.check_at(0.1)
+                .unwrap_err()
+                .contains("scenario time limit")
+        );
     }
 }

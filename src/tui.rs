@@ -33,6 +33,23 @@ pub fn give_back() {
     }
 }
 
+/// [`give_back`] when memory has run out: raw mode off and the main screen
+/// back with nothing allocated (the escape sequences written straight to
+/// the terminal).
+pub fn give_back_without_allocating() {
+    if TAKEN.swap(false, Ordering::SeqCst) {
+        let _ = crossterm::terminal::disable_raw_mode();
+        const BACK: &[u8] = b"\x1b[?1049l\x1b[?25h\r\n";
+        const SAY: &[u8] = b"taskscope: out of memory (README, Limits: what a run takes)\n";
+        // SAFETY: writes static buffers to the process's stdout and stderr.
+        #[allow(unsafe_code)]
+        unsafe {
+            libc::write(1, BACK.as_ptr().cast(), BACK.len());
+            libc::write(2, SAY.as_ptr().cast(), SAY.len());
+        }
+    }
+}
+
 /// Takes the terminal: raw mode and the alternate screen. Not
 /// `ratatui::init`, which installs a panic hook of its own: the process
 /// has one (`process::install_panic_hook`), which calls [`give_back`].

@@ -114,6 +114,12 @@ impl Session {
         } else {
             speed
         };
+        // Slow motion stretches every duration: the limits count it so.
+        target
+            .scenario()
+            .cost
+            .check_at(options.time_scale.get())
+            .map_err(RunError::Start)?;
         options.sample_every = Some(Duration::from_millis(250));
         // Drained every frame: a smaller buffer is room enough, and it
         // counts in the dashboard's memory.

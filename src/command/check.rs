@@ -12,10 +12,18 @@ pub(super) fn check(args: &[String]) -> Result<u8, Error> {
     for arg in args {
         match load(arg) {
             Ok(s) => out(&format!(
-                "{}: ok ({}, {} task kinds)\n",
+                "{}: ok ({}, {} task kind{}; {} row{}, about {} polls; memory about {} \
+                 headless, {} on screen, {} more with --console)\n",
                 text::visible(arg),
                 text::visible(&s.name),
-                s.tasks.len()
+                s.tasks.len(),
+                plural(s.tasks.len() as u64),
+                s.cost.tasks,
+                plural(s.cost.tasks),
+                s.cost.polls,
+                mb(s.cost.headless_bytes()),
+                mb(s.cost.dashboard_bytes()),
+                mb(s.cost.console_bytes())
             ))?,
             Err(e) => {
                 let _ = writeln!(std::io::stderr(), "{e}");
@@ -24,4 +32,18 @@ pub(super) fn check(args: &[String]) -> Result<u8, Error> {
         }
     }
     Ok(failed.unwrap_or(0))
+}
+
+fn plural(n: u64) -> &'static str {
+    if n == 1 { "" } else { "s" }
+}
+
+/// Bytes as people read them: `12 MB`, `1.5 GB`.
+fn mb(bytes: u64) -> String {
+    let mb = bytes as f64 / (1u64 << 20) as f64;
+    if mb >= 1024.0 {
+        format!("{:.1} GB", mb / 1024.0)
+    } else {
+        format!("{mb:.0} MB")
+    }
 }

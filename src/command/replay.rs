@@ -7,7 +7,8 @@ use std::sync::Arc;
 use super::{dashboard, interactive, print_summary, say};
 use crate::Error;
 use crate::app::App;
-use crate::scenario::{Scenario, bundled};
+use crate::model::{Model, RunInfo};
+use crate::scenario::{Clock, Flavor, Scenario, bundled};
 
 pub(super) fn replay(path: &Path, as_json: bool, headless: bool) -> Result<u8, Error> {
     use crate::recording::{self, LogError, MAX_LOG_BYTES};
@@ -63,10 +64,46 @@ pub(super) fn replay(path: &Path, as_json: bool, headless: bool) -> Result<u8, E
     let history = history.unwrap_or_else(|| {
         crate::model::history::History::new(log.info.clone(), crate::model::history::REPLAY_LIMIT)
     });
-    // Step labels and notes come from the scenario, when it is a bundled one.
-    let scenario = bundled::get(&log.info.scenario)
-        .and_then(Result::ok)
-        .unwrap_or_else(|| Scenario::unknown(&log.info.scenario));
+    let scenario = shown_scenario(&log.info, history.live());
     let session = crate::app::Session::replay_history(Arc::new(scenario), history, log);
     dashboard(App::with_session(session), Vec::new())
+}
+
+/// The scenario a recording is shown with: the bundled lesson of its name
+/// (its text, step labels and notes) only when the recording is that
+/// lesson's (the same runtime, and every task one of its tasks by name and
+/// kind); else one standing for it, with the header's runtime.
+fn shown_scenario(info: &RunInfo, model: &Model) -> Scenario {
+    let bundled = bundled::get(&info.scenario)
+        .and_then(Result::ok)
+        .filter(|s| {
+            s.runtime.flavor.as_str() == info.flavor
+                && s.runtime.workers == info.workers
+                && s.runtime.clock.as_str() == info.clock
+        })
+        .filter(|s| {
+            model.tasks.iter().filter(|t| !t.kind.is_os()).all(|t| {
+                s.tasks.get(t.spec as usize).is_some_and(|spec| {
+                    *t.name == spec.name
+                        || t.name
+                            .strip_prefix(spec.name.as_str())
+                            .is_some_and(|rest| rest.starts_with('-'))
+                })
+            })
+        });
+    bundled.unwrap_or_else(|| {
+        let mut s = Scenario::unknown(&info.scenario);
+        s.runtime.flavor = if info.flavor == "multi_thread" {
+            Flavor::MultiThread
+        } else {
+            Flavor::CurrentThread
+        };
+        s.runtime.workers = info.workers;
+        s.runtime.clock = if info.clock == "real" {
+            Clock::Real
+        } else {
+            Clock::Virtual
+        };
+        s
+    })
 }

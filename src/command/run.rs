@@ -98,6 +98,18 @@ fn run_target(
         }
         None => target,
     };
+    // The real clock stretches every duration at a slower speed, however
+    // the speed is asked for: the limits count it so.
+    let scenario = target.scenario();
+    if scenario.runtime.clock == Clock::Real
+        && !scenario.playback
+        && let Some(speed) = args.speed.or(scenario.speed.map(Speed::clamped))
+    {
+        scenario
+            .cost
+            .check_at(speed.get())
+            .map_err(|why| Error::Input(format!("--speed {speed}: {why}")))?;
+    }
     // Checked and opened before the run, so a bad path costs nothing.
     let outputs = open_outputs(&target, inputs, &args)?;
     let options = RunOptions {
@@ -143,7 +155,21 @@ fn open_outputs(
         .filter_map(|(flag, p)| p.map(|p| (*flag, p)))
         .collect();
     crate::export::check_paths(&paths, inputs).map_err(Error::Input)?;
-    let create = |flag: &str, path: Option<&Path>| path.map(|p| create_output(flag, p)).transpose();
+    let dashboard = !args.headless && !args.json && interactive();
+    let create = |flag: &str, path: Option<&Path>| {
+        let Some(path) = path else { return Ok(None) };
+        let file = create_output(flag, path)?;
+        // The dashboard draws on the terminal: lines written to it would
+        // land in the middle of the screen.
+        if dashboard && file.is_terminal() {
+            return Err(Error::Input(format!(
+                "{flag} {}: that is the terminal the dashboard draws on; write to a file, \
+                 or add --headless",
+                path.display()
+            )));
+        }
+        Ok(Some(file))
+    };
     let events = create("--events", args.events.as_deref())?;
     let trace = create("--trace", args.trace.as_deref())?;
     let svg = create("--svg", args.svg.as_deref())?;
@@ -167,6 +193,18 @@ fn serve_console(target: &Target, args: &RunOpts) -> Result<Option<SocketAddr>, 
         return Ok(None);
     };
     let addr = crate::console::parse_addr(text)?;
+    let cost = target.scenario().cost;
+    if cost.console_bytes() > scenario::MAX_CONSOLE_MEMORY {
+        return Err(Error::Input(format!(
+            "--console: tokio-console's subscriber keeps about {} KB for each task \
+             (its figures and histograms); this run makes {} rows, about {} MB: at most {} \
+             with --console",
+            scenario::MEMORY_PER_CONSOLE_TASK >> 10,
+            cost.tasks,
+            cost.console_bytes() >> 20,
+            scenario::MAX_CONSOLE_MEMORY / scenario::MEMORY_PER_CONSOLE_TASK
+        )));
+    }
     // Said before binding, so it is said even if binding fails.
     if let Some(warning) = crate::console::exposure_warning(addr) {
         say(&warning);

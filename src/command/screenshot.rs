@@ -25,7 +25,22 @@ pub(super) fn screenshot(
     crate::export::check_paths(&[("the picture", out)], &inputs).map_err(Error::Input)?;
     let scenario = Arc::new(load(arg)?);
     let mut file = create_output("the picture", out)?;
-    let log = crate::headless::record(scenario.clone(), RunOptions::default())?;
+    // A signal stops the run, and the picture's temporary file goes.
+    let temps = file
+        .temp_path()
+        .map(Path::to_path_buf)
+        .into_iter()
+        .collect();
+    let signals = crate::process::watch_signals(temps, false);
+    let (log, interrupted) = crate::headless::record_until(
+        scenario.clone(),
+        RunOptions::default(),
+        Some(&signals.stop),
+    )?;
+    if let Some(signal) = interrupted {
+        drop(file);
+        return Ok((128 + signal) as u8);
+    }
     let mut session = crate::app::Session::replay(scenario, log);
     // at_ms is checked finite and in range by the command line.
     session.show_at(std::time::Duration::from_secs_f64(at_ms / 1000.0));

@@ -16,7 +16,7 @@ use crate::probe::Event;
 pub const SNAPSHOT_EVERY: usize = 4096;
 /// Events kept by default: 8 million, 256 MB packed (a live run drops the
 /// oldest beyond it; a replay keeps the whole recording up to its limit).
-pub const DEFAULT_LIMIT: usize = 8_000_000;
+pub const DEFAULT_LIMIT: usize = crate::scenario::EVENTS_KEPT;
 /// Memory all snapshots together may take.
 pub const SNAPSHOT_BYTES: usize = 96 << 20;
 

@@ -388,7 +388,13 @@ async fn process_step(
     let Ok(_turn) = Box::pin(shared.processes.acquire()).await else {
         panic!("the run is closing");
     };
-    let mut command = std::process::Command::new(&shared.worker_exe);
+    let Some(exe) = &shared.worker_exe else {
+        panic!(
+            "cannot find this program's own executable (no /proc here, and it was not started \
+             by a path), which a process step starts"
+        );
+    };
+    let mut command = std::process::Command::new(exe);
     command
         .arg("__worker")
         .arg("cpu")

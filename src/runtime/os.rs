@@ -99,6 +99,26 @@ pub fn own_tid() -> i64 {
     }
 }
 
+/// This program's own executable: where the OS says it is (`/proc`), or
+/// the path it was started by when that has a `/` in it. Never looked up in
+/// `$PATH`: that could be another program of the same name. None where
+/// neither says (a system without `/proc`, started through `$PATH`).
+pub fn own_executable() -> Option<PathBuf> {
+    if let Ok(exe) = std::env::current_exe() {
+        return Some(exe);
+    }
+    let arg0 = PathBuf::from(std::env::args_os().next()?);
+    if !arg0.as_os_str().as_encoded_bytes().contains(&b'/') {
+        return None;
+    }
+    let exe = if arg0.is_absolute() {
+        arg0
+    } else {
+        std::env::current_dir().ok()?.join(arg0)
+    };
+    exe.is_file().then_some(exe)
+}
+
 /// The CPUs a run uses: the first `cpus` (all, when None) of those the
 /// calling thread may run on. Taken once, before anything of the run is
 /// pinned: every pin of the run picks from it.

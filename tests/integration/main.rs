@@ -9,6 +9,7 @@ mod cpu_slices;
 mod exports;
 mod golden;
 mod hostile;
+mod hostile3;
 mod os;
 mod own_crate;
 mod promises;

@@ -837,3 +837,86 @@ fn preemption_shows_each_os_time_slice_as_a_block_and_the_sharers_switch_at_yiel
     term.press("q");
     assert!(term.ended().success());
 }
+
+#[test]
+fn running_out_of_memory_on_the_dashboard_gives_the_terminal_back() {
+    let _turn = ONE_LESSON_AT_A_TIME
+        .lock()
+        .unwrap_or_else(|e| e.into_inner());
+    // 100,000 tasks' history in 250 MB of address space: it runs out.
+    let script = format!(
+        "ulimit -v 250000; exec {} run scale-100k",
+        env!("CARGO_BIN_EXE_taskscope")
+    );
+    let mut term = Terminal::start_program(std::path::Path::new("/bin/sh"), &["-c", &script]);
+    let status = term.child.wait().unwrap();
+    assert!(!status.success(), "it ran out of memory");
+    std::thread::sleep(Duration::from_millis(200));
+    let parser = term.parser.lock().unwrap();
+    let screen = parser.screen();
+    assert!(
+        !screen.alternate_screen(),
+        "the terminal is back on its main screen:\n{}",
+        screen.contents()
+    );
+    assert!(!screen.hide_cursor(), "the cursor is shown");
+    assert!(
+        screen.contents().contains("taskscope: out of memory"),
+        "{}",
+        screen.contents()
+    );
+}
+
+#[test]
+fn events_to_the_terminal_the_dashboard_draws_on_are_refused() {
+    let _turn = ONE_LESSON_AT_A_TIME
+        .lock()
+        .unwrap_or_else(|e| e.into_inner());
+    let mut term = Terminal::start(&["run", "create-task", "--events", "/dev/stdout"]);
+    let text = term.wait_for("the refusal", |t| {
+        t.contains("terminal the dashboard draws on")
+    });
+    assert!(text.contains("--events /dev/stdout"), "{text}");
+    assert_eq!(term.child.wait().unwrap().exit_code(), 2);
+}
+
+#[test]
+fn a_replay_is_shown_with_its_own_runtime_and_not_a_lessons_words_it_does_not_match() {
+    let _turn = ONE_LESSON_AT_A_TIME
+        .lock()
+        .unwrap_or_else(|e| e.into_inner());
+    let dir = tempfile::tempdir().unwrap();
+    // A multi_thread real-clock recording; another named like a lesson
+    // whose tasks are not that lesson's.
+    let real = dir.path().join("real.jsonl");
+    let fake = dir.path().join("fake.jsonl");
+    let header = |name: &str, flavor: &str, workers: u32, clock: &str| {
+        format!(
+            "{{\"t_ms\":0,\"state\":\"run\",\"format\":1,\"scenario\":\"{name}\",\"runtime\":{{\"flavor\":\"{flavor}\",\"workers\":{workers},\"clock\":\"{clock}\"}}}}\n\
+             {{\"t_ms\":0,\"task\":\"mine\",\"id\":1,\"state\":\"spawned\",\"idx\":0,\"step\":0}}\n\
+             {{\"t_ms\":1,\"state\":\"end\",\"events_dropped\":0}}\n"
+        )
+    };
+    std::fs::write(&real, header("somewhere", "multi_thread", 2, "real")).unwrap();
+    std::fs::write(
+        &fake,
+        header("breakfast-concurrent", "current_thread", 1, "virtual"),
+    )
+    .unwrap();
+    let mut term = Terminal::start(&["replay", real.to_str().unwrap()]);
+    let text = term.wait_for("the replay", |t| t.contains("REPLAY"));
+    assert!(
+        text.contains("multi_thread (2 workers) · real clock"),
+        "{text}"
+    );
+    term.press("q");
+    assert!(term.ended().success());
+    let mut term = Terminal::start(&["replay", fake.to_str().unwrap()]);
+    let text = term.wait_for("the replay", |t| t.contains("REPLAY"));
+    assert!(
+        !text.contains("Concurrent breakfast"),
+        "not the lesson's words:\n{text}"
+    );
+    term.press("q");
+    assert!(term.ended().success());
+}

@@ -9,7 +9,7 @@ use taskscope::summary::Summary;
 
 pub fn options() -> RunOptions {
     RunOptions {
-        worker_exe: env!("CARGO_BIN_EXE_taskscope").into(),
+        worker_exe: Some(env!("CARGO_BIN_EXE_taskscope").into()),
         ..RunOptions::default()
     }
 }

@@ -82,10 +82,21 @@ impl Checker<'_> {
         self.at(
             span,
             format!(
-                "unknown key `{key}` {place}; expected one of: {}",
+                "unknown key `{}` {place}; expected one of: {}",
+                quoted(key),
                 expected.join(", ")
             ),
         );
+    }
+}
+
+/// A word from the file as a message quotes it: at most 64 characters,
+/// the rest cut with `…` (a key of megabytes is not echoed whole).
+pub(super) fn quoted(word: &str) -> String {
+    const SHOWN: usize = 64;
+    match word.char_indices().nth(SHOWN) {
+        Some((at, _)) => format!("{}…", &word[..at]),
+        None => word.to_string(),
     }
 }
 
@@ -103,6 +114,11 @@ pub(super) fn kind(v: &DeValue<'_>) -> &'static str {
 
 /// The known word closest to a typo, if one is close.
 pub(super) fn closest<'a>(word: &str, known: &[&'a str]) -> Option<&'a str> {
+    // Two edits from a known word: no longer than the longest one plus two.
+    let longest = known.iter().map(|k| k.chars().count()).max().unwrap_or(0);
+    if word.chars().nth(longest + 2).is_some() {
+        return None;
+    }
     known
         .iter()
         .map(|k| (edit_distance(word, k), *k))

@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use super::{Checker, ReadTask};
-use crate::scenario::{Action, MAX_POLLS, MAX_RUN_TIME, MAX_STEPS, MAX_TASKS, MAX_WORK};
+use crate::scenario::{Action, Cost, MAX_POLLS, MAX_RUN_TIME, MAX_STEPS, MAX_TASKS, MAX_WORK};
 
 /// One copy of a task: what its steps add up to.
 #[derive(Default)]
@@ -151,13 +151,11 @@ impl Checker<'_> {
     /// run may do (the limits in `scenario.rs`, named in each message).
     /// `stretch`: how much longer than written every duration lasts (a
     /// slow-motion lesson on the real clock); work and time count so.
-    pub(super) fn check_scale(&mut self, tasks: &[ReadTask], stretch: f64) {
+    pub(super) fn check_scale(&mut self, tasks: &[ReadTask], stretch: f64) -> Option<Cost> {
         if !self.diagnostics.is_empty() {
-            return; // cycles would make the counts meaningless
+            return None; // cycles would make the counts meaningless
         }
-        let Some(order) = spawn_order(tasks) else {
-            return;
-        };
+        let order = spawn_order(tasks)?;
         let instances = instances(tasks, &order);
         let total: u64 = instances.iter().fold(0, |a, b| a.saturating_add(*b));
         if total > MAX_TASKS {
@@ -166,7 +164,7 @@ impl Checker<'_> {
                 tasks[worst].count_span.clone(),
                 format!("this scenario would start {total} tasks; at most {MAX_TASKS} are allowed in one run"),
             );
-            return;
+            return None;
         }
         let copies: Vec<PerCopy> = tasks
             .iter()
@@ -184,7 +182,41 @@ impl Checker<'_> {
         };
         if self.check_totals(tasks, &instances, &copies, &at_speed) {
             self.check_run_time(tasks, &order, &copies, &at_speed);
+            self.check_lock_time(tasks, &instances, stretch, &at_speed);
         }
+        // What one run costs at the pace written (stretched by another
+        // speed when it runs: see `Cost::check_at`).
+        let plain: Vec<PerCopy> = tasks.iter().map(per_copy).collect();
+        let work = plain.iter().zip(&instances).fold(0u128, |a, (c, n)| {
+            a.saturating_add(c.work.saturating_mul(u128::from(*n)))
+        });
+        let time = chains(tasks, &order, &plain)
+            .iter()
+            .enumerate()
+            .filter(|(t, _)| tasks[*t].spec.autostart)
+            .map(|(_, t)| *t)
+            .chain(lock_times(tasks, &instances))
+            .max()
+            .unwrap_or(0);
+        let polls = copies.iter().zip(&instances).fold(0u64, |a, (c, n)| {
+            a.saturating_add(c.polls.saturating_mul(*n))
+        });
+        let os_rows = tasks.iter().zip(&instances).fold(0u64, |a, (t, n)| {
+            let leaves = t
+                .spec
+                .steps
+                .iter()
+                .zip(&t.multiplicity)
+                .filter(|(s, _)| s.action.leaves_runtime())
+                .fold(0u64, |a, (_, m)| a.saturating_add(*m));
+            a.saturating_add(leaves.saturating_mul(*n))
+        });
+        Some(Cost {
+            tasks: total.saturating_add(os_rows),
+            polls,
+            work: Duration::from_nanos(u64::try_from(work).unwrap_or(u64::MAX)),
+            time: Duration::from_nanos(u64::try_from(time).unwrap_or(u64::MAX)),
+        })
     }
 
     /// Polls, steps and work summed over every copy of every task; the
@@ -251,6 +283,44 @@ impl Checker<'_> {
 
     /// The longest chain of timed steps a starting task sets off stays
     /// within the scenario time limit.
+    /// The time a mutex is held, by all its holders one after another,
+    /// within the scenario time limit (waits behind it are scenario time
+    /// too).
+    fn check_lock_time(
+        &mut self,
+        tasks: &[ReadTask],
+        instances: &[u64],
+        stretch: f64,
+        at_speed: &str,
+    ) {
+        let held = lock_times(tasks, instances);
+        let Some((m, &time)) = held.iter().enumerate().max_by_key(|(_, t)| **t) else {
+            return;
+        };
+        let time = (time as f64 * stretch) as u128;
+        if time <= nanos(MAX_RUN_TIME) {
+            return;
+        }
+        // Reported at the first task that takes it.
+        let Some(t) = tasks.iter().position(|t| {
+            t.spec
+                .steps
+                .iter()
+                .any(|s| matches!(s.action, Action::Lock(x) if x == m))
+        }) else {
+            return;
+        };
+        self.at(
+            tasks[t].name_span.clone(),
+            format!(
+                "the tasks that lock the same mutex would hold it {} in all{at_speed}, one after \
+                 another (waits behind a lock last too); the scenario time limit is {} in one run",
+                rough(time),
+                crate::format::exact(MAX_RUN_TIME)
+            ),
+        );
+    }
+
     fn check_run_time(
         &mut self,
         tasks: &[ReadTask],
@@ -278,6 +348,41 @@ impl Checker<'_> {
             );
         }
     }
+}
+
+/// Per mutex, its holders' timed steps added up (ns): they hold it one
+/// after another, so a run lasts at least that long, however the tasks
+/// are spread out.
+fn lock_times(tasks: &[ReadTask], instances: &[u64]) -> Vec<u128> {
+    let mut held_for: Vec<u128> = Vec::new();
+    for (task, &n) in tasks.iter().zip(instances) {
+        let mut held: Vec<usize> = Vec::new();
+        for (s, &m) in task.spec.steps.iter().zip(&task.multiplicity) {
+            match &s.action {
+                Action::Lock(x) => held.push(*x),
+                Action::Unlock(x) => held.retain(|h| h != x),
+                Action::Sleep(d)
+                | Action::Io(d)
+                | Action::Cpu { work: d, .. }
+                | Action::Block(d)
+                | Action::SpawnBlocking(d)
+                | Action::Thread(d)
+                | Action::Process(d) => {
+                    let time = nanos(*d)
+                        .saturating_mul(u128::from(m))
+                        .saturating_mul(u128::from(n));
+                    for &x in &held {
+                        if held_for.len() <= x {
+                            held_for.resize(x + 1, 0);
+                        }
+                        held_for[x] = held_for[x].saturating_add(time);
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+    held_for
 }
 
 /// The task with the largest share of a total.

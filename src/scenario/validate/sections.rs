@@ -11,7 +11,7 @@ use toml::de::{DeTable, DeValue};
 use super::diagnostic::kind;
 use super::{Checker, ReadTask, Value};
 use crate::scenario::{
-    ChannelSpec, Clock, Flavor, MAX_TASKS, MAX_WORKERS, RuntimeSpec, Scenario, TaskSpec, View,
+    ChannelSpec, Clock, Cost, Flavor, MAX_TASKS, MAX_WORKERS, RuntimeSpec, Scenario, TaskSpec, View,
 };
 
 /// The top level as read, key by key, before the checks across sections.
@@ -76,6 +76,7 @@ impl Checker<'_> {
             channels: sections.channels.into_iter().map(|(c, _)| c).collect(),
             mutexes: sections.mutexes.into_iter().map(|(m, _)| m).collect(),
             tasks: Vec::new(),
+            cost: Cost::default(),
         };
         self.resolve(&mut read, &scenario);
         self.check_graph(&read);
@@ -85,7 +86,7 @@ impl Checker<'_> {
             (Clock::Real, Some(speed)) if speed < 1.0 => 1.0 / speed,
             _ => 1.0,
         };
-        self.check_scale(&read, stretch);
+        scenario.cost = self.check_scale(&read, stretch).unwrap_or_default();
         scenario.tasks = read.into_iter().map(|t| t.spec).collect();
         Some(scenario)
     }

@@ -6,7 +6,7 @@
 use toml::Spanned;
 use toml::de::{DeString, DeTable, DeValue};
 
-use super::diagnostic::{closest, kind};
+use super::diagnostic::{closest, kind, quoted};
 use super::{Checker, NameRef, ReadTask, RefKind, Value};
 use crate::event::MAX_CPUS;
 use crate::scenario::{Action, MAX_POLLS, MAX_REPEAT_DEPTH, Step};
@@ -139,7 +139,8 @@ impl Checker<'_> {
                     self.at(
                         key.span(),
                         format!(
-                            "unknown step `{other}`{hint}; expected one of: {}",
+                            "unknown step `{}`{hint}; expected one of: {}",
+                            quoted(other),
                             ACTIONS.join(", ")
                         ),
                     );

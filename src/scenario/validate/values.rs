@@ -80,7 +80,10 @@ impl Checker<'_> {
     pub(super) fn speed(&mut self, value: &Value<'_>) -> Option<f64> {
         let found = match value.get_ref() {
             DeValue::Float(f) => f.as_str().replace('_', "").parse::<f64>().ok(),
-            DeValue::Integer(i) => i.as_str().replace('_', "").parse::<f64>().ok(),
+            // `0x10` is sixteen, not ten: the radix counts.
+            DeValue::Integer(i) => i64::from_str_radix(&i.as_str().replace('_', ""), i.radix())
+                .ok()
+                .map(|n| n as f64),
             other => {
                 self.at(
                     value.span(),

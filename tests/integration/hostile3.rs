@@ -1,0 +1,360 @@
+//! Hostile round three: what `check` allows, `run` carries out within its
+//! memory budget (README "Limits"); the speed a run really goes at counts
+//! against the work limit; children never outlive taskscope; `compare`
+//! holds one scenario at a time, hears signals and says a deadlock. Each
+//! run of the binary is bounded: an address-space limit and a deadline.
+
+use std::os::unix::process::CommandExt;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// The binary's address space at most (a run past it aborts).
+const ADDRESS_SPACE: u64 = 2 << 30;
+/// Long enough for a debug build on a busy machine, short of a hang.
+const DEADLINE: Duration = Duration::from_secs(120);
+
+/// What one bounded run of the binary gave.
+struct Ran {
+    code: Option<i32>,
+    stdout: String,
+    stderr: String,
+    /// Its peak resident memory, in KB (the OS's own count).
+    peak_kb: i64,
+}
+
+/// Runs the binary with `args` in `dir` (with `env`), under the address
+/// space limit and the deadline; its peak memory from `wait4`.
+fn run_bounded(args: &[&str], dir: &Path, env: &[(&str, &str)]) -> Ran {
+    let out = tempfile::NamedTempFile::new().unwrap();
+    let err = tempfile::NamedTempFile::new().unwrap();
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_taskscope"));
+    cmd.args(args)
+        .current_dir(dir)
+        .stdin(Stdio::null())
+        .stdout(out.reopen().unwrap())
+        .stderr(err.reopen().unwrap());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    // SAFETY: setrlimit is async-signal-safe; nothing else runs in the child.
+    #[allow(unsafe_code)]
+    unsafe {
+        cmd.pre_exec(|| {
+            let limit = libc::rlimit {
+                rlim_cur: ADDRESS_SPACE,
+                rlim_max: ADDRESS_SPACE,
+            };
+            if libc::setrlimit(libc::RLIMIT_AS, &limit) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let child = cmd.spawn().unwrap();
+    let pid = child.id() as libc::pid_t;
+    let started = Instant::now();
+    let (status, usage) = loop {
+        let mut status = 0;
+        // SAFETY: a zeroed rusage is valid; wait4 fills it for our child.
+        #[allow(unsafe_code)]
+        let (done, usage) = unsafe {
+            let mut usage: libc::rusage = std::mem::zeroed();
+            let done = libc::wait4(pid, &mut status, libc::WNOHANG, &mut usage);
+            (done, usage)
+        };
+        if done == pid {
+            break (status, usage);
+        }
+        if started.elapsed() > DEADLINE {
+            // SAFETY: killing our own child.
+            #[allow(unsafe_code)]
+            unsafe {
+                libc::kill(pid, libc::SIGKILL);
+            }
+            panic!("{args:?} did not end within {DEADLINE:?}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    // Reaped by wait4: std's handle has nothing left to wait for.
+    std::mem::forget(child);
+    let code = libc::WIFEXITED(status).then(|| libc::WEXITSTATUS(status));
+    Ran {
+        code,
+        stdout: std::fs::read_to_string(out.path()).unwrap_or_default(),
+        stderr: std::fs::read_to_string(err.path()).unwrap_or_default(),
+        peak_kb: usage.ru_maxrss,
+    }
+}
+
+fn write(dir: &Path, name: &str, text: &str) -> String {
+    std::fs::write(dir.join(name), text).unwrap();
+    name.to_string()
+}
+
+#[test]
+fn a_run_of_thousands_of_thread_steps_keeps_the_memory_of_the_threads_alive_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    // 64 tasks x 150 threads, one after another each: 9,600 threads.
+    let name = write(
+        dir.path(),
+        "threads.toml",
+        "name = \"threads\"\n[runtime]\nclock = \"real\"\n[[task]]\nname = \"t\"\ncount = 64\n\
+         steps = [ { repeat = 150, steps = [ { thread = \"0ns\" } ] } ]\n",
+    );
+    let ran = run_bounded(&["run", &name, "--headless"], dir.path(), &[]);
+    assert_eq!(ran.code, Some(0), "{}", ran.stderr);
+    // Each thread kept its 48 KB buffer to the end: over 100 MB here.
+    assert!(
+        ran.peak_kb < 80 * 1024,
+        "{} KB at the peak for 9,600 threads",
+        ran.peak_kb
+    );
+}
+
+#[test]
+fn console_is_refused_for_a_run_whose_tasks_it_could_not_hold() {
+    let dir = tempfile::tempdir().unwrap();
+    let ran = run_bounded(
+        &["run", "scale-100k", "--headless", "--console=127.0.0.1:0"],
+        dir.path(),
+        &[],
+    );
+    assert_eq!(ran.code, Some(2), "{}", ran.stderr);
+    assert!(ran.stderr.contains("--console: "), "{}", ran.stderr);
+    assert!(ran.stderr.contains("100000 rows"), "{}", ran.stderr);
+    assert!(ran.peak_kb < 200 * 1024, "{} KB", ran.peak_kb);
+}
+
+#[test]
+fn check_says_what_a_scenario_costs_and_the_readme_says_the_budget() {
+    let dir = tempfile::tempdir().unwrap();
+    let ran = run_bounded(&["check", "scale-100k"], dir.path(), &[]);
+    assert_eq!(ran.code, Some(0), "{}", ran.stderr);
+    assert!(ran.stdout.contains("100000 rows"), "{}", ran.stdout);
+    assert!(ran.stdout.contains("memory about"), "{}", ran.stdout);
+    assert!(
+        ran.stdout.contains("GB more with --console"),
+        "{}",
+        ran.stdout
+    );
+    use taskscope::scenario as s;
+    let readme = std::fs::read_to_string("README.md").unwrap();
+    for row in [
+        format!("| a run, to begin with | {} MB |", s::MEMORY_BASE >> 20),
+        format!(
+            "| a row (task, thread, job or process), headless | {} KB |",
+            s::MEMORY_PER_ROW >> 10
+        ),
+        format!(
+            "| a row on the dashboard | {} KB |",
+            s::MEMORY_PER_ROW_ON_SCREEN >> 10
+        ),
+        format!(
+            "history (8,000,000 at most, the oldest go first) | {} bytes |",
+            s::MEMORY_PER_EVENT
+        ),
+        format!(
+            "figures and histograms of it) | {} KB, up to {} GB",
+            s::MEMORY_PER_CONSOLE_TASK >> 10,
+            s::MAX_CONSOLE_MEMORY >> 30
+        ),
+    ] {
+        assert!(readme.contains(&row), "README lacks {row:?}");
+    }
+    assert_eq!(s::EVENTS_KEPT, 8_000_000);
+}
+
+#[test]
+fn compare_holds_one_scenario_at_a_time() {
+    let dir = tempfile::tempdir().unwrap();
+    // A scenario of 3 MB (its description), compared 60 times: 180 MB of
+    // files, each read when its turn comes.
+    let text = format!(
+        "name = \"big\"\ndescription = \"\"\"{}\"\"\"\n[[task]]\nname = \"t\"\nsteps = [ {{ yield = true }} ]\n",
+        "word ".repeat(600_000)
+    );
+    let name = write(dir.path(), "big.toml", &text);
+    let args: Vec<&str> = std::iter::once("compare")
+        .chain(std::iter::repeat_n(name.as_str(), 60))
+        .collect();
+    let ran = run_bounded(&args, dir.path(), &[]);
+    assert_eq!(ran.code, Some(0), "{}", ran.stderr);
+    assert_eq!(ran.stdout.matches("big ").count(), 60, "{}", ran.stdout);
+    assert!(ran.peak_kb < 300 * 1024, "{} KB at the peak", ran.peak_kb);
+}
+
+#[test]
+fn compare_says_a_deadlock_and_exits_1_as_run_does() {
+    let dir = tempfile::tempdir().unwrap();
+    let name = write(
+        dir.path(),
+        "stuck.toml",
+        "name = \"stuck\"\n[[channel]]\nname = \"c\"\ncapacity = 1\n[[task]]\nname = \"t\"\nsteps = [ { recv = \"c\" } ]\n",
+    );
+    let ran = run_bounded(&["compare", &name], dir.path(), &[]);
+    assert_eq!(ran.code, Some(1), "{}", ran.stderr);
+    assert!(ran.stdout.contains("(deadlock)"), "{}", ran.stdout);
+    assert!(ran.stderr.contains("deadlock"), "{}", ran.stderr);
+    let ran = run_bounded(&["compare", &name, "--json"], dir.path(), &[]);
+    assert_eq!(ran.code, Some(1));
+    assert!(
+        ran.stdout.contains("\"ending\": \"deadlock\""),
+        "{}",
+        ran.stdout
+    );
+}
+
+/// Live processes whose environment carries `mark`.
+fn marked(mark: &str) -> Vec<u32> {
+    let needle = format!("TASKSCOPE_TEST_MARK={mark}");
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let Ok(env) = std::fs::read(entry.path().join("environ")) else {
+            continue;
+        };
+        let zombie = std::fs::read_to_string(entry.path().join("stat")).is_ok_and(|s| {
+            s.rsplit(')')
+                .next()
+                .is_some_and(|r| r.trim().starts_with('Z'))
+        });
+        if !zombie && env.split(|b| *b == 0).any(|kv| kv == needle.as_bytes()) {
+            found.push(pid);
+        }
+    }
+    found
+}
+
+fn wait_until(what: &str, cond: impl Fn() -> bool) {
+    let started = Instant::now();
+    while !cond() {
+        assert!(started.elapsed() < DEADLINE, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+#[cfg_attr(not(target_os = "linux"), ignore = "reads /proc")]
+fn children_never_outlive_taskscope_killed_or_signalled_mid_compare() {
+    let dir = tempfile::tempdir().unwrap();
+    let name = write(
+        dir.path(),
+        "cooks.toml",
+        "name = \"cooks\"\n[runtime]\nclock = \"real\"\n[[task]]\nname = \"c\"\ncount = 2\nsteps = [ { process = \"20s\" } ]\n",
+    );
+    for (command, signal) in [("compare", libc::SIGTERM), ("run", libc::SIGKILL)] {
+        let mark = format!("{}-{command}", std::process::id());
+        let mut child = Command::new(env!("CARGO_BIN_EXE_taskscope"))
+            .args([command, &name])
+            .args(if command == "run" {
+                &["--headless"][..]
+            } else {
+                &[][..]
+            })
+            .current_dir(dir.path())
+            .env("TASKSCOPE_TEST_MARK", &mark)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        // taskscope and its two children.
+        wait_until("the children", || marked(&mark).len() >= 3);
+        // SAFETY: signalling our own child.
+        #[allow(unsafe_code)]
+        unsafe {
+            libc::kill(child.id() as i32, signal);
+        }
+        let status = child.wait().unwrap();
+        if signal == libc::SIGTERM {
+            assert_eq!(status.code(), Some(143), "{command}");
+        }
+        wait_until(&format!("{command}'s children to be gone"), || {
+            marked(&mark).is_empty()
+        });
+    }
+}
+
+#[test]
+fn mutex_holders_one_after_another_count_against_the_scenario_time_limit() {
+    let dir = tempfile::tempdir().unwrap();
+    let name = write(
+        dir.path(),
+        "queue.toml",
+        "name = \"queue\"\n[[mutex]]\nname = \"m\"\n[[task]]\nname = \"t\"\ncount = 170\n\
+         steps = [ { lock = \"m\" }, { sleep = \"60m\" }, { unlock = \"m\" } ]\n",
+    );
+    let ran = run_bounded(&["check", &name], dir.path(), &[]);
+    assert_eq!(ran.code, Some(2), "{}", ran.stdout);
+    assert!(ran.stderr.contains("queue.toml:"), "{}", ran.stderr);
+    assert!(
+        ran.stderr.contains("would hold it about 170h in all"),
+        "{}",
+        ran.stderr
+    );
+    assert!(
+        ran.stderr.contains("the scenario time limit is 3600s"),
+        "{}",
+        ran.stderr
+    );
+}
+
+#[test]
+fn a_slower_speed_counts_against_the_work_limit_however_it_is_asked_for() {
+    let dir = tempfile::tempdir().unwrap();
+    let name = write(
+        dir.path(),
+        "cooks.toml",
+        "name = \"cooks\"\n[runtime]\nclock = \"real\"\n[[task]]\nname = \"c\"\ncount = 4\nsteps = [ { thread = \"2s\" } ]\n",
+    );
+    // 8 s of work: fine at full speed, 800 s at 0.01x.
+    let ran = run_bounded(&["check", &name], dir.path(), &[]);
+    assert_eq!(ran.code, Some(0), "{}", ran.stderr);
+    let ran = run_bounded(
+        &["run", &name, "--headless", "--speed", "0.01"],
+        dir.path(),
+        &[],
+    );
+    assert_eq!(ran.code, Some(2), "{}", ran.stderr);
+    assert!(ran.stderr.contains("--speed 0.01: "), "{}", ran.stderr);
+    assert!(
+        ran.stderr.contains("the work limit is 120s"),
+        "{}",
+        ran.stderr
+    );
+}
+
+#[test]
+fn an_unknown_key_of_megabytes_is_named_short_and_found_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = "x".repeat(3 << 20);
+    let name = write(
+        dir.path(),
+        "key.toml",
+        &format!(
+            "name = \"k\"\n{key} = 1\n[[task]]\nname = \"t\"\nsteps = [ {{ yield = true }} ]\n"
+        ),
+    );
+    let started = Instant::now();
+    let ran = run_bounded(&["check", &name], dir.path(), &[]);
+    assert_eq!(ran.code, Some(2));
+    assert!(
+        ran.stderr.contains("unknown key `xxxx"),
+        "{}",
+        &ran.stderr[..200]
+    );
+    assert!(
+        ran.stderr.len() < 1000,
+        "{} bytes of message",
+        ran.stderr.len()
+    );
+    // No edit distance over megabytes (it took 9 s).
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+}
