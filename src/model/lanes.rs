@@ -68,6 +68,15 @@ impl Window {
         (from.div_euclid(scale) as i64, from.rem_euclid(scale) == 0)
     }
 
+    /// The columns most of which lie between `from` and `to` (a stretch
+    /// shorter than half a column covers none).
+    fn covered(&self, from: Duration, to: Duration) -> (usize, usize) {
+        let half = self.scale / 2;
+        let first = self.col(from.saturating_add(half)).0.max(0) as usize;
+        let end = self.col(to.saturating_sub(half)).0.max(-1) + 1;
+        (first, (end.max(0) as usize).min(self.cols))
+    }
+
     /// Columns that start no later than `until`.
     fn drawn(&self) -> usize {
         if self.until < self.start {
@@ -330,8 +339,8 @@ impl Sweep<'_> {
             // worker's lane say so.
             if let Some(wr) = was_on.and_then(|w| workers.get_mut(w)) {
                 wr.fill_through(before, drawn);
-                let from = self.window.col(t.saturating_sub(gone)).0.max(0) as usize;
-                let to = ((before + 1).max(0) as usize).min(wr.filled);
+                let (from, to) = self.window.covered(t.saturating_sub(gone), t);
+                let to = to.min(wr.filled);
                 for c in &mut wr.cells[from.min(to)..to] {
                     *c = WorkerCell::OffCpu(task_idx);
                 }
@@ -505,8 +514,8 @@ pub fn compute_cpus(history: &History, cursor: u64, window: &Window) -> Vec<(u16
             if let Some(cpu) = on[i] {
                 let r = &mut rows[usize::from(cpu)];
                 r.fill_through(before, drawn);
-                let from = window.col(t.saturating_sub(gone)).0.max(0) as usize;
-                let to = ((before + 1).max(0) as usize).min(r.filled);
+                let (from, to) = window.covered(t.saturating_sub(gone), t);
+                let to = to.min(r.filled);
                 for c in &mut r.cells[from.min(to)..to] {
                     *c = CpuCell::Idle;
                 }
@@ -775,5 +784,42 @@ mod tests {
         assert_eq!(zoom(ms(10), false, auto), Some(ms(20)));
         // Out past the window that fits the run: the automatic one again.
         assert_eq!(zoom(ms(20), false, auto), None);
+    }
+
+    #[test]
+    fn the_os_taking_a_workers_thread_shows_only_where_it_held_most_of_a_column() {
+        let h = history(&[
+            spawned(0, 0),
+            ev(0, 0, Change::Running { worker: 0 }),
+            // Held off its CPU 0.2 ms (in column 1) and 2 ms (columns 3, 4).
+            ev(
+                2,
+                0,
+                Change::OffCpu {
+                    gone: Duration::from_micros(200),
+                },
+            ),
+            ev(5, 0, Change::OffCpu { gone: ms(2) }),
+            ev(
+                7,
+                0,
+                Change::Waiting {
+                    wait: Wait::Timer,
+                    due: None,
+                },
+            ),
+        ]);
+        let w = Window {
+            start: Duration::ZERO,
+            scale: ms(1),
+            cols: 8,
+            until: ms(8),
+        };
+        let lanes = compute(&h, h.len(), &w, &[], |_, _| false);
+        let cells = &lanes.workers[0];
+        assert_eq!(cells[1], WorkerCell::Polling(0, false, false), "{cells:?}");
+        assert_eq!(cells[3], WorkerCell::OffCpu(0), "{cells:?}");
+        assert_eq!(cells[4], WorkerCell::OffCpu(0), "{cells:?}");
+        assert_eq!(cells[5], WorkerCell::Polling(0, false, false), "{cells:?}");
     }
 }
