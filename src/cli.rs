@@ -155,9 +155,14 @@ fn parse_at_ms(s: &str) -> Result<f64, String> {
 /// escape sequences, which must not reach the terminal) and gives the exit
 /// code: 0 for help and version, 2 for an error.
 pub fn parse<T: Parser>() -> Result<T, u8> {
+    parse_from::<T>(std::env::args_os().collect())
+}
+
+/// [`parse`] of `args` (the program's name first).
+pub fn parse_from<T: Parser>(args: Vec<std::ffi::OsString>) -> Result<T, u8> {
     use std::io::Write;
     // clap would echo such an argument raw, or strip it from its message.
-    for (i, arg) in std::env::args_os().enumerate().skip(1) {
+    for (i, arg) in args.iter().enumerate().skip(1) {
         let arg = arg.to_string_lossy();
         if arg.chars().any(crate::text::is_hidden) {
             let _ = writeln!(
@@ -168,7 +173,7 @@ pub fn parse<T: Parser>() -> Result<T, u8> {
             return Err(2);
         }
     }
-    T::try_parse().map_err(|e| {
+    T::try_parse_from(args).map_err(|e| {
         let text: Vec<String> = e
             .render()
             .to_string()
@@ -184,4 +189,57 @@ pub fn parse<T: Parser>() -> Result<T, u8> {
             0
         }
     })
+}
+
+/// The words of `text` as a shell splits them: on white space, with '...'
+/// and "..." keeping spaces and `\` the next character (for the
+/// `TASKSCOPE` variable of a program under `#[taskscope::main]`).
+pub fn words(text: &str) -> Result<Vec<String>, String> {
+    let mut words = Vec::new();
+    let mut word: Option<String> = None;
+    let mut chars = text.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            c if c.is_whitespace() => words.extend(word.take()),
+            '\'' | '"' => {
+                let w = word.get_or_insert_with(String::new);
+                loop {
+                    match chars.next() {
+                        Some(q) if q == c => break,
+                        Some('\\') if c == '"' => w.extend(chars.next()),
+                        Some(x) => w.push(x),
+                        None => return Err(format!("a {c} is not closed")),
+                    }
+                }
+            }
+            '\\' => word.get_or_insert_with(String::new).extend(chars.next()),
+            c => word.get_or_insert_with(String::new).push(c),
+        }
+    }
+    words.extend(word);
+    Ok(words)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::words;
+
+    #[test]
+    fn the_taskscope_variable_splits_as_a_shell_would() {
+        assert_eq!(
+            words("--json --events run.jsonl").unwrap(),
+            ["--json", "--events", "run.jsonl"]
+        );
+        assert_eq!(
+            words("  --svg 'my run.svg' ").unwrap(),
+            ["--svg", "my run.svg"]
+        );
+        assert_eq!(
+            words(r#"--events "a \"b\".jsonl""#).unwrap(),
+            ["--events", r#"a "b".jsonl"#]
+        );
+        assert_eq!(words(r"a\ b").unwrap(), ["a b"]);
+        assert!(words("'open").unwrap_err().contains("not closed"));
+        assert!(words("").unwrap().is_empty());
+    }
 }

@@ -28,7 +28,7 @@ pub fn dispatch(cli: Cli) -> Result<u8, Error> {
     match cli.command {
         None if interactive() => {
             let app = App::picker(RunOptions::default(), false, None);
-            dashboard(app, Vec::new())
+            dashboard(app, Vec::new(), None)
         }
         None => run::run(RunArgs {
             scenario: bundled::DEFAULT.into(),
@@ -147,27 +147,51 @@ fn interactive() -> bool {
 }
 
 /// Runs the dashboard; exits like a headless run would: 128 + the signal
-/// that ended it, 1 after a deadlock or an output file that failed. A
-/// second signal ends the process at once, removing `temps`.
-fn dashboard(app: App, temps: Vec<PathBuf>) -> Result<u8, Error> {
+/// that ended it, 1 after a deadlock, a failed `main` or an output file
+/// that failed. A second signal ends the process at once, removing
+/// `temps`. With a `grace` (your program under `#[taskscope::main]`), the
+/// program is asked to stop as Ctrl-C asks it, and has that long to end by
+/// itself before its run is stopped.
+fn dashboard(
+    app: App,
+    temps: Vec<PathBuf>,
+    grace: Option<std::time::Duration>,
+) -> Result<u8, Error> {
     let signals = crate::process::watch_signals(temps, true);
     let closed = crate::tui::run(app, &signals.stop, &signals.suspend)
         .map_err(|e| Error::Failed(format!("the terminal failed: {e}")))?;
     let mut code = 0;
+    let mut signal = closed.signal;
     if let Some(session) = closed.app.session {
         let mut session = session;
+        if let Some(grace) = grace.filter(|_| !session.ended) {
+            say("asking your program to stop, as Ctrl-C does");
+            if signal.is_none() {
+                // SAFETY: raise only sends this process a signal.
+                #[allow(unsafe_code)]
+                unsafe {
+                    libc::raise(libc::SIGINT);
+                }
+            }
+            if session.wait_for_end(grace) {
+                // It stopped by itself: its run ended as any run does.
+                signal = None;
+            }
+        }
         // Ends the run and its files (unfinished tasks cancelled).
         session.close();
         if let Some(e) = &session.output_error {
             say(e);
             code = EXIT_FAILED;
         }
-        if session.ending == Some(Ending::Deadlock) {
+        let failed = session.ending == Some(Ending::Deadlock)
+            || (session.ending == Some(Ending::Complete) && session.end_note.is_some());
+        if failed {
             if let Some(note) = &session.end_note {
                 say(note);
             }
             code = EXIT_FAILED;
         }
     }
-    Ok(closed.signal.map_or(code, |s| (128 + s) as u8))
+    Ok(signal.map_or(code, |s| (128 + s) as u8))
 }

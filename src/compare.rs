@@ -104,8 +104,12 @@ pub fn measure(
         }
         let s = Arc::new(load(name)?);
         let before = process_cpu();
-        let finished =
-            crate::headless::run_until(s.clone().into(), options.clone(), None, interrupt)?;
+        let finished = crate::headless::run_until(
+            s.clone().into(),
+            options.clone(),
+            None,
+            interrupt.map(Into::into),
+        )?;
         let measured = process_cpu().saturating_sub(before);
         let summary = finished.summary();
         let cpu = match s.runtime.clock {

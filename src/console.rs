@@ -162,6 +162,22 @@ pub fn install(
         })
 }
 
+/// The same subscriber as [`install`] makes, not installed: for the
+/// runtime's threads only, beside your program's own (see
+/// `runtime::hooks::fanout`).
+pub fn thread_dispatch(
+    console: Option<console_subscriber::ConsoleLayer>,
+    tokio_layer: crate::runtime::hooks::TokioLayer,
+) -> tracing::Dispatch {
+    let filter = || FilterFn::new(tokio_only as fn(&tracing::Metadata<'_>) -> bool);
+    let ours = tracing_subscriber::registry()
+        .with(console.map(|l| l.with_filter(filter())))
+        .with(tokio_layer.with_filter(filter()));
+    tracing::Dispatch::new(crate::runtime::hooks::fanout::Fanout::new(
+        tracing::Dispatch::new(ours),
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -75,7 +75,7 @@ pub fn run_until(
     target: Target,
     options: RunOptions,
     outputs: Option<Outputs>,
-    interrupt: Option<&AtomicUsize>,
+    interrupt: Option<Interrupt<'_>>,
 ) -> Result<Finished, Error> {
     let mut model = Model::new(run_info(target.scenario()));
     model.reserve_tasks(target.scenario().starting_tasks());
@@ -108,7 +108,7 @@ pub fn record(
 pub fn record_until(
     scenario: Arc<Scenario>,
     options: RunOptions,
-    interrupt: Option<&AtomicUsize>,
+    interrupt: Option<Interrupt<'_>>,
 ) -> Result<(crate::recording::Log, Option<i32>), Error> {
     let info = run_info(&scenario);
     let run = feed::start(&Target::Scenario(scenario), options)
@@ -128,28 +128,53 @@ pub fn record_until(
     Ok((log, interrupted))
 }
 
+/// A signal's flag, and how long the run has to end by itself once it is
+/// set (your program's own Ctrl-C) before it is stopped (None: at once).
+#[derive(Clone, Copy)]
+pub struct Interrupt<'a> {
+    pub signal: &'a AtomicUsize,
+    pub grace: Option<Duration>,
+}
+
+impl<'a> From<&'a AtomicUsize> for Interrupt<'a> {
+    fn from(signal: &'a AtomicUsize) -> Interrupt<'a> {
+        Interrupt {
+            signal,
+            grace: None,
+        }
+    }
+}
+
 /// Takes every event in until the run has finished, or until an output
-/// file fails; stops the run once `interrupt` holds a signal. Returns the
-/// events dropped and the signal, if any.
+/// file fails; stops the run once `interrupt` holds a signal (after its
+/// grace). Returns the events dropped and the signal that stopped the run,
+/// if one did (a run that ended by itself within the grace was not).
 fn take_to_the_end(
     run: &Run,
-    interrupt: Option<&AtomicUsize>,
+    interrupt: Option<Interrupt<'_>>,
     feed: &mut Feed,
     mut fold: impl FnMut(Event),
 ) -> (u64, Option<i32>) {
-    let mut interrupted = None;
+    let mut signalled: Option<(i32, std::time::Instant)> = None;
+    let mut stopped = false;
     loop {
-        if interrupted.is_none()
-            && let Some(signal) = interrupt
-                .map(|i| i.load(Ordering::Relaxed))
-                .filter(|s| *s != 0)
-        {
-            interrupted = Some(signal as i32);
-            run.stop();
+        if let Some(i) = interrupt {
+            let signal = i.signal.load(Ordering::Relaxed);
+            if signalled.is_none() && signal != 0 {
+                signalled = Some((signal as i32, std::time::Instant::now()));
+            }
+            if let Some((_, at)) = signalled
+                && !stopped
+                && i.grace.is_none_or(|g| at.elapsed() >= g)
+            {
+                stopped = true;
+                run.stop();
+            }
         }
         let drained = feed.take(run, Duration::from_millis(5), &mut fold);
         // The flag is read with the events, under one lock: nothing follows it.
         if feed.failed().is_some() || drained.finished {
+            let interrupted = signalled.filter(|_| stopped).map(|(s, _)| s);
             return (drained.dropped, interrupted);
         }
     }

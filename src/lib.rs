@@ -42,7 +42,25 @@ pub mod lesson;
 #[doc(hidden)]
 pub mod watch;
 
-pub use watch::{Watch, watch};
+pub use watch::{MainOutput, Watch, watch};
+
+/// `#[taskscope::main]` in place of `#[tokio::main]` (the same arguments:
+/// `flavor`, `worker_threads`; the same runtime): your program runs as it
+/// did, watched. taskscope's options come from the `TASKSCOPE` environment
+/// variable (`TASKSCOPE="--json --events run.jsonl"`), so the command line
+/// stays your program's; your program's tracing subscriber, logs and
+/// Ctrl-C handling stay its own; `main`'s `Err` is said and fails the run,
+/// as with tokio.
+///
+/// ```no_run
+/// #[taskscope::main]
+/// async fn main() -> Result<(), std::io::Error> {
+///     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+///     let (_socket, _) = listener.accept().await?;
+///     Ok(())
+/// }
+/// ```
+pub use taskscope_macros::main;
 
 #[doc(hidden)]
 pub mod app;

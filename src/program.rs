@@ -24,8 +24,13 @@ pub fn start(program: &Program, options: RunOptions) -> Result<Run, RunError> {
     })?;
     let spec = *program.runtime();
     let recorder = Recorder::new(options.capacity.max(16), spec.clock == Clock::Virtual);
-    let watcher = Watcher::install(recorder.clone(), options.control.clone(), spec.clock)
-        .ok_or_else(|| RunError::Start("taskscope::watch runs once a process".into()))?;
+    let watcher = Watcher::install(
+        recorder.clone(),
+        options.control.clone(),
+        spec.clock,
+        options.thread_tracing.clone(),
+    )
+    .ok_or_else(|| RunError::Start("taskscope::watch runs once a process".into()))?;
     let control = options.control.clone();
     let w = watcher.clone();
     start_run(&spec, recorder, control, watcher, move |stop| {
@@ -56,7 +61,9 @@ async fn root(
         .map_err(|e| format!("could not start your code: {e}"))?;
     let (ending, stalled) = tokio::select! {
         joined = main => match joined {
-            Ok(()) => (Ending::Complete, None),
+            Ok(Ok(())) => (Ending::Complete, None),
+            // As tokio's main: the error said, the run a failure.
+            Ok(Err(e)) => (Ending::Complete, Some(format!("main returned an error: {e}"))),
             Err(e) if e.is_panic() => (
                 Ending::Complete,
                 Some(format!(

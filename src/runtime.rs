@@ -48,6 +48,10 @@ pub struct RunOptions {
     /// clock reads a tenth of the wall's. (The virtual clock is paced by
     /// `control` instead.)
     pub time_scale: Speed,
+    /// The tracing default of the runtime's threads, when taskscope must
+    /// not take the global one (your program under `#[taskscope::main]`
+    /// installs its own: see `hooks::fanout`).
+    pub thread_tracing: Option<tracing::Dispatch>,
 }
 
 impl Default for RunOptions {
@@ -59,6 +63,7 @@ impl Default for RunOptions {
             control: None,
             sample_every: None,
             time_scale: Speed::REAL_TIME,
+            thread_tracing: None,
         }
     }
 }

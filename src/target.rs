@@ -98,8 +98,9 @@ impl StepInfo {
     }
 }
 
-/// A program's root future, boxed.
-pub type RootFuture = Pin<Box<dyn Future<Output = ()> + Send>>;
+/// A program's root future, boxed: what `main` returned, as an error's
+/// text if it returned one.
+pub type RootFuture = Pin<Box<dyn Future<Output = Result<(), String>> + Send>>;
 
 /// A program under `taskscope::watch`: its root future until its run takes
 /// it (it runs once), and how it is shown.

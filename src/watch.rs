@@ -136,14 +136,98 @@ impl Watch {
         let name = self.name.clone().unwrap_or_else(program_name);
         let future = Box::pin(async move {
             let _ = future.await;
+            Ok(())
         });
-        match crate::command::run::program(&name, self.runtime, self.pace, future, cli.options) {
+        let service = false;
+        match crate::command::run::program(
+            &name,
+            self.runtime,
+            self.pace,
+            future,
+            cli.options,
+            service,
+        ) {
             Ok(code) => ExitCode::from(code),
             Err(e) => {
                 crate::command::say(&e.to_string());
                 ExitCode::from(e.exit_code())
             }
         }
+    }
+}
+
+impl Watch {
+    /// The runtime `#[tokio::main]` builds when told nothing: multi_thread,
+    /// a worker per CPU.
+    pub fn multi_thread_like_tokio(self) -> Watch {
+        let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+        self.multi_thread(cpus.min(crate::scenario::MAX_WORKERS))
+    }
+
+    /// Runs `main`'s body as `#[taskscope::main]` does (use the attribute):
+    /// taskscope's options from the `TASKSCOPE` environment variable (the
+    /// command line is the program's), the program's own tracing subscriber
+    /// and Ctrl-C left to it, and `main`'s result handled as tokio's is.
+    #[doc(hidden)]
+    pub fn run_service<F>(self, main: F) -> ExitCode
+    where
+        F: Future + Send + 'static,
+        F::Output: MainOutput + Send + 'static,
+    {
+        if let Some(code) = crate::lesson::child_job() {
+            return code;
+        }
+        crate::process::limit_malloc_arenas();
+        crate::process::install_panic_hook();
+        let words = match crate::cli::words(&std::env::var("TASKSCOPE").unwrap_or_default()) {
+            Ok(w) => w,
+            Err(why) => {
+                crate::command::say(&format!("TASKSCOPE: {why}"));
+                return ExitCode::from(crate::error::EXIT_INVALID);
+            }
+        };
+        let args = std::iter::once("TASKSCOPE".into())
+            .chain(words.into_iter().map(Into::into))
+            .collect();
+        let cli = match crate::cli::parse_from::<CodeCli>(args) {
+            Ok(cli) => cli,
+            Err(code) => return ExitCode::from(code),
+        };
+        let name = self.name.clone().unwrap_or_else(program_name);
+        let future = Box::pin(async move { main.await.into_result() });
+        let service = true;
+        match crate::command::run::program(
+            &name,
+            self.runtime,
+            self.pace,
+            future,
+            cli.options,
+            service,
+        ) {
+            Ok(code) => ExitCode::from(code),
+            Err(e) => {
+                crate::command::say(&e.to_string());
+                ExitCode::from(e.exit_code())
+            }
+        }
+    }
+}
+
+/// What an `async fn main` may return: nothing, or a `Result` whose error
+/// is said as tokio's main says it (`Error: {e:?}`) and fails the run.
+pub trait MainOutput {
+    fn into_result(self) -> Result<(), String>;
+}
+
+impl MainOutput for () {
+    fn into_result(self) -> Result<(), String> {
+        Ok(())
+    }
+}
+
+impl<T, E: std::fmt::Debug> MainOutput for Result<T, E> {
+    fn into_result(self) -> Result<(), String> {
+        self.map(|_| ()).map_err(|e| format!("{e:?}"))
     }
 }
 

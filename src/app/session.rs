@@ -526,6 +526,17 @@ impl Session {
         }
     }
 
+    /// Takes the run in until it ends by itself or `grace` has passed;
+    /// whether it ended.
+    pub fn wait_for_end(&mut self, grace: Duration) -> bool {
+        let deadline = Instant::now() + grace;
+        while !self.ended && Instant::now() < deadline {
+            self.take_in();
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        self.ended
+    }
+
     /// Stops the run and ends its files: what it recorded while cancelling
     /// its tasks is taken in; a task it could not cancel in time (stuck in a
     /// blocking call) is recorded as cancelled now.

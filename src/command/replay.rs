@@ -66,7 +66,7 @@ pub(super) fn replay(path: &Path, as_json: bool, headless: bool) -> Result<u8, E
     });
     let scenario = shown_scenario(&log.info, history.live());
     let session = crate::app::Session::replay_history(Arc::new(scenario), history, log);
-    dashboard(App::with_session(session), Vec::new())
+    dashboard(App::with_session(session), Vec::new(), None)
 }
 
 /// The scenario a recording is shown with: the bundled lesson of its name

@@ -26,7 +26,13 @@ pub(super) fn run(args: RunArgs) -> Result<u8, Error> {
         .into_iter()
         .collect();
     let target = Target::Scenario(Arc::new(scenario));
-    run_target(target, &inputs, args.opts, args.probe == Switch::On)
+    run_target(
+        target,
+        &inputs,
+        args.opts,
+        args.probe == Switch::On,
+        Mode::Scenario,
+    )
 }
 
 /// Runs your own code (a program under `taskscope::watch`) as `run` runs a
@@ -37,6 +43,7 @@ pub fn program(
     pace: Option<f64>,
     future: RootFuture,
     opts: RunOpts,
+    service: bool,
 ) -> Result<u8, Error> {
     let pace = match pace {
         Some(p) => Some(Speed::new(p).ok_or_else(|| {
@@ -77,14 +84,33 @@ pub fn program(
                 .into(),
         ));
     }
-    run_target(target, &[], opts, true)
+    let mode = if service { Mode::Service } else { Mode::Own };
+    run_target(target, &[], opts, true, mode)
 }
+
+/// Whose run it is, for what taskscope may take over.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    /// A scenario: taskscope's own.
+    Scenario,
+    /// Your code under `taskscope::watch`: taskscope's command line, its
+    /// tracing subscriber and its Ctrl-C.
+    Own,
+    /// Your program under `#[taskscope::main]`: its command line, its
+    /// subscriber, its Ctrl-C stay its own.
+    Service,
+}
+
+/// How long a program under `#[taskscope::main]` has to end after Ctrl-C
+/// (its own graceful shutdown) before taskscope stops the run.
+const GRACE: std::time::Duration = std::time::Duration::from_secs(3);
 
 fn run_target(
     target: Target,
     inputs: &[(&str, &Path)],
     args: RunOpts,
     probe: bool,
+    mode: Mode,
 ) -> Result<u8, Error> {
     let target = match args.clock {
         Some(clock) => {
@@ -112,11 +138,12 @@ fn run_target(
     }
     // Checked and opened before the run, so a bad path costs nothing.
     let outputs = open_outputs(&target, inputs, &args)?;
+    let (console, thread_tracing) = serve_console(&target, &args, mode)?;
     let options = RunOptions {
         probe,
+        thread_tracing,
         ..RunOptions::default()
     };
-    let console = serve_console(&target, &args)?;
     if !args.headless && !args.json && options.probe && interactive() {
         let mut app = App::running(target, options, args.paused, args.speed)
             .map_err(|e| Error::Failed(e.to_string()))?;
@@ -134,9 +161,10 @@ fn run_target(
                 None => attach,
             }
         });
-        return dashboard(app, temps);
+        let code = dashboard(app, temps, (mode == Mode::Service).then_some(GRACE))?;
+        return Ok(code);
     }
-    headless(target, options, outputs, console, &args)
+    headless(target, options, outputs, console, &args, mode)
 }
 
 /// The output files asked for, each checked and created before the run.
@@ -180,17 +208,31 @@ fn open_outputs(
     Ok((!outputs.is_empty()).then_some(outputs))
 }
 
-/// Serves tokio-console when `--console` asks, and installs the tracing
-/// layers the run needs (your own code is seen through tokio's own
-/// instrumentation, console or not). Returns the address served.
-fn serve_console(target: &Target, args: &RunOpts) -> Result<Option<SocketAddr>, Error> {
+/// Serves tokio-console when `--console` asks, and sets up the tracing
+/// the run needs: your own code is seen through tokio's own
+/// instrumentation, console or not, through the global subscriber (under
+/// `taskscope::watch`) or the runtime's threads' own (under
+/// `#[taskscope::main]`: the global one is your program's). Returns the
+/// address served and the threads' subscriber.
+fn serve_console(
+    target: &Target,
+    args: &RunOpts,
+    mode: Mode,
+) -> Result<(Option<SocketAddr>, Option<tracing::Dispatch>), Error> {
     let program = matches!(target, Target::Program(_));
-    let tokio_layer = program.then(crate::runtime::hooks::TokioLayer::default);
-    let Some(text) = args.console.as_deref() else {
-        if program {
-            crate::console::install(None, tokio_layer)?;
+    let tracing_for = |console: Option<console_subscriber::ConsoleLayer>| match mode {
+        Mode::Service => Ok(Some(crate::console::thread_dispatch(
+            console,
+            crate::runtime::hooks::TokioLayer,
+        ))),
+        _ if program || console.is_some() => {
+            let tokio_layer = program.then(crate::runtime::hooks::TokioLayer::default);
+            crate::console::install(console, tokio_layer).map(|()| None)
         }
-        return Ok(None);
+        _ => Ok(None),
+    };
+    let Some(text) = args.console.as_deref() else {
+        return Ok((None, tracing_for(None)?));
     };
     let addr = crate::console::parse_addr(text)?;
     let cost = target.scenario().cost;
@@ -210,8 +252,7 @@ fn serve_console(target: &Target, args: &RunOpts) -> Result<Option<SocketAddr>, 
         say(&warning);
     }
     let (bound, layer) = crate::console::serve(addr)?;
-    crate::console::install(Some(layer), tokio_layer)?;
-    Ok(Some(bound))
+    Ok((Some(bound), tracing_for(Some(layer))?))
 }
 
 /// A run without a screen: to its end (or a signal), then the summary.
@@ -221,6 +262,7 @@ fn headless(
     outputs: Option<Outputs>,
     console: Option<SocketAddr>,
     args: &RunOpts,
+    mode: Mode,
 ) -> Result<u8, Error> {
     // Headless on the real clock, `--speed` is slow (or fast) motion.
     options.time_scale = args.speed.unwrap_or_default();
@@ -242,7 +284,13 @@ fn headless(
         .map(Outputs::temp_paths)
         .unwrap_or_default();
     let signals = crate::process::watch_signals(temps, false);
-    let finished = crate::headless::run_until(target, options, outputs, Some(&signals.stop))?;
+    // Your program's Ctrl-C is its own: it has a while to end by itself.
+    let grace = (mode == Mode::Service).then_some(GRACE);
+    let interrupt = crate::headless::Interrupt {
+        signal: &signals.stop,
+        grace,
+    };
+    let finished = crate::headless::run_until(target, options, outputs, Some(interrupt))?;
     if let Some(signal) = finished.interrupted {
         say(&format!(
             "stopped by signal {signal}; the output files hold what ran until then"

@@ -35,7 +35,7 @@ pub(super) fn screenshot(
     let (log, interrupted) = crate::headless::record_until(
         scenario.clone(),
         RunOptions::default(),
-        Some(&signals.stop),
+        Some((&*signals.stop).into()),
     )?;
     if let Some(signal) = interrupted {
         drop(file);

@@ -51,6 +51,10 @@ pub trait Hooks: Send + Sync + 'static {
 
     /// This thread is about to park (tokio may move its paused clock).
     fn parked(&self) {}
+
+    /// A thread of the runtime (a worker, a blocking-pool thread, the run's
+    /// own) starts, on itself.
+    fn thread_started(&self) {}
 }
 
 /// The runtime for `spec`, recording into `recorder`, held and paced by
@@ -79,6 +83,7 @@ pub fn build(
         _ => 0,
     };
     let started = std::sync::atomic::AtomicUsize::new(0);
+    let h = hooks.clone();
     builder
         .enable_all()
         .thread_name("taskscope-worker")
@@ -89,6 +94,7 @@ pub fn build(
         // Workers and blocking-pool threads alike.
         .on_thread_start(move || {
             runtime_thread_started();
+            h.thread_started();
             let n = started.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             if n < workers {
                 cpus.pin(Some(n));

@@ -19,6 +19,7 @@
 //! (the joined task's end: a join; the I/O driver: io; a task that just
 //! sent on a channel: channel).
 
+pub mod fanout;
 pub mod layer;
 mod visitors;
 pub(crate) mod watcher;

@@ -121,6 +121,7 @@ where
     F: FnOnce(Stop) -> Fut + Send + 'static,
     Fut: Future<Output = Result<RunEnd, String>>,
 {
+    let thread_hooks = hooks.clone();
     let runtime =
         build(spec, &recorder, control, hooks).map_err(|e| RunError::Start(e.to_string()))?;
     let stop = Stop::default();
@@ -137,6 +138,7 @@ where
         .name("taskscope-runtime".into())
         .spawn(move || {
             runtime_thread_started();
+            thread_hooks.thread_started();
             if let Some(nth) = pin {
                 cpus.pin(nth);
             }

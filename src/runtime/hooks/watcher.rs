@@ -27,6 +27,8 @@ pub(crate) struct Watcher {
     start: OnceLock<tokio::time::Instant>,
     /// The loopback server of [`crate::lesson::io`], started on first use.
     io: tokio::sync::OnceCell<Arc<crate::runtime::io::IoServer>>,
+    /// Set as the tracing default of every runtime thread, if any.
+    thread_tracing: Option<tracing::Dispatch>,
 }
 
 /// One of your tasks (or a `spawn_blocking` job).
@@ -65,6 +67,7 @@ impl Watcher {
         recorder: Arc<Recorder>,
         control: Option<Arc<Control>>,
         clock: Clock,
+        thread_tracing: Option<tracing::Dispatch>,
     ) -> Option<Arc<Watcher>> {
         let watcher = Arc::new(Watcher {
             recorder,
@@ -74,6 +77,7 @@ impl Watcher {
             next: AtomicU32::new(0),
             start: OnceLock::new(),
             io: tokio::sync::OnceCell::new(),
+            thread_tracing,
         });
         ACTIVE.set(watcher.clone()).ok()?;
         Some(watcher)
@@ -367,5 +371,12 @@ impl Hooks for Watcher {
 
     fn parked(&self) {
         parked();
+    }
+
+    fn thread_started(&self) {
+        if let Some(d) = &self.thread_tracing {
+            // For the thread's whole life.
+            std::mem::forget(tracing::dispatcher::set_default(d));
+        }
     }
 }
