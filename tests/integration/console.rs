@@ -206,6 +206,7 @@ fn start(
 
 #[test]
 fn a_console_client_sees_every_task_by_name_and_id_and_each_one_complete() {
+    let _limit = crate::util::limit();
     let dir = tempfile::tempdir().unwrap();
     let events = dir.path().join("events.jsonl");
     let port = free_port();
@@ -243,6 +244,7 @@ fn a_console_client_sees_every_task_by_name_and_id_and_each_one_complete() {
 
 #[test]
 fn a_second_run_on_the_same_console_address_is_exit_2_and_the_first_goes_on() {
+    let _limit = crate::util::limit();
     let dir = tempfile::tempdir().unwrap();
     let port = free_port();
     let console = format!("--console=127.0.0.1:{port}");
@@ -267,6 +269,7 @@ fn a_second_run_on_the_same_console_address_is_exit_2_and_the_first_goes_on() {
 /// as nobody's busy time.
 #[test]
 fn on_a_paced_virtual_run_tokio_console_measures_what_taskscope_shows() {
+    let _limit = crate::util::limit();
     let port = free_port();
     let addr = format!("127.0.0.1:{port}").parse().unwrap();
     let (_, layer) = taskscope::console::serve(addr).unwrap();
@@ -368,6 +371,7 @@ steps = [ { io = "1s" }, { io = "1s" } ]
 
 #[test]
 fn your_own_code_shows_in_tokio_console_with_the_same_names_and_ids() {
+    let _limit = crate::util::limit();
     let dir = tempfile::tempdir().unwrap();
     let events = dir.path().join("events.jsonl");
     let port = free_port();

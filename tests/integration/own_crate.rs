@@ -9,6 +9,7 @@ use std::process::{Command, Stdio};
 
 #[test]
 fn a_crate_of_your_own_builds_and_runs_under_the_scope() {
+    let _limit = crate::util::limit();
     let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
     let mut target = std::env::current_exe().unwrap();
     // target/debug/deps/own_crate-HASH -> target/own-crate
