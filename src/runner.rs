@@ -117,6 +117,8 @@ pub(crate) struct Shared {
     sampled: bool,
     /// Every task's probe, for the sampler.
     probes: Mutex<Vec<Arc<TaskProbe>>>,
+    /// Tests: a tokio-metrics TaskMonitor around each probed task.
+    monitors: Option<Arc<crate::runtime::TaskMonitors>>,
 }
 
 impl Shared {
@@ -166,6 +168,7 @@ impl Shared {
             os: (options.probe && scenario.tasks.iter().any(|t| t.leaves_runtime()))
                 .then(os::OsWatch::start),
             probes: Mutex::new(Vec::new()),
+            monitors: options.task_monitors.clone(),
             scenario,
         }
     }
@@ -221,7 +224,10 @@ impl Shared {
                         parent,
                     })
                 });
-                let handle = builder.spawn(future);
+                let handle = match &self.monitors {
+                    Some(m) => builder.spawn(m.monitor(&name).instrument(future)),
+                    None => builder.spawn(future),
+                };
                 SPAWNING.with(|s| s.borrow_mut().take());
                 handle
             }

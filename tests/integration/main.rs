@@ -8,6 +8,7 @@ mod console;
 mod exports;
 mod golden;
 mod hostile;
+mod metrics;
 mod os;
 mod own_crate;
 mod promises;
