@@ -17,6 +17,7 @@ mod real_clock;
 mod reliability;
 mod scheduling;
 mod scrub;
+mod suite;
 mod ui;
 mod util;
 mod watch;
