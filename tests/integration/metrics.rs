@@ -42,10 +42,9 @@ fn both(scenario: Scenario) -> Vec<(String, TaskStats, TaskMetrics)> {
                 .as_deref()
                 .cloned()
                 .expect("a done task has figures");
-            let monitor = monitored
+            let monitor = *monitored
                 .get(&*t.name)
-                .unwrap_or_else(|| panic!("no monitor for {}", t.name))
-                .clone();
+                .unwrap_or_else(|| panic!("no monitor for {}", t.name));
             assert_eq!(
                 monitor.instrumented_count, 1,
                 "{}: one task a monitor",

@@ -2,7 +2,7 @@
 
 mod limit;
 
-pub use limit::{deadline, limit, limit_of, skipped, slowness};
+pub use limit::{deadline, limit, limit_of, skipped};
 
 use std::sync::Arc;
 
