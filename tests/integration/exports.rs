@@ -318,7 +318,7 @@ fn compare_measures_helpers_and_caterers_working_in_parallel() {
         for _ in 0..3 {
             let json = ok_stdout(taskscope().args(["compare", name, "--json"]));
             let rows: serde_json::Value = serde_json::from_str(&json).unwrap();
-            let parallelism = rows[0]["parallelism"].as_f64().unwrap();
+            let parallelism = rows["rows"][0]["parallelism"].as_f64().unwrap();
             seen.push(parallelism);
             if parallelism > 1.0 {
                 break;
