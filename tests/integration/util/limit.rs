@@ -58,6 +58,8 @@ pub struct Limit(u64);
 struct Armed {
     test: String,
     limit: Duration,
+    /// The slowness the limit was scaled by.
+    scaled_by: f64,
     until: Instant,
 }
 
@@ -73,10 +75,12 @@ pub fn limit_of(base: Duration) -> Limit {
     static NEXT: AtomicU64 = AtomicU64::new(0);
     static WATCHDOG: Once = Once::new();
     let id = NEXT.fetch_add(1, Ordering::Relaxed);
-    let limit = deadline(base);
+    let scaled_by = slowness();
+    let limit = base.mul_f64(scaled_by);
     let armed = Armed {
         test: this_test(),
         limit,
+        scaled_by,
         until: Instant::now() + limit,
     };
     armed_tests()
@@ -126,11 +130,12 @@ fn watchdog() {
             .filter(|a| a.until <= now)
             .map(|a| {
                 format!(
-                    "test {} ran past its time limit of {:.0?} (scaled by {:.1} for this build and machine): \
-                     it hangs or is far too slow",
+                    "test {} ran past its time limit of {:.0?} ({:.0?} scaled by {:.1} for this build \
+                     and machine): it hangs or is far too slow",
                     a.test,
                     a.limit,
-                    slowness()
+                    a.limit.div_f64(a.scaled_by),
+                    a.scaled_by
                 )
             })
             .collect();
