@@ -157,5 +157,5 @@ fn watchdog() {
 /// Says on the terminal, past libtest's capture, that the calling test
 /// left out `what` on this machine, and why.
 pub fn skipped(what: &str) {
-    let _ = writeln!(std::io::stderr(), "skipped in {}: {what}", this_test());
+    let _ = writeln!(std::io::stderr(), "\nskipped in {}: {what}", this_test());
 }
