@@ -184,6 +184,7 @@ mod tests {
 
     #[test]
     fn addresses_are_loopback_unless_another_host_is_named() {
+        let _limit = crate::test_limit::limit();
         let parse = |t: &str| parse_addr(t).unwrap().to_string();
         assert_eq!(parse("7000"), "127.0.0.1:7000");
         assert_eq!(parse(":0"), "127.0.0.1:0");

@@ -79,6 +79,7 @@ mod tests {
 
     #[test]
     fn each_format_reads_as_its_place_wants() {
+        let _limit = crate::test_limit::limit();
         let ms_ = Duration::from_millis;
         assert_eq!(time(ms_(12_345)), "12.35 s");
         assert_eq!(time(ms_(456)), "456 ms");
@@ -100,6 +101,7 @@ mod tests {
 
     #[test]
     fn milliseconds_are_rounded_to_the_microsecond() {
+        let _limit = crate::test_limit::limit();
         let ns = Duration::from_nanos;
         assert_eq!(ms(ns(1_234_499)), 1.234);
         assert_eq!(ms(ns(1_234_500)), 1.235);

@@ -117,3 +117,9 @@ pub mod ui;
 
 #[doc(hidden)]
 pub use error::Error;
+
+/// The unit tests' time limits, shared with the integration tests.
+#[cfg(test)]
+#[path = "../tests/integration/util/limit.rs"]
+#[allow(dead_code)]
+mod test_limit;

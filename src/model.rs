@@ -576,6 +576,7 @@ mod tests {
 
     #[test]
     fn a_sleeping_task_accumulates_timer_wait_and_one_poll_per_wake() {
+        let _limit = crate::test_limit::limit();
         let m = model(&[
             spawned(0, 0, "a"),
             ev(0, 0, Change::Running { worker: 0 }),
@@ -596,6 +597,7 @@ mod tests {
 
     #[test]
     fn switches_count_polls_that_change_task_on_a_worker() {
+        let _limit = crate::test_limit::limit();
         // a, b, a, b: four polls, each after another task's but the first.
         let mut events = vec![spawned(0, 0, "a"), spawned(0, 1, "b")];
         for (i, task) in [0, 1, 0, 1].into_iter().enumerate() {
@@ -620,6 +622,7 @@ mod tests {
 
     #[test]
     fn a_step_change_mid_poll_is_not_a_new_poll() {
+        let _limit = crate::test_limit::limit();
         let m = model(&[
             spawned(0, 0, "a"),
             ev(0, 0, Change::Running { worker: 0 }),
@@ -639,6 +642,7 @@ mod tests {
 
     #[test]
     fn late_wakes_are_counted_with_the_worst_lateness() {
+        let _limit = crate::test_limit::limit();
         let m = model(&[
             spawned(0, 0, "sleeper"),
             ev(0, 0, Change::Running { worker: 0 }),
@@ -654,6 +658,7 @@ mod tests {
 
     #[test]
     fn events_for_unknown_tasks_are_counted_not_trusted() {
+        let _limit = crate::test_limit::limit();
         let m = model(&[ev(0, 7, Change::Running { worker: 0 })]);
         assert_eq!(m.orphans, 1);
         assert!(m.tasks.is_empty());
@@ -661,6 +666,7 @@ mod tests {
 
     #[test]
     fn worker_lanes_track_the_running_task_and_its_busy_time() {
+        let _limit = crate::test_limit::limit();
         let m = model(&[
             spawned(0, 0, "a"),
             ev(0, 0, Change::Running { worker: 1 }),

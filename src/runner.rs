@@ -120,6 +120,8 @@ pub(crate) struct Shared {
     cpus: Arc<crate::runtime::os::RunCpus>,
     /// Every task's probe, for the sampler.
     probes: Mutex<Vec<Arc<TaskProbe>>>,
+    /// Tests: a tokio-metrics TaskMonitor around each probed task.
+    monitors: Option<Arc<crate::runtime::TaskMonitors>>,
 }
 
 impl Shared {
@@ -169,6 +171,7 @@ impl Shared {
             sampled: options.sample_every.is_some(),
             probes: Mutex::new(Vec::new()),
             cpus,
+            monitors: options.task_monitors.clone(),
             scenario,
         }
     }
@@ -224,7 +227,10 @@ impl Shared {
                         parent,
                     })
                 });
-                let handle = builder.spawn(future);
+                let handle = match &self.monitors {
+                    Some(m) => builder.spawn(m.monitor(&name).instrument(future)),
+                    None => builder.spawn(future),
+                };
                 SPAWNING.with(|s| s.borrow_mut().take());
                 handle
             }

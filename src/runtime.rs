@@ -52,6 +52,40 @@ pub struct RunOptions {
     /// not take the global one (your program under `#[taskscope::main]`
     /// installs its own: see `hooks::fanout`).
     pub thread_tracing: Option<tracing::Dispatch>,
+    /// Each scenario task also counted by a tokio-metrics `TaskMonitor` of
+    /// its own, around the probe: the tests compare the probe's figures
+    /// with the real thing (a monitor per task costs more than the probe,
+    /// so runs leave it off).
+    #[doc(hidden)]
+    pub task_monitors: Option<Arc<TaskMonitors>>,
+}
+
+/// A tokio-metrics `TaskMonitor` per task, by the task's name, in spawn
+/// order (see [`RunOptions::task_monitors`]).
+#[doc(hidden)]
+#[derive(Debug, Default)]
+pub struct TaskMonitors(std::sync::Mutex<Vec<(Arc<str>, tokio_metrics::TaskMonitor)>>);
+
+impl TaskMonitors {
+    /// A new monitor for the task `name`.
+    pub fn monitor(&self, name: &Arc<str>) -> tokio_metrics::TaskMonitor {
+        let monitor = tokio_metrics::TaskMonitor::new();
+        self.0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push((name.clone(), monitor.clone()));
+        monitor
+    }
+
+    /// Every task's figures as its monitor counted them, in spawn order.
+    pub fn figures(&self) -> Vec<(Arc<str>, tokio_metrics::TaskMetrics)> {
+        self.0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .map(|(name, m)| (name.clone(), m.cumulative()))
+            .collect()
+    }
 }
 
 impl Default for RunOptions {
@@ -64,6 +98,7 @@ impl Default for RunOptions {
             sample_every: None,
             time_scale: Speed::REAL_TIME,
             thread_tracing: None,
+            task_monitors: None,
         }
     }
 }

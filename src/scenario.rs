@@ -468,6 +468,7 @@ mod tests {
 
     #[test]
     fn durations_parse_in_every_unit() {
+        let _limit = crate::test_limit::limit();
         assert_eq!(parse_duration("300ms"), Ok(Duration::from_millis(300)));
         assert_eq!(parse_duration("2s"), Ok(Duration::from_secs(2)));
         assert_eq!(parse_duration("1.5s"), Ok(Duration::from_millis(1500)));
@@ -479,6 +480,7 @@ mod tests {
 
     #[test]
     fn bad_durations_say_what_is_wrong() {
+        let _limit = crate::test_limit::limit();
         assert!(parse_duration("3").unwrap_err().contains("unit"));
         assert!(parse_duration("3 parsecs").unwrap_err().contains("parsecs"));
         assert!(parse_duration("-1s").is_err());
@@ -492,6 +494,7 @@ mod tests {
 
     #[test]
     fn durations_format_back_exactly() {
+        let _limit = crate::test_limit::limit();
         for text in ["300ms", "2s", "20us", "7ns", "1500ms"] {
             assert_eq!(crate::format::exact(parse_duration(text).unwrap()), text);
         }

@@ -83,6 +83,7 @@ mod tests {
 
     #[test]
     fn speeds_are_clamped_into_the_range_and_nan_is_real_time() {
+        let _limit = crate::test_limit::limit();
         assert_eq!(Speed::clamped(0.0), Speed::MIN);
         assert_eq!(Speed::clamped(1e9), Speed::MAX);
         assert_eq!(Speed::clamped(f64::NAN), Speed::REAL_TIME);
@@ -94,6 +95,7 @@ mod tests {
 
     #[test]
     fn each_step_is_strictly_faster_or_slower_until_the_end_of_the_range() {
+        let _limit = crate::test_limit::limit();
         let mut s = Speed::MAX;
         while s > Speed::MIN {
             let next = s.next(false);

@@ -225,6 +225,7 @@ mod tests {
 
     #[test]
     fn controls_and_bidi_are_made_visible_and_plain_text_is_untouched() {
+        let _limit = crate::test_limit::limit();
         assert_eq!(visible("eggs"), "eggs");
         assert!(matches!(visible("ünïcødé 漢字"), Cow::Borrowed(_)));
         assert_eq!(visible("\u{1b}]0;pwned\u{7}"), "\\u{1b}]0;pwned\\u{7}");
@@ -253,6 +254,7 @@ mod tests {
 
     #[test]
     fn widths_count_terminal_columns() {
+        let _limit = crate::test_limit::limit();
         assert_eq!(width("abc"), 3);
         assert_eq!(width("漢字"), 4);
         assert_eq!(width("e\u{301}"), 1);
@@ -262,6 +264,7 @@ mod tests {
 
     #[test]
     fn cutting_happens_on_the_sanitized_text_and_keeps_columns() {
+        let _limit = crate::test_limit::limit();
         assert_eq!(fit("breakfast", 20), "breakfast");
         assert_eq!(fit("breakfast", 5), "brea…");
         // A wide character that would straddle the edge is left out.
@@ -276,6 +279,7 @@ mod tests {
 
     #[test]
     fn paragraphs_become_one_visible_line() {
+        let _limit = crate::test_limit::limit();
         assert_eq!(
             one_line("  Start the eggs,\n  then toast. "),
             "Start the eggs, then toast."
@@ -285,6 +289,7 @@ mod tests {
 
     #[test]
     fn xml_text_has_no_control_character_and_no_markup() {
+        let _limit = crate::test_limit::limit();
         assert_eq!(xml("a<b>&\"c'"), "a&lt;b&gt;&amp;&quot;c&apos;");
         let doc = format!("<t>{}</t>", xml("\u{1}\u{1b}[2J\u{fffe}\u{7}"));
         assert!(roxmltree::Document::parse(&doc).is_ok(), "{doc}");
@@ -292,6 +297,7 @@ mod tests {
 
     #[test]
     fn json_keeps_the_text_and_escapes_every_hidden_character() {
+        let _limit = crate::test_limit::limit();
         let text = "a\u{1b}b\u{9b}c\u{202e}d\u{7f}e\u{1fffe}漢";
         let mut out = Vec::new();
         write_json(&mut out, &serde_json::json!({ "name": text })).unwrap();

@@ -294,6 +294,7 @@ mod tests {
 
     #[test]
     fn seeking_back_gives_the_model_of_the_shorter_log() {
+        let _limit = crate::test_limit::limit();
         let all = events(10_000);
         let mut h = History::new(info(), 1 << 20);
         for e in &all {
@@ -318,6 +319,7 @@ mod tests {
 
     #[test]
     fn the_ring_drops_the_oldest_and_counts_them() {
+        let _limit = crate::test_limit::limit();
         let mut h = History::new(info(), 2 * SNAPSHOT_EVERY);
         for e in events(6 * SNAPSHOT_EVERY) {
             h.push(e);

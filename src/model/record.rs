@@ -220,6 +220,7 @@ mod tests {
 
     #[test]
     fn a_record_is_32_bytes_and_unpacks_to_its_event() {
+        let _limit = crate::test_limit::limit();
         assert_eq!(std::mem::size_of::<Record>(), 32);
         let ms = Duration::from_millis;
         let events = [

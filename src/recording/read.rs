@@ -833,6 +833,7 @@ mod tests {
 
     #[test]
     fn every_change_written_reads_back_the_same_with_the_end_figures() {
+        let _limit = crate::test_limit::limit();
         let info = info("multi_thread", 2);
         let events = every_change();
         let runtime = RuntimeFigures {
@@ -865,6 +866,7 @@ mod tests {
 
     #[test]
     fn a_run_without_figures_or_without_its_end_line_reads_back_as_such() {
+        let _limit = crate::test_limit::limit();
         let info = info("current_thread", 1);
         let events = vec![
             ev(0.0, 0, 0, spawned("only", 1, 0, None, Kind::Task)),
@@ -900,6 +902,7 @@ mod tests {
 
     #[test]
     fn a_line_past_the_longest_is_refused_on_its_line() {
+        let _limit = crate::test_limit::limit();
         let long = format!(
             r#"{{"t_ms":0,"state":"ready","idx":0,"by":"{}"}}"#,
             "x".repeat(MAX_LINE_BYTES)
@@ -915,6 +918,7 @@ mod tests {
 
     #[test]
     fn an_unknown_state_is_refused_naming_the_known_ones() {
+        let _limit = crate::test_limit::limit();
         assert_eq!(
             refusal(&[HEADER, SPAWNED, r#"{"t_ms":1,"state":"paused","idx":0}"#]),
             (
@@ -926,6 +930,7 @@ mod tests {
 
     #[test]
     fn a_task_idx_out_of_range_is_refused_on_the_first_line_naming_it() {
+        let _limit = crate::test_limit::limit();
         // Never spawned: told at the end, on the first line that named it.
         let lines = [
             HEADER,
@@ -972,6 +977,7 @@ mod tests {
 
     #[test]
     fn a_transition_after_its_task_is_done_is_refused_naming_the_done_line() {
+        let _limit = crate::test_limit::limit();
         let lines = [
             HEADER,
             SPAWNED,

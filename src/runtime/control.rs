@@ -423,15 +423,32 @@ mod tests {
 
     /// Waits for `cond`, failing (not hanging) after a generous deadline.
     fn eventually(what: &str, cond: impl Fn() -> bool) {
-        let deadline = Instant::now() + Duration::from_secs(10);
+        let deadline = Instant::now() + crate::test_limit::deadline(Duration::from_secs(5));
         while !cond() {
             assert!(Instant::now() < deadline, "timed out waiting for {what}");
             std::thread::sleep(Duration::from_millis(1));
         }
     }
 
+    /// Runs `f` (which must not wait) on a thread of its own and fails,
+    /// rather than hanging, if it has not returned within a second (scaled
+    /// to the build and machine).
+    fn returns_at_once(what: &str, f: impl FnOnce() + Send + 'static) {
+        let (done, returned) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            f();
+            let _ = done.send(());
+        });
+        let limit = crate::test_limit::deadline(Duration::from_secs(1));
+        assert!(
+            returned.recv_timeout(limit).is_ok(),
+            "{what} waited past {limit:?} instead of returning at once"
+        );
+    }
+
     #[test]
     fn a_paused_gate_lets_exactly_one_poll_through_per_step() {
+        let _limit = crate::test_limit::limit();
         let control = Control::new(false, true, Speed::clamped(1.0));
         let id = ids(1)[0];
         control.track(id);
@@ -455,6 +472,7 @@ mod tests {
 
     #[test]
     fn polls_of_tasks_that_are_not_the_scenarios_pass_a_paused_gate() {
+        let _limit = crate::test_limit::limit();
         let control = Control::new(false, true, Speed::clamped(1.0));
         control.before_poll(ids(1)[0]);
         assert_eq!(
@@ -467,6 +485,7 @@ mod tests {
 
     #[test]
     fn an_open_gate_never_holds() {
+        let _limit = crate::test_limit::limit();
         let control = Control::new(true, true, Speed::clamped(1.0));
         let id = ids(1)[0];
         control.track(id);
@@ -478,6 +497,7 @@ mod tests {
 
     #[test]
     fn the_paced_clock_stands_still_while_nothing_is_awaited() {
+        let _limit = crate::test_limit::limit();
         // Polls that charge nothing take no scenario time, however long
         // they take on the wall.
         let control = Control::new(true, false, Speed::clamped(1.0));
@@ -487,6 +507,7 @@ mod tests {
 
     #[test]
     fn pausing_freezes_the_paced_clock() {
+        let _limit = crate::test_limit::limit();
         let control = Control::new(true, false, Speed::clamped(1.0));
         control.set_paused(true);
         let a = control.view().display;
@@ -496,6 +517,7 @@ mod tests {
 
     #[test]
     fn a_charge_holds_for_its_duration_over_the_speed_even_when_paused() {
+        let _limit = crate::test_limit::limit();
         let control = Control::new(true, true, Speed::clamped(10.0));
         let started = Instant::now();
         control.charge(Duration::ZERO, Duration::from_millis(200));
@@ -509,6 +531,7 @@ mod tests {
 
     #[test]
     fn parking_waits_for_the_earliest_due_time_at_the_chosen_speed() {
+        let _limit = crate::test_limit::limit();
         let control = Control::new(true, false, Speed::clamped(10.0));
         let _late = control.due(Duration::from_secs(60));
         let _soon = control.due(Duration::from_millis(300));
@@ -522,14 +545,19 @@ mod tests {
 
     #[test]
     fn a_dropped_due_no_longer_paces() {
+        let _limit = crate::test_limit::limit();
         let control = Control::new(true, false, Speed::clamped(0.01));
         drop(control.due(Duration::from_secs(3600)));
-        // Nothing known is due: parking does not wait.
-        control.before_park();
+        // Nothing known is due: parking does not wait (were the hour still
+        // known, it would wait 100 hours at 0.01x).
+        let c = control.clone();
+        returns_at_once("parking with only a dropped due", move || c.before_park());
+        assert_eq!(control.view().display, Duration::ZERO, "the clock stays");
     }
 
     #[test]
     fn a_step_while_paused_lets_the_clock_jump_to_the_next_wake_up() {
+        let _limit = crate::test_limit::limit();
         let control = Control::new(true, true, Speed::clamped(1.0));
         let _due = control.due(Duration::from_secs(5));
         control.step();
@@ -540,10 +568,12 @@ mod tests {
 
     #[test]
     fn a_held_clock_makes_parking_return_at_once_even_when_paused() {
+        let _limit = crate::test_limit::limit();
         let control = Control::new(true, true, Speed::clamped(1.0));
         let _due = control.due(Duration::from_secs(5));
         control.hold_clock(true);
-        control.before_park();
+        let c = control.clone();
+        returns_at_once("parking on a held clock", move || c.before_park());
         assert_eq!(control.view().display, Duration::ZERO);
     }
 }

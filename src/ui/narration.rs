@@ -588,6 +588,7 @@ mod tests {
 
     #[test]
     fn the_end_counts_the_tasks_and_the_os_rows_they_started() {
+        let _limit = crate::test_limit::limit();
         assert_eq!(all(1, &[]), "the task is");
         assert_eq!(all(3, &[]), "all 3 tasks are");
         assert_eq!(

@@ -204,6 +204,7 @@ mod tests {
 
     #[test]
     fn counts_fit_a_narrow_column_and_never_round_up() {
+        let _limit = crate::test_limit::limit();
         let cases = [
             (0, "0"),
             (9_999, "9999"),

@@ -74,6 +74,7 @@ where
 
 #[test]
 fn the_probe_allocates_nothing_per_poll() {
+    let _limit = crate::util::limit();
     let polls = u64::from(TASKS * (YIELDS + 1));
     let monitor = allocations(|_| TaskMonitor::new().instrument(work()));
     // Room for every event, as a consumer draining alongside would leave it.

@@ -18,6 +18,7 @@ fn stdout(cmd: &mut Command) -> String {
 
 #[test]
 fn list_shows_every_bundled_scenario_with_its_description() {
+    let _limit = crate::util::limit();
     let text = stdout(taskscope().arg("list"));
     let files: Vec<_> = std::fs::read_dir("scenarios")
         .unwrap()
@@ -36,6 +37,7 @@ fn list_shows_every_bundled_scenario_with_its_description() {
 
 #[test]
 fn list_json_is_an_array_of_named_scenarios() {
+    let _limit = crate::util::limit();
     let text = stdout(taskscope().args(["list", "--json"]));
     let v: serde_json::Value = serde_json::from_str(&text).unwrap();
     let items = v.as_array().unwrap();
@@ -56,6 +58,7 @@ fn list_json_is_an_array_of_named_scenarios() {
 
 #[test]
 fn check_accepts_every_bundled_scenario() {
+    let _limit = crate::util::limit();
     let files: Vec<String> = std::fs::read_dir("scenarios")
         .unwrap()
         .map(|e| e.unwrap().path().display().to_string())
@@ -67,10 +70,12 @@ fn check_accepts_every_bundled_scenario() {
     );
 }
 
-/// Every file in tests/scenarios/invalid says what its error must contain
-/// (`# expect:`) and where (`# at: LINE:COL`).
+/// Every file in tests/scenarios/invalid says what its error says, word
+/// for word (`# expect:`: what was found and what was expected, with the
+/// limit where one is broken) and where (`# at: LINE:COL`).
 #[test]
 fn every_invalid_scenario_exits_2_naming_line_and_column() {
+    let _limit = crate::util::limit();
     let dir = Path::new("tests/scenarios/invalid");
     let mut checked = 0;
     for entry in std::fs::read_dir(dir).unwrap() {
@@ -103,11 +108,7 @@ fn every_invalid_scenario_exits_2_naming_line_and_column() {
                     path.display()
                 )
             });
-        assert!(
-            message.contains(&expect),
-            "{}: expected {expect:?} in the message at {at}: {message}",
-            path.display()
-        );
+        assert_eq!(message, expect, "{}: the message at {at}", path.display());
         assert!(!stderr.contains("panicked"), "{stderr}");
         checked += 1;
     }
@@ -116,6 +117,7 @@ fn every_invalid_scenario_exits_2_naming_line_and_column() {
 
 #[test]
 fn binary_and_non_utf8_files_are_rejected_with_a_position() {
+    let _limit = crate::util::limit();
     let dir = tempfile::tempdir().unwrap();
     let cases: [(&str, &[u8], &str, &str); 5] = [
         // No room for `# expect:` lines in an empty file: made here.
@@ -146,6 +148,7 @@ fn binary_and_non_utf8_files_are_rejected_with_a_position() {
 
 #[test]
 fn an_unknown_scenario_name_is_exit_2_listing_the_bundled_ones() {
+    let _limit = crate::util::limit();
     let out = taskscope()
         .args(["run", "no-such-lesson", "--headless"])
         .output()
@@ -160,6 +163,7 @@ fn an_unknown_scenario_name_is_exit_2_listing_the_bundled_ones() {
 
 #[test]
 fn bad_arguments_are_exit_2() {
+    let _limit = crate::util::limit();
     let out = taskscope()
         .args(["run", "breakfast-concurrent", "--clock", "sundial"])
         .output()
@@ -181,6 +185,7 @@ fn bad_arguments_are_exit_2() {
 
 #[test]
 fn run_json_prints_the_summary_shape() {
+    let _limit = crate::util::limit();
     let text = stdout(taskscope().args(["run", "blocking-the-loop", "--json"]));
     let v: serde_json::Value = serde_json::from_str(&text).unwrap();
     for key in [
@@ -244,6 +249,7 @@ fn run_json_prints_the_summary_shape() {
 
 #[test]
 fn run_events_writes_whole_json_lines_for_every_transition() {
+    let _limit = crate::util::limit();
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("events.jsonl");
     stdout(
@@ -285,6 +291,7 @@ fn run_events_writes_whole_json_lines_for_every_transition() {
 
 #[test]
 fn an_unwritable_events_path_is_exit_2_before_the_run() {
+    let _limit = crate::util::limit();
     let out = taskscope()
         .args([
             "run",
@@ -302,6 +309,7 @@ fn an_unwritable_events_path_is_exit_2_before_the_run() {
 
 #[test]
 fn no_arguments_without_a_terminal_runs_the_default_scenario_headless() {
+    let _limit = crate::util::limit();
     let text = stdout(&mut taskscope());
     let lines: Vec<&str> = text.lines().collect();
     assert_eq!(
@@ -331,6 +339,7 @@ fn no_arguments_without_a_terminal_runs_the_default_scenario_headless() {
 
 #[test]
 fn a_panicking_task_is_reported_and_the_others_finish() {
+    let _limit = crate::util::limit();
     let text = stdout(taskscope().args(["run", "panic-in-task", "--json"]));
     let v: serde_json::Value = serde_json::from_str(&text).unwrap();
     let tasks = v["tasks"].as_array().unwrap();
@@ -347,6 +356,7 @@ fn a_panicking_task_is_reported_and_the_others_finish() {
 
 #[test]
 fn a_deadlock_is_cancelled_and_reported_with_exit_1() {
+    let _limit = crate::util::limit();
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("deadlock.toml");
     std::fs::write(
@@ -369,12 +379,21 @@ steps = [ { recv = "never" } ]
     assert_eq!(out.status.code(), Some(1));
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["tasks"][0]["outcome"], "cancelled");
-    assert!(String::from_utf8_lossy(&out.stderr).contains("deadlock"));
+    // The message itself (the file's name holds the word "deadlock" too).
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(
+            "1 task(s) waited forever on a channel, mutex or join that nothing could \
+             complete (a deadlock); they were cancelled"
+        ),
+        "{stderr}"
+    );
 }
 
 /// The README's key table is the key table: every binding is in it.
 #[test]
 fn the_readme_lists_every_key_binding() {
+    let _limit = crate::util::limit();
     let readme = std::fs::read_to_string("README.md").unwrap();
     for b in taskscope::keys::BINDINGS {
         let row = format!("| `{}` | {} |", taskscope::keys::keys_label(b), b.does);

@@ -58,9 +58,24 @@ struct Seen {
     /// The `task.id` field: tokio's task id (tokio-console's ID column).
     task_id: Option<u64>,
     busy: Duration,
+    /// Woken and not yet polled, summed (console-subscriber counts it at
+    /// each poll's start, from the wake or the end of the poll before).
+    scheduled: Duration,
+    /// From creation to drop (or the newest update), wall time.
+    lifetime: Duration,
     /// Inside a poll at the newest update.
     polling: bool,
+    /// Woken since its newest poll started: tokio-console's "scheduled".
+    woken: bool,
     dropped: bool,
+}
+
+impl Seen {
+    /// Idle as tokio-console shows it: the task's lifetime less its busy
+    /// and scheduled time (so the wait for its first poll is idle there).
+    fn idle(&self) -> Duration {
+        self.lifetime.saturating_sub(self.busy + self.scheduled)
+    }
 }
 
 /// A console-api client on its own thread, keeping what it sees by span id.
@@ -80,6 +95,14 @@ fn after(a: &Option<prost_types::Timestamp>, b: &Option<prost_types::Timestamp>)
         (Some(_), None) => true,
         _ => false,
     }
+}
+
+/// `to - from`, zero if either is missing or `to` is earlier.
+fn between(from: &Option<prost_types::Timestamp>, to: &prost_types::Timestamp) -> Duration {
+    let nanos = |t: &prost_types::Timestamp| t.seconds as i128 * 1_000_000_000 + t.nanos as i128;
+    from.as_ref().map_or(Duration::ZERO, |from| {
+        Duration::from_nanos((nanos(to) - nanos(from)).max(0) as u64)
+    })
 }
 
 impl Watcher {
@@ -144,12 +167,17 @@ impl Watcher {
                             }
                         }
                     }
+                    let now = update.now.unwrap_or_default();
                     for (id, stats) in tasks.stats_update {
                         let entry = seen.entry(id).or_default();
                         entry.dropped |= stats.dropped_at.is_some();
+                        entry.scheduled = duration(&stats.scheduled_time);
+                        entry.lifetime =
+                            between(&stats.created_at, stats.dropped_at.as_ref().unwrap_or(&now));
                         if let Some(p) = &stats.poll_stats {
                             entry.busy = duration(&p.busy_time);
                             entry.polling = after(&p.last_poll_started, &p.last_poll_ended);
+                            entry.woken = after(&stats.last_wake, &p.last_poll_started);
                         }
                     }
                 }
@@ -206,6 +234,7 @@ fn start(
 
 #[test]
 fn a_console_client_sees_every_task_by_name_and_id_and_each_one_complete() {
+    let _limit = crate::util::limit();
     let dir = tempfile::tempdir().unwrap();
     let events = dir.path().join("events.jsonl");
     let port = free_port();
@@ -243,6 +272,7 @@ fn a_console_client_sees_every_task_by_name_and_id_and_each_one_complete() {
 
 #[test]
 fn a_second_run_on_the_same_console_address_is_exit_2_and_the_first_goes_on() {
+    let _limit = crate::util::limit();
     let dir = tempfile::tempdir().unwrap();
     let port = free_port();
     let console = format!("--console=127.0.0.1:{port}");
@@ -262,71 +292,108 @@ fn a_second_run_on_the_same_console_address_is_exit_2_and_the_first_goes_on() {
 }
 
 /// A virtual-clock run on screen at 2x, paused for 5 s in the middle, with
-/// the console layer in this process: tokio-console must count a charged
-/// `block` as busy at the chosen speed, a wait on io as idle, and a pause
-/// as nobody's busy time.
+/// the console layer in this process. The pause comes while `ringer`
+/// holds the worker right after waking a listener: tokio-console must
+/// then show exactly the tasks taskscope shows as ready as scheduled,
+/// none running, and nobody's busy time may grow. At the end every task's
+/// busy time is taskscope's own figure at the chosen speed.
 #[test]
 fn on_a_paced_virtual_run_tokio_console_measures_what_taskscope_shows() {
+    let _limit = crate::util::limit();
     let port = free_port();
     let addr = format!("127.0.0.1:{port}").parse().unwrap();
     let (_, layer) = taskscope::console::serve(addr).unwrap();
     taskscope::console::install(Some(layer), None).unwrap();
     let scenario = common::inline(
-        r#"name = "console-times"
-description = "A blocker and an io task, for tokio-console."
+        r#"name = "console-pause"
+description = "A blocker, an io task, and a ringer that wakes two listeners, for tokio-console."
+[[channel]]
+name = "bell"
+capacity = 2
 [[task]]
 name = "blocker"
 steps = [ { repeat = 4, steps = [ { block = "500ms" }, { sleep = "200ms" } ] } ]
 [[task]]
 name = "toaster"
 steps = [ { io = "1s" }, { io = "1s" } ]
+[[task]]
+name = "ringer"
+steps = [ { sleep = "100ms" }, { send = "bell" }, { send = "bell" }, { cpu = "1s" } ]
+[[task]]
+name = "listener"
+count = 2
+steps = [ { recv = "bell" }, { cpu = "50ms" } ]
 "#,
     );
+    let speed = 2.0;
     let watcher = Watcher::start(port);
     let mut session = taskscope::app::Session::start(
         Arc::new(scenario),
         common::options(),
         false,
-        taskscope::speed::Speed::clamped(2.0),
+        taskscope::speed::Speed::clamped(speed),
     )
     .unwrap();
     let tick_until = |session: &mut taskscope::app::Session,
                       cond: &dyn Fn(&taskscope::app::Session) -> bool| {
-        let deadline = Instant::now() + Duration::from_secs(60);
+        let deadline = Instant::now() + common::deadline(Duration::from_secs(20));
         while !cond(session) {
             assert!(Instant::now() < deadline, "the run never got there");
             session.tick();
             std::thread::sleep(Duration::from_millis(10));
         }
     };
-    // Pause between two polls of the blocker: while it sleeps.
+    // Tasks ready after a wake (a task not yet polled at all is ready
+    // here, but tokio's spawn is no wake: tokio-console shows it idle).
+    let ready = |s: &taskscope::app::Session| -> Vec<String> {
+        let mut names: Vec<String> = s
+            .model()
+            .tasks
+            .iter()
+            .filter(|t| t.state == taskscope::model::State::Ready && t.last_wake().is_some())
+            .map(|t| t.name.to_string())
+            .collect();
+        names.sort();
+        names
+    };
+    // Pause while the ringer's 1 s of CPU holds the worker (500 ms of
+    // wall time at 2x) and the listener it woke (the first in the
+    // channel's queue) waits for it.
     tick_until(&mut session, &|s| {
-        s.now() >= Duration::from_millis(600)
-            && s.model().tasks.iter().any(|t| {
-                &*t.name == "blocker"
-                    && t.state == taskscope::model::State::Waiting(taskscope::probe::Wait::Timer)
-            })
+        ready(s).iter().any(|n| n.starts_with("listener"))
     });
     session.toggle_pause();
     session.tick();
-    let shown = session.now();
-    // Let the console's view settle (it publishes every 200 ms).
-    std::thread::sleep(Duration::from_millis(1000));
+    // Let the ringer's poll end (a poll cannot be interrupted) and the
+    // console's view settle (it publishes every 200 ms).
+    std::thread::sleep(Duration::from_millis(1500));
     session.tick();
-    let before: Vec<Seen> = ["blocker", "toaster"]
+    let shown = session.now();
+    let names = ["blocker", "toaster", "ringer", "listener-1", "listener-2"];
+    let before: Vec<Seen> = names.iter().map(|n| watcher.task(n).unwrap()).collect();
+    let ready_here = ready(&session);
+    let mut scheduled_there: Vec<String> = before
         .iter()
-        .map(|n| watcher.task(n).unwrap())
+        .filter(|s| s.woken && !s.polling)
+        .map(|s| s.name.clone())
         .collect();
+    scheduled_there.sort();
+    assert!(
+        ready_here.iter().any(|n| n.starts_with("listener")),
+        "paused with a listener ready: {ready_here:?}"
+    );
+    assert_eq!(
+        scheduled_there, ready_here,
+        "tokio-console shows as scheduled the tasks taskscope shows as ready"
+    );
     std::thread::sleep(Duration::from_millis(4000));
     session.tick();
-    let after: Vec<Seen> = ["blocker", "toaster"]
-        .iter()
-        .map(|n| watcher.task(n).unwrap())
-        .collect();
+    let after: Vec<Seen> = names.iter().map(|n| watcher.task(n).unwrap()).collect();
     assert_eq!(session.now(), shown, "no scenario time passes while paused");
+    assert_eq!(ready(&session), ready_here, "no poll while paused");
     for (b, a) in before.iter().zip(&after) {
         assert!(
-            a.busy.saturating_sub(b.busy) < Duration::from_millis(300),
+            a.busy.saturating_sub(b.busy) < Duration::from_millis(50),
             "a pause adds no busy time to {}: {:?} -> {:?}",
             b.name,
             b.busy,
@@ -340,27 +407,30 @@ steps = [ { io = "1s" }, { io = "1s" } ]
     }
     session.toggle_pause();
     tick_until(&mut session, &|s| s.ended);
-    watcher.wait_for("both tasks complete", |seen| {
-        ["blocker", "toaster"]
+    watcher.wait_for("every task complete", |seen| {
+        names
             .iter()
             .all(|w| seen.values().any(|s| s.name == *w && s.dropped))
     });
     std::thread::sleep(Duration::from_millis(500));
-    let blocker = watcher.task("blocker").unwrap();
-    let toaster = watcher.task("toaster").unwrap();
-    // 2000 ms of `block` at 2x: about 1 s of wall time inside its polls.
-    assert!(
-        blocker.busy >= Duration::from_millis(700) && blocker.busy <= Duration::from_millis(1500),
-        "blocker busy {:?}",
-        blocker.busy
-    );
-    assert!(
-        toaster.busy < Duration::from_millis(100),
-        "toaster only waits on io: busy {:?}",
-        toaster.busy
-    );
+    let live = session.history.live();
+    for name in names {
+        let ours = live
+            .tasks
+            .iter()
+            .find(|t| &*t.name == name)
+            .and_then(|t| t.stats.clone())
+            .unwrap_or_else(|| panic!("{name}'s figures"));
+        let theirs = watcher.task(name).unwrap();
+        let ours = ours.busy.div_f64(speed);
+        assert!(
+            ours.abs_diff(theirs.busy) <= pairing_slack(ours),
+            "{name}: busy: taskscope {ours:?} at {speed}x, tokio-console {:?}",
+            theirs.busy
+        );
+    }
     // The same ids in both tools.
-    for t in &session.history.live().tasks {
+    for t in &live.tasks {
         let seen = watcher.task(&t.name).unwrap();
         assert_eq!(seen.task_id, Some(t.id), "{}", t.name);
     }
@@ -368,6 +438,7 @@ steps = [ { io = "1s" }, { io = "1s" } ]
 
 #[test]
 fn your_own_code_shows_in_tokio_console_with_the_same_names_and_ids() {
+    let _limit = crate::util::limit();
     let dir = tempfile::tempdir().unwrap();
     let events = dir.path().join("events.jsonl");
     let port = free_port();
@@ -422,4 +493,117 @@ fn your_own_code_shows_in_tokio_console_with_the_same_names_and_ids() {
             "tokio-console's ID column shows taskscope's id for {name}"
         );
     }
+}
+
+/// Three shapes of time in one run: `ringer` holds the only worker (busy)
+/// right after waking `listener`, which stays ready all that while
+/// (scheduled); `napper` only waits on a timer and a reply (idle).
+const TIMES: &str = r#"name = "console-times"
+description = "Busy, scheduled and idle, each long enough to measure."
+[[channel]]
+name = "bell"
+capacity = 1
+[[task]]
+name = "ringer"
+steps = [ { sleep = "200ms" }, { send = "bell" }, { block = "400ms" }, { sleep = "300ms" }, { cpu = "200ms" } ]
+[[task]]
+name = "listener"
+steps = [ { recv = "bell" }, { cpu = "100ms" }, { sleep = "500ms" } ]
+[[task]]
+name = "napper"
+steps = [ { sleep = "100ms" }, { io = "300ms" }, { sleep = "600ms" } ]
+"#;
+
+/// The pace of [`TIMES`]: tokio-console measures wall time, which is
+/// scenario time over the speed.
+const SPEED: f64 = 2.0;
+
+/// How closely the two tools agree on one figure of one task, in wall
+/// time: 5% of it, plus 25 ms on the reference machine (scaled) for what
+/// a paced run adds around each poll and wake: the pacer's waits end a
+/// little late on a loaded machine, and a debug build's polls take time.
+fn pairing_slack(figure: Duration) -> Duration {
+    figure / 20 + common::deadline(Duration::from_millis(25))
+}
+
+/// For every task: the busy, scheduled and idle time tokio-console reads
+/// over console-api, against taskscope's own summary of the same run
+/// (`--json`, scenario time) at the run's speed. tokio-console counts
+/// the wait for the first poll as idle, as taskscope's 1st-poll column.
+#[test]
+fn tokio_console_reads_the_busy_scheduled_and_idle_time_taskscope_reports() {
+    let _limit = common::limit();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("times.toml");
+    std::fs::write(&path, TIMES).unwrap();
+    let port = free_port();
+    let child = Command::new(env!("CARGO_BIN_EXE_taskscope"))
+        .arg("run")
+        .arg(&path)
+        .args(["--json", "--speed", &SPEED.to_string()])
+        .arg(format!("--console=127.0.0.1:{port}"))
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_listening(port);
+    let watcher = Watcher::start(port);
+    let names = ["ringer", "listener", "napper"];
+    watcher.wait_for("every task complete", |seen| {
+        names
+            .iter()
+            .all(|w| seen.values().any(|s| s.name == *w && s.dropped))
+    });
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let summary: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let mut shown = 0;
+    for name in names {
+        let ours = summary["tasks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["name"] == name)
+            .unwrap_or_else(|| panic!("{name} in the summary"));
+        let theirs = watcher.task(name).unwrap();
+        let wall =
+            |field: &str| Duration::from_secs_f64(ours[field].as_f64().unwrap() / 1000.0 / SPEED);
+        for (figure, ours, theirs) in [
+            ("busy", wall("busy_ms"), theirs.busy),
+            ("scheduled", wall("scheduled_ms"), theirs.scheduled),
+            (
+                "idle",
+                wall("idle_ms") + wall("first_poll_delay_ms"),
+                theirs.idle(),
+            ),
+        ] {
+            let slack = pairing_slack(ours);
+            assert!(
+                ours.abs_diff(theirs) <= slack,
+                "{name}: {figure}: taskscope {ours:?} (at {SPEED}x), tokio-console {theirs:?}; \
+                 more apart than {slack:?}"
+            );
+            shown += u32::from(ours > Duration::from_millis(50));
+        }
+    }
+    // Each kind of time was there to agree on (not zeros against zeros).
+    let wall = |task: &str, field: &str| {
+        summary["tasks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["name"] == task)
+            .unwrap()[field]
+            .as_f64()
+            .unwrap()
+    };
+    assert_eq!(wall("ringer", "busy_ms"), 600.0);
+    assert_eq!(wall("listener", "scheduled_ms"), 400.0);
+    assert!(wall("napper", "idle_ms") >= 900.0);
+    assert!(shown >= 5, "{shown} figures above 50 ms");
 }

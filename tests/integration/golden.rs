@@ -87,6 +87,7 @@ fn digest(text: &str) -> String {
 
 #[test]
 fn every_virtual_clock_lesson_records_the_same_events_as_before_the_rearrangement() {
+    let _limit = crate::util::limit();
     let bless = std::env::var_os("TASKSCOPE_RECORD_GOLDEN").is_some();
     let mut differ = Vec::new();
     for name in lessons() {

@@ -1,6 +1,7 @@
 //! Hostile files (issue 11): every attack of the issue's table, run through
-//! the real binary under a 1 GiB address-space limit and a 10 s deadline
-//! that kills it. Each gives exit 0 with a correct result or exit 2 with a
+//! the real binary under a 1 GiB address-space limit and a deadline that
+//! kills it (10 s on an optimized build with two free CPUs, scaled to this
+//! build and machine). Each gives exit 0 with a correct result or exit 2 with a
 //! message naming the file and line (and column for scenarios); never a
 //! panic, an abort, a hang, an escape sequence on the terminal, or a file
 //! replaced or left half-written.
@@ -22,7 +23,12 @@ use taskscope::scenario::{MAX_PROCESSES, MAX_THREADS};
 use crate::util as common;
 
 const ADDRESS_SPACE: u64 = 1 << 30;
+/// How long one run may take, on the reference machine (see `deadline`).
 const DEADLINE: Duration = Duration::from_secs(10);
+
+fn deadline() -> Duration {
+    common::deadline(DEADLINE)
+}
 
 /// What one run of the binary gave.
 struct Ran {
@@ -102,14 +108,15 @@ fn run_with(
     let out = child.stdout.take().map(|p| drain(Box::new(p)));
     let err = child.stderr.take().map(|p| drain(Box::new(p)));
     let start = Instant::now();
+    let deadline = deadline();
     let status = loop {
         if let Some(status) = child.try_wait().expect("wait") {
             break status;
         }
-        if start.elapsed() > DEADLINE {
+        if start.elapsed() > deadline {
             let _ = child.kill();
             let _ = child.wait();
-            panic!("taskscope {args:?} did not finish within {DEADLINE:?}: a hang");
+            panic!("taskscope {args:?} did not finish within {deadline:?}: a hang");
         }
         watch(pid);
         std::thread::sleep(Duration::from_millis(2));
@@ -162,6 +169,7 @@ fn log(lines: &[String]) -> String {
 
 #[test]
 fn a_spawned_idx_of_u32_max_or_ten_million_replays_one_task_in_no_time() {
+    let _limit = crate::util::limit();
     let dir = tempfile::tempdir().unwrap();
     for idx in [4_294_967_295u64, 10_000_000] {
         let end = r#"{"t_ms":1,"state":"end","events_dropped":0}"#.to_string();
@@ -184,6 +192,7 @@ fn a_spawned_idx_of_u32_max_or_ten_million_replays_one_task_in_no_time() {
 
 #[test]
 fn header_worker_counts_out_of_range_are_exit_2_on_line_1() {
+    let _limit = crate::util::limit();
     let dir = tempfile::tempdir().unwrap();
     for workers in ["18446744073709551615", "1e8", "0", "65"] {
         let header = format!(
@@ -196,6 +205,7 @@ fn header_worker_counts_out_of_range_are_exit_2_on_line_1() {
 
 #[test]
 fn dev_zero_is_refused_at_the_size_limit_not_read_until_memory_runs_out() {
+    let _limit = crate::util::limit();
     let dir = tempfile::tempdir().unwrap();
     run(&["replay", "/dev/zero", "--headless"], dir.path()).invalid("/dev/zero:1: ", "longer");
     run(&["check", "/dev/zero"], dir.path()).invalid("/dev/zero:1:1: ", "larger");
@@ -217,6 +227,7 @@ fn dev_zero_is_refused_at_the_size_limit_not_read_until_memory_runs_out() {
 
 #[test]
 fn a_spawn_chain_40000_deep_and_an_80000_join_chain_check_in_time() {
+    let _limit = crate::util::limit();
     let dir = tempfile::tempdir().unwrap();
     let mut spawns = String::from("name = \"spawn-chain\"\n");
     for i in 0..40_000 {
@@ -303,6 +314,7 @@ fn assert_clean(what: &str, bytes: &[u8]) {
 
 #[test]
 fn escape_sequences_from_a_file_reach_no_output_and_the_svg_parses() {
+    let _limit = crate::util::limit();
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     let name = write(d, "escapes.toml", ESCAPES);
@@ -410,6 +422,7 @@ fn escape_sequences_from_a_file_reach_no_output_and_the_svg_parses() {
 
 #[test]
 fn a_replay_of_a_hundred_thousand_tasks_running_at_once_draws_in_time() {
+    let _limit = crate::util::limit();
     // Every task "running" on the one worker, none ever leaving: a file
     // the checker accepts, and one that made the lanes search a list of
     // every running task per event (minutes a frame, keys and signals
@@ -444,7 +457,7 @@ fn a_replay_of_a_hundred_thousand_tasks_running_at_once_draws_in_time() {
         let _ = tx.send(terminal.backend().to_string());
     });
     let frame = rx
-        .recv_timeout(DEADLINE)
+        .recv_timeout(deadline())
         .expect("the frame at the end is drawn within the deadline");
     assert!(frame.contains("200000 / 200000 transitions"), "{frame}");
 }
@@ -465,6 +478,7 @@ fn assert_frame_clean(what: &str, app: &App, w: u16, h: u16) {
 
 #[test]
 fn control_characters_in_a_note_give_an_svg_that_parses() {
+    let _limit = crate::util::limit();
     let dir = tempfile::tempdir().unwrap();
     let name = write(
         dir.path(),
@@ -484,6 +498,7 @@ fn control_characters_in_a_note_give_an_svg_that_parses() {
 
 #[test]
 fn the_temporary_file_is_created_new_and_never_follows_what_sits_at_its_name() {
+    let _limit = crate::util::limit();
     use taskscope::export::{AtomicFile, create_new};
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
@@ -576,6 +591,7 @@ fn device(dir: &Path, name: &str, major: u32, minor: u32) -> Option<String> {
 
 #[test]
 fn a_device_or_fifo_given_as_output_is_written_in_place_and_stays_what_it_was() {
+    let _limit = crate::util::limit();
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     let events = |target: &str| {
@@ -602,7 +618,7 @@ fn a_device_or_fifo_given_as_output_is_written_in_place_and_stays_what_it_was() 
     std::thread::spawn(move || tx.send(std::fs::read_to_string(path).unwrap()));
     events("fifo").ok();
     let lines = rx
-        .recv_timeout(DEADLINE)
+        .recv_timeout(deadline())
         .expect("the FIFO's reader got the events (the FIFO was not replaced)");
     assert!(
         lines.lines().last().unwrap().contains("\"state\":\"end\""),
@@ -610,7 +626,10 @@ fn a_device_or_fifo_given_as_output_is_written_in_place_and_stays_what_it_was() 
     );
     assert!(std::fs::metadata(&fifo).unwrap().file_type().is_fifo());
     let (Some(null), Some(full)) = (device(d, "null", 1, 3), device(d, "full", 1, 7)) else {
-        eprintln!("root without mknod: the device cases are left out, /dev/null is not risked");
+        common::skipped(
+            "the /dev/null and /dev/full cases: root without mknod here, so no copy of the \
+             devices can be made, and the machine's own /dev/null is not risked",
+        );
         return;
     };
     // A null device: the run succeeds and the node is still a device.
@@ -636,6 +655,7 @@ fn a_device_or_fifo_given_as_output_is_written_in_place_and_stays_what_it_was() 
 
 #[test]
 fn outputs_on_one_file_or_onto_the_scenario_are_refused_before_the_run() {
+    let _limit = crate::util::limit();
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     let scenario = std::fs::read_to_string("scenarios/breakfast-concurrent.toml").unwrap();
@@ -674,6 +694,7 @@ fn outputs_on_one_file_or_onto_the_scenario_are_refused_before_the_run() {
 
 #[test]
 fn a_symbolic_link_as_output_is_neither_written_through_nor_replaced() {
+    let _limit = crate::util::limit();
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     std::fs::write(d.join("target.txt"), "keep").unwrap();
@@ -706,6 +727,7 @@ fn a_symbolic_link_as_output_is_neither_written_through_nor_replaced() {
 
 #[test]
 fn an_argument_with_escape_sequences_is_refused_and_never_echoed_raw() {
+    let _limit = crate::util::limit();
     let dir = tempfile::tempdir().unwrap();
     for args in [
         vec!["\u{1b}]2;pwned\u{7}"],
@@ -731,6 +753,7 @@ fn an_argument_with_escape_sequences_is_refused_and_never_echoed_raw() {
 
 #[test]
 fn a_folder_as_output_is_refused_before_the_run_leaving_nothing() {
+    let _limit = crate::util::limit();
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     for (target, saying) in [
@@ -786,6 +809,7 @@ fn a_folder_as_output_is_refused_before_the_run_leaving_nothing() {
 
 #[test]
 fn nested_repeats_of_cpu_are_refused_by_check_with_the_limit_named() {
+    let _limit = crate::util::limit();
     let dir = tempfile::tempdir().unwrap();
     let name = write(
         dir.path(),
@@ -855,6 +879,7 @@ fn children_of(pid: u32) -> usize {
 
 #[test]
 fn threads_and_child_processes_wait_their_turn_and_fork_bombs_are_refused() {
+    let _limit = crate::util::limit();
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     let scenario = |name: &str, count: u32, step: &str| {
@@ -913,6 +938,7 @@ fn threads_and_child_processes_wait_their_turn_and_fork_bombs_are_refused() {
 
 #[test]
 fn a_duration_that_overflows_is_refused_with_its_position() {
+    let _limit = crate::util::limit();
     let dir = tempfile::tempdir().unwrap();
     let name = write(
         dir.path(),
@@ -924,6 +950,7 @@ fn a_duration_that_overflows_is_refused_with_its_position() {
 
 #[test]
 fn damaged_replay_files_are_exit_2_naming_the_line_and_an_unended_one_is_noted() {
+    let _limit = crate::util::limit();
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     let ev = |t: &str, idx: u64, rest: &str| {
@@ -1047,6 +1074,7 @@ fn damaged_replay_files_are_exit_2_naming_the_line_and_an_unended_one_is_noted()
 
 #[test]
 fn console_addresses_warn_when_reachable_bind_the_real_port_and_report_the_os() {
+    let _limit = crate::util::limit();
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     let name = write(
@@ -1092,10 +1120,11 @@ fn console_addresses_warn_when_reachable_bind_the_real_port_and_report_the_os() 
     assert!(!ran.stderr.contains("another taskscope"), "{}", ran.stderr);
     // No permission (a low port, without the privilege to bind one).
     if unprivileged_port_start() <= 1 {
-        eprintln!(
-            "skipped: this machine lets anyone bind port 1 (ip_unprivileged_port_start = {})",
+        common::skipped(&format!(
+            "the low-port case: this machine lets anyone bind port 1 \
+             (ip_unprivileged_port_start = {})",
             unprivileged_port_start()
-        );
+        ));
     } else {
         let mut dropped = true;
         let ran = run_with(
@@ -1163,7 +1192,10 @@ fn unprivileged(cmd: &mut Command) -> bool {
         return true;
     }
     if !can_drop_capabilities() {
-        eprintln!("skipped: root without CAP_SETPCAP cannot run a child without its privileges");
+        common::skipped(
+            "the unprivileged case: root without CAP_SETPCAP cannot run a child without its \
+             privileges",
+        );
         return false;
     }
     // SAFETY: prctl is async-signal-safe; nothing else runs in the child.
@@ -1192,6 +1224,7 @@ fn unprivileged_port_start() -> u32 {
 
 #[test]
 fn a_full_stdout_is_exit_1_and_a_closed_pipe_stays_quiet() {
+    let _limit = crate::util::limit();
     let dir = tempfile::tempdir().unwrap();
     let full = || {
         std::fs::OpenOptions::new()
@@ -1238,6 +1271,7 @@ fn a_full_stdout_is_exit_1_and_a_closed_pipe_stays_quiet() {
 
 #[test]
 fn a_screenshot_at_an_impossible_time_is_exit_2() {
+    let _limit = crate::util::limit();
     let dir = tempfile::tempdir().unwrap();
     for at in ["inf", "NaN", "-1", "1e300"] {
         let ran = run(
@@ -1264,6 +1298,7 @@ fn a_screenshot_at_an_impossible_time_is_exit_2() {
 /// The README's limits are the code's limits.
 #[test]
 fn the_readme_names_every_limit() {
+    let _limit = crate::util::limit();
     use taskscope::scenario as s;
     let readme = std::fs::read_to_string("README.md").unwrap();
     let thousands = |n: u64| {
@@ -1329,6 +1364,7 @@ fn has_thread(pid: u32, name: &str) -> bool {
 
 #[test]
 fn a_second_signal_ends_the_run_at_once_and_leaves_no_temporary_file() {
+    let _limit = crate::util::limit();
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     // A blocking-pool job cannot be cancelled: the runtime waits for it
@@ -1387,6 +1423,7 @@ fn a_second_signal_ends_the_run_at_once_and_leaves_no_temporary_file() {
 
 #[test]
 fn the_first_signal_stops_a_run_that_never_yields_with_its_files_complete() {
+    let _limit = crate::util::limit();
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     // Ten million cpu steps in one poll: allowed, seconds long, no yield.

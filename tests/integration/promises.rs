@@ -49,6 +49,7 @@ fn key(app: &mut App, k: Key) {
 
 #[test]
 fn left_pauses_and_shows_history_right_steps_forward_home_goes_to_the_start_end_returns_live() {
+    let _limit = crate::util::limit();
     let mut app = live("breakfast-concurrent", false, 1.0);
     tick_until(&mut app, "a few transitions", |a| {
         session(a).history.len() >= 8
@@ -81,6 +82,7 @@ fn left_pauses_and_shows_history_right_steps_forward_home_goes_to_the_start_end_
 
 #[test]
 fn no_scenario_time_passes_while_paused_on_the_virtual_clock() {
+    let _limit = crate::util::limit();
     let mut app = live("create-task", true, 1.0);
     let start = Instant::now();
     while start.elapsed() < Duration::from_millis(400) {
@@ -110,6 +112,7 @@ fn no_scenario_time_passes_while_paused_on_the_virtual_clock() {
 
 #[test]
 fn r_restarts_the_scenario_from_its_start() {
+    let _limit = crate::util::limit();
     let mut app = live("breakfast-concurrent", false, 100.0);
     tick_until(&mut app, "the end", |a| session(a).ended);
     let before = session(&app).history.len();
@@ -126,9 +129,11 @@ fn r_restarts_the_scenario_from_its_start() {
 
 #[test]
 fn the_speed_sets_the_pace_and_plus_and_minus_change_it() {
+    let _limit = crate::util::limit();
     // 200 ms of timers at 0.5x take at least 400 ms of wall time; at 10x
-    // the same run is at least 20 ms (upper bounds would need a fast
-    // machine, so the slow run is compared with its own floor only).
+    // at least 20 ms, and far less than at 0.5x (an upper bound of its own
+    // would need a fast machine: the two runs are compared instead, which
+    // a run that ignored the speed would fail).
     let scenario = common::inline(
         r#"name = "pace"
 [[task]]
@@ -136,6 +141,7 @@ name = "a"
 steps = [ { sleep = "200ms" } ]
 "#,
     );
+    let mut took = Vec::new();
     for (speed, floor) in [(0.5, 400), (10.0, 20)] {
         let mut app = App::running(
             Arc::new(scenario.clone()),
@@ -151,7 +157,15 @@ steps = [ { sleep = "200ms" } ]
             "at {speed}x: {:?}",
             start.elapsed()
         );
+        took.push(start.elapsed());
     }
+    // 20 times faster: a quarter is room enough for the ticks around it.
+    assert!(
+        took[1] < took[0] / 4,
+        "10x took {:?}, 0.5x took {:?}",
+        took[1],
+        took[0]
+    );
     let mut app = live("create-task", false, 1.0);
     key(&mut app, Key::Char('+'));
     assert_eq!(session(&app).control.speed.get(), 2.0);
@@ -163,6 +177,7 @@ steps = [ { sleep = "200ms" } ]
 
 #[test]
 fn replay_keys_play_step_rewind_and_change_the_pace() {
+    let _limit = crate::util::limit();
     let scenario = Arc::new(common::bundled("breakfast-concurrent"));
     let log = taskscope::headless::record(scenario.clone(), common::options()).unwrap();
     let mut app = App::with_session(Session::replay(scenario, log));
@@ -194,6 +209,7 @@ fn replay_keys_play_step_rewind_and_change_the_pace() {
 
 #[test]
 fn the_filter_keeps_tasks_in_a_state() {
+    let _limit = crate::util::limit();
     let scenario = Arc::new(common::bundled("blocking-the-loop"));
     let log = taskscope::headless::record(scenario.clone(), common::options()).unwrap();
     let mut s = Session::replay(scenario, log);
@@ -228,6 +244,7 @@ fn the_filter_keeps_tasks_in_a_state() {
 
 #[test]
 fn probe_off_reports_the_run_length_and_says_why_there_are_no_rows() {
+    let _limit = crate::util::limit();
     let text = ok_stdout(taskscope().args(["run", "create-task", "--probe", "off", "--headless"]));
     assert!(text.contains("finished in 6000 ms"), "{text}");
     assert!(text.contains("--probe off"), "{text}");
@@ -239,6 +256,7 @@ fn probe_off_reports_the_run_length_and_says_why_there_are_no_rows() {
 
 #[test]
 fn screenshot_draws_the_run_screen_at_a_moment_into_an_svg() {
+    let _limit = crate::util::limit();
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("shot.svg");
     ok_stdout(
@@ -259,6 +277,7 @@ fn screenshot_draws_the_run_screen_at_a_moment_into_an_svg() {
 
 #[test]
 fn work_stealing_uses_both_workers_and_tokio_counts_steals() {
+    let _limit = crate::util::limit();
     let finished = common::run(common::bundled("work-stealing"));
     let workers: std::collections::HashSet<u16> = finished
         .model
@@ -280,6 +299,7 @@ fn work_stealing_uses_both_workers_and_tokio_counts_steals() {
 
 #[test]
 fn the_headless_table_is_the_one_the_readme_prints() {
+    let _limit = crate::util::limit();
     let text = ok_stdout(taskscope().args(["run", "blocking-the-loop", "--headless"]));
     let readme = std::fs::read_to_string("README.md").unwrap();
     let block_start = readme
@@ -310,6 +330,7 @@ fn the_headless_table_is_the_one_the_readme_prints() {
 
 #[test]
 fn the_events_file_has_due_times_and_the_done_figures() {
+    let _limit = crate::util::limit();
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("e.jsonl");
     ok_stdout(
@@ -347,6 +368,7 @@ fn the_events_file_has_due_times_and_the_done_figures() {
 
 #[test]
 fn the_trace_says_who_woke_whom() {
+    let _limit = crate::util::limit();
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("t.json");
     ok_stdout(
@@ -375,6 +397,7 @@ fn the_trace_says_who_woke_whom() {
 
 #[test]
 fn check_enforces_the_worker_and_step_length_limits() {
+    let _limit = crate::util::limit();
     let dir = tempfile::tempdir().unwrap();
     for (text, at, expect) in [
         (
@@ -411,6 +434,7 @@ fn check_enforces_the_worker_and_step_length_limits() {
 
 #[test]
 fn check_reports_every_problem_of_a_file_with_several() {
+    let _limit = crate::util::limit();
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("several.toml");
     std::fs::write(

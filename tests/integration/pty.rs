@@ -185,6 +185,7 @@ fn states(text: &str) -> Vec<(String, String)> {
 
 #[test]
 fn pause_step_and_quit_in_a_real_terminal() {
+    let _limit = crate::util::limit();
     let dir = tempfile::tempdir().unwrap();
     let events = dir.path().join("events.jsonl");
     let events_arg = events.display().to_string();
@@ -250,6 +251,7 @@ fn pause_step_and_quit_in_a_real_terminal() {
 
 #[test]
 fn a_small_terminal_says_so_and_a_resize_brings_the_screen_back() {
+    let _limit = crate::util::limit();
     let mut term = Terminal::start(&["run", "create-task", "--paused"]);
     term.wait_for("the run screen", |t| t.contains("PAUSED"));
     term.resize(10, 40);
@@ -266,6 +268,7 @@ fn a_small_terminal_says_so_and_a_resize_brings_the_screen_back() {
 
 #[test]
 fn the_picker_runs_the_chosen_scenario() {
+    let _limit = crate::util::limit();
     let mut term = Terminal::start(&[]);
     term.wait_for("the picker", |t| {
         t.contains("pick a scenario") && t.contains("breakfast-sequential")
@@ -288,6 +291,7 @@ fn process_state(pid: u32) -> Option<char> {
 
 #[test]
 fn ctrl_z_gives_the_terminal_back_and_fg_brings_the_dashboard_again() {
+    let _limit = crate::util::limit();
     let mut term = Terminal::start(&["run", "breakfast-concurrent"]);
     term.wait_for("the run screen", |t| t.contains("LIVE"));
     let pid = term.child.process_id().expect("running");
@@ -317,6 +321,7 @@ fn ctrl_z_gives_the_terminal_back_and_fg_brings_the_dashboard_again() {
 
 #[test]
 fn a_panicking_task_leaves_the_dashboard_standing() {
+    let _limit = crate::util::limit();
     let mut term = Terminal::start(&["run", "panic-in-task", "--speed", "25"]);
     let text = term.wait_for("the end of the run", |t| t.contains("DONE"));
     assert!(text.contains("done (panicked)"), "{text}");
@@ -337,6 +342,7 @@ fn held_ms(text: &str) -> Option<f64> {
 
 #[test]
 fn the_held_time_of_a_blocked_worker_grows_on_screen() {
+    let _limit = crate::util::limit();
     let mut term = Terminal::start(&["run", "blocking-the-loop", "--speed", "0.2"]);
     let first = term.wait_for("the blocker holding the worker", |t| {
         held_ms(t).is_some_and(|ms| ms > 0.0)
@@ -353,6 +359,7 @@ fn the_held_time_of_a_blocked_worker_grows_on_screen() {
 
 #[test]
 fn a_run_stepped_to_its_end_records_what_a_headless_run_records() {
+    let _limit = crate::util::limit();
     let dir = tempfile::tempdir().unwrap();
     let stepped = dir.path().join("stepped.jsonl");
     let stepped_arg = stepped.display().to_string();
@@ -467,6 +474,7 @@ fn plays_to_the_end(names: &[String], limit: impl Fn(&str) -> Duration) {
 
 #[test]
 fn every_real_clock_lesson_plays_to_its_end_on_screen() {
+    let _limit = crate::util::limit();
     let names = bundled_with_clock("real");
     assert!(names.len() >= 4, "{names:?}");
     // Within twice the headless time plus 2 s (the issue's promise), the
@@ -476,6 +484,7 @@ fn every_real_clock_lesson_plays_to_its_end_on_screen() {
 
 #[test]
 fn every_virtual_clock_lesson_plays_to_its_end_on_screen() {
+    let _limit = crate::util::limit();
     let names = bundled_with_clock("virtual");
     assert!(names.len() >= 10, "{names:?}");
     // The lesson's scenario time at speed 1, plus twice the time its
@@ -529,6 +538,7 @@ fn step_to_the_end(args: &[&str]) {
 
 #[test]
 fn a_paused_real_clock_run_reaches_its_end_one_press_at_a_time() {
+    let _limit = crate::util::limit();
     step_to_the_end(&["run", "spawn-blocking-rescue", "--paused"]);
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("two-cpu.toml");
@@ -566,6 +576,7 @@ fn shown_ms(text: &str) -> Option<f64> {
 
 #[test]
 fn quitting_mid_run_records_the_unfinished_tasks_as_cancelled_then() {
+    let _limit = crate::util::limit();
     let dir = tempfile::tempdir().unwrap();
     let events = dir.path().join("events.jsonl");
     let mut term = Terminal::start(&["run", "create-task", "--events", events.to_str().unwrap()]);
@@ -603,6 +614,7 @@ fn quitting_mid_run_records_the_unfinished_tasks_as_cancelled_then() {
 
 #[test]
 fn signals_and_deadlocks_end_the_dashboard_with_the_codes_headless_runs_use() {
+    let _limit = crate::util::limit();
     for (signal, code) in [(libc::SIGTERM, 143), (libc::SIGINT, 130)] {
         let term = Terminal::start(&["run", "create-task"]);
         term.wait_for("the run screen", |t| t.contains("lanes"));
@@ -638,6 +650,7 @@ steps = [ { recv = "b" }, { send = "a" } ]
 
 #[test]
 fn a_lesson_opens_at_a_pace_a_learner_can_watch() {
+    let _limit = crate::util::limit();
     // Opened with no options: breakfast-concurrent (1.3 s of scenario time)
     // plays at its own pace, still going 3 s in, over well before 45 s.
     let mut term = Terminal::start(&["run", "breakfast-concurrent"]);
@@ -671,6 +684,7 @@ fn a_lesson_opens_at_a_pace_a_learner_can_watch() {
 
 #[test]
 fn esc_goes_back_to_the_lessons_and_the_next_lesson_key_opens_the_next() {
+    let _limit = crate::util::limit();
     let mut term = Terminal::start(&[]);
     term.wait_for("the picker", |t| t.contains("pick a scenario"));
     term.press("\r"); // the first lesson
@@ -710,6 +724,7 @@ fn polls(text: &str) -> Option<u64> {
 
 #[test]
 fn a_panic_in_your_own_code_shows_as_its_task_panicking_on_screen() {
+    let _limit = crate::util::limit();
     let program = common::example("panic_in_task");
     let mut term = Terminal::start_program(&program, &["--speed", "25"]);
     let text = term.wait_for("the end of the run", |t| t.contains("DONE"));
@@ -724,6 +739,7 @@ fn a_panic_in_your_own_code_shows_as_its_task_panicking_on_screen() {
 
 #[test]
 fn your_own_codes_blocking_call_holds_its_worker_at_the_examples_pace() {
+    let _limit = crate::util::limit();
     let program = common::example("blocking_the_loop");
     let mut term = Terminal::start_program(&program, &[]);
     // Its pace (Watch::pace) is the twin lesson's: 300 ms held take 10 s.
@@ -740,6 +756,7 @@ fn your_own_codes_blocking_call_holds_its_worker_at_the_examples_pace() {
 
 #[test]
 fn your_own_code_steps_one_poll_at_a_time_and_q_exits_0() {
+    let _limit = crate::util::limit();
     let program = common::example("your_code");
     let mut term = Terminal::start_program(&program, &["--paused", "--clock", "virtual"]);
     let text = term.wait_settled("your code, paused before its first poll", |t| {

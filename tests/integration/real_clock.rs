@@ -39,6 +39,7 @@ fn woken(events: &[Event], task: TaskIdx, by: WakeBy) -> Duration {
 
 #[test]
 fn with_two_workers_a_sleeper_runs_on_the_other_worker_while_the_blocker_holds_one() {
+    let _limit = crate::util::limit();
     let mut scenario = bundled("blocking-the-loop");
     scenario.runtime.flavor = taskscope::scenario::Flavor::MultiThread;
     scenario.runtime.workers = 2;
@@ -80,6 +81,7 @@ steps = [ {{ {step} = "300ms" }} ]
 /// own worker (on one core too: the OS slices the two threads).
 #[test]
 fn two_workers_run_two_cpu_tasks_at_the_same_time() {
+    let _limit = crate::util::limit();
     let events = two_tasks("cpu", "multi_thread");
     let a = polls(&events, common::task_index(&events, "a"))[0];
     let b = polls(&events, common::task_index(&events, "b"))[0];
@@ -90,6 +92,7 @@ fn two_workers_run_two_cpu_tasks_at_the_same_time() {
 /// A thread or a child process each: both are started before either ends.
 #[test]
 fn threads_and_processes_work_at_the_same_time() {
+    let _limit = crate::util::limit();
     for step in ["thread", "process"] {
         let events = two_tasks(step, "current_thread");
         let started = |name: &str| {
@@ -111,6 +114,7 @@ fn threads_and_processes_work_at_the_same_time() {
 /// task's poll has ended (tokio cannot interrupt it).
 #[test]
 fn one_worker_runs_cpu_tasks_one_after_the_other() {
+    let _limit = crate::util::limit();
     let events = two_tasks("cpu", "current_thread");
     let a = polls(&events, common::task_index(&events, "a"))[0];
     let b = polls(&events, common::task_index(&events, "b"))[0];
@@ -122,6 +126,7 @@ fn one_worker_runs_cpu_tasks_one_after_the_other() {
 /// and it finishes while the blocker's job is still running.
 #[test]
 fn spawn_blocking_keeps_the_loop_free_so_the_timer_fires_meanwhile() {
+    let _limit = crate::util::limit();
     let events = common::record(bundled("spawn-blocking-rescue"));
     let sleeper = common::task_index(&events, "sleeper");
     let blocker = common::task_index(&events, "blocker");
@@ -139,6 +144,7 @@ fn spawn_blocking_keeps_the_loop_free_so_the_timer_fires_meanwhile() {
 /// 500 ms of CPU are over, so the reply comes a second after that.
 #[test]
 fn on_the_real_clock_too_an_io_request_waits_for_the_cpu_hog() {
+    let _limit = crate::util::limit();
     let text = r#"name = "io-beside-a-hog"
 description = "An io step next to a CPU hog."
 [runtime]
@@ -185,4 +191,56 @@ steps = [ { cpu = "500ms" } ]
         sent.1
     );
     assert!(done >= sent.1, "{done:?} < {:?}", sent.1);
+}
+
+/// Headless, `--speed` plays a real-clock run in slow or fast motion:
+/// every duration is stretched by 1 / speed on the wall, and the clock
+/// reads wall time times the speed, so the scenario's times stay the same.
+/// Only floors hold on any machine; the fast run is compared with the 1x
+/// run beside it (the binary's start-up costs both the same).
+#[test]
+fn headless_speed_plays_a_real_clock_run_in_slow_and_fast_motion() {
+    let _limit = crate::util::limit();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("nap.toml");
+    std::fs::write(
+        &path,
+        "name = \"nap\"\n[runtime]\nflavor = \"multi_thread\"\nclock = \"real\"\n\
+         [[task]]\nname = \"nap\"\nsteps = [ { sleep = \"2s\" } ]\n",
+    )
+    .unwrap();
+    let runs: Vec<_> = ["1", "0.5", "4"]
+        .into_iter()
+        .map(|speed| {
+            let path = path.clone();
+            std::thread::spawn(move || {
+                let start = std::time::Instant::now();
+                let json = common::ok_stdout(
+                    common::taskscope()
+                        .arg("run")
+                        .arg(&path)
+                        .args(["--json", "--speed", speed]),
+                );
+                let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+                (speed, start.elapsed(), v["wall_ms"].as_f64().unwrap())
+            })
+        })
+        .collect();
+    let runs: Vec<_> = runs.into_iter().map(|r| r.join().unwrap()).collect();
+    for (speed, took, scenario_ms) in &runs {
+        assert!(
+            (2000.0..2300.0).contains(scenario_ms),
+            "at {speed}x the scenario still takes 2 s of its own time: {scenario_ms} ms ({took:?} on the wall)"
+        );
+    }
+    let (normal, slow, fast) = (runs[0].1, runs[1].1, runs[2].1);
+    assert!(normal >= Duration::from_secs(2), "1x: {normal:?}");
+    assert!(
+        slow >= Duration::from_secs(4),
+        "0.5x stretches 2 s to 4: {slow:?}"
+    );
+    assert!(
+        fast + Duration::from_secs(1) < normal,
+        "4x shrinks 2 s to 0.5 s: {fast:?}, against {normal:?} at 1x"
+    );
 }

@@ -89,6 +89,7 @@ fn signal(pid: u32, signal: i32) {
 
 #[test]
 fn a_signal_mid_run_leaves_complete_files_and_no_children() {
+    let _limit = crate::util::limit();
     for (sig, code) in [
         (libc::SIGINT, 130),
         (libc::SIGTERM, 143),
@@ -136,6 +137,7 @@ fn a_signal_mid_run_leaves_complete_files_and_no_children() {
 
 #[test]
 fn a_child_process_killed_from_outside_ends_its_task_with_an_error() {
+    let _limit = crate::util::limit();
     let dir = tempfile::tempdir().unwrap();
     let scenario = dir.path().join("victim.toml");
     std::fs::write(
@@ -192,6 +194,7 @@ steps = [ { sleep = "1500ms" } ]
 
 #[test]
 fn unwritable_outputs_are_exit_2_before_the_run() {
+    let _limit = crate::util::limit();
     for flag in ["--events", "--trace", "--svg"] {
         let out = taskscope()
             .args([
@@ -303,6 +306,7 @@ fn check_parse(bytes: &[u8]) {
 /// --test reliability parser` runs a million (see BENCHMARKS.md).
 #[test]
 fn the_parser_never_panics_on_mutated_scenarios_or_random_bytes() {
+    let _limit = crate::util::limit();
     let cases: usize = std::env::var("TASKSCOPE_FUZZ_CASES")
         .ok()
         .and_then(|v| v.parse().ok())
@@ -322,6 +326,7 @@ fn the_parser_never_panics_on_mutated_scenarios_or_random_bytes() {
 
 #[test]
 fn every_invalid_file_and_its_mutations_stay_clean() {
+    let _limit = crate::util::limit();
     let mut rng = Rng(42);
     for entry in std::fs::read_dir(Path::new("tests/scenarios/invalid")).unwrap() {
         let bytes = std::fs::read(entry.unwrap().path()).unwrap();
@@ -468,6 +473,7 @@ fn check_replay(bytes: &[u8], draw: bool) {
 /// Thousands of mutated recordings (the fixtures) and random bytes.
 #[test]
 fn replay_never_panics_on_mutated_events_files_or_random_bytes() {
+    let _limit = crate::util::limit();
     let cases: usize = std::env::var("TASKSCOPE_FUZZ_CASES")
         .ok()
         .and_then(|v| v.parse().ok())

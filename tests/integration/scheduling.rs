@@ -25,6 +25,7 @@ fn step_total(s: &taskscope::scenario::Scenario) -> f64 {
 
 #[test]
 fn sequential_breakfast_takes_the_sum_of_its_steps() {
+    let _limit = crate::util::limit();
     let s = bundled("breakfast-sequential");
     let total = step_total(&s);
     let wall = summary(s).wall_ms;
@@ -37,6 +38,7 @@ fn sequential_breakfast_takes_the_sum_of_its_steps() {
 /// 300 ms wait ends the breakfast.
 #[test]
 fn concurrent_breakfast_overlaps_the_waits_but_not_the_hands_on_work() {
+    let _limit = crate::util::limit();
     let s = bundled("breakfast-concurrent");
     let cpu: f64 = s
         .tasks
@@ -69,6 +71,7 @@ fn concurrent_breakfast_overlaps_the_waits_but_not_the_hands_on_work() {
 
 #[test]
 fn the_create_task_example_takes_6_seconds_not_9() {
+    let _limit = crate::util::limit();
     let s = summary(bundled("create-task"));
     assert_eq!(s.wall_ms, 6000.0);
 }
@@ -77,6 +80,7 @@ fn the_create_task_example_takes_6_seconds_not_9() {
 /// is blocked, and a task behind the blocker cannot start.
 #[test]
 fn a_blocked_worker_makes_a_timer_fire_late_and_delays_first_polls() {
+    let _limit = crate::util::limit();
     let finished = run(bundled("blocking-the-loop"));
     let s = finished.summary();
     let sleeper = s.task("sleeper").unwrap();
@@ -106,6 +110,7 @@ fn a_blocked_worker_makes_a_timer_fire_late_and_delays_first_polls() {
 
 #[test]
 fn a_blocked_timer_is_late_in_the_event_log() {
+    let _limit = crate::util::limit();
     let events = common::record(bundled("blocking-the-loop"));
     let ready_late: Vec<_> = events
         .iter()
@@ -149,6 +154,7 @@ fn poll_order(events: &[taskscope::probe::Event]) -> Vec<String> {
 
 #[test]
 fn cooperative_yields_interleave_two_cpu_tasks_in_pairs() {
+    let _limit = crate::util::limit();
     let events = common::record(bundled("cooperative-yields"));
     // tokio wakes yielded tasks last-in first-out (the README says so): each
     // task runs twice in a row, after the first poll: chop stir stir chop
@@ -170,6 +176,7 @@ fn cooperative_yields_interleave_two_cpu_tasks_in_pairs() {
 
 #[test]
 fn without_yields_two_cpu_tasks_run_one_after_the_other() {
+    let _limit = crate::util::limit();
     let events = common::record(bundled("greedy-cpu"));
     assert_eq!(poll_order(&events).len(), 2, "one poll each");
     let s = summary(bundled("greedy-cpu"));
@@ -186,6 +193,7 @@ fn without_yields_two_cpu_tasks_run_one_after_the_other() {
 /// yields is one long poll per task.
 #[test]
 fn yield_every_splits_cpu_work_into_short_polls() {
+    let _limit = crate::util::limit();
     let with = summary(bundled("cooperative-yields"));
     let without = summary(bundled("greedy-cpu"));
     assert!(with.tasks.iter().all(|t| t.max_poll_ms == 10.0));
@@ -194,6 +202,7 @@ fn yield_every_splits_cpu_work_into_short_polls() {
 
 #[test]
 fn two_virtual_runs_give_identical_event_sequences() {
+    let _limit = crate::util::limit();
     for name in [
         "breakfast-concurrent",
         "channel-pipeline",
@@ -221,6 +230,7 @@ fn two_virtual_runs_give_identical_event_sequences() {
 
 #[test]
 fn busy_time_counted_by_the_probe_matches_the_running_intervals() {
+    let _limit = crate::util::limit();
     for name in [
         "breakfast-sequential",
         "blocking-the-loop",
@@ -244,6 +254,7 @@ fn busy_time_counted_by_the_probe_matches_the_running_intervals() {
 
 #[test]
 fn io_waits_are_real_socket_waits_woken_by_the_io_driver() {
+    let _limit = crate::util::limit();
     // tokio's own count of I/O readiness events (RuntimeMonitor): every io
     // step is at least a connect and a reply over loopback. The same
     // scenario with its io steps turned into sleeps has none.
@@ -278,6 +289,7 @@ fn io_waits_are_real_socket_waits_woken_by_the_io_driver() {
 
 #[test]
 fn a_receiver_is_woken_by_the_sender_and_a_full_channel_makes_the_sender_wait() {
+    let _limit = crate::util::limit();
     let s = summary(bundled("channel-pipeline"));
     assert!(
         s.task("kitchen").unwrap().waits.channel > 0.0,
@@ -325,6 +337,7 @@ steps = [ { sleep = "10ms" }, { recv = "counter" }, { recv = "counter" }, { recv
 
 #[test]
 fn mutex_contention_serialises_the_critical_sections() {
+    let _limit = crate::util::limit();
     let s = summary(bundled("mutex-contention"));
     let mut done: Vec<f64> = s.tasks.iter().map(|t| t.done_ms.unwrap()).collect();
     done.sort_by(f64::total_cmp);
@@ -334,6 +347,7 @@ fn mutex_contention_serialises_the_critical_sections() {
 
 #[test]
 fn spawned_tasks_record_their_parent() {
+    let _limit = crate::util::limit();
     let finished = run(bundled("create-task"));
     let main = finished
         .model
@@ -352,6 +366,7 @@ fn spawned_tasks_record_their_parent() {
 
 #[test]
 fn count_makes_numbered_copies() {
+    let _limit = crate::util::limit();
     let s = summary(inline(
         r#"name = "copies"
 [[task]]
@@ -367,6 +382,7 @@ steps = [ { sleep = "10ms" } ]
 
 #[test]
 fn repeat_runs_its_steps_the_given_number_of_times() {
+    let _limit = crate::util::limit();
     let s = summary(inline(
         r#"name = "repeat"
 [[task]]
@@ -380,6 +396,7 @@ steps = [ { repeat = 3, steps = [ { sleep = "10ms" }, { repeat = 2, steps = [ { 
 
 #[test]
 fn the_many_tasks_scenario_runs_ten_thousand_tasks() {
+    let _limit = crate::util::limit();
     let s = summary(bundled("many-tasks"));
     assert!(s.tasks.len() >= 10_000);
     assert!(s.tasks.iter().all(|t| t.outcome == "ok"));
@@ -390,6 +407,7 @@ fn the_many_tasks_scenario_runs_ten_thousand_tasks() {
 /// the very summary the run printed.
 #[test]
 fn the_events_file_folds_back_into_the_same_summary() {
+    let _limit = crate::util::limit();
     for name in [
         "breakfast-concurrent",
         "blocking-the-loop",
@@ -415,6 +433,7 @@ fn the_events_file_folds_back_into_the_same_summary() {
 /// for a connection, and every reply still comes when it is due.
 #[test]
 fn thousands_of_io_steps_at_once_all_complete_on_time() {
+    let _limit = crate::util::limit();
     let s = summary(inline(
         r#"name = "many-io"
 [[task]]
@@ -450,6 +469,7 @@ steps = [ { cpu = "500ms" } ]
 
 #[test]
 fn an_io_request_waits_for_a_cpu_hog_before_its_reply_clock_starts() {
+    let _limit = crate::util::limit();
     let s = summary(inline(&IO_BESIDE_A_HOG.replace("CLOCK", "virtual")));
     let fetch = s.task("fetch").unwrap();
     assert_eq!(

@@ -215,6 +215,7 @@ fn live_to_the_end(name: &str) -> Session {
 
 #[test]
 fn every_position_of_a_replay_shows_only_what_happened_until_then() {
+    let _limit = crate::util::limit();
     for name in [
         "breakfast-concurrent",
         "blocking-the-loop",
@@ -228,6 +229,7 @@ fn every_position_of_a_replay_shows_only_what_happened_until_then() {
 
 #[test]
 fn every_position_of_a_live_run_shows_only_what_happened_until_then() {
+    let _limit = crate::util::limit();
     for name in [
         "breakfast-concurrent",
         "blocking-the-loop",

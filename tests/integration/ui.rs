@@ -35,6 +35,7 @@ fn at(name: &str, pos: u64) -> App {
 
 #[test]
 fn run_screen_while_the_blocker_holds_the_worker() {
+    let _limit = crate::util::limit();
     // After the blocker's poll starts: it holds worker 0, the bystander is ready.
     let s = session("blocking-the-loop");
     let events: Vec<_> = s.history.events().map(|(_, e)| e.clone()).collect();
@@ -52,18 +53,21 @@ fn run_screen_while_the_blocker_holds_the_worker() {
 
 #[test]
 fn run_screen_at_the_end_of_breakfast() {
+    let _limit = crate::util::limit();
     let app = at("breakfast-concurrent", u64::MAX);
     insta::assert_snapshot!(draw(&app, 120, 35));
 }
 
 #[test]
 fn run_screen_on_the_smallest_terminal() {
+    let _limit = crate::util::limit();
     let app = at("channel-pipeline", 30);
     insta::assert_snapshot!(draw(&app, 60, 16));
 }
 
 #[test]
 fn a_terminal_too_small_says_so() {
+    let _limit = crate::util::limit();
     let app = at("channel-pipeline", 30);
     let frame = draw(&app, 40, 10).to_string();
     assert!(frame.contains("terminal too small: 40x10"), "{frame}");
@@ -72,6 +76,7 @@ fn a_terminal_too_small_says_so() {
 
 #[test]
 fn help_lists_every_key_of_the_screen_under_it() {
+    let _limit = crate::util::limit();
     let mut app = at("breakfast-concurrent", 10);
     app.update(Message::Key(Key::Char('?')));
     let frame = draw(&app, 120, 35);
@@ -85,6 +90,7 @@ fn help_lists_every_key_of_the_screen_under_it() {
 
 #[test]
 fn task_detail_shows_transitions_and_metrics() {
+    let _limit = crate::util::limit();
     let mut app = at("blocking-the-loop", u64::MAX);
     app.update(Message::Key(Key::Enter));
     insta::assert_snapshot!(draw(&app, 120, 35));
@@ -92,6 +98,7 @@ fn task_detail_shows_transitions_and_metrics() {
 
 #[test]
 fn the_picker_lists_the_bundled_scenarios() {
+    let _limit = crate::util::limit();
     let app = App::picker(Default::default(), false, None);
     let frame = draw(&app, 120, 35);
     let text = frame.to_string();
@@ -103,6 +110,7 @@ fn the_picker_lists_the_bundled_scenarios() {
 
 #[test]
 fn the_filter_keeps_matching_tasks() {
+    let _limit = crate::util::limit();
     let mut app = at("breakfast-concurrent", u64::MAX);
     for k in [Key::Char('/'), Key::Char('t'), Key::Char('o'), Key::Enter] {
         app.update(Message::Key(k));
@@ -117,6 +125,7 @@ fn the_filter_keeps_matching_tasks() {
 
 #[test]
 fn scrubbing_back_and_forth_moves_one_transition() {
+    let _limit = crate::util::limit();
     let mut app = at("breakfast-concurrent", u64::MAX);
     let end = app.session.as_ref().unwrap().history.len();
     app.update(Message::Key(Key::Left));
@@ -138,6 +147,7 @@ fn blocker_holding() -> App {
 
 #[test]
 fn the_run_screen_shows_the_lesson_and_what_to_watch_for_at_every_size() {
+    let _limit = crate::util::limit();
     let app = blocker_holding();
     let lesson = "A blocking call inside async code stalls everyone on that thread.";
     for (w, h) in [(120, 35), (80, 24), (60, 16)] {
@@ -154,21 +164,25 @@ fn the_run_screen_shows_the_lesson_and_what_to_watch_for_at_every_size() {
 
 #[test]
 fn blocking_the_loop_while_held_at_120x35() {
+    let _limit = crate::util::limit();
     insta::assert_snapshot!(draw(&blocker_holding(), 120, 35));
 }
 
 #[test]
 fn blocking_the_loop_while_held_at_80x24() {
+    let _limit = crate::util::limit();
     insta::assert_snapshot!(draw(&blocker_holding(), 80, 24));
 }
 
 #[test]
 fn blocking_the_loop_while_held_at_60x16() {
+    let _limit = crate::util::limit();
     insta::assert_snapshot!(draw(&blocker_holding(), 60, 16));
 }
 
 #[test]
 fn helper_threads_are_rows_and_lanes_of_their_own() {
+    let _limit = crate::util::limit();
     let mut s = session("breakfast-threads");
     s.show_at(std::time::Duration::from_millis(250));
     s.looks_live = true;
@@ -182,6 +196,7 @@ fn helper_threads_are_rows_and_lanes_of_their_own() {
 
 #[test]
 fn the_lock_holder_and_its_queue_are_named() {
+    let _limit = crate::util::limit();
     let mut s = session("mutex-contention");
     s.show_at(std::time::Duration::from_millis(100));
     s.looks_live = true;
@@ -197,6 +212,7 @@ fn the_lock_holder_and_its_queue_are_named() {
 
 #[test]
 fn a_long_detail_shows_its_newest_lines_and_scrolls_up() {
+    let _limit = crate::util::limit();
     let mut app = at("channel-pipeline", u64::MAX);
     app.update(Message::Key(Key::Enter));
     let text = draw(&app, 80, 24).to_string();

@@ -1,5 +1,9 @@
 //! Helpers shared by the integration tests.
 
+mod limit;
+
+pub use limit::{deadline, limit, limit_of, skipped};
+
 use std::sync::Arc;
 
 use taskscope::headless::{self, Finished};
@@ -70,10 +74,11 @@ pub fn example(name: &str) -> std::path::PathBuf {
     path
 }
 
-/// The binary, as a command that is killed if it runs past two minutes.
+/// The binary, as a command that is killed (failing its test) if it runs
+/// past 40 s on the reference machine (scaled: two minutes in a debug build).
 pub fn taskscope() -> assert_cmd::Command {
     let mut cmd = assert_cmd::Command::cargo_bin("taskscope").expect("the binary builds");
-    cmd.timeout(std::time::Duration::from_secs(120));
+    cmd.timeout(deadline(std::time::Duration::from_secs(40)));
     cmd
 }
 

@@ -46,6 +46,7 @@ fn within_one_percent(a: f64, b: f64) -> bool {
 
 #[test]
 fn each_example_tells_the_numbers_of_its_toml_twin() {
+    let _limit = crate::util::limit();
     let taskscope = std::path::PathBuf::from(env!("CARGO_BIN_EXE_taskscope"));
     for (example, twin) in [
         ("breakfast_sequential", "breakfast-sequential"),
@@ -103,6 +104,7 @@ fn each_example_tells_the_numbers_of_its_toml_twin() {
 
 #[test]
 fn plain_tokio_code_shows_its_timers_locks_channels_and_who_woke_whom() {
+    let _limit = crate::util::limit();
     let dir = tempfile::tempdir().unwrap();
     let events = dir.path().join("events.jsonl");
     let summary = json(
@@ -170,6 +172,7 @@ fn plain_tokio_code_shows_its_timers_locks_channels_and_who_woke_whom() {
 
 #[test]
 fn your_code_on_the_real_clock_and_on_several_workers() {
+    let _limit = crate::util::limit();
     let summary = json(&common::example("breakfast_threads"), &["--json"]);
     assert_eq!(summary["runtime"]["flavor"], "multi_thread");
     assert_eq!(summary["runtime"]["workers"], 2);
@@ -211,6 +214,7 @@ fn running_steps(events: &str, task: &str) -> Vec<(f64, u64)> {
 
 #[test]
 fn a_lesson_helpers_work_holds_its_worker_as_a_block_step_does() {
+    let _limit = crate::util::limit();
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("run.jsonl");
     let file_arg = file.to_str().unwrap();
@@ -228,6 +232,7 @@ fn a_lesson_helpers_work_holds_its_worker_as_a_block_step_does() {
 
 #[test]
 fn wrong_options_are_exit_2_and_help_lists_the_run_options() {
+    let _limit = crate::util::limit();
     let program = common::example("your_code");
     let out = Command::new(&program)
         .args(["--speed", "0.5"])

@@ -201,22 +201,30 @@ where
 }
 
 /// A timer was set or reset, due in `ms`: when it is due, told to the
-/// pacer.
+/// pacer. Every timer resource entered gets it: an `Interval` is a
+/// resource of its own around its `Sleep`, and a poll reads the outer one.
 fn timer_set<S>(watcher: &Watcher, ms: u64, ctx: &Context<'_, S>)
 where
     S: Subscriber + for<'a> LookupSpan<'a>,
 {
-    let Some(inner) = RESOURCES.with(|r| r.borrow().last().cloned()) else {
-        return;
-    };
-    let Some(span) = ctx.span(&inner) else { return };
-    let mut ext = span.extensions_mut();
-    let Some(res) = ext.get_mut::<Resource>() else {
-        return;
-    };
-    if res.wait == Wait::Timer {
-        let at = watcher.now() + Duration::from_millis(ms);
-        let guard = watcher.control().and_then(|c| c.due(at));
-        res.due = Some((at, guard));
+    let entered = RESOURCES.with(|r| r.borrow().clone());
+    let at = watcher.now() + Duration::from_millis(ms);
+    let mut registered = false;
+    for id in entered.iter().rev() {
+        let Some(span) = ctx.span(id) else { continue };
+        let mut ext = span.extensions_mut();
+        let Some(res) = ext.get_mut::<Resource>() else {
+            continue;
+        };
+        if res.wait == Wait::Timer {
+            // The pacer is told once (by the innermost: the timer itself).
+            let guard = if registered {
+                None
+            } else {
+                registered = true;
+                watcher.control().and_then(|c| c.due(at))
+            };
+            res.due = Some((at, guard));
+        }
     }
 }

@@ -269,6 +269,7 @@ mod tests {
 
     #[test]
     fn a_cycle_is_found_with_the_nodes_on_it() {
+        let _limit = crate::test_limit::limit();
         let (cycle, _) = find_cycle(&graph(&[&[1], &[2], &[0]])).unwrap();
         assert_eq!(cycle, vec![0, 1, 2, 0]);
         let (cycle, _) = find_cycle(&graph(&[&[1], &[2], &[1]])).unwrap();
@@ -278,6 +279,7 @@ mod tests {
 
     #[test]
     fn a_chain_deeper_than_any_stack_is_walked() {
+        let _limit = crate::test_limit::limit();
         let n = 1_000_000;
         let mut edges: Vec<Vec<(usize, Range<usize>)>> =
             (0..n).map(|i| vec![(i + 1, 0..0)]).collect();
@@ -289,6 +291,7 @@ mod tests {
 
     #[test]
     fn long_listings_are_cut() {
+        let _limit = crate::test_limit::limit();
         let names: Vec<String> = (0..100).map(|i| format!("t{i}")).collect();
         let text = listing(names.iter().map(String::as_str), ", ");
         assert!(text.ends_with("... and 88 more"), "{text}");

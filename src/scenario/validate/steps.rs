@@ -372,6 +372,7 @@ mod tests {
 
     #[test]
     fn each_timed_action_is_read_with_its_duration() {
+        let _limit = crate::test_limit::limit();
         assert_eq!(accepted(r#"{ sleep = "300ms" }"#), [Action::Sleep(ms(300))]);
         assert_eq!(accepted(r#"{ io = "5ms" }"#), [Action::Io(ms(5))]);
         assert_eq!(accepted(r#"{ block = "2s" }"#), [Action::Block(ms(2000))]);
@@ -390,6 +391,7 @@ mod tests {
 
     #[test]
     fn cpu_is_read_with_and_without_yield_every() {
+        let _limit = crate::test_limit::limit();
         assert_eq!(
             accepted(r#"{ cpu = "10ms" }"#),
             [Action::Cpu {
@@ -408,6 +410,7 @@ mod tests {
 
     #[test]
     fn yield_fail_and_a_note_are_read() {
+        let _limit = crate::test_limit::limit();
         assert_eq!(accepted("{ yield = true }"), [Action::Yield]);
         assert_eq!(
             accepted(r#"{ fail = "boom" }"#),
@@ -423,6 +426,7 @@ mod tests {
 
     #[test]
     fn names_become_the_index_of_their_task_channel_or_mutex() {
+        let _limit = crate::test_limit::limit();
         assert_eq!(accepted(r#"{ spawn = "b" }"#), [Action::Spawn(0)]);
         assert_eq!(accepted(r#"{ join = "b" }"#), [Action::Join(0)]);
         assert_eq!(accepted(r#"{ send = "c" }"#), [Action::Send(0)]);
@@ -435,6 +439,7 @@ mod tests {
 
     #[test]
     fn repeat_is_followed_by_its_nested_steps_flattened() {
+        let _limit = crate::test_limit::limit();
         assert_eq!(
             accepted(
                 r#"{ repeat = 3, steps = [ { sleep = "1s" }, { repeat = 2, steps = [ { yield = true } ] } ] }, { io = "1ms" }"#
@@ -465,6 +470,7 @@ mod tests {
 
     #[test]
     fn repeat_may_nest_four_levels_and_no_deeper() {
+        let _limit = crate::test_limit::limit();
         assert_eq!(accepted(&nested_repeats(4)).len(), 5);
         // Refused at the fifth `repeat` key: 11 + 4 * 24 + 2.
         assert_eq!(
@@ -475,6 +481,7 @@ mod tests {
 
     #[test]
     fn two_actions_in_one_step_are_refused_at_the_second() {
+        let _limit = crate::test_limit::limit();
         assert_eq!(
             refused(r#"{ sleep = "1s", cpu = "10ms" }"#),
             "13:27: a step has exactly one action, this one has 2: cpu, sleep; \
@@ -484,6 +491,7 @@ mod tests {
 
     #[test]
     fn an_unknown_key_is_refused_with_a_hint_when_one_is_close() {
+        let _limit = crate::test_limit::limit();
         assert_eq!(
             refused(r#"{ slep = "1s" }"#),
             format!(
@@ -498,6 +506,7 @@ mod tests {
 
     #[test]
     fn a_step_needs_a_table_with_an_action() {
+        let _limit = crate::test_limit::limit();
         assert_eq!(
             refused(r#"{ note = "hi" }"#),
             format!("13:11: this step has no action; expected one of: {ACTION_LIST}")
@@ -514,6 +523,7 @@ mod tests {
 
     #[test]
     fn yield_every_and_steps_go_only_with_cpu_and_repeat() {
+        let _limit = crate::test_limit::limit();
         assert_eq!(
             refused(r#"{ sleep = "1s", yield_every = "10ms" }"#),
             "13:27: `yield_every` does not go with `sleep`; it belongs to `cpu`"
@@ -530,6 +540,7 @@ mod tests {
 
     #[test]
     fn a_bad_duration_is_refused_saying_why() {
+        let _limit = crate::test_limit::limit();
         assert_eq!(
             refused(r#"{ sleep = "3 parsecs" }"#),
             "13:21: `sleep = \"3 parsecs\"` is not a duration (`parsecs` is not a unit \
@@ -543,6 +554,7 @@ mod tests {
 
     #[test]
     fn values_past_their_limits_are_refused() {
+        let _limit = crate::test_limit::limit();
         assert_eq!(
             refused(r#"{ sleep = "-1s" }"#),
             "13:21: `sleep = \"-1s\"` is not a duration (`-1s` is not a unit \
@@ -573,6 +585,7 @@ mod tests {
 
     #[test]
     fn a_join_of_an_unknown_task_is_refused_naming_the_known_ones() {
+        let _limit = crate::test_limit::limit();
         assert_eq!(
             refused(r#"{ join = "ghost" }"#),
             "13:20: unknown task `ghost`; expected one of: b, a"
