@@ -7,6 +7,8 @@
 //! model there, the lanes drawn from its events, and the live figures
 //! sampled before that moment.
 
+mod lookup;
+
 use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -20,7 +22,7 @@ use crate::probe::Sample;
 use crate::runtime::control::{Control, ControlView};
 use crate::runtime::run::stopped_note;
 use crate::runtime::{Ending, Run, RunError, RunOptions};
-use crate::scenario::{Action, Clock, Scenario};
+use crate::scenario::{Clock, Scenario};
 use crate::speed::Speed;
 use crate::target::{StepInfo, Target};
 
@@ -614,72 +616,6 @@ impl Session {
             self.control.paused,
             self.control.speed,
         )
-    }
-
-    /// The step the task is on, and its note.
-    pub fn step_of(&self, task: TaskIdx) -> Option<(&Action, Option<&str>)> {
-        let t = self.model().task(task)?;
-        let step = self
-            .scenario
-            .tasks
-            .get(t.spec as usize)?
-            .steps
-            .get(t.step as usize)?;
-        Some((&step.action, step.note.as_deref()))
-    }
-
-    /// Mutexes and channels at the moment shown.
-    pub fn resources(&self) -> crate::model::resources::Resources {
-        use crate::model::resources::{self, StepUse};
-        let cursor = self.history.cursor();
-        let events = self
-            .history
-            .events()
-            .take_while(|(p, _)| *p < cursor)
-            .map(|(_, e)| e);
-        resources::compute(
-            events,
-            self.model(),
-            self.scenario.mutexes.len(),
-            self.scenario.channels.len(),
-            |spec, step| match self.action(spec, step) {
-                Some(Action::Lock(m)) => StepUse::Lock(*m),
-                Some(Action::Unlock(m)) => StepUse::Unlock(*m),
-                Some(Action::Send(c)) => StepUse::Send(*c),
-                Some(Action::Recv(c)) => StepUse::Recv(*c),
-                _ => StepUse::Other,
-            },
-        )
-    }
-
-    /// What step `step` of task kind `spec` does.
-    pub fn action(&self, spec: u32, step: u32) -> Option<&Action> {
-        self.scenario
-            .tasks
-            .get(spec as usize)
-            .and_then(|t| t.steps.get(step as usize))
-            .map(|s| &s.action)
-    }
-
-    /// Whether step `step` of task kind `spec` holds its worker (cpu, block).
-    pub fn holds_worker(&self, spec: u32, step: u32) -> bool {
-        self.steps.holds_worker(&self.scenario, spec, step)
-    }
-
-    /// The worker a task has been holding, and since when, if it is.
-    pub fn holding(&self) -> Vec<(u16, TaskIdx, Duration)> {
-        let model = self.model();
-        model
-            .workers
-            .iter()
-            .enumerate()
-            .filter_map(|(w, lane)| {
-                let task = lane.current?;
-                let t = model.task(task)?;
-                self.holds_worker(t.spec, t.step)
-                    .then(|| (w as u16, task, self.now().saturating_sub(lane.since)))
-            })
-            .collect()
     }
 }
 

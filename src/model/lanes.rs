@@ -312,6 +312,24 @@ impl Sweep<'_> {
         }
     }
 
+    /// A poll went on, but not on a CPU, for `gone` up to `t`: those
+    /// columns of its worker's lane say so.
+    fn mark_off_cpu(
+        &self,
+        wr: &mut Row<WorkerCell>,
+        task_idx: TaskIdx,
+        t: Duration,
+        gone: Duration,
+        before: i64,
+    ) {
+        wr.fill_through(before, self.drawn);
+        let (from, to) = self.window.covered(t.saturating_sub(gone), t);
+        let to = to.min(wr.filled);
+        for c in &mut wr.cells[from.min(to)..to] {
+            *c = WorkerCell::OffCpu(task_idx);
+        }
+    }
+
     /// Applies one event at column `col` to the rows it concerns.
     #[allow(clippy::too_many_arguments)]
     fn apply(
@@ -335,15 +353,8 @@ impl Sweep<'_> {
         }
         let was_on = self.running_on[task];
         if let Light::OffCpu { gone } = change {
-            // Its poll went on, but not on a CPU: those columns of its
-            // worker's lane say so.
             if let Some(wr) = was_on.and_then(|w| workers.get_mut(w)) {
-                wr.fill_through(before, drawn);
-                let (from, to) = self.window.covered(t.saturating_sub(gone), t);
-                let to = to.min(wr.filled);
-                for c in &mut wr.cells[from.min(to)..to] {
-                    *c = WorkerCell::OffCpu(task_idx);
-                }
+                self.mark_off_cpu(wr, task_idx, t, gone, before);
             }
             return;
         }

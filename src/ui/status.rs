@@ -75,13 +75,10 @@ pub fn fmt_count(n: u64) -> String {
     }
 }
 
-pub fn footer(app: &App, session: &Session, area: Rect, buf: &mut Buffer) {
-    let [status, hints] = ratatui::layout::Layout::vertical([
-        ratatui::layout::Constraint::Length(1),
-        ratatui::layout::Constraint::Length(1),
-    ])
-    .areas(area);
-    let (badge, style) = if session.looks_live {
+/// The footer's badge: what the screen shows (live, paused, history,
+/// replay, playback, done) and its style.
+fn badge(session: &Session) -> (&'static str, ratatui::style::Style) {
+    if session.looks_live {
         (" LIVE ", theme::LIVE)
     } else if session.plays_back() && session.ended && session.history.at_live_edge() {
         (" DONE ", theme::LIVE)
@@ -108,7 +105,16 @@ pub fn footer(app: &App, session: &Session, area: Rect, buf: &mut Buffer) {
         (" PAUSED ", theme::PAUSED)
     } else {
         (" LIVE ", theme::LIVE)
-    };
+    }
+}
+
+pub fn footer(app: &App, session: &Session, area: Rect, buf: &mut Buffer) {
+    let [status, hints] = ratatui::layout::Layout::vertical([
+        ratatui::layout::Constraint::Length(1),
+        ratatui::layout::Constraint::Length(1),
+    ])
+    .areas(area);
+    let (badge, style) = badge(session);
     let mut spans = vec![
         Span::styled(badge, style),
         Span::raw(format!(" t = {} ", crate::format::time(session.now()))),
