@@ -302,6 +302,10 @@ fn ctrl_z_gives_the_terminal_back_and_fg_brings_the_dashboard_again() {
         assert!(Instant::now() < deadline, "it stopped");
         std::thread::sleep(Duration::from_millis(20));
     }
+    // The bytes written before it stopped may still be on their way.
+    while term.parser.lock().unwrap().screen().alternate_screen() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
     {
         let parser = term.parser.lock().unwrap();
         let screen = parser.screen();
