@@ -216,19 +216,19 @@ impl Summary {
         );
         let _ = writeln!(
             out,
-            "finished in {} ms of scenario time, {} task switches, {} tasks",
+            "finished in {} ms of scenario time, {}, {}",
             ms_cell(self.wall_ms),
-            self.switches,
-            self.tasks.len() + self.left_out
+            crate::format::count(self.switches, "task switch", "task switches"),
+            crate::format::count((self.tasks.len() + self.left_out) as u64, "task", "tasks")
         );
         if let Some(m) = &self.runtime.metrics {
             let _ = writeln!(
                 out,
-                "workers (tokio-metrics): {} polls, busy {} ms of wall time, {} steals, {} parks",
-                m.polls,
+                "workers (tokio-metrics): {}, busy {} ms of wall time, {}, {}",
+                crate::format::count(m.polls, "poll", "polls"),
                 ms_cell(m.busy_wall_ms),
-                m.steals,
-                m.parks
+                crate::format::count(m.steals, "steal", "steals"),
+                crate::format::count(m.parks, "park", "parks")
             );
         }
         out.push('\n');
@@ -285,13 +285,17 @@ impl Summary {
         }
         let more = self.tasks.len().saturating_sub(max_rows) + self.left_out;
         if more > 0 {
-            let _ = writeln!(out, "... and {more} more tasks");
+            let _ = writeln!(
+                out,
+                "... and {} more",
+                crate::format::count(more as u64, "task", "tasks")
+            );
         }
         if self.events_dropped > 0 {
             let _ = writeln!(
                 out,
-                "\nnote: {} events were dropped (the consumer fell behind)",
-                self.events_dropped
+                "\nnote: {} dropped (the consumer fell behind)",
+                crate::format::count(self.events_dropped, "event was", "events were")
             );
         }
         if let Some(s) = &self.stalled {
