@@ -191,7 +191,7 @@ pub const BINDINGS: &[Binding] = &[
         keys: &[Key::Char(']')],
         action: Action::NextLesson,
         does: "the next lesson",
-        short: "next lesson",
+        short: "next",
         contexts: &[Run],
         footer: 2,
     },
@@ -199,7 +199,7 @@ pub const BINDINGS: &[Binding] = &[
         keys: &[Key::Char('[')],
         action: Action::PreviousLesson,
         does: "the previous lesson",
-        short: "previous",
+        short: "prev",
         contexts: &[Run],
         footer: 3,
     },
@@ -535,7 +535,7 @@ mod tests {
             .collect();
         assert_eq!(
             &shorts[..5],
-            ["lessons", "next lesson", "previous", "pause", "step"]
+            ["lessons", "next", "prev", "pause", "step"]
         );
         // Your own code has no lessons beside it.
         let program: Vec<&str> = bindings(Context::Program, true)

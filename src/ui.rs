@@ -38,7 +38,7 @@ impl Widget for &App {
             Mode::Run => run_screen(self, area, buf),
         }
         match self.popup {
-            Some(Popup::Help) => help::render(self, popup_area(area, 70, 80), buf),
+            Some(Popup::Help) => help::render(self, popup_area(area, 90, 90), buf),
             Some(Popup::Detail) => detail::render(self, popup_area(area, 80, 85), buf),
             None => {}
         }

@@ -384,10 +384,13 @@ impl Sweep<'_> {
             Light::OffCpu { gone } => {
                 // Its poll went on, but not on a CPU: those columns of its
                 // worker's lane say so.
+                // Only the columns it was gone for whole: a gap shorter
+                // than a column leaves the poll's letter.
                 if let Some(wr) = was_on.and_then(|w| workers.get_mut(w)) {
                     wr.fill_through(before, drawn);
-                    let from = self.window.col(e.t.saturating_sub(gone)).0.max(0) as usize;
-                    let to = ((before + 1).max(0) as usize).min(wr.filled);
+                    let (first, at_start) = self.window.col(e.t.saturating_sub(gone));
+                    let from = (if at_start { first } else { first + 1 }).max(0) as usize;
+                    let to = (self.window.col(e.t).0.max(0) as usize).min(wr.filled);
                     for c in &mut wr.cells[from.min(to)..to] {
                         *c = WorkerCell::OffCpu(e.task);
                     }

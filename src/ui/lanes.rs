@@ -229,51 +229,59 @@ fn task_view(
         s.channels.len(),
         uses,
     );
-    let pinned = model
-        .workers
-        .len()
-        .max(session.history.live().workers.len())
-        + resources.len();
-    let total = pinned + visible.len();
+    let pinned = model.workers.len().max(session.history.live().workers.len()) + resources.len();
     let selected = app.selected.min(visible.len().saturating_sub(1));
-    let top = scroll_top(
-        total,
-        rows,
-        (!visible.is_empty()).then_some(pinned + selected),
-        selected == 0,
-        app.drawn.lanes_top.get(),
-    );
+    // The workers, mutexes and channels stay at the top while they leave
+    // a row for the tasks; the tasks scroll beneath them. (Else the whole
+    // list scrolls.)
+    let (fixed, task_rows) = if pinned < rows {
+        (pinned, rows - pinned)
+    } else {
+        (0, rows)
+    };
+    let total = if fixed > 0 {
+        visible.len()
+    } else {
+        pinned + visible.len()
+    };
+    let focus = (!visible.is_empty()).then_some(selected + if fixed > 0 { 0 } else { pinned });
+    let top = scroll_top(total, task_rows, focus, selected == 0, app.drawn.lanes_top.get());
     app.drawn.lanes_top.set(top);
-    let end = (top + rows).min(total);
+    let end = (top + task_rows).min(total);
+    // Where the window's task rows start in `visible` (the list's first
+    // `pinned` rows are not tasks when the whole list scrolls).
+    let skip = if fixed > 0 { 0 } else { pinned };
     // Only the task rows on screen are computed (100,000 would not be).
     let tasks: Vec<u32> = visible
         .iter()
-        .skip(top.saturating_sub(pinned))
-        .take(end.saturating_sub(pinned.max(top)))
+        .skip(top.saturating_sub(skip))
+        .take(end.saturating_sub(skip.max(top)))
         .copied()
         .collect();
     let cells = lanes::compute(&session.history, cursor, w, &tasks, |spec, step| {
         session.holds_worker(spec, step)
     });
-    let mut all: Vec<Lane> = Vec::new();
-    for (n, row) in cells.workers.iter().enumerate() {
-        all.push(worker_lane(n, row, letter));
+    let mut lanes: Vec<Lane> = Vec::new();
+    let pinned_lanes = cells
+        .workers
+        .iter()
+        .enumerate()
+        .map(|(n, row)| worker_lane(n, row, letter))
+        .chain(
+            resources
+                .iter()
+                .enumerate()
+                .map(|(i, row)| resource_lane(session, i, row, letter)),
+        );
+    for (i, lane) in pinned_lanes.enumerate() {
+        if fixed > 0 || (i >= top && i < end) {
+            lanes.push(lane);
+        }
     }
-    for (i, row) in resources.iter().enumerate() {
-        all.push(resource_lane(session, i, row, letter));
-    }
-    let first_task = all.len();
     let chosen = visible.get(selected).copied();
     for (&idx, row) in tasks.iter().zip(&cells.tasks) {
-        all.push(task_lane(model, idx, row, letter, chosen == Some(idx)));
+        lanes.push(task_lane(model, idx, row, letter, chosen == Some(idx)));
     }
-    // The pinned rows shown, then the task rows computed.
-    let lanes: Vec<Lane> = all
-        .into_iter()
-        .enumerate()
-        .filter(|(i, _)| *i >= first_task || (*i >= top && *i < end))
-        .map(|(_, l)| l)
-        .collect();
     Shown {
         lanes,
         above: top,

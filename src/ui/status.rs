@@ -213,16 +213,16 @@ pub fn footer(app: &App, session: &Session, area: Rect, buf: &mut Buffer) {
 
 /// The footer's key hints, from the key table, most important first, as
 /// many whole ones as fit (help and quit always among them, so the way
-/// out is always on screen).
+/// out is always on screen); each by its first key (`?` lists them all).
 pub fn hint_line(app: &App, area: Rect, buf: &mut Buffer) {
     let bindings = keys::bindings(app.context(), true);
     let short = |b: &keys::Binding| match b.action {
         keys::Action::Leave if !app.filter.is_empty() => "clear filter",
         _ => b.short,
     };
-    let size =
-        |b: &keys::Binding| keys::keys_label(b).chars().count() + short(b).chars().count() + 2;
-    let cols = usize::from(area.width.saturating_sub(2));
+    let key = |b: &keys::Binding| b.keys.first().map_or(String::new(), keys::Key::to_string);
+    let size = |b: &keys::Binding| key(b).chars().count() + short(b).chars().count() + 2;
+    let cols = usize::from(area.width.saturating_sub(1));
     let must = |b: &keys::Binding| matches!(b.action, keys::Action::Help | keys::Action::Quit);
     let mut left = cols.saturating_sub(bindings.iter().filter(|b| must(b)).map(|b| size(b)).sum());
     let mut chosen = Vec::new();
@@ -234,9 +234,9 @@ pub fn hint_line(app: &App, area: Rect, buf: &mut Buffer) {
             chosen.push(b);
         }
     }
-    let mut spans = vec![Span::raw(" ")];
+    let mut spans = Vec::new();
     for b in chosen {
-        spans.push(Span::styled(keys::keys_label(b), theme::KEY));
+        spans.push(Span::styled(key(b), theme::KEY));
         spans.push(Span::styled(format!(" {} ", short(b)), Style::new()));
     }
     fit::line(spans, Style::new(), area, buf);

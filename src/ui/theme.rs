@@ -102,7 +102,7 @@ pub const LEGEND: &[(&str, &str)] = &[
     ("»", "stolen"),
     ("×", "OS took the thread"),
     ("~", "not measured"),
-    ("0", "messages queued"),
+    ("0-9", "messages in the channel"),
 ];
 
 /// The legend's entry for glyph `c` as drawn (letters of tasks and digits

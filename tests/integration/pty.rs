@@ -746,7 +746,7 @@ fn your_own_code_steps_one_poll_at_a_time_and_q_exits_0() {
         t.contains("PAUSED") && t.contains("main") && polls(t) == Some(0)
     });
     assert!(
-        !text.contains("next lesson"),
+        !text.contains("next lesson") && !text.contains("] next") && !text.contains("Esc lessons"),
         "no lessons beside your code:\n{text}"
     );
     for n in 1..=8 {
