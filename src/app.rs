@@ -32,6 +32,7 @@ pub enum Popup {
     Detail,
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Message {
     Key(Key),
     /// Time to take in new events and redraw.

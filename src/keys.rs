@@ -533,10 +533,7 @@ mod tests {
             .iter()
             .map(|b| b.short)
             .collect();
-        assert_eq!(
-            &shorts[..5],
-            ["lessons", "next", "prev", "pause", "step"]
-        );
+        assert_eq!(&shorts[..5], ["lessons", "next", "prev", "pause", "step"]);
         // Your own code has no lessons beside it.
         let program: Vec<&str> = bindings(Context::Program, true)
             .iter()

@@ -229,7 +229,11 @@ fn task_view(
         s.channels.len(),
         uses,
     );
-    let pinned = model.workers.len().max(session.history.live().workers.len()) + resources.len();
+    let pinned = model
+        .workers
+        .len()
+        .max(session.history.live().workers.len())
+        + resources.len();
     let selected = app.selected.min(visible.len().saturating_sub(1));
     // The workers, mutexes and channels stay at the top while they leave
     // a row for the tasks; the tasks scroll beneath them. (Else the whole
@@ -245,7 +249,13 @@ fn task_view(
         pinned + visible.len()
     };
     let focus = (!visible.is_empty()).then_some(selected + if fixed > 0 { 0 } else { pinned });
-    let top = scroll_top(total, task_rows, focus, selected == 0, app.drawn.lanes_top.get());
+    let top = scroll_top(
+        total,
+        task_rows,
+        focus,
+        selected == 0,
+        app.drawn.lanes_top.get(),
+    );
     app.drawn.lanes_top.set(top);
     let end = (top + task_rows).min(total);
     // Where the window's task rows start in `visible` (the list's first

@@ -16,6 +16,7 @@ mod pty;
 mod real_clock;
 mod reliability;
 mod scheduling;
+mod screen;
 mod scrub;
 mod ui;
 mod util;

@@ -213,7 +213,10 @@ fn a_long_detail_opens_at_its_top_and_scrolls_to_its_end() {
     assert!(text.contains("PgUp/PgDn"), "{text}");
     app.update(Message::Key(Key::End));
     let end = draw(&app, 80, 24).to_string();
-    assert!(end.contains("done (ok)"), "End shows the newest line:\n{end}");
+    assert!(
+        end.contains("done (ok)"),
+        "End shows the newest line:\n{end}"
+    );
     for _ in 0..5 {
         app.update(Message::Key(Key::Up));
     }
