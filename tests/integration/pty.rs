@@ -891,7 +891,9 @@ const PRESSED: &[(&str, &str)] = &[
 #[test]
 fn every_row_of_the_readme_key_table_is_pressed() {
     let readme = std::fs::read_to_string("README.md").unwrap();
-    let start = readme.find("| key | does | where |").expect("the key table");
+    let start = readme
+        .find("| key | does | where |")
+        .expect("the key table");
     let rows: Vec<(String, String)> = readme[start..]
         .lines()
         .skip(2)
@@ -929,7 +931,13 @@ fn cursor_at(text: &str) -> Option<u64> {
 /// The picker's chosen row, by the name after `▶ `.
 fn picked(text: &str) -> Option<String> {
     let line = text.lines().find(|l| l.contains("│▶ "))?;
-    Some(line.split("│▶ ").nth(1)?.split_whitespace().next()?.to_string())
+    Some(
+        line.split("│▶ ")
+            .nth(1)?
+            .split_whitespace()
+            .next()?
+            .to_string(),
+    )
 }
 
 /// The task the why line is about.
@@ -941,7 +949,13 @@ fn why_of(text: &str) -> Option<String> {
 /// The first line of the open popup shown, from its title.
 fn popup_line(text: &str) -> Option<u64> {
     let title = text.lines().find(|l| l.contains("(Esc closes)"))?;
-    title.split(" · lines ").nth(1)?.split('-').next()?.parse().ok()
+    title
+        .split(" · lines ")
+        .nth(1)?
+        .split('-')
+        .next()?
+        .parse()
+        .ok()
 }
 
 /// The speed on the status line.
@@ -966,26 +980,49 @@ fn press_for_nothing(term: &mut Terminal, keys: &str, before: &str) {
 #[test]
 fn the_picker_keys_and_a_lesson_opened_from_it() {
     let mut term = Terminal::start(&[]);
-    term.wait_for("the picker", |t| picked(t).as_deref() == Some("breakfast-sequential"));
+    term.wait_for("the picker", |t| {
+        picked(t).as_deref() == Some("breakfast-sequential")
+    });
     // ↓/j, ↑/k, PgDn, PgUp move the choice.
-    press_for(&mut term, "\x1b[B", "↓", |t| picked(t).as_deref() == Some("breakfast-concurrent"));
-    press_for(&mut term, "j", "j", |t| picked(t).as_deref() == Some("create-task"));
-    press_for(&mut term, "\x1b[A", "↑", |t| picked(t).as_deref() == Some("breakfast-concurrent"));
-    press_for(&mut term, "k", "k", |t| picked(t).as_deref() == Some("breakfast-sequential"));
+    press_for(&mut term, "\x1b[B", "↓", |t| {
+        picked(t).as_deref() == Some("breakfast-concurrent")
+    });
+    press_for(&mut term, "j", "j", |t| {
+        picked(t).as_deref() == Some("create-task")
+    });
+    press_for(&mut term, "\x1b[A", "↑", |t| {
+        picked(t).as_deref() == Some("breakfast-concurrent")
+    });
+    press_for(&mut term, "k", "k", |t| {
+        picked(t).as_deref() == Some("breakfast-sequential")
+    });
     press_for(&mut term, "\x1b[6~", "PgDn", |t| {
         picked(t).is_some_and(|p| p != "breakfast-sequential")
     });
-    press_for(&mut term, "\x1b[5~", "PgUp", |t| picked(t).as_deref() == Some("breakfast-sequential"));
+    press_for(&mut term, "\x1b[5~", "PgUp", |t| {
+        picked(t).as_deref() == Some("breakfast-sequential")
+    });
     // ? shows help; ? closes it.
     press_for(&mut term, "?", "help", |t| t.contains("help (Esc closes)"));
-    press_for(&mut term, "?", "help closed", |t| !t.contains("help (Esc closes)"));
+    press_for(&mut term, "?", "help closed", |t| {
+        !t.contains("help (Esc closes)")
+    });
     // Enter runs the choice; the key bar leads with the way back.
-    press_for(&mut term, "\x1b[B", "↓", |t| picked(t).as_deref() == Some("breakfast-concurrent"));
-    let text = press_for(&mut term, "\r", "its run screen", |t| t.contains("breakfast-concurrent ·"));
+    press_for(&mut term, "\x1b[B", "↓", |t| {
+        picked(t).as_deref() == Some("breakfast-concurrent")
+    });
+    let text = press_for(&mut term, "\r", "its run screen", |t| {
+        t.contains("breakfast-concurrent ·")
+    });
     let keys = text.lines().last().unwrap();
-    assert!(keys.starts_with("Esc lessons ] next [ prev space pause n step"), "{text}");
+    assert!(
+        keys.starts_with("Esc lessons ] next [ prev space pause n step"),
+        "{text}"
+    );
     // Esc: back to the lessons, at once; q quits from there.
-    press_for(&mut term, "\x1b", "the picker again", |t| t.contains("pick a scenario"));
+    press_for(&mut term, "\x1b", "the picker again", |t| {
+        t.contains("pick a scenario")
+    });
     term.press("q");
     assert!(term.ended().success());
     // Esc and Ctrl-C quit the picker too.
@@ -1000,43 +1037,81 @@ fn the_picker_keys_and_a_lesson_opened_from_it() {
 #[test]
 fn the_run_screen_keys_do_what_the_key_bar_says() {
     let mut term = Terminal::start(&["run", "breakfast-concurrent", "--paused"]);
-    term.wait_settled("the paused run screen", |t| t.contains("PAUSED") && cursor_at(t).is_some());
+    term.wait_settled("the paused run screen", |t| {
+        t.contains("PAUSED") && cursor_at(t).is_some()
+    });
     // space resumes and pauses; n steps one poll.
     press_for(&mut term, " ", "LIVE", |t| t.contains(" LIVE "));
     term.press(" ");
-    let text = term.wait_settled("paused", |t| t.contains(" PAUSED ") && !t.contains("PAUSING"));
+    let text = term.wait_settled("paused", |t| {
+        t.contains(" PAUSED ") && !t.contains("PAUSING")
+    });
     let before = cursor_at(&text).unwrap();
-    press_for(&mut term, "n", "a step", |t| cursor_at(t).is_some_and(|n| n > before));
-    let text = term.wait_settled("the step", |t| t.contains(" PAUSED ") && !t.contains("PAUSING"));
+    press_for(&mut term, "n", "a step", |t| {
+        cursor_at(t).is_some_and(|n| n > before)
+    });
+    let text = term.wait_settled("the step", |t| {
+        t.contains(" PAUSED ") && !t.contains("PAUSING")
+    });
     let at = cursor_at(&text).unwrap();
     assert!(at >= 2, "{}", term.text());
     // ← back in history, → forward, Home to the oldest, End to the edge.
-    press_for(&mut term, "\x1b[D", "←", |t| t.contains("HISTORY") && cursor_at(t) == Some(at - 1));
+    press_for(&mut term, "\x1b[D", "←", |t| {
+        t.contains("HISTORY") && cursor_at(t) == Some(at - 1)
+    });
     press_for(&mut term, "\x1b[C", "→", |t| cursor_at(t) == Some(at));
     press_for(&mut term, "\x1b[D", "←", |t| cursor_at(t) == Some(at - 1));
     press_for(&mut term, "\x1b[H", "Home", |t| cursor_at(t) == Some(0));
-    press_for(&mut term, "\x1b[F", "End", |t| cursor_at(t) == Some(at) && !t.contains("HISTORY"));
+    press_for(&mut term, "\x1b[F", "End", |t| {
+        cursor_at(t) == Some(at) && !t.contains("HISTORY")
+    });
     // + and = faster, - slower.
     press_for(&mut term, "+", "+", |t| speed(t).as_deref() == Some("0.25"));
     press_for(&mut term, "=", "=", |t| speed(t).as_deref() == Some("0.5"));
     press_for(&mut term, "-", "-", |t| speed(t).as_deref() == Some("0.25"));
     // z zooms in, x out; v shows the CPUs and back.
     let text = term.text();
-    let title = |t: &str| t.lines().find(|l| l.starts_with("┌ lanes")).map(str::to_string);
+    let title = |t: &str| {
+        t.lines()
+            .find(|l| l.starts_with("┌ lanes"))
+            .map(str::to_string)
+    };
     let was = title(&text).unwrap();
-    press_for(&mut term, "z", "z", |t| title(t).is_some_and(|l| l.contains("(zoomed)") && l != was));
-    press_for(&mut term, "x", "x", |t| title(t).is_some_and(|l| !l.contains("(zoomed)")));
-    press_for(&mut term, "v", "v", |t| t.contains("│cpu ") || t.contains("on a CPU yet"));
-    press_for(&mut term, "v", "v again", |t| t.contains("│worker 0") && !t.contains("on a CPU yet"));
+    press_for(&mut term, "z", "z", |t| {
+        title(t).is_some_and(|l| l.contains("(zoomed)") && l != was)
+    });
+    press_for(&mut term, "x", "x", |t| {
+        title(t).is_some_and(|l| !l.contains("(zoomed)"))
+    });
+    press_for(&mut term, "v", "v", |t| {
+        t.contains("│cpu ") || t.contains("on a CPU yet")
+    });
+    press_for(&mut term, "v", "v again", |t| {
+        t.contains("│worker 0") && !t.contains("on a CPU yet")
+    });
     // ↓/j, ↑/k, PgDn, PgUp move the selection: the why line follows it.
-    press_for(&mut term, "\x1b[5~", "PgUp", |t| why_of(t).as_deref() == Some("eggs"));
-    press_for(&mut term, "\x1b[B", "↓", |t| why_of(t).as_deref() == Some("toast"));
-    press_for(&mut term, "j", "j", |t| why_of(t).as_deref() == Some("coffee"));
-    press_for(&mut term, "k", "k", |t| why_of(t).as_deref() == Some("toast"));
-    press_for(&mut term, "\x1b[A", "↑", |t| why_of(t).as_deref() == Some("eggs"));
-    press_for(&mut term, "\x1b[6~", "PgDn", |t| why_of(t).as_deref() == Some("coffee"));
+    press_for(&mut term, "\x1b[5~", "PgUp", |t| {
+        why_of(t).as_deref() == Some("eggs")
+    });
+    press_for(&mut term, "\x1b[B", "↓", |t| {
+        why_of(t).as_deref() == Some("toast")
+    });
+    press_for(&mut term, "j", "j", |t| {
+        why_of(t).as_deref() == Some("coffee")
+    });
+    press_for(&mut term, "k", "k", |t| {
+        why_of(t).as_deref() == Some("toast")
+    });
+    press_for(&mut term, "\x1b[A", "↑", |t| {
+        why_of(t).as_deref() == Some("eggs")
+    });
+    press_for(&mut term, "\x1b[6~", "PgDn", |t| {
+        why_of(t).as_deref() == Some("coffee")
+    });
     // Enter: the task's detail, at its top; Esc closes it.
-    press_for(&mut term, "\r", "the detail", |t| t.contains("task detail (Esc closes)") && t.contains("tokio id"));
+    press_for(&mut term, "\r", "the detail", |t| {
+        t.contains("task detail (Esc closes)") && t.contains("tokio id")
+    });
     press_for(&mut term, "\x1b", "closed", |t| !t.contains("task detail"));
     // ? help, which scrolls: ↓/j ↑/k PgDn PgUp End Home; q, Enter, ? and Esc close it.
     press_for(&mut term, "?", "help", |t| popup_line(t) == Some(1));
@@ -1044,21 +1119,36 @@ fn the_run_screen_keys_do_what_the_key_bar_says() {
     press_for(&mut term, "j", "j", |t| popup_line(t) == Some(3));
     press_for(&mut term, "\x1b[A", "↑", |t| popup_line(t) == Some(2));
     press_for(&mut term, "k", "k", |t| popup_line(t) == Some(1));
-    press_for(&mut term, "\x1b[6~", "PgDn", |t| popup_line(t).is_some_and(|l| l > 10));
+    press_for(&mut term, "\x1b[6~", "PgDn", |t| {
+        popup_line(t).is_some_and(|l| l > 10)
+    });
     press_for(&mut term, "\x1b[5~", "PgUp", |t| popup_line(t) == Some(1));
-    press_for(&mut term, "\x1b[F", "End", |t| popup_line(t).is_some_and(|l| l > 15));
+    press_for(&mut term, "\x1b[F", "End", |t| {
+        popup_line(t).is_some_and(|l| l > 15)
+    });
     press_for(&mut term, "\x1b[H", "Home", |t| popup_line(t) == Some(1));
     for close in ["q", "\r", "?", "\x1b"] {
-        press_for(&mut term, close, "the popup closed", |t| !t.contains("(Esc closes)"));
+        press_for(&mut term, close, "the popup closed", |t| {
+            !t.contains("(Esc closes)")
+        });
         if close != "\x1b" {
-            press_for(&mut term, "?", "help again", |t| t.contains("help (Esc closes)"));
+            press_for(&mut term, "?", "help again", |t| {
+                t.contains("help (Esc closes)")
+            });
         }
     }
     // / filters by the words shown; Esc clears the filter, and stays.
     term.press("/");
-    press_for(&mut term, "toast\r", "the filter", |t| t.contains("tasks 1 of 3") && t.contains("filter: toast"));
-    let text = press_for(&mut term, "\x1b", "the filter cleared", |t| t.contains("tasks 3 of 3"));
-    assert!(text.contains("breakfast-concurrent ·"), "Esc with a filter stays:\n{text}");
+    press_for(&mut term, "toast\r", "the filter", |t| {
+        t.contains("tasks 1 of 3") && t.contains("filter: toast")
+    });
+    let text = press_for(&mut term, "\x1b", "the filter cleared", |t| {
+        t.contains("tasks 3 of 3")
+    });
+    assert!(
+        text.contains("breakfast-concurrent ·"),
+        "Esc with a filter stays:\n{text}"
+    );
     // Modified keys do nothing: Ctrl-R does not restart, Ctrl-Q does not
     // quit, Alt-q neither.
     let still = term.wait_settled("a still screen", |t| t.contains(" PAUSED"));
@@ -1066,19 +1156,32 @@ fn the_run_screen_keys_do_what_the_key_bar_says() {
     press_for_nothing(&mut term, "\x11", &still);
     press_for_nothing(&mut term, "\x1bq", &still);
     // r restarts (paused, as it was).
-    press_for(&mut term, "r", "a new run", |t| cursor_at(t).is_some_and(|n| n < at) && t.contains("t = 0 ms"));
+    press_for(&mut term, "r", "a new run", |t| {
+        cursor_at(t).is_some_and(|n| n < at) && t.contains("t = 0 ms")
+    });
     // ] the next lesson, [ the previous one.
-    press_for(&mut term, "]", "the next lesson", |t| t.contains("create-task ·"));
-    press_for(&mut term, "[", "the previous lesson", |t| t.contains("breakfast-concurrent ·"));
+    press_for(&mut term, "]", "the next lesson", |t| {
+        t.contains("create-task ·")
+    });
+    press_for(&mut term, "[", "the previous lesson", |t| {
+        t.contains("breakfast-concurrent ·")
+    });
     // Esc: the lessons, even for a run opened directly.
-    press_for(&mut term, "\x1b", "the picker", |t| t.contains("pick a scenario"));
+    press_for(&mut term, "\x1b", "the picker", |t| {
+        t.contains("pick a scenario")
+    });
     term.press("q");
     assert!(term.ended().success());
 }
 
 #[test]
 fn quit_keys_quit_from_the_run_screen_and_ctrl_c_from_a_popup() {
-    for (keys, what) in [("q", "q"), ("\x03", "Ctrl-C"), ("?\x03", "Ctrl-C in the help"), ("\r\x03", "Ctrl-C in a detail")] {
+    for (keys, what) in [
+        ("q", "q"),
+        ("\x03", "Ctrl-C"),
+        ("?\x03", "Ctrl-C in the help"),
+        ("\r\x03", "Ctrl-C in a detail"),
+    ] {
         let mut term = Terminal::start(&["run", "create-task", "--paused"]);
         term.wait_for("the run screen", |t| t.contains("PAUSED"));
         term.press(keys);
@@ -1100,9 +1203,13 @@ fn the_replay_keys_do_what_they_say() {
     let path = file.to_str().unwrap();
     let mut term = Terminal::start(&["replay", path]);
     // It opens at the lesson's own pace.
-    let text = term.wait_settled("the replay", |t| t.contains("REPLAY · PAUSED") && cursor_at(t) == Some(0));
+    let text = term.wait_settled("the replay", |t| {
+        t.contains("REPLAY · PAUSED") && cursor_at(t) == Some(0)
+    });
     assert_eq!(speed(&text).as_deref(), Some("0.1"), "{text}");
-    press_for(&mut term, " ", "playing", |t| t.contains(" REPLAY ") && !t.contains("PAUSED"));
+    press_for(&mut term, " ", "playing", |t| {
+        t.contains(" REPLAY ") && !t.contains("PAUSED")
+    });
     press_for(&mut term, " ", "paused", |t| t.contains("REPLAY · PAUSED"));
     let at = cursor_at(&term.wait_settled("still", |t| t.contains("REPLAY · PAUSED"))).unwrap();
     press_for(&mut term, "n", "n", |t| cursor_at(t) == Some(at + 1));
@@ -1111,30 +1218,54 @@ fn the_replay_keys_do_what_they_say() {
     press_for(&mut term, "+", "+", |t| speed(t).as_deref() == Some("0.25"));
     press_for(&mut term, "=", "=", |t| speed(t).as_deref() == Some("0.5"));
     press_for(&mut term, "-", "-", |t| speed(t).as_deref() == Some("0.25"));
-    let end = press_for(&mut term, "\x1b[F", "End", |t| cursor_at(t).is_some_and(|n| n > 20));
+    let end = press_for(&mut term, "\x1b[F", "End", |t| {
+        cursor_at(t).is_some_and(|n| n > 20)
+    });
     let last = cursor_at(&end).unwrap();
     press_for(&mut term, "r", "r", |t| cursor_at(t) == Some(0));
     press_for(&mut term, "\x1b[F", "End", |t| cursor_at(t) == Some(last));
     press_for(&mut term, "\x1b[H", "Home", |t| cursor_at(t) == Some(0));
     press_for(&mut term, "\x1b[F", "End", |t| cursor_at(t) == Some(last));
     // The rows, the detail, the filter, the lanes, help.
-    press_for(&mut term, "\x1b[5~", "PgUp", |t| why_of(t).as_deref() == Some("eggs"));
-    press_for(&mut term, "j", "j", |t| why_of(t).as_deref() == Some("toast"));
-    press_for(&mut term, "\x1b[B", "↓", |t| why_of(t).as_deref() == Some("coffee"));
-    press_for(&mut term, "k", "k", |t| why_of(t).as_deref() == Some("toast"));
-    press_for(&mut term, "\x1b[A", "↑", |t| why_of(t).as_deref() == Some("eggs"));
-    press_for(&mut term, "\x1b[6~", "PgDn", |t| why_of(t).as_deref() == Some("coffee"));
-    press_for(&mut term, "\r", "the detail", |t| t.contains("task detail (Esc closes)"));
+    press_for(&mut term, "\x1b[5~", "PgUp", |t| {
+        why_of(t).as_deref() == Some("eggs")
+    });
+    press_for(&mut term, "j", "j", |t| {
+        why_of(t).as_deref() == Some("toast")
+    });
+    press_for(&mut term, "\x1b[B", "↓", |t| {
+        why_of(t).as_deref() == Some("coffee")
+    });
+    press_for(&mut term, "k", "k", |t| {
+        why_of(t).as_deref() == Some("toast")
+    });
+    press_for(&mut term, "\x1b[A", "↑", |t| {
+        why_of(t).as_deref() == Some("eggs")
+    });
+    press_for(&mut term, "\x1b[6~", "PgDn", |t| {
+        why_of(t).as_deref() == Some("coffee")
+    });
+    press_for(&mut term, "\r", "the detail", |t| {
+        t.contains("task detail (Esc closes)")
+    });
     press_for(&mut term, "\x1b", "closed", |t| !t.contains("task detail"));
     press_for(&mut term, "z", "z", |t| t.contains("lanes (zoomed)"));
-    press_for(&mut term, "x", "x", |t| t.contains("┌ lanes ") && !t.contains("(zoomed)"));
-    press_for(&mut term, "v", "v", |t| t.contains("on a CPU yet") || t.contains("│cpu "));
+    press_for(&mut term, "x", "x", |t| {
+        t.contains("┌ lanes ") && !t.contains("(zoomed)")
+    });
+    press_for(&mut term, "v", "v", |t| {
+        t.contains("on a CPU yet") || t.contains("│cpu ")
+    });
     press_for(&mut term, "v", "v", |t| t.contains("│worker 0"));
     press_for(&mut term, "?", "help", |t| t.contains("help (Esc closes)"));
     press_for(&mut term, "\x1b", "closed", |t| !t.contains("(Esc closes)"));
     term.press("/");
-    press_for(&mut term, "eggs\r", "the filter", |t| t.contains("tasks 1 of 3"));
-    press_for(&mut term, "\x1b", "the filter cleared", |t| t.contains("tasks 3 of 3"));
+    press_for(&mut term, "eggs\r", "the filter", |t| {
+        t.contains("tasks 1 of 3")
+    });
+    press_for(&mut term, "\x1b", "the filter cleared", |t| {
+        t.contains("tasks 3 of 3")
+    });
     // Esc with no filter quits a replay; so do q and Ctrl-C.
     term.press("\x1b");
     assert!(term.ended().success());
@@ -1150,18 +1281,28 @@ fn the_replay_keys_do_what_they_say() {
 fn help_pauses_a_live_lesson_and_closing_it_resumes() {
     let mut term = Terminal::start(&["run", "create-task"]);
     term.wait_for("the live run", |t| t.contains(" LIVE "));
-    let text = press_for(&mut term, "?", "help", |t| t.contains("help (Esc closes)") && t.contains(" PAUSED"));
+    let text = press_for(&mut term, "?", "help", |t| {
+        t.contains("help (Esc closes)") && t.contains(" PAUSED")
+    });
     let paused_at = cursor_at(&text);
     std::thread::sleep(Duration::from_millis(600));
-    assert_eq!(cursor_at(&term.text()), paused_at, "nothing moves under the help");
-    press_for(&mut term, "\x1b", "live again", |t| t.contains(" LIVE ") && !t.contains("(Esc closes)"));
+    assert_eq!(
+        cursor_at(&term.text()),
+        paused_at,
+        "nothing moves under the help"
+    );
+    press_for(&mut term, "\x1b", "live again", |t| {
+        t.contains(" LIVE ") && !t.contains("(Esc closes)")
+    });
     term.press("q");
     assert!(term.ended().success());
 }
 
 #[test]
 fn the_next_lesson_key_says_stopping_at_once() {
-    let _one = ONE_LESSON_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let _one = ONE_LESSON_AT_A_TIME
+        .lock()
+        .unwrap_or_else(|e| e.into_inner());
     // At the lesson's pace its blocking job lasts 6 s, and cannot be
     // cancelled: stopping takes a moment.
     let mut term = Terminal::start(&["run", "spawn-blocking-rescue"]);
@@ -1182,9 +1323,13 @@ fn the_next_lesson_key_says_stopping_at_once() {
 
 #[test]
 fn a_paused_real_clock_run_stepped_never_blames_a_worker_for_the_pause() {
-    let _one = ONE_LESSON_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let _one = ONE_LESSON_AT_A_TIME
+        .lock()
+        .unwrap_or_else(|e| e.into_inner());
     let mut term = Terminal::start(&["run", "spawn-blocking-rescue", "--paused"]);
-    term.wait_for("the paused run", |t| t.contains("PAUSED") && cursor_at(t).is_some());
+    term.wait_for("the paused run", |t| {
+        t.contains("PAUSED") && cursor_at(t).is_some()
+    });
     let blame = |t: &str| t.contains("worker was busy") || t.contains("timer overdue");
     let mut seen_pause = false;
     let mut presses = 0;
@@ -1246,7 +1391,9 @@ fn steals_in(events: &str) -> u64 {
                 }
             }
             "running" => {
-                let Some(w) = v["worker"].as_u64() else { continue };
+                let Some(w) = v["worker"].as_u64() else {
+                    continue;
+                };
                 if running.contains_key(&task) {
                     continue;
                 }
@@ -1276,18 +1423,34 @@ fn steals_in(events: &str) -> u64 {
 /// "steals so far N" on the screen.
 fn steals_shown(text: &str) -> Option<u64> {
     let line = text.lines().find(|l| l.contains("steals so far "))?;
-    line.split("steals so far ").nth(1)?.split_whitespace().next()?.parse().ok()
+    line.split("steals so far ")
+        .nth(1)?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
 }
 
 #[test]
 fn the_steals_on_screen_are_the_steals_in_the_events_every_time() {
-    let _one = ONE_LESSON_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let _one = ONE_LESSON_AT_A_TIME
+        .lock()
+        .unwrap_or_else(|e| e.into_inner());
     let dir = tempfile::tempdir().unwrap();
     let mut some = 0;
     for run in 0..10 {
         let file = dir.path().join(format!("run{run}.jsonl"));
-        let mut term = Terminal::start(&["run", "work-stealing", "--speed", "1", "--events", file.to_str().unwrap()]);
-        let text = term.wait_for("the end", |t| t.contains(" DONE ") && steals_shown(t).is_some());
+        let mut term = Terminal::start(&[
+            "run",
+            "work-stealing",
+            "--speed",
+            "1",
+            "--events",
+            file.to_str().unwrap(),
+        ]);
+        let text = term.wait_for("the end", |t| {
+            t.contains(" DONE ") && steals_shown(t).is_some()
+        });
         term.press("q");
         assert!(term.ended().success());
         let events = std::fs::read_to_string(&file).unwrap();
