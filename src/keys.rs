@@ -302,7 +302,7 @@ pub const BINDINGS: &[Binding] = &[
     Binding {
         keys: &[Key::Char('/')],
         action: Action::Filter,
-        does: "filter tasks by the words shown (name, state, step)",
+        does: "filter tasks by name or state, in the words shown",
         short: "filter",
         contexts: &[Run, Replay],
         footer: 16,
