@@ -273,6 +273,13 @@ impl App {
             }
             return;
         }
+        // Esc clears a kept filter first, on any run screen (your own
+        // code's too, which has no lessons to go back to).
+        if key == Key::Esc && !self.filter.is_empty() && self.popup.is_none() {
+            self.filter.clear();
+            self.selected = 0;
+            return;
+        }
         let Some(action) = keys::action(self.context(), key) else {
             return;
         };

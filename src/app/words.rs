@@ -73,7 +73,7 @@ pub fn step_text(session: &Session, idx: TaskIdx) -> (String, String) {
     let label = text::visible(&session.scenario.label(action).to_string()).into_owned();
     let connecting = session.model().task(idx).is_some_and(TaskView::connecting);
     let note = if connecting {
-        "connecting: the request is not sent yet".to_string()
+        "nothing sent yet".to_string()
     } else {
         text::visible(note.unwrap_or("")).into_owned()
     };

@@ -246,11 +246,13 @@ fn widths(cols: &[Column], rows: &[RowText], room: u16, widest_name: Option<usiz
     };
     let narrow = room < 98;
     let name_cap = if narrow { 14 } else { 18 };
+    // At least 16 on a wide table (the figures have room to spare).
+    let name_min = if narrow { 6 } else { 16 };
     let name = match widest_name {
         Some(w) => (w.min(usize::from(name_cap)) as u16).max(widest(&|r| r.name.0.clone(), "task")),
         None => name_cap,
     }
-    .clamp(6, name_cap);
+    .clamp(name_min, name_cap);
     let id = widest(&|r| r.id.clone(), "id");
     let state = widest(&|r| r.state.0.clone(), "state").clamp(5, if narrow { 20 } else { 24 });
     let mut w: Vec<u16> = cols
@@ -282,7 +284,8 @@ fn widths(cols: &[Column], rows: &[RowText], room: u16, widest_name: Option<usiz
     w
 }
 
-/// Draws one row of cells at row `y` of `inner`, each cut to its column.
+/// Draws one row of cells at row `y` of `inner`, each cut to its column
+/// (left aligned, figures too: a column reads from its start).
 fn draw_row(
     cols: &[Column],
     widths: &[u16],
@@ -300,15 +303,10 @@ fn draw_row(
         buf.set_style(Rect::new(inner.x, y, inner.width, 1), style);
     }
     let mut x = inner.x;
-    for ((c, w), (text, style)) in cols.iter().zip(widths).zip(cells) {
+    for ((_, w), (text, style)) in cols.iter().zip(widths).zip(cells) {
         let shown = fit::cut(text, usize::from(*w));
-        let pad = if c.figure().is_some() {
-            usize::from(*w).saturating_sub(fit::width(&shown))
-        } else {
-            0
-        };
         let style = row_style.map_or(*style, |r| style.patch(r));
-        buf.set_string(x + pad as u16, y, shown, style);
+        buf.set_string(x, y, shown, style);
         x += w + 1;
     }
 }

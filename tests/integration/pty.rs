@@ -1460,3 +1460,39 @@ fn the_steals_on_screen_are_the_steals_in_the_events_every_time() {
     }
     assert!(some > 0, "the lesson shows steals at all");
 }
+
+#[test]
+fn keys_pressed_faster_than_the_screen_draws_never_queue_behind_it() {
+    // A detail of ten thousand tasks' history is slow to draw; six
+    // thousand presses, drawn one by one, kept a screen busy for half a
+    // minute. Taken together, the quit right after them is prompt (the
+    // limit only guards against a hang).
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("many.jsonl");
+    let status = std::process::Command::new(env!("CARGO_BIN_EXE_taskscope"))
+        .args(["run", "many-tasks", "--headless", "--events"])
+        .arg(&file)
+        .stdout(std::process::Stdio::null())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let mut term = Terminal::start(&["replay", file.to_str().unwrap()]);
+    term.wait_for("the replay", |t| t.contains("REPLAY"));
+    term.press("\x1b[F");
+    term.wait_for("its end", |t| t.contains("tasks 10000 of 10000"));
+    press_for(&mut term, "\r", "a task's detail", |t| {
+        t.contains("task detail")
+    });
+    let presses = "j".repeat(6000);
+    let start = Instant::now();
+    term.press(&presses);
+    term.press("\x1b");
+    std::thread::sleep(Duration::from_millis(200));
+    term.press("q");
+    assert!(term.ended().success());
+    assert!(
+        start.elapsed() < Duration::from_secs(60),
+        "6000 presses took {:?} to get through",
+        start.elapsed()
+    );
+}

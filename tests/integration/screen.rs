@@ -416,7 +416,7 @@ fn io_phases_match_the_times_the_lesson_text_gives() {
         assert!(row.contains(eggs), "eggs at {t} ms: {row}");
         if eggs == "connecting" {
             assert!(
-                row.contains("not sent yet") && !row.contains("boiling"),
+                row.contains("nothing sent yet") && !row.contains("boiling"),
                 "{row}"
             );
         } else {
