@@ -2,16 +2,21 @@
 //! Drawing is in [`crate::ui`]; terminal and threads in [`crate::tui`].
 
 pub mod session;
+mod switch;
+pub mod words;
 
+use std::cell::Cell;
 use std::sync::Arc;
+use std::time::Duration;
 
 use crate::keys::{self, Action, Context, Key};
-use crate::model::State;
 use crate::runtime::{RunError, RunOptions};
 use crate::scenario::{Scenario, bundled};
 use crate::speed::Speed;
 use crate::target::Target;
 pub use session::Session;
+pub use switch::Next;
+pub use words::state_name;
 
 /// What the dashboard shows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -27,6 +32,7 @@ pub enum Popup {
     Detail,
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Message {
     Key(Key),
     /// Time to take in new events and redraw.
@@ -48,6 +54,8 @@ pub struct App {
     pub session: Option<Session>,
     /// Selected row of the (filtered) task table.
     pub selected: usize,
+    /// The selection follows the running task (until the viewer moves it).
+    pub follow: bool,
     pub filter: String,
     /// Typing into the filter.
     pub filtering: bool,
@@ -57,26 +65,58 @@ pub struct App {
     pub run_options: RunOptions,
     pub start_paused: bool,
     pub speed: Option<Speed>,
-    /// The run on screen was opened from the picker (Esc goes back there).
+    /// The run on screen was opened from the picker.
     pub from_picker: bool,
     /// A problem to show in the status bar.
     pub error: Option<String>,
-    /// Rows that fit in the task table (set by the drawing).
-    pub page: usize,
     /// The command that attaches tokio-console to this run, if served.
     pub console: Option<String>,
     /// The lanes' time a column, set by zooming (None: the window fits the
     /// run, or its last 10 s).
-    pub zoom: Option<std::time::Duration>,
+    pub zoom: Option<Duration>,
     /// The lanes show one lane per CPU instead of workers and tasks.
     pub cpu_view: bool,
-    /// The lanes' time a column as last drawn (set by the drawing).
-    pub lanes_scale: std::cell::Cell<std::time::Duration>,
-    /// The automatic window's time a column as last drawn.
-    pub lanes_auto: std::cell::Cell<std::time::Duration>,
-    /// Lines the open popup is scrolled by (from its top for help, from
-    /// its newest line for a task's detail).
+    /// What the drawing measured, for the keys that depend on it.
+    pub drawn: Drawn,
+    /// Lines the open popup is scrolled by, from its top.
     pub scroll: u16,
+    /// The open popup paused the lesson: closing it resumes it.
+    popup_paused: bool,
+    /// The run on screen is stopping; then this comes.
+    pub next: Option<Next>,
+}
+
+/// What the last frame measured: set by the drawing (which has the app
+/// only to read), read by the keys.
+#[derive(Debug)]
+pub struct Drawn {
+    /// Rows that fit in the task table.
+    pub page: Cell<usize>,
+    /// The table's first row shown.
+    pub table_top: Cell<usize>,
+    /// The lanes' first row shown.
+    pub lanes_top: Cell<usize>,
+    /// The lanes' time a column.
+    pub lanes_scale: Cell<Duration>,
+    /// The automatic window's time a column.
+    pub lanes_auto: Cell<Duration>,
+    /// The open popup: lines that fit, and the most it can scroll.
+    pub popup_page: Cell<u16>,
+    pub popup_max: Cell<u16>,
+}
+
+impl Default for Drawn {
+    fn default() -> Drawn {
+        Drawn {
+            page: Cell::new(10),
+            table_top: Cell::new(0),
+            lanes_top: Cell::new(0),
+            lanes_scale: Cell::new(Duration::from_millis(100)),
+            lanes_auto: Cell::new(Duration::from_millis(100)),
+            popup_page: Cell::new(10),
+            popup_max: Cell::new(u16::MAX),
+        }
+    }
 }
 
 impl App {
@@ -97,6 +137,7 @@ impl App {
             picked: 0,
             session: None,
             selected: 0,
+            follow: true,
             filter: String::new(),
             filtering: false,
             quit: false,
@@ -105,13 +146,13 @@ impl App {
             speed,
             from_picker: false,
             error: None,
-            page: 10,
             console: None,
             zoom: None,
             cpu_view: false,
-            lanes_scale: std::cell::Cell::new(std::time::Duration::from_millis(100)),
-            lanes_auto: std::cell::Cell::new(std::time::Duration::from_millis(100)),
+            drawn: Drawn::default(),
             scroll: 0,
+            popup_paused: false,
+            next: None,
         }
     }
 
@@ -124,9 +165,7 @@ impl App {
     ) -> Result<App, RunError> {
         let mut app = App::picker(run_options, start_paused, speed);
         let session = app.open(target.into())?;
-        app.lanes_for(&session);
-        app.session = Some(session);
-        app.mode = Mode::Run;
+        app.show(session);
         Ok(app)
     }
 
@@ -140,11 +179,18 @@ impl App {
         Session::start(target, self.run_options.clone(), self.start_paused, speed)
     }
 
-    /// The lanes a session's lesson opens with: by CPU or by task, and
+    /// `session` on the run screen, from its top, following its running
+    /// task, with the lanes its lesson opens with: by CPU or by task, and
     /// for one played back behind its run, zoomed in on its time slices.
-    fn lanes_for(&mut self, session: &Session) {
+    fn show(&mut self, session: Session) {
         self.cpu_view = session.scenario.view == crate::scenario::View::Cpus;
         self.zoom = session.plays_back().then_some(crate::model::lanes::FINEST);
+        self.session = Some(session);
+        self.mode = Mode::Run;
+        self.selected = 0;
+        self.follow = true;
+        self.drawn.table_top.set(0);
+        self.drawn.lanes_top.set(0);
     }
 
     /// A session made elsewhere (a replay).
@@ -179,22 +225,100 @@ impl App {
     pub fn update(&mut self, message: Message) {
         match message {
             Message::Tick => {
-                if let Some(s) = self.session.as_mut() {
-                    s.tick();
-                }
+                self.tick();
             }
-            Message::Key(key) if self.filtering => self.filter_key(key),
-            Message::Key(key) => {
-                if let Some(action) = keys::action(self.context(), key) {
+            Message::Key(key) => self.press(key, 1),
+        }
+    }
+
+    /// Takes in every message that came since the last frame: runs of one
+    /// key pressed again and again are taken as one press that goes as
+    /// far, so keys never queue behind a slow screen.
+    pub fn update_all(&mut self, messages: impl IntoIterator<Item = Message>) {
+        let mut run: Option<(Key, usize)> = None;
+        for m in messages {
+            match (m, run) {
+                (Message::Key(k), Some((r, n))) if k == r => run = Some((r, n + 1)),
+                (Message::Key(k), _) => {
+                    if let Some((r, n)) = run.take() {
+                        self.press(r, n);
+                    }
+                    run = Some((k, 1));
+                }
+                (Message::Tick, _) => {}
+            }
+            if self.quit {
+                return;
+            }
+        }
+        if let Some((r, n)) = run {
+            self.press(r, n);
+        }
+    }
+
+    fn tick(&mut self) {
+        if self.next.is_some() {
+            self.stopping();
+        } else if let Some(s) = self.session.as_mut() {
+            s.tick();
+        }
+        self.follow_running();
+    }
+
+    /// `key`, pressed `times` times in a row.
+    fn press(&mut self, key: Key, times: usize) {
+        if self.filtering {
+            for _ in 0..times {
+                self.filter_key(key);
+            }
+            return;
+        }
+        // Esc clears a kept filter first, on any run screen (your own
+        // code's too, which has no lessons to go back to).
+        if key == Key::Esc && !self.filter.is_empty() && self.popup.is_none() {
+            self.filter.clear();
+            self.selected = 0;
+            return;
+        }
+        let Some(action) = keys::action(self.context(), key) else {
+            return;
+        };
+        let times = times.max(1);
+        if self.next.is_some() {
+            // Stopping a run: the keys that still mean something.
+            for _ in 0..times {
+                self.act(action);
+            }
+            return;
+        }
+        match action {
+            Action::Up | Action::Down | Action::PageUp | Action::PageDown => {
+                self.move_by(action, times);
+            }
+            Action::Back => self.on_session(|s| s.back_by(times as u64)),
+            Action::Forward if self.popup.is_none() => {
+                self.on_session(|s| s.forward_by(times as u64));
+            }
+            // A toggle pressed twice is no toggle.
+            Action::TogglePause | Action::CpuView if times.is_multiple_of(2) => {}
+            Action::TogglePause | Action::CpuView => self.act(action),
+            _ => {
+                for _ in 0..times {
                     self.act(action);
                 }
             }
         }
+        self.follow_running();
     }
 
     fn filter_key(&mut self, key: Key) {
         match key {
-            Key::Enter | Key::Esc => self.filtering = false,
+            Key::Enter => self.filtering = false,
+            // Esc while typing: no filter after all.
+            Key::Esc => {
+                self.filtering = false;
+                self.filter.clear();
+            }
             Key::CtrlC => self.quit = true,
             Key::Backspace => {
                 self.filter.pop();
@@ -207,32 +331,16 @@ impl App {
 
     fn act(&mut self, action: Action) {
         self.error = None;
+        if self.next.is_some() && self.switching(action) {
+            return;
+        }
         match action {
             Action::Quit => self.quit = true,
-            Action::Help => {
-                self.popup = Some(Popup::Help);
-                self.scroll = 0;
-            }
-            Action::Close => self.popup = None,
-            Action::Up | Action::Down if self.popup.is_some() => {
-                // Help scrolls down from its top; a detail up from its end.
-                let down = (action == Action::Down) == (self.popup == Some(Popup::Help));
-                self.scroll = if down {
-                    self.scroll.saturating_add(1)
-                } else {
-                    self.scroll.saturating_sub(1)
-                };
-            }
-            Action::Up => self.move_selection(-1),
-            Action::Down => self.move_selection(1),
-            Action::PageUp => self.move_selection(-(self.page.max(1) as isize)),
-            Action::PageDown => self.move_selection(self.page.max(1) as isize),
+            Action::Help => self.open_popup(Popup::Help),
+            Action::Close => self.close_popup(),
             Action::Open => match self.mode {
                 Mode::Picker => self.start_picked(),
-                Mode::Run => {
-                    self.popup = Some(Popup::Detail);
-                    self.scroll = 0;
-                }
+                Mode::Run => self.open_popup(Popup::Detail),
             },
             Action::Filter => {
                 self.filtering = true;
@@ -241,26 +349,25 @@ impl App {
             Action::Restart if self.session.as_ref().is_some_and(Session::is_replay) => {
                 self.on_session(Session::rewind);
             }
-            Action::Restart => {
-                if let Some(s) = self.session.as_mut() {
-                    match s.restart() {
-                        Ok(new) => {
-                            self.session = Some(new);
-                            self.selected = 0;
-                        }
-                        Err(e) => self.error = Some(e.to_string()),
-                    }
-                }
-            }
+            Action::Restart => self.stop_then(Next::Restart),
             Action::TogglePause => self.on_session(Session::toggle_pause),
             Action::Step => self.on_session(Session::step),
             Action::Back => self.on_session(Session::back),
             Action::Forward => self.on_session(Session::forward),
-            Action::Live => self.on_session(Session::go_live),
+            Action::Live if self.popup.is_some() => {
+                self.scroll = self.drawn.popup_max.get();
+            }
+            Action::First if self.popup.is_some() => self.scroll = 0,
+            Action::Live => {
+                self.on_session(Session::go_live);
+                self.follow = true;
+            }
             Action::First => self.on_session(Session::go_first),
             Action::ZoomIn | Action::ZoomOut => {
-                let (now, auto) = (self.lanes_scale.get(), self.lanes_auto.get());
+                let (now, auto) = (self.drawn.lanes_scale.get(), self.drawn.lanes_auto.get());
                 self.zoom = crate::model::lanes::zoom(now, action == Action::ZoomIn, auto);
+                // Pressed again before a frame: from the new scale.
+                self.drawn.lanes_scale.set(self.zoom.unwrap_or(auto));
             }
             Action::CpuView => self.cpu_view = !self.cpu_view,
             Action::Faster | Action::Slower => {
@@ -273,14 +380,15 @@ impl App {
             }
             Action::NextLesson => self.open_lesson(1),
             Action::PreviousLesson => self.open_lesson(-1),
-            Action::Leave if self.from_picker => {
-                if let Some(mut s) = self.session.take() {
-                    s.close();
-                }
-                self.mode = Mode::Picker;
+            Action::Leave if !self.filter.is_empty() => {
                 self.filter.clear();
+                self.selected = 0;
             }
-            Action::Leave => self.quit = true,
+            Action::Leave if self.screen_context() == Context::Replay => self.quit = true,
+            Action::Leave => self.stop_then(Next::Picker),
+            Action::Up | Action::Down | Action::PageUp | Action::PageDown => {
+                self.move_by(action, 1);
+            }
         }
     }
 
@@ -290,78 +398,96 @@ impl App {
         }
     }
 
-    fn start_picked(&mut self) {
-        let Some(scenario) = self
-            .choices
-            .get(self.picked)
-            .and_then(|c| c.scenario.clone())
-        else {
+    /// Opens `popup`; a live lesson (or a replay playing) pauses under it
+    /// until it closes, so what it says stays true while it is read.
+    fn open_popup(&mut self, popup: Popup) {
+        self.popup = Some(popup);
+        self.scroll = 0;
+        if self.popup_paused || self.mode != Mode::Run {
             return;
+        }
+        if let Some(s) = self.session.as_mut()
+            && !s.control.paused
+            && !s.ended
+        {
+            s.pause();
+            self.popup_paused = true;
+        }
+    }
+
+    fn close_popup(&mut self) {
+        self.popup = None;
+        if std::mem::take(&mut self.popup_paused)
+            && let Some(s) = self.session.as_mut()
+            && s.control.paused
+        {
+            s.toggle_pause();
+        }
+    }
+
+    /// Moves the selection (or scrolls the popup) `times` rows or pages.
+    fn move_by(&mut self, action: Action, times: usize) {
+        let page = match self.popup {
+            Some(_) => usize::from(self.drawn.popup_page.get().max(1)),
+            None => self.drawn.page.get().max(1),
         };
-        if let Some(mut old) = self.session.take() {
-            old.close();
-        }
-        match self.open(Target::Scenario(scenario)) {
-            Ok(s) => {
-                self.lanes_for(&s);
-                self.session = Some(s);
-                self.mode = Mode::Run;
-                self.from_picker = true;
-                self.selected = 0;
-                self.filter.clear();
-            }
-            Err(e) => self.error = Some(e.to_string()),
-        }
-    }
-
-    /// The lesson `by` places along the picker's list from the one on
-    /// screen (the first or last one stays put).
-    fn open_lesson(&mut self, by: isize) {
-        let current = self
-            .session
-            .as_ref()
-            .and_then(|s| self.choices.iter().position(|c| c.name == s.scenario.name))
-            .unwrap_or(self.picked);
-        let next = current
-            .saturating_add_signed(by)
-            .min(self.choices.len().saturating_sub(1));
-        if next == current && self.session.is_some() {
-            self.error = Some("no more lessons that way".into());
+        let by = match action {
+            Action::Up => -(times as isize),
+            Action::Down => times as isize,
+            Action::PageUp => -((times * page) as isize),
+            _ => (times * page) as isize,
+        };
+        if self.popup.is_some() {
+            let max = i64::from(self.drawn.popup_max.get());
+            self.scroll = (i64::from(self.scroll) + by as i64).clamp(0, max) as u16;
             return;
         }
-        self.picked = next;
-        self.start_picked();
-    }
-
-    fn move_selection(&mut self, by: isize) {
         match self.mode {
             Mode::Picker => {
                 let max = self.choices.len().saturating_sub(1);
                 self.picked = self.picked.saturating_add_signed(by).min(max);
             }
             Mode::Run => {
+                // The viewer chooses: the view stops following.
+                self.follow = false;
                 let max = self.visible_tasks().len().saturating_sub(1);
                 self.selected = self.selected.saturating_add_signed(by).min(max);
             }
         }
     }
 
-    /// Task indices shown in the table, after the filter.
+    /// Following: the selection is on the task that runs now (a task
+    /// holding or polled on a worker, else the newest tokio task to
+    /// change), so its row and lane are in view and the why line is
+    /// about it.
+    fn follow_running(&mut self) {
+        if !self.follow || self.popup.is_some() || self.mode != Mode::Run {
+            return;
+        }
+        let Some(focus) = self.session.as_ref().and_then(focus) else {
+            return;
+        };
+        if self.filter.is_empty() {
+            self.selected = focus as usize;
+        } else if let Some(i) = self.visible_tasks().iter().position(|t| *t == focus) {
+            self.selected = i;
+        }
+    }
+
+    /// Task indices shown in the table, after the filter (which matches
+    /// the words the rows show).
     pub fn visible_tasks(&self) -> Vec<u32> {
         let Some(s) = &self.session else {
             return Vec::new();
         };
+        let count = s.model().tasks.len() as u32;
+        if self.filter.is_empty() {
+            return (0..count).collect();
+        }
         let needle = self.filter.to_lowercase();
-        s.model()
-            .tasks
-            .iter()
-            .enumerate()
-            .filter(|(_, t)| {
-                needle.is_empty()
-                    || t.name.to_lowercase().contains(&needle)
-                    || state_name(&t.state).contains(&needle)
-            })
-            .map(|(i, _)| i as u32)
+        let holding = s.holding();
+        (0..count)
+            .filter(|&i| words::shows(s, i, holding.iter().any(|h| h.1 == i), &needle))
             .collect()
     }
 
@@ -371,13 +497,20 @@ impl App {
     }
 }
 
-/// A state in words: `waiting (timer)`, `done (panicked)`.
-pub fn state_name(state: &State) -> String {
-    match state {
-        State::Ready => "ready".into(),
-        State::Running { worker } if crate::event::is_cpu(*worker) => "on a CPU".into(),
-        State::Running { worker } => format!("running on worker {worker}"),
-        State::Waiting(w) => format!("waiting ({})", w.as_str()),
-        State::Done(o) => format!("done ({})", o.as_str()),
+/// The task a following view shows: one polled on a worker now (the one
+/// holding its worker first), else the newest tokio task to change.
+fn focus(s: &Session) -> Option<u32> {
+    let model = s.model();
+    if let Some((_, task, _)) = s.holding().first() {
+        return Some(*task);
     }
+    if let Some(t) = model.workers.iter().find_map(|w| w.current) {
+        return Some(t);
+    }
+    let cursor = s.history.cursor();
+    (cursor.saturating_sub(64)..cursor)
+        .rev()
+        .filter_map(|p| s.history.light(p))
+        .map(|(_, task, _, _)| task)
+        .find(|t| model.task(*t).is_some_and(|v| !v.kind.is_os()))
 }

@@ -226,6 +226,7 @@ mod tests {
 
     #[test]
     fn the_taskscope_variable_splits_as_a_shell_would() {
+        let _limit = crate::test_limit::limit();
         assert_eq!(
             words("--json --events run.jsonl").unwrap(),
             ["--json", "--events", "run.jsonl"]

@@ -3,16 +3,26 @@
 
 use std::time::Duration;
 
-/// For the screen: `1.23 s`, `456 ms`, `7.8 ms`.
+/// For the screen: `1.23 s`, `456 ms`, `7.8 ms`, `40 µs` (below a tenth
+/// of a millisecond, which `0.0 ms` would hide), `0 ms`.
 pub fn time(d: Duration) -> String {
     let ms = d.as_secs_f64() * 1000.0;
-    if ms >= 10_000.0 {
+    if d.is_zero() {
+        "0 ms".into()
+    } else if ms < 0.1 {
+        format!("{} µs", (ms * 1000.0).round().max(1.0))
+    } else if ms >= 10_000.0 {
         format!("{:.2} s", ms / 1000.0)
     } else if ms >= 100.0 {
         format!("{ms:.0} ms")
     } else {
         format!("{ms:.1} ms")
     }
+}
+
+/// `n` and its noun, singular or plural as `n` says: `1 task`, `2 tasks`.
+pub fn count(n: u64, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
 }
 
 /// As a scenario file writes it: `1.5s`, `300ms`, `20us`, `5ns`, the
@@ -84,6 +94,12 @@ mod tests {
         assert_eq!(time(ms_(12_345)), "12.35 s");
         assert_eq!(time(ms_(456)), "456 ms");
         assert_eq!(time(Duration::from_micros(7_840)), "7.8 ms");
+        assert_eq!(time(Duration::from_micros(40)), "40 µs");
+        assert_eq!(time(Duration::from_nanos(300)), "1 µs");
+        assert_eq!(time(Duration::ZERO), "0 ms");
+        assert_eq!(count(1, "task", "tasks"), "1 task");
+        assert_eq!(count(0, "task", "tasks"), "0 tasks");
+        assert_eq!(count(2, "process", "processes"), "2 processes");
         assert_eq!(exact(Duration::ZERO), "0ms");
         assert_eq!(exact(ms_(1500)), "1500ms");
         assert_eq!(exact(ms_(2000)), "2s");

@@ -53,9 +53,9 @@ pub enum Action {
     Back,
     /// One transition forward in history; at the live edge, a step.
     Forward,
-    /// Back to the live edge.
+    /// Back to the live edge (a popup: to its bottom).
     Live,
-    /// To the oldest transition kept (pauses).
+    /// To the oldest transition kept, pausing (a popup: to its top).
     First,
     Faster,
     Slower,
@@ -63,8 +63,8 @@ pub enum Action {
     /// The next / previous lesson of the picker's list.
     NextLesson,
     PreviousLesson,
-    /// Back to the lessons (the picker), or quit if the run was opened
-    /// directly.
+    /// Clears a kept filter; else back to the lessons (the picker), or,
+    /// in a replay, quit.
     Leave,
     /// Open the selected task's detail, or run the selected scenario.
     Open,
@@ -106,13 +106,14 @@ pub struct Binding {
     /// What it does in a word or two (the footer).
     pub short: &'static str,
     pub contexts: &'static [Context],
-    /// Shown in the footer (the rest only in `?` help).
-    pub footer: bool,
+    /// Its place in the footer's key bar, most important first (1); 0:
+    /// only in `?` help. The bar shows what fits, in this order.
+    pub footer: u8,
 }
 
 use Context::{Picker, Popup, Replay, Run};
 
-/// Every binding. Order is the order of the footer and the help.
+/// Every binding. Order is the order of the help.
 pub const BINDINGS: &[Binding] = &[
     Binding {
         keys: &[Key::Char(' ')],
@@ -120,7 +121,7 @@ pub const BINDINGS: &[Binding] = &[
         does: "pause/resume the scheduler",
         short: "pause",
         contexts: &[Run],
-        footer: true,
+        footer: 4,
     },
     Binding {
         keys: &[Key::Char('n')],
@@ -128,7 +129,7 @@ pub const BINDINGS: &[Binding] = &[
         does: "step: exactly one poll (pauses first)",
         short: "step",
         contexts: &[Run],
-        footer: true,
+        footer: 5,
     },
     Binding {
         keys: &[Key::Left],
@@ -136,7 +137,7 @@ pub const BINDINGS: &[Binding] = &[
         does: "back one transition (pauses)",
         short: "back",
         contexts: &[Run],
-        footer: true,
+        footer: 10,
     },
     Binding {
         keys: &[Key::Right],
@@ -144,7 +145,7 @@ pub const BINDINGS: &[Binding] = &[
         does: "forward one transition; at the live edge, step",
         short: "forward",
         contexts: &[Run],
-        footer: true,
+        footer: 11,
     },
     Binding {
         keys: &[Key::Home],
@@ -152,15 +153,15 @@ pub const BINDINGS: &[Binding] = &[
         does: "back to the oldest transition kept (pauses)",
         short: "first",
         contexts: &[Run],
-        footer: false,
+        footer: 0,
     },
     Binding {
         keys: &[Key::End],
         action: Action::Live,
-        does: "jump back to the live edge",
+        does: "jump back to the live edge, following the running task",
         short: "live",
         contexts: &[Run],
-        footer: false,
+        footer: 0,
     },
     Binding {
         keys: &[Key::Char('+'), Key::Char('=')],
@@ -168,7 +169,7 @@ pub const BINDINGS: &[Binding] = &[
         does: "faster (real clock: from the next restart)",
         short: "faster",
         contexts: &[Run],
-        footer: true,
+        footer: 15,
     },
     Binding {
         keys: &[Key::Char('-')],
@@ -176,7 +177,7 @@ pub const BINDINGS: &[Binding] = &[
         does: "slower: slow motion (real clock: from the next restart)",
         short: "slower",
         contexts: &[Run],
-        footer: true,
+        footer: 14,
     },
     Binding {
         keys: &[Key::Char('r')],
@@ -184,23 +185,23 @@ pub const BINDINGS: &[Binding] = &[
         does: "restart the scenario",
         short: "restart",
         contexts: &[Run],
-        footer: true,
+        footer: 12,
     },
     Binding {
         keys: &[Key::Char(']')],
         action: Action::NextLesson,
         does: "the next lesson",
-        short: "next lesson",
+        short: "next",
         contexts: &[Run],
-        footer: true,
+        footer: 2,
     },
     Binding {
         keys: &[Key::Char('[')],
         action: Action::PreviousLesson,
         does: "the previous lesson",
-        short: "previous lesson",
+        short: "prev",
         contexts: &[Run],
-        footer: false,
+        footer: 3,
     },
     Binding {
         keys: &[Key::Char(' ')],
@@ -208,7 +209,7 @@ pub const BINDINGS: &[Binding] = &[
         does: "play/pause the recording",
         short: "play",
         contexts: &[Replay],
-        footer: true,
+        footer: 4,
     },
     Binding {
         keys: &[Key::Char('n'), Key::Right],
@@ -216,7 +217,7 @@ pub const BINDINGS: &[Binding] = &[
         does: "next transition",
         short: "next",
         contexts: &[Replay],
-        footer: true,
+        footer: 5,
     },
     Binding {
         keys: &[Key::Left],
@@ -224,7 +225,7 @@ pub const BINDINGS: &[Binding] = &[
         does: "previous transition",
         short: "previous",
         contexts: &[Replay],
-        footer: true,
+        footer: 6,
     },
     Binding {
         keys: &[Key::Char('+'), Key::Char('=')],
@@ -232,7 +233,7 @@ pub const BINDINGS: &[Binding] = &[
         does: "play faster",
         short: "faster",
         contexts: &[Replay],
-        footer: true,
+        footer: 15,
     },
     Binding {
         keys: &[Key::Char('-')],
@@ -240,7 +241,7 @@ pub const BINDINGS: &[Binding] = &[
         does: "play slower",
         short: "slower",
         contexts: &[Replay],
-        footer: true,
+        footer: 14,
     },
     Binding {
         keys: &[Key::End],
@@ -248,7 +249,7 @@ pub const BINDINGS: &[Binding] = &[
         does: "to the last transition",
         short: "end",
         contexts: &[Replay],
-        footer: false,
+        footer: 13,
     },
     Binding {
         keys: &[Key::Char('r'), Key::Home],
@@ -256,23 +257,23 @@ pub const BINDINGS: &[Binding] = &[
         does: "back to the start",
         short: "start",
         contexts: &[Replay],
-        footer: true,
+        footer: 12,
     },
     Binding {
         keys: &[Key::Up, Key::Char('k')],
         action: Action::Up,
-        does: "select the previous row",
+        does: "select the previous row (the view stops following the running task)",
         short: "up",
         contexts: &[Picker, Run, Replay],
-        footer: false,
+        footer: 0,
     },
     Binding {
         keys: &[Key::Down, Key::Char('j')],
         action: Action::Down,
-        does: "select the next row",
+        does: "select the next row (the view stops following the running task)",
         short: "down",
         contexts: &[Picker, Run, Replay],
-        footer: false,
+        footer: 0,
     },
     Binding {
         keys: &[Key::PageUp],
@@ -280,7 +281,7 @@ pub const BINDINGS: &[Binding] = &[
         does: "a page up",
         short: "page up",
         contexts: &[Picker, Run, Replay],
-        footer: false,
+        footer: 0,
     },
     Binding {
         keys: &[Key::PageDown],
@@ -288,7 +289,7 @@ pub const BINDINGS: &[Binding] = &[
         does: "a page down",
         short: "page down",
         contexts: &[Picker, Run, Replay],
-        footer: false,
+        footer: 0,
     },
     Binding {
         keys: &[Key::Enter],
@@ -296,15 +297,15 @@ pub const BINDINGS: &[Binding] = &[
         does: "open: run the scenario / show the task's detail",
         short: "open",
         contexts: &[Picker, Run, Replay],
-        footer: true,
+        footer: 9,
     },
     Binding {
         keys: &[Key::Char('/')],
         action: Action::Filter,
-        does: "filter tasks by name or state",
+        does: "filter tasks by name or state, in the words shown",
         short: "filter",
         contexts: &[Run, Replay],
-        footer: true,
+        footer: 16,
     },
     Binding {
         keys: &[Key::Char('z')],
@@ -312,7 +313,7 @@ pub const BINDINGS: &[Binding] = &[
         does: "zoom the lanes in (less time a column, down to 100 µs)",
         short: "zoom in",
         contexts: &[Run, Replay],
-        footer: false,
+        footer: 18,
     },
     Binding {
         keys: &[Key::Char('x')],
@@ -320,7 +321,7 @@ pub const BINDINGS: &[Binding] = &[
         does: "zoom the lanes out (more time a column, up to the whole run)",
         short: "zoom out",
         contexts: &[Run, Replay],
-        footer: false,
+        footer: 19,
     },
     Binding {
         keys: &[Key::Char('v')],
@@ -328,15 +329,15 @@ pub const BINDINGS: &[Binding] = &[
         does: "lanes by CPU: which thread or process each CPU runs",
         short: "CPUs",
         contexts: &[Run, Replay],
-        footer: false,
+        footer: 17,
     },
     Binding {
         keys: &[Key::Char('?')],
         action: Action::Help,
-        does: "help: every key",
+        does: "help: every key (pauses a live lesson until closed)",
         short: "help",
         contexts: &[Picker, Run, Replay],
-        footer: true,
+        footer: 7,
     },
     Binding {
         keys: &[Key::Up, Key::Char('k')],
@@ -344,7 +345,7 @@ pub const BINDINGS: &[Binding] = &[
         does: "scroll up",
         short: "up",
         contexts: &[Popup],
-        footer: false,
+        footer: 20,
     },
     Binding {
         keys: &[Key::Down, Key::Char('j')],
@@ -352,39 +353,79 @@ pub const BINDINGS: &[Binding] = &[
         does: "scroll down",
         short: "down",
         contexts: &[Popup],
-        footer: false,
+        footer: 21,
+    },
+    Binding {
+        keys: &[Key::PageUp],
+        action: Action::PageUp,
+        does: "scroll a page up",
+        short: "page up",
+        contexts: &[Popup],
+        footer: 22,
+    },
+    Binding {
+        keys: &[Key::PageDown],
+        action: Action::PageDown,
+        does: "scroll a page down",
+        short: "page down",
+        contexts: &[Popup],
+        footer: 23,
+    },
+    Binding {
+        keys: &[Key::Home],
+        action: Action::First,
+        does: "to the top",
+        short: "top",
+        contexts: &[Popup],
+        footer: 24,
+    },
+    Binding {
+        keys: &[Key::End],
+        action: Action::Live,
+        does: "to the bottom",
+        short: "bottom",
+        contexts: &[Popup],
+        footer: 25,
     },
     Binding {
         keys: &[Key::Esc, Key::Char('q'), Key::Enter, Key::Char('?')],
         action: Action::Close,
-        does: "close the popup",
+        does: "close the popup (a lesson it paused goes on)",
         short: "close",
         contexts: &[Popup],
-        footer: true,
+        footer: 1,
     },
     Binding {
         keys: &[Key::Esc],
         action: Action::Leave,
-        does: "back to the lessons (quits a run opened directly)",
+        does: "clear the filter; else back to the lessons",
         short: "lessons",
         contexts: &[Run],
-        footer: true,
+        footer: 1,
+    },
+    Binding {
+        keys: &[Key::Esc],
+        action: Action::Leave,
+        does: "clear the filter; else quit",
+        short: "quit",
+        contexts: &[Replay],
+        footer: 0,
     },
     Binding {
         keys: &[Key::Char('q'), Key::CtrlC],
         action: Action::Quit,
         does: "quit",
         short: "quit",
-        contexts: &[Run],
-        footer: true,
+        contexts: &[Run, Replay],
+        footer: 8,
     },
     Binding {
         keys: &[Key::Char('q'), Key::Esc, Key::CtrlC],
         action: Action::Quit,
         does: "quit",
         short: "quit",
-        contexts: &[Picker, Replay],
-        footer: true,
+        contexts: &[Picker],
+        footer: 8,
     },
     Binding {
         keys: &[Key::CtrlC],
@@ -392,7 +433,7 @@ pub const BINDINGS: &[Binding] = &[
         does: "quit",
         short: "quit",
         contexts: &[Popup],
-        footer: false,
+        footer: 0,
     },
 ];
 
@@ -418,11 +459,17 @@ pub fn action(context: Context, key: Key) -> Option<Action> {
         .map(|b| b.action)
 }
 
-/// The bindings of `context`, for the footer (`footer_only`) or the help.
-pub fn bindings(context: Context, footer_only: bool) -> impl Iterator<Item = &'static Binding> {
-    BINDINGS
+/// The bindings of `context`, for the footer (`footer_only`: those it
+/// shows, most important first) or the help (all, in the table's order).
+pub fn bindings(context: Context, footer_only: bool) -> Vec<&'static Binding> {
+    let mut all: Vec<&'static Binding> = BINDINGS
         .iter()
-        .filter(move |b| applies(b, context) && (b.footer || !footer_only))
+        .filter(move |b| applies(b, context) && (b.footer > 0 || !footer_only))
+        .collect();
+    if footer_only {
+        all.sort_by_key(|b| b.footer);
+    }
+    all
 }
 
 /// `space`, `+/=`: how a binding's keys are written.
@@ -440,6 +487,7 @@ mod tests {
 
     #[test]
     fn no_key_means_two_things_in_one_context() {
+        let _limit = crate::test_limit::limit();
         for ctx in [
             Context::Picker,
             Context::Run,
@@ -458,6 +506,7 @@ mod tests {
 
     #[test]
     fn the_design_keys_do_what_the_design_says() {
+        let _limit = crate::test_limit::limit();
         assert_eq!(
             action(Context::Run, Key::Char(' ')),
             Some(Action::TogglePause)
@@ -472,5 +521,27 @@ mod tests {
         assert_eq!(action(Context::Popup, Key::Esc), Some(Action::Close));
         assert_eq!(action(Context::Popup, Key::CtrlC), Some(Action::Quit));
         assert_eq!(action(Context::Picker, Key::Enter), Some(Action::Open));
+        assert_eq!(action(Context::Replay, Key::Esc), Some(Action::Leave));
+        assert_eq!(
+            action(Context::Popup, Key::PageDown),
+            Some(Action::PageDown)
+        );
+        assert_eq!(action(Context::Popup, Key::Home), Some(Action::First));
+    }
+
+    #[test]
+    fn the_footer_puts_the_way_to_the_lessons_and_the_lesson_keys_first() {
+        let _limit = crate::test_limit::limit();
+        let shorts: Vec<&str> = bindings(Context::Run, true)
+            .iter()
+            .map(|b| b.short)
+            .collect();
+        assert_eq!(&shorts[..5], ["lessons", "next", "prev", "pause", "step"]);
+        // Your own code has no lessons beside it.
+        let program: Vec<&str> = bindings(Context::Program, true)
+            .iter()
+            .map(|b| b.short)
+            .collect();
+        assert_eq!(&program[..2], ["pause", "step"]);
     }
 }

@@ -23,6 +23,11 @@ pub use crate::probe::SLOW_POLL;
 /// [`SLOW_POLL`] in nanoseconds.
 const SLOW_POLL_NS: u64 = SLOW_POLL.as_nanos() as u64;
 
+/// "No task", where a task index may be missing.
+const NO_TASK: TaskIdx = TaskIdx::MAX;
+/// "No worker", where a worker may be missing.
+const NO_WORKER: u16 = u16::MAX;
+
 /// What a task is doing, as a viewer sees it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum State {
@@ -38,7 +43,7 @@ pub enum State {
 /// methods, as durations) and laid out in the order written: what every
 /// transition reads and writes comes first, on the same cache lines. A run
 /// of 100,000 tasks touches one task after another, and the dashboard's
-/// snapshots copy every task: at 272 bytes a task, half of what durations
+/// snapshots copy every task: at 280 bytes a task, half of what durations
 /// took.
 #[derive(Debug, Clone)]
 #[repr(C)]
@@ -76,6 +81,16 @@ pub struct TaskView {
     /// How long its worker's thread was off a CPU in its polls (the OS
     /// took it away, ns).
     pub off_cpu: u64,
+    /// The task whose end woke it from a join ([`NO_TASK`]: none).
+    joined: TaskIdx,
+    /// The worker whose queue it waits in, as far as the events tell
+    /// ([`NO_WORKER`]: not known, or not queued).
+    queued_on: u16,
+    /// The worker its newest poll ran on.
+    last_worker: u16,
+    /// Its newest poll ran on another worker than the one whose queue it
+    /// was put in: the other worker stole it.
+    pub stolen: bool,
     spawned_at: u64,
     done_at: u64,
     /// Its figures (counted as tokio-metrics counts), known once it is done.
@@ -121,6 +136,10 @@ impl TaskView {
             spec,
             parent,
             off_cpu: 0,
+            joined: NO_TASK,
+            queued_on: NO_WORKER,
+            last_worker: NO_WORKER,
+            stolen: false,
             spawned_at: t,
             done_at: NO_TIME,
             stats: None,
@@ -179,6 +198,22 @@ impl TaskView {
         from_opt_nanos(self.due)
     }
 
+    /// Waiting for io before its request went out: still connecting (its
+    /// reply has no due time yet).
+    pub fn connecting(&self) -> bool {
+        self.state == State::Waiting(Wait::Io) && self.due == NO_TIME
+    }
+
+    /// The worker whose queue it waits in, if the events tell.
+    pub fn queued_on(&self) -> Option<u16> {
+        (self.queued_on != NO_WORKER).then_some(self.queued_on)
+    }
+
+    /// The worker its newest poll ran on.
+    pub fn last_worker(&self) -> Option<u16> {
+        (self.last_worker != NO_WORKER).then_some(self.last_worker)
+    }
+
     /// How long past due its timer or reply is at `now`, if it is waiting
     /// for one that has not come (its worker was busy when it was due).
     pub fn overdue(&self, now: Duration) -> Option<Duration> {
@@ -192,14 +227,18 @@ impl TaskView {
 }
 
 /// A task's figures at one moment, from its events: they grow while the
-/// task is in the state they count.
+/// task is in the state they count. `scheduled` means what tokio-metrics'
+/// `TaskMonitor` means by it: woken but not yet polled, leaving out the
+/// wait for the first poll, which is `first_poll` (one meaning everywhere).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct LiveFigures {
     pub polls: u64,
     /// Inside `poll`.
     pub busy: Duration,
-    /// Ready (woken or just spawned) but not yet polled.
+    /// Woken but not yet polled (the wait for the first poll left out).
     pub scheduled: Duration,
+    /// From spawn to the first poll (growing until it comes).
+    pub first_poll: Duration,
     /// Waiting to be woken.
     pub idle: Duration,
 }
@@ -209,14 +248,22 @@ impl TaskView {
     pub fn figures(&self, now: Duration) -> LiveFigures {
         let current = now.saturating_sub(self.since());
         let idle = self.waits.iter().fold(0u64, |a, w| a.saturating_add(*w));
+        let first = self
+            .first_poll_at()
+            .map(|at| at.saturating_sub(self.spawned_at()));
         let mut f = LiveFigures {
             polls: self.polls,
             busy: self.running(),
-            scheduled: self.ready_for(),
+            scheduled: self.ready_for().saturating_sub(first.unwrap_or_default()),
+            first_poll: first.unwrap_or_default(),
             idle: time(idle),
         };
         match self.state {
             State::Running { .. } => f.busy += now.saturating_sub(time(self.poll_start)),
+            // Never polled yet: the wait for its first poll.
+            State::Ready if first.is_none() => {
+                f.first_poll = now.saturating_sub(self.spawned_at());
+            }
             State::Ready => f.scheduled += current,
             State::Waiting(_) => f.idle += current,
             State::Done(_) => {}
@@ -252,6 +299,10 @@ pub struct Model {
     /// Polls that started on a worker whose previous poll was another
     /// task's (a worker's first poll is not one).
     pub switches: u64,
+    /// Polls that ran on another worker than the one whose queue the task
+    /// was put in (by its spawner or waker, or its own yield): steals, as
+    /// the events tell them, exact and live.
+    pub steals: u64,
     /// Time of the newest event.
     pub now: Duration,
     pub events: u64,
@@ -272,6 +323,7 @@ impl Model {
             info,
             tasks: Vec::new(),
             switches: 0,
+            steals: 0,
             now: Duration::ZERO,
             events: 0,
             dropped: 0,
@@ -314,12 +366,20 @@ impl Model {
             kind,
         } = &e.change
         {
-            self.spawned(
-                e,
-                TaskView::new(name.clone(), *id, *spec, *parent, *kind, e.step, e.t),
-            );
+            let mut view = TaskView::new(name.clone(), *id, *spec, *parent, *kind, e.step, e.t);
+            // A task spawned in a poll goes to its spawner's worker's queue.
+            view.queued_on = parent.and_then(|p| self.worker_of(p)).unwrap_or(NO_WORKER);
+            self.spawned(e, view);
             return;
         }
+        // Who woke it, and on which worker (read before the task is borrowed).
+        let waker_worker = match &e.change {
+            Change::Ready {
+                by: WakeBy::Task(w),
+                ..
+            } => self.worker_of(*w),
+            _ => None,
+        };
         // Borrowed apart: one task and the worker lanes.
         let Some(task) = self.tasks.get_mut(e.task as usize) else {
             self.orphans += 1;
@@ -339,11 +399,15 @@ impl Model {
         task.step = e.step;
         match &e.change {
             Change::Spawned { .. } | Change::OffCpu { .. } => unreachable!("handled above"),
-            Change::Ready { by, late, .. } => task.woken(*by, *late, t),
+            Change::Ready { by, late, waited } => {
+                task.queued(*by, *waited, waker_worker);
+                task.woken(*by, *late, t);
+            }
             Change::Running { worker } => {
                 if new_poll {
                     task.poll_started(t);
                     if !is_cpu(*worker) {
+                        self.steals += u64::from(task.polled_on(*worker));
                         let w = worker_mut(&mut self.workers, *worker);
                         self.switches += u64::from(w.poll_started(e.task, e.t));
                     }
@@ -362,6 +426,21 @@ impl Model {
                 task.stats = Some(stats.clone());
             }
         }
+    }
+
+    /// The tokio worker task `t` is being polled on now, if it is.
+    fn worker_of(&self, t: TaskIdx) -> Option<u16> {
+        match self.task(t)?.state {
+            State::Running { worker } if !is_cpu(worker) => Some(worker),
+            _ => None,
+        }
+    }
+
+    /// The task whose panic task `task`'s join got as a `JoinError`: it
+    /// was woken from a join by a task that then ended panicking.
+    pub fn join_error(&self, task: TaskIdx) -> Option<TaskIdx> {
+        let joined = self.task(task)?.joined;
+        matches!(self.task(joined)?.outcome(), Some(Outcome::Panicked(_))).then_some(joined)
     }
 
     /// A task spawned: its view, at its index.
@@ -446,6 +525,36 @@ impl TaskView {
         self.running = self.running.saturating_add(poll);
         self.max_poll = self.max_poll.max(poll);
         self.slow_polls += u64::from(poll > SLOW_POLL_NS);
+    }
+
+    /// Woken by `by` (`waker_worker`: the worker its waking task runs
+    /// on), ending a wait that `waited` says more about: where it is
+    /// queued now, and whose end it joined.
+    #[inline]
+    fn queued(&mut self, by: WakeBy, waited: Option<Wait>, waker_worker: Option<u16>) {
+        let wait = match self.state {
+            State::Waiting(w) => Some(Wait::refined(w, waited)),
+            _ => None,
+        };
+        self.queued_on = match (waker_worker, wait) {
+            (Some(w), _) => w,
+            // tokio puts a yielded task back on its own worker's queue.
+            (None, Some(Wait::Yield)) => self.last_worker,
+            _ => NO_WORKER,
+        };
+        if let (WakeBy::Task(t), Some(Wait::Join)) = (by, wait) {
+            self.joined = t;
+        }
+    }
+
+    /// A new poll on tokio worker `worker`: whether it is a steal (the
+    /// task was queued on another worker).
+    #[inline]
+    fn polled_on(&mut self, worker: u16) -> bool {
+        self.stolen = self.queued_on != NO_WORKER && self.queued_on != worker;
+        self.queued_on = NO_WORKER;
+        self.last_worker = worker;
+        self.stolen
     }
 
     /// Woken at `t` by `by`, `late` if after its timer or reply was due.
@@ -676,5 +785,99 @@ mod tests {
         assert_eq!(m.workers[1].busy, ms(40));
         assert_eq!(m.workers[1].current, None);
         assert_eq!(m.tasks[0].state, State::Waiting(Wait::Io));
+    }
+
+    fn spawned_by(t: u64, task: TaskIdx, parent: TaskIdx) -> Event {
+        ev(
+            t,
+            task,
+            Change::Spawned {
+                name: "chunk".into(),
+                id: u64::from(task) + 1,
+                spec: 1,
+                parent: Some(parent),
+                kind: Kind::Task,
+            },
+        )
+    }
+
+    #[test]
+    fn a_poll_on_another_worker_than_its_queue_is_a_steal() {
+        let _limit = crate::test_limit::limit();
+        // The boss on worker 0 spawns two chunks: both queued on worker 0.
+        let m = model(&[
+            spawned(0, 0, "boss"),
+            ev(0, 0, Change::Running { worker: 0 }),
+            spawned_by(1, 1, 0),
+            spawned_by(1, 2, 0),
+            waiting(2, 0, Wait::Join),
+            // Worker 1 takes the first: stolen; worker 0 runs the second.
+            ev(3, 1, Change::Running { worker: 1 }),
+            ev(3, 2, Change::Running { worker: 0 }),
+        ]);
+        assert_eq!(m.steals, 1);
+        assert!(m.tasks[1].stolen);
+        assert!(!m.tasks[2].stolen);
+        // A task woken by a timer is queued nowhere the events tell: no steal.
+        let m = model(&[
+            spawned(0, 0, "a"),
+            ev(0, 0, Change::Running { worker: 0 }),
+            waiting(1, 0, Wait::Timer),
+            ready(5, 0, WakeBy::Timer, None),
+            ev(6, 0, Change::Running { worker: 1 }),
+        ]);
+        assert_eq!(m.steals, 0);
+        // A yield puts it back on its own worker's queue.
+        let m = model(&[
+            spawned(0, 0, "a"),
+            ev(0, 0, Change::Running { worker: 0 }),
+            waiting(1, 0, Wait::Yield),
+            ready(1, 0, WakeBy::Runtime, None),
+            ev(2, 0, Change::Running { worker: 1 }),
+        ]);
+        assert_eq!(m.steals, 1);
+    }
+
+    #[test]
+    fn a_join_woken_by_a_task_that_then_panics_got_a_join_error() {
+        let _limit = crate::test_limit::limit();
+        let m = model(&[
+            spawned(0, 0, "toast"),
+            spawned(0, 1, "waiter"),
+            ev(0, 1, Change::Running { worker: 0 }),
+            waiting(0, 1, Wait::Join),
+            ev(1, 0, Change::Running { worker: 0 }),
+            ready(2, 1, WakeBy::Task(0), None),
+            ev(
+                2,
+                0,
+                Change::Done {
+                    outcome: Outcome::Panicked("burned".into()),
+                    stats: Arc::default(),
+                },
+            ),
+            ev(2, 1, Change::Running { worker: 0 }),
+            done(2, 1),
+        ]);
+        assert_eq!(m.join_error(1), Some(0));
+        assert_eq!(m.join_error(0), None);
+    }
+
+    #[test]
+    fn sched_leaves_out_the_wait_for_the_first_poll() {
+        let _limit = crate::test_limit::limit();
+        let m = model(&[
+            spawned(0, 0, "a"),
+            ev(400, 0, Change::Running { worker: 0 }),
+            waiting(400, 0, Wait::Yield),
+            ready(400, 0, WakeBy::Runtime, None),
+        ]);
+        let f = m.tasks[0].figures(ms(450));
+        assert_eq!(f.first_poll, ms(400));
+        assert_eq!(f.scheduled, ms(50));
+        // Not polled yet: its wait so far is the first poll's.
+        let m = model(&[spawned(0, 0, "a")]);
+        let f = m.tasks[0].figures(ms(30));
+        assert_eq!((f.first_poll, f.scheduled), (ms(30), ms(0)));
     }
 }

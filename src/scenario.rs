@@ -502,6 +502,7 @@ mod tests {
 
     #[test]
     fn a_speed_written_in_hex_or_octal_is_read_with_its_radix() {
+        let _limit = crate::test_limit::limit();
         let read = |speed: &str| {
             let text = format!(
                 "name = \"s\"\nspeed = {speed}\n[[task]]\nname = \"t\"\nsteps = [ {{ yield = true }} ]\n"
@@ -517,6 +518,7 @@ mod tests {
 
     #[test]
     fn a_run_at_a_slower_speed_is_held_to_the_limits_stretched() {
+        let _limit = crate::test_limit::limit();
         let cost = Cost {
             work: Duration::from_secs(8),
             time: Duration::from_secs(10),

@@ -216,19 +216,19 @@ impl Summary {
         );
         let _ = writeln!(
             out,
-            "finished in {} ms of scenario time, {} task switches, {} tasks",
+            "finished in {} ms of scenario time, {}, {}",
             ms_cell(self.wall_ms),
-            self.switches,
-            self.tasks.len() + self.left_out
+            crate::format::count(self.switches, "task switch", "task switches"),
+            crate::format::count((self.tasks.len() + self.left_out) as u64, "task", "tasks")
         );
         if let Some(m) = &self.runtime.metrics {
             let _ = writeln!(
                 out,
-                "workers (tokio-metrics): {} polls, busy {} ms of wall time, {} steals, {} parks",
-                m.polls,
+                "workers (tokio-metrics): {}, busy {} ms of wall time, {}, {}",
+                crate::format::count(m.polls, "poll", "polls"),
                 ms_cell(m.busy_wall_ms),
-                m.steals,
-                m.parks
+                crate::format::count(m.steals, "steal", "steals"),
+                crate::format::count(m.parks, "park", "parks")
             );
         }
         out.push('\n');
@@ -245,39 +245,7 @@ impl Summary {
             "task", "done ms", "busy ms", "polls", "sched ms", "1st poll", "slow", "outcome"
         );
         for t in self.tasks.iter().take(max_rows) {
-            let mut waits: Vec<(f64, &str)> = [
-                (t.waits.timer, "timer"),
-                (t.waits.io, "io"),
-                (t.waits.channel, "channel"),
-                (t.waits.lock, "lock"),
-                (t.waits.join, "join"),
-                (t.waits.blocking, "blocking"),
-                (t.waits.process, "process"),
-                (t.waits.yield_, "yield"),
-            ]
-            .into_iter()
-            .filter(|(v, _)| *v > 0.0)
-            .collect();
-            waits.sort_by(|a, b| b.0.total_cmp(&a.0));
-            let mut waited: Vec<String> = waits
-                .iter()
-                .map(|(v, k)| format!("{k} {}ms", ms_cell(*v)))
-                .collect();
-            if t.late_wakes > 0 {
-                waited.push(format!("(woken up to {} ms late)", ms_cell(t.max_late_ms)));
-            }
-            let row = format!(
-                "{} {:>9} {:>9} {:>6} {:>9} {:>9} {:>6}  {:<10} {}",
-                text::cell(&t.name, 16),
-                t.done_ms.map_or("-".into(), ms_cell),
-                ms_cell(t.busy_ms),
-                t.polls,
-                ms_cell(t.scheduled_ms),
-                ms_cell(t.first_poll_delay_ms),
-                t.slow_polls,
-                text::visible(&t.outcome),
-                waited.join(", ")
-            );
+            let row = task_row(t);
             let _ = writeln!(out, "{}", row.trim_end());
             if let Some(m) = &t.message {
                 let _ = writeln!(out, "{:<16} panic: {}", "", text::visible(m));
@@ -285,13 +253,17 @@ impl Summary {
         }
         let more = self.tasks.len().saturating_sub(max_rows) + self.left_out;
         if more > 0 {
-            let _ = writeln!(out, "... and {more} more tasks");
+            let _ = writeln!(
+                out,
+                "... and {} more",
+                crate::format::count(more as u64, "task", "tasks")
+            );
         }
         if self.events_dropped > 0 {
             let _ = writeln!(
                 out,
-                "\nnote: {} events were dropped (the consumer fell behind)",
-                self.events_dropped
+                "\nnote: {} dropped (the consumer fell behind)",
+                crate::format::count(self.events_dropped, "event was", "events were")
             );
         }
         if let Some(s) = &self.stalled {
@@ -299,4 +271,43 @@ impl Summary {
         }
         out
     }
+}
+
+/// One task's row of the human summary: its figures, then what it waited
+/// on, longest first, and how late it was woken.
+fn task_row(t: &TaskSummary) -> String {
+    let mut waits: Vec<(f64, &str)> = [
+        (t.waits.timer, "timer"),
+        (t.waits.io, "io"),
+        (t.waits.channel, "channel"),
+        (t.waits.lock, "lock"),
+        (t.waits.join, "join"),
+        (t.waits.blocking, "blocking"),
+        (t.waits.process, "process"),
+        (t.waits.yield_, "yield"),
+    ]
+    .into_iter()
+    .filter(|(v, _)| *v > 0.0)
+    .collect();
+    waits.sort_by(|a, b| b.0.total_cmp(&a.0));
+    let mut waited: Vec<String> = waits
+        .iter()
+        .map(|(v, k)| format!("{k} {}ms", ms_cell(*v)))
+        .collect();
+    if t.late_wakes > 0 {
+        waited.push(format!("(woken up to {} ms late)", ms_cell(t.max_late_ms)));
+    }
+    let row = format!(
+        "{} {:>9} {:>9} {:>6} {:>9} {:>9} {:>6}  {:<10} {}",
+        text::cell(&t.name, 16),
+        t.done_ms.map_or("-".into(), ms_cell),
+        ms_cell(t.busy_ms),
+        t.polls,
+        ms_cell(t.scheduled_ms),
+        ms_cell(t.first_poll_delay_ms),
+        t.slow_polls,
+        text::visible(&t.outcome),
+        waited.join(", ")
+    );
+    row
 }

@@ -136,7 +136,10 @@ pub fn run(mut app: App, stop: &AtomicUsize, suspend: &AtomicBool) -> std::io::R
         }
         match rx.recv_timeout(next_frame.saturating_duration_since(Instant::now())) {
             Ok(message) => {
-                app.update(message);
+                // Everything that came meanwhile, at once: keys pressed
+                // faster than the screen draws never queue behind it.
+                let more = std::iter::from_fn(|| rx.try_recv().ok());
+                app.update_all(std::iter::once(message).chain(more));
                 // Show what a key did right away.
                 next_frame = Instant::now();
                 next_draw = next_frame;
@@ -178,9 +181,24 @@ fn suspended(terminal: &mut ratatui::DefaultTerminal) -> std::io::Result<()> {
     Ok(())
 }
 
+/// The key pressed, if it is one the dashboard knows: Ctrl-C, and keys
+/// without Ctrl or Alt (Shift makes the characters it makes, but a
+/// shifted arrow is no arrow). Any other modified key does nothing, so
+/// Ctrl-R never restarts and Ctrl-Q never quits.
 fn to_key(code: KeyCode, modifiers: KeyModifiers) -> Option<Key> {
+    let held = KeyModifiers::CONTROL
+        | KeyModifiers::ALT
+        | KeyModifiers::SUPER
+        | KeyModifiers::HYPER
+        | KeyModifiers::META;
+    if modifiers.intersects(held) {
+        return (code == KeyCode::Char('c') && modifiers == KeyModifiers::CONTROL)
+            .then_some(Key::CtrlC);
+    }
+    if modifiers.contains(KeyModifiers::SHIFT) && !matches!(code, KeyCode::Char(_)) {
+        return None;
+    }
     Some(match code {
-        KeyCode::Char('c') if modifiers.contains(KeyModifiers::CONTROL) => Key::CtrlC,
         KeyCode::Char(c) => Key::Char(c),
         KeyCode::Enter => Key::Enter,
         KeyCode::Esc => Key::Esc,
@@ -195,4 +213,30 @@ fn to_key(code: KeyCode, modifiers: KeyModifiers) -> Option<Key> {
         KeyCode::End => Key::End,
         _ => return None,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn modified_keys_other_than_ctrl_c_are_no_keys() {
+        let _limit = crate::test_limit::limit();
+        let ctrl = KeyModifiers::CONTROL;
+        assert_eq!(to_key(KeyCode::Char('c'), ctrl), Some(Key::CtrlC));
+        assert_eq!(to_key(KeyCode::Char('r'), ctrl), None);
+        assert_eq!(to_key(KeyCode::Char('q'), ctrl), None);
+        assert_eq!(to_key(KeyCode::Char('q'), KeyModifiers::ALT), None);
+        assert_eq!(to_key(KeyCode::Left, KeyModifiers::SHIFT), None);
+        assert_eq!(to_key(KeyCode::Left, ctrl), None);
+        // Shift makes the character it makes.
+        assert_eq!(
+            to_key(KeyCode::Char('?'), KeyModifiers::SHIFT),
+            Some(Key::Char('?'))
+        );
+        assert_eq!(
+            to_key(KeyCode::Char('r'), KeyModifiers::NONE),
+            Some(Key::Char('r'))
+        );
+    }
 }

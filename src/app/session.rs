@@ -7,20 +7,16 @@
 //! model there, the lanes drawn from its events, and the live figures
 //! sampled before that moment.
 
-mod lookup;
-
 use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::event::{Change, Event, Outcome, TaskIdx};
 use crate::export::Outputs;
 use crate::feed::{self, Feed};
+use crate::model::Model;
 use crate::model::history::{self, History};
-use crate::model::{Model, State};
 use crate::probe::Sample;
 use crate::runtime::control::{Control, ControlView};
-use crate::runtime::run::stopped_note;
 use crate::runtime::{Ending, Run, RunError, RunOptions};
 use crate::scenario::{Clock, Scenario};
 use crate::speed::Speed;
@@ -41,6 +37,12 @@ enum Source {
     /// the clock, at the chosen speed.
     Replay { playing: bool, last: Instant },
 }
+
+mod ask;
+mod pauses;
+mod stopping;
+
+use pauses::Pauses;
 
 pub struct Session {
     /// What runs: started again by a restart.
@@ -85,6 +87,11 @@ pub struct Session {
     /// The CPUs the lesson asks for and the fewer this machine gives it:
     /// what it cannot show here.
     pub cpus_short: Option<(usize, usize)>,
+    /// When the viewer held the scheduler (real clock: timers go on).
+    pauses: Pauses,
+    /// Stopping: until when it waits for the run to cancel its tasks.
+    closing: Option<Instant>,
+    closed: bool,
 }
 
 /// The screen playing a run back: whether it plays, and since when.
@@ -144,6 +151,9 @@ impl Session {
             .cpus
             .filter(|wanted| *wanted > here)
             .map(|wanted| (wanted, here));
+        if !paced && !playback && paused {
+            session.pauses.held(true, Duration::ZERO);
+        }
         if playback {
             session.playback = Some(Playing {
                 on: !paused,
@@ -184,6 +194,9 @@ impl Session {
             playback: None,
             playback_speed: None,
             cpus_short: None,
+            pauses: Pauses::default(),
+            closing: None,
+            closed: false,
         }
     }
 
@@ -220,6 +233,9 @@ impl Session {
             log.info,
             ControlView::replay(),
         );
+        // Played at the lesson's own pace, as its run was.
+        s.control.speed = s.scenario.speed.map(Speed::clamped).unwrap_or_default();
+        s.run_speed = s.control.speed;
         s.history = history;
         s.history
             .live_mut()
@@ -404,13 +420,6 @@ impl Session {
         self.close_outputs();
     }
 
-    /// Ends the output files with what is known now, and moves them into place.
-    fn close_outputs(&mut self) {
-        if let Err(e) = self.feed.finish(self.history.live()) {
-            self.output_error = Some(e);
-        }
-    }
-
     pub fn toggle_pause(&mut self) {
         if let Source::Replay { playing, .. } = &mut self.source {
             *playing = !*playing;
@@ -427,7 +436,28 @@ impl Session {
             control.set_paused(!self.control.paused);
             self.control = control.view();
         }
+        if let Some(at) = self.real_clock() {
+            self.pauses.held(self.control.paused, at);
+        }
         self.history.seek(u64::MAX);
+    }
+
+    /// A live real-clock run's scenario time now (not played back).
+    fn real_clock(&self) -> Option<Duration> {
+        match &self.source {
+            Source::Live {
+                run: Some(r),
+                control,
+            } if !control.is_paced() && !self.plays_back() => Some(r.recorder.elapsed()),
+            _ => None,
+        }
+    }
+
+    /// Whether the viewer held the scheduler at some moment from `from`
+    /// to `to` (scenario time): what came due then was late because of
+    /// the pause.
+    pub fn paused_between(&self, from: Duration, to: Duration) -> bool {
+        self.pauses.overlap(from, to)
     }
 
     pub fn pause(&mut self) {
@@ -455,12 +485,17 @@ impl Session {
     }
 
     pub fn back(&mut self) {
+        self.back_by(1);
+    }
+
+    /// Back `n` transitions at once (keys pressed faster than drawn).
+    pub fn back_by(&mut self, n: u64) {
         if self.by_time() {
-            self.replay_seek(self.history.cursor().saturating_sub(1));
+            self.replay_seek(self.history.cursor().saturating_sub(n));
             return;
         }
         self.pause();
-        let to = self.history.cursor().saturating_sub(1);
+        let to = self.history.cursor().saturating_sub(n);
         self.history.seek(to);
     }
 
@@ -472,12 +507,17 @@ impl Session {
 
     /// Forward one transition; at the live edge, a step.
     pub fn forward(&mut self) {
+        self.forward_by(1);
+    }
+
+    /// Forward `n` transitions at once; at the live edge, a step.
+    pub fn forward_by(&mut self, n: u64) {
         if self.by_time() {
-            self.replay_seek(self.history.cursor() + 1);
+            self.replay_seek(self.history.cursor().saturating_add(n));
         } else if self.history.at_live_edge() {
             self.step();
         } else {
-            let to = self.history.cursor() + 1;
+            let to = self.history.cursor().saturating_add(n);
             self.history.seek(to);
         }
     }
@@ -516,83 +556,6 @@ impl Session {
         }
     }
 
-    /// Asks the run (if live) to stop, without waiting for it.
-    pub fn stop(&mut self) {
-        if let Source::Live { run, control } = &mut self.source {
-            // Told first, so tokio sees a wake-up and does not move its
-            // clock on when the controls let go.
-            if let Some(r) = run.as_ref() {
-                r.stop();
-            }
-            control.open();
-        }
-    }
-
-    /// Takes the run in until it ends by itself or `grace` has passed;
-    /// whether it ended.
-    pub fn wait_for_end(&mut self, grace: Duration) -> bool {
-        let deadline = Instant::now() + grace;
-        while !self.ended && Instant::now() < deadline {
-            self.take_in();
-            std::thread::sleep(Duration::from_millis(5));
-        }
-        self.ended
-    }
-
-    /// Stops the run and ends its files: what it recorded while cancelling
-    /// its tasks is taken in; a task it could not cancel in time (stuck in a
-    /// blocking call) is recorded as cancelled now.
-    pub fn close(&mut self) {
-        self.stop();
-        let deadline = Instant::now() + STOP_WAIT;
-        while !self.ended {
-            self.take_in();
-            if self.ended || Instant::now() >= deadline {
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(5));
-        }
-        if !self.ended {
-            self.cancel_the_rest();
-        }
-        self.close_outputs();
-    }
-
-    /// Records every unfinished task as cancelled at the moment shown.
-    fn cancel_the_rest(&mut self) {
-        let at = self.display.max(self.history.live().now);
-        let unfinished: Vec<(TaskIdx, u32)> = self
-            .history
-            .live()
-            .tasks
-            .iter()
-            .enumerate()
-            .filter(|(_, t)| !matches!(t.state, State::Done(_)))
-            .map(|(i, t)| (i as TaskIdx, t.step))
-            .collect();
-        let n = unfinished.len();
-        for (task, step) in unfinished {
-            let e = Event {
-                t: at,
-                task,
-                step,
-                change: Change::Done {
-                    outcome: Outcome::Cancelled,
-                    stats: Arc::default(),
-                },
-            };
-            self.feed.write(&e);
-            self.history.push(e);
-        }
-        let note = stopped_note(at, n);
-        self.history
-            .live_mut()
-            .finish(self.dropped, Some(note.clone()), None);
-        self.end_note = Some(note);
-        self.ending = Some(Ending::Stopped);
-        self.ended = true;
-    }
-
     /// In a replay (or a run played back): back to the start, paused.
     pub fn rewind(&mut self) {
         if let Source::Replay { playing, .. } = &mut self.source {
@@ -607,9 +570,9 @@ impl Session {
         }
     }
 
-    /// A fresh run of the same scenario, with the same controls.
-    pub fn restart(&mut self) -> Result<Session, RunError> {
-        self.close();
+    /// A fresh run of the same scenario, with the same controls (once
+    /// this one has stopped).
+    pub fn again(&self) -> Result<Session, RunError> {
         Session::start(
             self.target.clone(),
             self.options.clone(),

@@ -320,6 +320,7 @@ mod tests {
 
     #[test]
     fn ticks_are_round_and_about_eight_per_picture() {
+        let _limit = crate::test_limit::limit();
         assert_eq!(
             tick_step(Duration::from_millis(600)),
             Duration::from_millis(100)

@@ -4,14 +4,20 @@
 //! A column covers `scale` of scenario time. A task's cell is its state at
 //! the column's start, except that a poll starting inside the column shows
 //! however short it is; a worker's cell is the task it runs then (or the
-//! first one it starts inside the column).
+//! first one it starts inside the column). The CPU lanes are in `cpus`,
+//! the lanes of the mutexes and channels in `resources`.
+
+mod cpus;
+pub mod resources;
 
 use std::time::Duration;
 
 use super::history::History;
-use super::record::Light;
+use super::record::{End, Light};
 use super::{Model, State, TaskView};
 use crate::probe::{TaskIdx, Wait};
+
+pub use cpus::{CpuCell, compute_cpus};
 
 /// What a task was doing during one column.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -27,10 +33,14 @@ pub enum Cell {
     /// best), so it is not drawn as on one.
     Sampled,
     Waiting(Wait),
+    /// Waiting for io before its request went out: connecting.
+    Connecting,
     /// Waiting, and the timer or reply it waits for was due in this column.
     Due(Wait),
     /// Still waiting after it was due (its worker was busy then).
     Overdue(Wait),
+    /// It panicked in this column.
+    Panicked,
     Done,
 }
 
@@ -41,8 +51,7 @@ pub enum WorkerCell {
     Empty,
     Idle,
     /// Polling this task: whether the task holds the worker, and whether
-    /// its previous poll (or its spawner) was on another worker: it moved,
-    /// by a steal or a wake from elsewhere.
+    /// this poll is a steal (the task was queued on another worker).
     Polling(TaskIdx, bool, bool),
     /// In this task's poll, but the OS had taken the worker's thread away.
     OffCpu(TaskIdx),
@@ -100,7 +109,7 @@ trait Busy: Copy {
 
 impl Busy for Cell {
     fn busy(&self) -> bool {
-        matches!(self, Cell::Running | Cell::Holding)
+        matches!(self, Cell::Running | Cell::Holding | Cell::Panicked)
     }
 }
 
@@ -179,16 +188,32 @@ impl<C: Busy> Row<C> {
             self.marked = true;
         }
     }
+
+    /// Column `col` shows `cell` whatever else happened in it (a panic).
+    fn force(&mut self, col: i64, cell: C) {
+        if col < 0 {
+            return;
+        }
+        let col = col as usize;
+        if col == self.filled {
+            self.pending = Some(cell);
+        } else if col < self.filled {
+            self.cells[col] = cell;
+            self.marked = true;
+        }
+    }
 }
 
-/// The lane cell of a task in state `state` on step `step`.
-fn cell_of(state: &State, holds: bool) -> Cell {
-    match state {
+/// The lane cell of task `t` in its state (`holds`: a poll that holds its
+/// worker).
+fn cell_of(t: &TaskView, holds: bool) -> Cell {
+    match t.state {
         State::Ready => Cell::Ready,
         State::Running { .. } if holds => Cell::Holding,
-        State::Running { worker } if *worker == crate::event::ON_CPU => Cell::Sampled,
+        State::Running { worker } if worker == crate::event::ON_CPU => Cell::Sampled,
         State::Running { .. } => Cell::Running,
-        State::Waiting(w) => Cell::Waiting(*w),
+        _ if t.connecting() => Cell::Connecting,
+        State::Waiting(w) => Cell::Waiting(w),
         State::Done(_) => Cell::Done,
     }
 }
@@ -218,7 +243,7 @@ pub fn compute(
         .map(|&t| {
             let current = base
                 .task(t)
-                .map_or(Cell::Empty, |v| cell_of(&v.state, holds_now(base, t)));
+                .map_or(Cell::Empty, |v| cell_of(v, holds_now(base, t)));
             let mut row = Row::new(window.cols, Cell::Empty, current);
             row.due = base.task(t).and_then(TaskView::due);
             row
@@ -227,28 +252,18 @@ pub fn compute(
     let workers = base.workers.len().max(live.workers.len());
     let mut worker_rows: Vec<Row<WorkerCell>> = (0..workers)
         .map(|w| {
-            let current = base
-                .workers
-                .get(w)
-                .and_then(|v| v.current)
-                .map_or(WorkerCell::Idle, |t| {
-                    WorkerCell::Polling(t, holds_now(base, t), false)
-                });
+            let current =
+                base.workers
+                    .get(w)
+                    .and_then(|v| v.current)
+                    .map_or(WorkerCell::Idle, |t| {
+                        let stolen = base.task(t).is_some_and(|v| v.stolen);
+                        WorkerCell::Polling(t, holds_now(base, t), stolen)
+                    });
             Row::new(window.cols, WorkerCell::Empty, current)
         })
         .collect();
-    let mut running_on = vec![None; live.tasks.len()];
-    for (w, v) in base.workers.iter().enumerate() {
-        if let Some(slot) = v.current.and_then(|t| running_on.get_mut(t as usize)) {
-            *slot = Some(w);
-        }
-    }
-    let mut sweep = Sweep {
-        window,
-        drawn,
-        running_on,
-        last_worker: vec![None; live.tasks.len()],
-    };
+    let mut sweep = Sweep::new(window, drawn, base, live.tasks.len());
     let spec_of = |task: TaskIdx| live.task(task).map_or(0, |t| t.spec);
     for pos in from..cursor {
         // The light form: nothing of a task's name or figures is cloned.
@@ -259,16 +274,17 @@ pub fn compute(
         if col.0 >= window.cols as i64 {
             break;
         }
-        sweep.apply(
+        let seen = Seen {
             task,
             change,
             t,
             col,
-            &mut rows,
-            &mut worker_rows,
-            row_of(task),
-            holds(spec_of(task), step),
-        );
+            holds: holds(spec_of(task), step),
+        };
+        sweep.workers(&seen, &mut worker_rows);
+        if let Some(r) = row_of(task).map(|i| &mut rows[i]) {
+            sweep.task(&seen, r);
+        }
     }
     let last = drawn as i64 - 1;
     for r in &mut rows {
@@ -283,7 +299,32 @@ pub fn compute(
     }
 }
 
-/// What the sweep over the events keeps besides the rows.
+/// One event as the sweep sees it.
+struct Seen {
+    task: TaskIdx,
+    change: Light,
+    t: Duration,
+    /// Its column, and whether it is exactly at the column's start.
+    col: (i64, bool),
+    /// Its step holds its worker.
+    holds: bool,
+}
+
+impl Seen {
+    /// The last column the state before this event fills.
+    fn before(&self) -> i64 {
+        if self.col.1 {
+            self.col.0 - 1
+        } else {
+            self.col.0
+        }
+    }
+}
+
+/// What the sweep over the events keeps besides the rows: per task, the
+/// worker it runs on, the one whose queue it waits in, the one it last
+/// ran on, and whether it yielded (the model's rules for steals, kept
+/// here as the events go by).
 struct Sweep<'w> {
     window: &'w Window,
     drawn: usize,
@@ -291,11 +332,35 @@ struct Sweep<'w> {
     /// event took a replay of a million tasks "running" at once minutes a
     /// frame).
     running_on: Vec<Option<usize>>,
-    /// The worker each task was last polled on (or its spawner ran on).
+    queued_on: Vec<Option<usize>>,
     last_worker: Vec<Option<usize>>,
+    yielded: Vec<bool>,
 }
 
 impl Sweep<'_> {
+    fn new<'w>(window: &'w Window, drawn: usize, base: &Model, tasks: usize) -> Sweep<'w> {
+        let n = tasks.max(base.tasks.len());
+        let mut s = Sweep {
+            window,
+            drawn,
+            running_on: vec![None; n],
+            queued_on: vec![None; n],
+            last_worker: vec![None; n],
+            yielded: vec![false; n],
+        };
+        for (w, v) in base.workers.iter().enumerate() {
+            if let Some(slot) = v.current.and_then(|t| s.running_on.get_mut(t as usize)) {
+                *slot = Some(w);
+            }
+        }
+        for (i, t) in base.tasks.iter().enumerate() {
+            s.queued_on[i] = t.queued_on().map(usize::from);
+            s.last_worker[i] = t.last_worker().map(usize::from);
+            s.yielded[i] = t.state == State::Waiting(Wait::Yield);
+        }
+        s
+    }
+
     /// A waiting cell in column `col`: the column its due time falls in,
     /// and every column after it, are marked.
     fn mark_due(&self, col: usize, cell: Cell, due: Option<Duration>) -> Cell {
@@ -330,35 +395,24 @@ impl Sweep<'_> {
         }
     }
 
-    /// Applies one event at column `col` to the rows it concerns.
-    #[allow(clippy::too_many_arguments)]
-    fn apply(
-        &mut self,
-        task_idx: TaskIdx,
-        change: Light,
-        t: Duration,
-        (col, at_start): (i64, bool),
-        rows: &mut [Row<Cell>],
-        workers: &mut Vec<Row<WorkerCell>>,
-        row: Option<usize>,
-        holds: bool,
-    ) {
-        let drawn = self.drawn;
-        let cols = self.window.cols;
-        let before = if at_start { col - 1 } else { col };
-        let task = task_idx as usize;
+    /// Applies one event to the worker rows (and to what the sweep keeps).
+    fn workers(&mut self, e: &Seen, workers: &mut Vec<Row<WorkerCell>>) {
+        let (drawn, cols) = (self.drawn, self.window.cols);
+        let before = e.before();
+        let task = e.task as usize;
         if self.last_worker.len() <= task {
             self.last_worker.resize(task + 1, None);
             self.running_on.resize(task + 1, None);
+            self.queued_on.resize(task + 1, None);
+            self.yielded.resize(task + 1, false);
         }
         let was_on = self.running_on[task];
-        if let Light::OffCpu { gone } = change {
-            if let Some(wr) = was_on.and_then(|w| workers.get_mut(w)) {
-                self.mark_off_cpu(wr, task_idx, t, gone, before);
+        match e.change {
+            Light::OffCpu { gone } => {
+                if let Some(wr) = was_on.and_then(|w| workers.get_mut(w)) {
+                    self.mark_off_cpu(wr, e.task, e.t, gone, before);
+                }
             }
-            return;
-        }
-        match change {
             // A thread or process on a CPU: no tokio worker lane.
             Light::Running { worker } if crate::event::is_cpu(worker) => {}
             Light::Running { worker } => {
@@ -368,23 +422,32 @@ impl Sweep<'_> {
                         Row::new(cols, WorkerCell::Empty, WorkerCell::Idle)
                     });
                 }
-                let moved = was_on.is_none() && self.last_worker[task].is_some_and(|l| l != w);
-                let cell = WorkerCell::Polling(task_idx, holds, moved);
+                let new_poll = was_on.is_none();
+                let stolen = new_poll && self.queued_on[task].is_some_and(|q| q != w);
                 let wr = &mut workers[w];
                 wr.fill_through(before, drawn);
-                if was_on.is_none() {
-                    wr.mark(col, cell);
+                let cell = WorkerCell::Polling(e.task, e.holds, stolen);
+                if new_poll {
+                    wr.mark(e.col.0, cell);
                     self.running_on[task] = Some(w);
                     self.last_worker[task] = Some(w);
-                } else if wr.pending.is_some() && at_start {
-                    // The step changed at the column's start: show the new one.
-                    wr.pending = Some(cell);
+                    self.queued_on[task] = None;
+                    wr.current = cell;
+                } else {
+                    // The step changed: the poll goes on (a steal still).
+                    let stolen = matches!(wr.current, WorkerCell::Polling(_, _, true));
+                    let cell = WorkerCell::Polling(e.task, e.holds, stolen);
+                    if wr.pending.is_some() && e.col.1 {
+                        // The step changed at the column's start: show the new one.
+                        wr.pending = Some(cell);
+                    }
+                    wr.current = cell;
                 }
-                wr.current = cell;
             }
-            Light::Spawned { parent: Some(p) } => {
+            Light::Spawned { parent } => {
                 // A spawned task starts out on its spawner's worker's queue.
-                self.last_worker[task] = self.running_on.get(p as usize).copied().flatten();
+                self.queued_on[task] =
+                    parent.and_then(|p| self.running_on.get(p as usize).copied().flatten());
             }
             _ => {
                 if let Some(w) = was_on {
@@ -394,37 +457,61 @@ impl Sweep<'_> {
                         wr.current = WorkerCell::Idle;
                     }
                 }
+                if let Light::Ready { by } = e.change {
+                    let waker = by.and_then(|b| self.running_on.get(b as usize).copied().flatten());
+                    self.queued_on[task] = waker.or(if self.yielded[task] {
+                        self.last_worker[task]
+                    } else {
+                        None
+                    });
+                }
+                self.yielded[task] = matches!(
+                    e.change,
+                    Light::Waiting {
+                        wait: Wait::Yield,
+                        ..
+                    }
+                );
             }
         }
-        let Some(r) = row.map(|i| &mut rows[i]) else {
-            return;
-        };
-        let cell = match change {
-            Light::Spawned { .. } | Light::Ready => Cell::Ready,
-            Light::Running { .. } if holds => Cell::Holding,
+    }
+
+    /// Applies one event to its task's row.
+    fn task(&self, e: &Seen, r: &mut Row<Cell>) {
+        let drawn = self.drawn;
+        let cell = match e.change {
+            Light::Spawned { .. } | Light::Ready { .. } => Cell::Ready,
+            Light::Running { .. } if e.holds => Cell::Holding,
             Light::Running { worker } if worker == crate::event::ON_CPU => Cell::Sampled,
             Light::Running { .. } => Cell::Running,
+            Light::Waiting {
+                wait: Wait::Io,
+                due: None,
+            } => Cell::Connecting,
             Light::Waiting { wait, .. } => Cell::Waiting(wait),
-            Light::Done => Cell::Done,
+            Light::Done(_) => Cell::Done,
             Light::OffCpu { .. } => return,
         };
         // The state at the column's start stays, but a poll inside it shows
         // (and a task shows from the column it was spawned in).
-        let through = if matches!(change, Light::Spawned { .. }) {
-            col - 1
+        let through = if matches!(e.change, Light::Spawned { .. }) {
+            e.col.0 - 1
         } else {
-            before
+            e.before()
         };
         r.fill_through_with(through, drawn, &|c, cell, due| self.mark_due(c, cell, due));
         // A thread or process shows its state at each column's start: its
         // slices are shorter than a column, and two on one CPU then show
         // as turns taken, not as both running.
-        let os = matches!(change, Light::Running { worker } if crate::event::is_cpu(worker));
+        let os = matches!(e.change, Light::Running { worker } if crate::event::is_cpu(worker));
         if matches!(cell, Cell::Running | Cell::Holding) && !os {
-            r.mark(col, cell);
+            r.mark(e.col.0, cell);
+        }
+        if e.change == Light::Done(End::Panicked) {
+            r.force(e.col.0, Cell::Panicked);
         }
         r.current = cell;
-        r.due = match change {
+        r.due = match e.change {
             Light::Waiting { due, .. } => due,
             _ => None,
         };
@@ -453,128 +540,17 @@ pub fn zoom(now: Duration, zoom_in: bool, auto: Duration) -> Option<Duration> {
     (zoom_in || next < auto).then_some(next)
 }
 
-/// What a CPU was doing during one column.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CpuCell {
-    /// After the moment shown.
-    Empty,
-    /// No thread or process of the run on it (something else may be).
-    Idle,
-    /// This row on it; `switched`: its slice began in this column (the OS
-    /// gave it the CPU there).
-    Row(TaskIdx, bool),
-}
-
-impl Busy for CpuCell {
-    fn busy(&self) -> bool {
-        matches!(self, CpuCell::Row(..))
-    }
-}
-
-/// One lane per CPU the run's threads and processes ran on so far: which
-/// of them was on it over `window`, from the events before `cursor` only.
-pub fn compute_cpus(history: &History, cursor: u64, window: &Window) -> Vec<(u16, Vec<CpuCell>)> {
-    let drawn = window.drawn();
-    let begin = history.position_at(window.start).min(cursor);
-    let (from, base) = history.snapshot_before(begin);
-    let mut rows: Vec<Row<CpuCell>> = Vec::new();
-    let lane = |rows: &mut Vec<Row<CpuCell>>, cpu: u16| {
-        let cpu = usize::from(cpu);
-        if rows.len() <= cpu {
-            rows.resize_with(cpu + 1, || {
-                Row::new(window.cols, CpuCell::Empty, CpuCell::Idle)
-            });
-        }
-        cpu
-    };
-    // A thread or process on its CPU, or a task on a worker pinned to one.
-    let pinned = &history.info().worker_cpus;
-    let cpu_of = |worker: u16| {
-        crate::event::cpu_of(worker).or_else(|| pinned.get(usize::from(worker)).copied())
-    };
-    // Who is on which CPU at the start, and where each row is.
-    let mut on: Vec<Option<u16>> = vec![None; history.live().tasks.len()];
-    for (i, t) in base.tasks.iter().enumerate() {
-        if let State::Running { worker } = t.state
-            && let Some(cpu) = cpu_of(worker)
-        {
-            let c = lane(&mut rows, cpu);
-            rows[c].current = CpuCell::Row(i as TaskIdx, false);
-            on[i] = Some(cpu);
-        }
-    }
-    for pos in from..cursor {
-        let Some((t, task, _, change)) = history.light(pos) else {
-            continue;
-        };
-        let (col, at_start) = window.col(t);
-        if col >= window.cols as i64 {
-            break;
-        }
-        let before = if at_start { col - 1 } else { col };
-        let i = task as usize;
-        if on.len() <= i {
-            on.resize(i + 1, None);
-        }
-        let now_on = match change {
-            Light::Running { worker } => cpu_of(worker),
-            _ => None,
-        };
-        if let Light::OffCpu { gone } = change {
-            // Its worker's thread was off the CPU meanwhile: not ours then.
-            if let Some(cpu) = on[i] {
-                let r = &mut rows[usize::from(cpu)];
-                r.fill_through(before, drawn);
-                let (from, to) = window.covered(t.saturating_sub(gone), t);
-                let to = to.min(r.filled);
-                for c in &mut r.cells[from.min(to)..to] {
-                    *c = CpuCell::Idle;
-                }
-            }
-            continue;
-        }
-        if now_on.is_some() && on[i] == now_on {
-            // Its step changed in the poll: still on the same CPU.
-            continue;
-        }
-        // Off the CPU it was on, whatever this transition is.
-        if let Some(cpu) = on[i].take() {
-            let r = &mut rows[usize::from(cpu)];
-            r.fill_through(before, drawn);
-            if r.current == CpuCell::Row(task, false) || r.current == CpuCell::Row(task, true) {
-                r.current = CpuCell::Idle;
-            }
-        }
-        if let Some(cpu) = now_on {
-            let c = lane(&mut rows, cpu);
-            let r = &mut rows[c];
-            r.fill_through(before, drawn);
-            r.mark(col, CpuCell::Row(task, true));
-            r.current = CpuCell::Row(task, false);
-            on[i] = Some(cpu);
-        }
-    }
-    let last = drawn as i64 - 1;
-    rows.into_iter()
-        .enumerate()
-        .map(|(cpu, mut r)| {
-            r.fill_through(last, drawn);
-            (cpu as u16, r.cells)
-        })
-        .collect()
-}
-
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
     use crate::model::RunInfo;
     use crate::probe::{Change, Event, Outcome, WakeBy};
 
-    fn ms(n: u64) -> Duration {
+    pub fn ms(n: u64) -> Duration {
         Duration::from_millis(n)
     }
 
-    fn ev(t: u64, task: TaskIdx, change: Change) -> Event {
+    pub fn ev(t: u64, task: TaskIdx, change: Change) -> Event {
         Event {
             t: ms(t),
             task,
@@ -583,7 +559,7 @@ mod tests {
         }
     }
 
-    fn history(events: &[Event]) -> History {
+    pub fn history(events: &[Event]) -> History {
         let mut h = History::new(
             RunInfo {
                 scenario: "t".into(),
@@ -600,7 +576,7 @@ mod tests {
         h
     }
 
-    fn spawned(t: u64, task: TaskIdx) -> Event {
+    pub fn spawned(t: u64, task: TaskIdx) -> Event {
         ev(
             t,
             task,
@@ -658,6 +634,7 @@ mod tests {
 
     #[test]
     fn a_task_lane_follows_its_states_column_by_column() {
+        let _limit = crate::test_limit::limit();
         let h = history(&log());
         let lanes = compute(&h, h.len(), &window(75), &[0], |_, _| false);
         use Cell::*;
@@ -692,6 +669,7 @@ mod tests {
 
     #[test]
     fn nothing_is_drawn_after_the_cursor() {
+        let _limit = crate::test_limit::limit();
         let h = history(&log());
         // Two events in: spawned, then running at 10 ms; the cursor's moment
         // is 10 ms.
@@ -711,6 +689,7 @@ mod tests {
 
     #[test]
     fn a_step_that_holds_its_worker_is_drawn_as_holding() {
+        let _limit = crate::test_limit::limit();
         let h = history(&log());
         let lanes = compute(&h, h.len(), &window(75), &[0], |_, _| true);
         assert_eq!(lanes.tasks[0][1], Cell::Holding);
@@ -719,6 +698,7 @@ mod tests {
 
     #[test]
     fn a_window_that_starts_late_begins_from_the_state_then() {
+        let _limit = crate::test_limit::limit();
         let h = history(&log());
         let w = Window {
             start: ms(30),
@@ -730,62 +710,8 @@ mod tests {
     }
 
     #[test]
-    fn each_cpu_lane_shows_the_row_on_it_and_where_its_slices_begin() {
-        use crate::event::on_cpu;
-        let running = |t, task, cpu| {
-            ev(
-                t,
-                task,
-                Change::Running {
-                    worker: on_cpu(cpu),
-                },
-            )
-        };
-        let off = |t, task| {
-            ev(
-                t,
-                task,
-                Change::Ready {
-                    by: WakeBy::Os,
-                    late: None,
-                    waited: None,
-                },
-            )
-        };
-        let h = history(&[
-            spawned(0, 0),
-            spawned(0, 1),
-            running(1, 0, 1),
-            off(4, 0),
-            running(4, 1, 1),
-            off(7, 1),
-        ]);
-        let w = Window {
-            start: Duration::ZERO,
-            scale: ms(1),
-            cols: 9,
-            until: ms(8),
-        };
-        let cpus = compute_cpus(&h, h.len(), &w);
-        assert_eq!(cpus.len(), 2, "lanes for CPUs 0 and 1");
-        assert!(
-            cpus[0]
-                .1
-                .iter()
-                .all(|c| *c == CpuCell::Idle || *c == CpuCell::Empty)
-        );
-        let lane = &cpus[1].1;
-        assert_eq!(lane[0], CpuCell::Idle);
-        assert_eq!(lane[1], CpuCell::Row(0, true), "a slice begins");
-        assert_eq!(lane[2], CpuCell::Row(0, false));
-        assert_eq!(lane[4], CpuCell::Row(1, true), "the OS gave the CPU to 1");
-        assert_eq!(lane[6], CpuCell::Row(1, false));
-        assert_eq!(lane[7], CpuCell::Idle);
-        assert_eq!(lane[8], CpuCell::Idle);
-    }
-
-    #[test]
     fn zooming_steps_by_one_two_five_down_to_100_us_and_out_to_the_whole_run() {
+        let _limit = crate::test_limit::limit();
         let auto = Duration::from_millis(40);
         assert_eq!(zoom(ms(40), true, auto), Some(ms(20)));
         assert_eq!(zoom(ms(20), true, auto), Some(ms(10)));
@@ -799,6 +725,7 @@ mod tests {
 
     #[test]
     fn the_os_taking_a_workers_thread_shows_only_where_it_held_most_of_a_column() {
+        let _limit = crate::test_limit::limit();
         let h = history(&[
             spawned(0, 0),
             ev(0, 0, Change::Running { worker: 0 }),
@@ -832,5 +759,61 @@ mod tests {
         assert_eq!(cells[3], WorkerCell::OffCpu(0), "{cells:?}");
         assert_eq!(cells[4], WorkerCell::OffCpu(0), "{cells:?}");
         assert_eq!(cells[5], WorkerCell::Polling(0, false, false), "{cells:?}");
+    }
+
+    #[test]
+    fn a_stolen_poll_connecting_and_a_panic_show_on_their_lanes() {
+        let _limit = crate::test_limit::limit();
+        let spawned_by = |t, task, parent| {
+            ev(
+                t,
+                task,
+                Change::Spawned {
+                    name: "c".into(),
+                    id: 2,
+                    spec: 0,
+                    parent: Some(parent),
+                    kind: crate::probe::Kind::Task,
+                },
+            )
+        };
+        let h = history(&[
+            spawned(0, 0),
+            ev(0, 0, Change::Running { worker: 0 }),
+            spawned_by(0, 1, 0),
+            ev(
+                10,
+                0,
+                Change::Waiting {
+                    wait: Wait::Io,
+                    due: None,
+                },
+            ),
+            // Queued on worker 0, polled on worker 1: stolen.
+            ev(20, 1, Change::Running { worker: 1 }),
+            ev(
+                40,
+                1,
+                Change::Done {
+                    outcome: Outcome::Panicked("burned".into()),
+                    stats: std::sync::Arc::default(),
+                },
+            ),
+            ev(
+                50,
+                0,
+                Change::Waiting {
+                    wait: Wait::Io,
+                    due: Some(ms(70)),
+                },
+            ),
+        ]);
+        let lanes = compute(&h, h.len(), &window(75), &[0, 1], |_, _| false);
+        assert_eq!(lanes.workers[1][2], WorkerCell::Polling(1, false, true));
+        assert_eq!(lanes.workers[0][0], WorkerCell::Polling(0, false, false));
+        assert_eq!(lanes.tasks[0][1], Cell::Connecting);
+        assert_eq!(lanes.tasks[0][5], Cell::Waiting(Wait::Io));
+        assert_eq!(lanes.tasks[1][4], Cell::Panicked);
+        assert_eq!(lanes.tasks[1][5], Cell::Done);
     }
 }

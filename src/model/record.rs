@@ -47,7 +47,10 @@ pub enum Light {
     Spawned {
         parent: Option<TaskIdx>,
     },
-    Ready,
+    /// Woken; `by`: the task that woke it, if a task did.
+    Ready {
+        by: Option<TaskIdx>,
+    },
     Running {
         worker: u16,
     },
@@ -55,11 +58,19 @@ pub enum Light {
         wait: Wait,
         due: Option<Duration>,
     },
-    Done,
+    Done(End),
     /// Its worker's thread was off a CPU for `gone`, until now.
     OffCpu {
         gone: Duration,
     },
+}
+
+/// How a task ended, in the light form.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum End {
+    Ok,
+    Panicked,
+    Cancelled,
 }
 
 /// What is kept once per task.
@@ -147,13 +158,19 @@ impl PerTask {
             Tag::Spawned => Light::Spawned {
                 parent: self.parents.get(r.task as usize).copied().flatten(),
             },
-            Tag::Ready => Light::Ready,
+            Tag::Ready => Light::Ready {
+                by: (r.small == 4).then_some(r.x),
+            },
             Tag::Running => Light::Running { worker: r.worker },
             Tag::Waiting => Light::Waiting {
                 wait: Wait::from_u8(r.small),
                 due: from_opt_nanos(r.y),
             },
-            Tag::Done => Light::Done,
+            Tag::Done => Light::Done(match r.small {
+                0 => End::Ok,
+                1 => End::Panicked,
+                _ => End::Cancelled,
+            }),
             Tag::OffCpu => Light::OffCpu {
                 gone: Duration::from_nanos(r.y),
             },

@@ -415,6 +415,7 @@ mod tests {
 
     #[test]
     fn every_transition_comes_out_as_it_went_in() {
+        let _limit = crate::test_limit::limit();
         // Never started: every event at 0, handed over as recorded.
         let r = Recorder::new(1024, true);
         let spawned = Change::Spawned {

@@ -205,6 +205,7 @@ mod tests {
 
     #[test]
     fn a_waiting_task_woken_is_recorded_ready_once_with_its_due_time() {
+        let _limit = crate::test_limit::limit();
         let s = TaskState::new();
         s.poll_started();
         s.set_wait(Wait::Timer, Some(ms(100)));
@@ -219,6 +220,7 @@ mod tests {
 
     #[test]
     fn a_task_woken_in_its_poll_is_ready_again_when_the_poll_ends_by_its_waker() {
+        let _limit = crate::test_limit::limit();
         let s = TaskState::new();
         s.poll_started();
         s.set_wait(Wait::Channel, None);
@@ -237,6 +239,7 @@ mod tests {
 
     #[test]
     fn a_done_task_records_nothing_more() {
+        let _limit = crate::test_limit::limit();
         let s = TaskState::new();
         s.poll_started();
         s.set_done();
@@ -250,6 +253,7 @@ mod tests {
     /// once, by the wake or by the poll's end, never both and never neither.
     #[test]
     fn a_wake_racing_the_end_of_a_poll_makes_the_task_ready_exactly_once() {
+        let _limit = crate::test_limit::limit();
         let (mut by_wake, mut by_poll_end) = (0, 0);
         for _ in 0..2_000 {
             let s = Arc::new(TaskState::new());
@@ -277,6 +281,7 @@ mod tests {
 
     #[test]
     fn a_wake_is_told_by_where_it_came_from() {
+        let _limit = crate::test_limit::limit();
         use WakeSource::*;
         let me = 1;
         // In a poll: another task's, or its own (a self-wake is the runtime's).
@@ -363,6 +368,7 @@ mod tests {
 
     #[test]
     fn a_wake_within_a_millisecond_of_its_due_time_is_on_time() {
+        let _limit = crate::test_limit::limit();
         assert_eq!(lateness(ms(101), Some(ms(100))), None);
         assert_eq!(lateness(ms(135), Some(ms(100))), Some(ms(35)));
         assert_eq!(lateness(ms(135), None), None);

@@ -436,6 +436,7 @@ mod tests {
 
     #[test]
     fn a_schedstat_line_reads_back_and_differences_scale() {
+        let _limit = crate::test_limit::limit();
         let a = Schedstat::from_line("1000000 500000 3").unwrap();
         let b = Schedstat::from_line(
             &Schedstat {

@@ -1,4 +1,5 @@
-//! A task's detail: its figures and its transitions.
+//! A task's detail: who it is, its figures, and its transitions, oldest
+//! first; it opens at its top.
 
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
@@ -7,10 +8,13 @@ use ratatui::widgets::{Clear, Widget};
 
 use super::theme;
 use crate::app::{App, Session, state_name};
-use crate::format;
+use crate::format::{self, count};
 use crate::model::{Model, TaskView};
 use crate::probe::{Change, TaskIdx};
 use crate::text;
+
+/// The transitions the detail lists at most (the newest).
+const ROOM: usize = 1000;
 
 pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
     Clear.render(area, buf);
@@ -23,33 +27,52 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
     let mut lines = about(session, idx, t);
     figures(session, idx, t, &mut lines);
     lines.push(Line::from(""));
-    lines.push(Line::from(Span::styled(
-        "transitions (newest last)",
-        theme::HEADER,
-    )));
-    lines.extend(transitions(session, idx, t));
-    super::scrolled_popup(lines, "task detail", true, app.scroll, area, buf);
+    let (mine, older) = transitions(session, idx, t);
+    let dropped = session.history.dropped();
+    let mut head = "transitions, oldest first".to_string();
+    if older > 0 {
+        head.push_str(&format!(
+            " ({} older not listed: the newest {ROOM} are)",
+            count(older as u64, "transition", "transitions")
+        ));
+    }
+    if dropped > 0 {
+        head.push_str(&format!(
+            " (the history dropped the run's oldest {})",
+            count(dropped, "transition", "transitions")
+        ));
+    }
+    lines.push(Line::from(Span::styled(head, theme::HEADER)));
+    lines.extend(mine);
+    super::scrolled_popup(app, lines, "task detail", area, buf);
 }
 
 /// Who the task is, why it is not running, and when it spawned, first ran
 /// and ended.
 fn about(session: &Session, idx: TaskIdx, t: &TaskView) -> Vec<Line<'static>> {
     let model = session.model();
+    let state =
+        crate::app::words::state_text(session, idx, session.holding().iter().any(|h| h.1 == idx));
+    let first = if t.kind.is_os() {
+        "first on a CPU at"
+    } else {
+        "first polled at"
+    };
     vec![
         Line::from(vec![
             Span::styled(text::visible(&t.name).into_owned(), theme::HEADER),
             Span::raw(if t.kind.is_os() {
-                format!("  {}  {}", t.kind.as_str(), state_name(&t.state))
+                format!("  {}  {state}", t.kind.as_str())
             } else {
-                format!("  tokio id {}  {}", t.id, state_name(&t.state))
+                format!("  tokio id {}  {state}", t.id)
             }),
         ]),
         Line::from(Span::styled(
-            format!("why: {}", super::narration::why(session, idx)),
+            format!("why: {}", super::why::why(session, idx)),
             theme::KEY,
         )),
         Line::from(format!(
-            "spawned at {}{}, first polled {}, done {}",
+            "spawned at {}{}, {first} {}, done at {}",
             format::time(t.spawned_at()),
             t.parent
                 .and_then(|p| model.task(p))
@@ -62,34 +85,37 @@ fn about(session: &Session, idx: TaskIdx, t: &TaskView) -> Vec<Line<'static>> {
 }
 
 /// Its figures: from the events, as the OS measured them (a thread or
-/// process that ended) and as tokio-metrics counts them.
+/// process that ended) and as tokio-metrics counts them. `sched` means
+/// one thing everywhere: woken but not yet polled, the first poll's wait
+/// apart.
 fn figures(session: &Session, idx: TaskIdx, t: &TaskView, lines: &mut Vec<Line<'static>>) {
     let f = t.figures(session.now());
     if t.kind.is_os() {
         lines.push(Line::from(format!(
-            "seen every millisecond: on a CPU {}, runnable (waiting for a CPU) {}",
+            "from the events: on a CPU {}, runnable (waiting for a CPU) {}",
             format::time(f.busy),
-            format::time(f.scheduled)
+            format::time(f.scheduled + f.first_poll)
         )));
     } else {
         lines.push(Line::from(format!(
-        "events: {} polls, busy {}, ready {} (first poll after {}), waiting {}, longest poll {}, {} late wake-ups (worst {})",
-        f.polls,
-        format::time(f.busy),
-        format::time(f.scheduled),
-        format::time(t.first_poll_at().unwrap_or(session.now()).saturating_sub(t.spawned_at())),
-        format::time(f.idle),
-        format::time(t.max_poll()),
-        t.late_wakes,
-        format::time(t.max_late())
-    )));
+            "from the events: {}, busy {}, sched {} (woken, not yet polled), first poll after {}, \
+             idle {}, longest poll {}, {} (worst {})",
+            count(f.polls, "poll", "polls"),
+            format::time(f.busy),
+            format::time(f.scheduled),
+            format::time(f.first_poll),
+            format::time(f.idle),
+            format::time(t.max_poll()),
+            count(t.late_wakes, "late wake-up", "late wake-ups"),
+            format::time(t.max_late())
+        )));
     }
     if let Some(os) = t.stats.as_ref().and_then(|s| s.os) {
         lines.push(Line::from(format!(
-            "the OS measured: {} on a CPU, {} runnable but waiting for a CPU, {} time slices",
+            "the OS measured: {} on a CPU, {} runnable but waiting for a CPU, {}",
             format::time(os.cpu),
             format::time(os.runqueue),
-            os.slices
+            count(os.slices, "time slice", "time slices")
         )));
     }
     // Its figures, as tokio-metrics counts them: the final ones once done,
@@ -105,46 +131,50 @@ fn figures(session: &Session, idx: TaskIdx, t: &TaskView, lines: &mut Vec<Line<'
     };
     if let Some((s, when)) = stats.filter(|_| !t.kind.is_os()) {
         lines.push(Line::from(format!(
-            "counted as tokio-metrics counts ({when}; a poll counts when it ends, and scheduled time leaves out the first poll's wait): {} polls, busy {}, scheduled {}, idle {}, {} slow polls, first poll after {}",
-            s.polls,
+            "as tokio-metrics counts ({when}; a poll counts when it ends): {}, busy {}, sched {}, \
+             first poll after {}, idle {}, {}",
+            count(s.polls, "poll", "polls"),
             format::time(s.busy),
             format::time(s.scheduled),
+            format::time(s.first_poll_delay),
             format::time(s.idle),
-            s.slow_polls,
-            format::time(s.first_poll_delay)
+            count(s.slow_polls, "slow poll", "slow polls")
         )));
     }
 }
 
-/// Its newest transitions up to the moment shown, oldest first.
-fn transitions(session: &Session, idx: TaskIdx, t: &TaskView) -> Vec<Line<'static>> {
-    // The newest transitions, as many as anyone would scroll through.
-    let room = 1000;
+/// Its newest transitions up to the moment shown (at most [`ROOM`]),
+/// oldest first, and how many older ones are left out.
+fn transitions(session: &Session, idx: TaskIdx, t: &TaskView) -> (Vec<Line<'static>>, usize) {
     let cursor = session.history.cursor();
-    let mut mine: Vec<Line> = session
+    let all = session
         .history
         .events()
         .rev()
-        .filter(|(p, e)| *p < cursor && e.task == idx)
-        .take(room)
-        .map(|(_, e)| {
-            let what = transition(session.model(), &e.change);
-            let step = session
-                .scenario
-                .tasks
-                .get(t.spec as usize)
-                .and_then(|s| s.steps.get(e.step as usize))
-                .map(|s| text::visible(&session.scenario.label(&s.action).to_string()).into_owned())
-                .unwrap_or_default();
-            Line::from(vec![
-                Span::styled(format!("{:>10}  ", format::time(e.t)), theme::DIM),
-                Span::raw(format!("{what:<34} ")),
-                Span::styled(step, theme::DIM),
-            ])
-        })
-        .collect();
+        .filter(|(p, e)| *p < cursor && e.task == idx);
+    let mut mine: Vec<Line> = Vec::new();
+    let mut older = 0;
+    for (_, e) in all {
+        if mine.len() == ROOM {
+            older += 1;
+            continue;
+        }
+        let what = transition(session.model(), &e.change);
+        let step = session
+            .scenario
+            .tasks
+            .get(t.spec as usize)
+            .and_then(|s| s.steps.get(e.step as usize))
+            .map(|s| text::visible(&session.scenario.label(&s.action).to_string()).into_owned())
+            .unwrap_or_default();
+        mine.push(Line::from(vec![
+            Span::styled(format!("{:>10}  ", format::time(e.t)), theme::DIM),
+            Span::raw(format!("{what:<34} ")),
+            Span::styled(step, theme::DIM),
+        ]));
+    }
     mine.reverse();
-    mine
+    (mine, older)
 }
 
 /// One transition, in a few words.
@@ -162,7 +192,15 @@ fn transition(model: &Model, change: &Change) -> String {
             "the OS took its worker's thread away for {}",
             format::time(*gone)
         ),
-        Change::Waiting { wait, .. } => format!("waiting ({})", wait.as_str()),
+        Change::Waiting {
+            wait: crate::probe::Wait::Io,
+            due: None,
+        } => "connecting (io)".to_string(),
+        Change::Waiting {
+            wait: crate::probe::Wait::Io,
+            due: Some(d),
+        } => format!("waiting for the reply, due {}", format::time(*d)),
+        Change::Waiting { wait, .. } => state_name(&crate::model::State::Waiting(*wait)),
         Change::Ready {
             by: crate::probe::WakeBy::Os,
             ..

@@ -1,4 +1,5 @@
-//! The `?` popup: every key, from the key table.
+//! The `?` popup: every key, from the key table, and what every symbol
+//! and lane glyph means.
 
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
@@ -21,20 +22,26 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
     }
     lines.push(Line::from(""));
     lines.push(Line::from(Span::styled("states", theme::HEADER)));
-    lines.push(Line::from(
+    for line in [
         "◌ ready: woken or just spawned, waiting for a worker",
-    ));
-    lines.push(Line::from(
         "▶ running: being polled;  ■ running and holding its worker (cpu, block)",
-    ));
-    lines.push(Line::from(
-        "‖ waiting: returned Pending, for a timer, io, channel, lock, join...",
-    ));
-    lines.push(Line::from("✓ done   ✗ panicked   ⊘ cancelled"));
+        "‖ waiting: returned Pending, for a timer, io (connecting, then the reply), a channel, a lock, a join...",
+        "✓ done   ✗ panicked   ⊘ cancelled",
+    ] {
+        lines.push(Line::from(line));
+    }
+    lines.push(Line::from(""));
+    lines.push(Line::from(Span::styled("lanes", theme::HEADER)));
+    for (glyph, words) in theme::LEGEND {
+        lines.push(Line::from(vec![
+            Span::styled(format!("{glyph:>3}  "), theme::KEY),
+            Span::raw(*words),
+        ]));
+    }
     lines.push(Line::from(""));
     lines.push(Line::from(Span::styled(
         "Pause stops the scheduler itself: no poll starts while paused. On the virtual clock no time passes.",
         theme::DIM,
     )));
-    super::scrolled_popup(lines, "help", false, app.scroll, area, buf);
+    super::scrolled_popup(app, lines, "help", area, buf);
 }

@@ -19,7 +19,7 @@ fn possessive(name: &str) -> String {
     }
 }
 
-fn name_of(model: &Model, t: TaskIdx) -> String {
+pub(super) fn name_of(model: &Model, t: TaskIdx) -> String {
     model
         .task(t)
         .map_or("?".to_string(), |t| t.name.to_string())
@@ -39,10 +39,10 @@ fn kind_word(kind: Kind) -> &'static str {
 /// rows they started (`os`: how many, and of which kinds), "all 5 tasks
 /// and the 2 threads they started are", so the count matches the table's.
 fn all(n: usize, os: &[Kind]) -> String {
-    let tasks = if n == 1 {
-        "the task".to_string()
-    } else {
-        format!("all {n} tasks")
+    let tasks = match n {
+        1 => "the task".to_string(),
+        2 => "both tasks".to_string(),
+        _ => format!("all {n} tasks"),
     };
     if os.is_empty() {
         return format!("{tasks} {}", if n == 1 { "is" } else { "are" });
@@ -72,87 +72,16 @@ pub fn text(session: &Session) -> String {
 }
 
 fn sentence(session: &Session) -> String {
-    let model = session.model();
-    let name = |t: u32| name_of(model, t);
     // A held worker is the headline: everyone else is stuck behind it.
-    if let Some((worker, task, held)) = session.holding().into_iter().max_by_key(|h| h.2) {
-        let label = session
-            .step_of(task)
-            .map(|(a, _)| session.scenario.label(a).to_string())
-            .unwrap_or_default();
-        let mut s = match label.as_str() {
-            // Your own code has no steps to name.
-            "" => format!(
-                "{} holds worker {worker} ({})",
-                name(task),
-                format::time(held)
-            ),
-            _ => format!(
-                "{}: {label} holds worker {worker} ({})",
-                name(task),
-                format::time(held)
-            ),
-        };
-        if let Some((other, since)) = model
-            .tasks
-            .iter()
-            .enumerate()
-            .filter(|(_, t)| t.state == State::Ready && !t.kind.is_os())
-            .map(|(i, t)| (i as u32, t.since()))
-            .min_by_key(|(_, since)| *since)
-        {
-            s.push_str(&format!(
-                "; {} ready for {}",
-                name(other),
-                format::time(session.now().saturating_sub(since))
-            ));
-        }
-        if let Some((late_task, late)) = model
-            .tasks
-            .iter()
-            .enumerate()
-            .filter_map(|(i, t)| t.overdue(session.now()).map(|l| (i as u32, l)))
-            .max_by_key(|(_, l)| *l)
-        {
-            s.push_str(&format!(
-                "; {} {} {} overdue",
-                possessive(&name(late_task)),
-                match model.task(late_task).map(|t| &t.state) {
-                    Some(State::Waiting(Wait::Io)) => "reply",
-                    _ => "timer",
-                },
-                format::time(late)
-            ));
-        }
+    if let Some(s) = headline(session) {
         return s;
     }
     if session.ended && session.history.at_live_edge() {
-        let wall = model.wall();
-        let tasks = model.tasks.iter().filter(|t| !t.kind.is_os()).count();
-        let os: Vec<Kind> = model
-            .tasks
-            .iter()
-            .filter(|t| t.kind.is_os())
-            .map(|t| t.kind)
-            .collect();
-        return match &session.end_note {
-            Some(note) => format!("stopped at {}: {note}", format::time(wall)),
-            None if session.shows_replay() => format!(
-                "{} done at {}. r goes back to the start, ← steps back, q quits",
-                all(tasks, &os),
-                format::time(wall)
-            ),
-            None if !session.steps.restartable => format!(
-                "{} done at {}. ← scrubs back, q quits",
-                all(tasks, &os),
-                format::time(wall)
-            ),
-            None => format!(
-                "{} done at {}. r runs it again, ← scrubs back, ] the next lesson",
-                all(tasks, &os),
-                format::time(wall)
-            ),
-        };
+        return ending(session);
+    }
+    // A panic stays on screen long enough to read.
+    if let Some(s) = recent_panic(session) {
+        return s;
     }
     let cursor = session.history.cursor();
     let Some(e) = cursor.checked_sub(1).and_then(|p| session.history.event(p)) else {
@@ -162,9 +91,147 @@ fn sentence(session: &Session) -> String {
     let os_slice = matches!(e.change, Change::Running { worker } if is_cpu(worker))
         || matches!(e.change, Change::Ready { by: WakeBy::Os, .. });
     if os_slice {
-        return os_story(model);
+        return os_story(session.model());
     }
     event(session, &e)
+}
+
+/// A worker held by a `cpu` or `block` step: who holds it, who is ready
+/// behind it, whose timer is late meanwhile (and whether the viewer's
+/// pause, not the held worker, made it so).
+fn headline(session: &Session) -> Option<String> {
+    let model = session.model();
+    let name = |t: u32| name_of(model, t);
+    let (worker, task, held) = session.holding().into_iter().max_by_key(|h| h.2)?;
+    let label = session
+        .step_of(task)
+        .map(|(a, _)| session.scenario.label(a).to_string())
+        .unwrap_or_default();
+    let mut s = match label.as_str() {
+        // Your own code has no steps to name.
+        "" => format!(
+            "{} holds worker {worker} ({})",
+            name(task),
+            format::time(held)
+        ),
+        _ => format!(
+            "{}: {label} holds worker {worker} ({})",
+            name(task),
+            format::time(held)
+        ),
+    };
+    if let Some((other, since)) = model
+        .tasks
+        .iter()
+        .enumerate()
+        .filter(|(_, t)| t.state == State::Ready && !t.kind.is_os())
+        .map(|(i, t)| (i as u32, t.since()))
+        .min_by_key(|(_, since)| *since)
+    {
+        s.push_str(&format!(
+            "; {} ready for {}",
+            name(other),
+            format::time(session.now().saturating_sub(since))
+        ));
+    }
+    if let Some((late_task, (late, paused))) = model
+        .tasks
+        .iter()
+        .enumerate()
+        .filter_map(|(i, t)| crate::app::words::overdue(session, t).map(|l| (i as u32, l)))
+        .max_by_key(|(_, l)| l.0)
+    {
+        s.push_str(&format!(
+            "; {} {} {} overdue{}",
+            possessive(&name(late_task)),
+            match model.task(late_task).map(|t| &t.state) {
+                Some(State::Waiting(Wait::Io)) => "reply",
+                _ => "timer",
+            },
+            format::time(late),
+            if paused {
+                " (it came due in the pause)"
+            } else {
+                ""
+            }
+        ));
+    }
+    Some(s)
+}
+
+/// The run has ended: how many tasks, when, what panicked and which join
+/// got the panic, and what to do next.
+fn ending(session: &Session) -> String {
+    let model = session.model();
+    let wall = model.wall();
+    let tasks = model.tasks.iter().filter(|t| !t.kind.is_os()).count();
+    let os: Vec<Kind> = model
+        .tasks
+        .iter()
+        .filter(|t| t.kind.is_os())
+        .map(|t| t.kind)
+        .collect();
+    if let Some(note) = &session.end_note {
+        return format!("stopped at {}: {note}", format::time(wall));
+    }
+    let mut s = format!("{} done at {}", all(tasks, &os), format::time(wall));
+    for (i, t) in model.tasks.iter().enumerate() {
+        if let Some(Outcome::Panicked(m)) = t.outcome() {
+            s.push_str(&format!("; {} panicked ({m})", t.name));
+            let joiners: Vec<String> = (0..model.tasks.len() as u32)
+                .filter(|j| model.join_error(*j) == Some(i as u32))
+                .map(|j| name_of(model, j))
+                .collect();
+            if !joiners.is_empty() {
+                s.push_str(&format!(
+                    " and {} join got Err(JoinError)",
+                    joiners
+                        .iter()
+                        .map(|j| possessive(j))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ));
+            }
+        }
+    }
+    let keys = if session.shows_replay() {
+        "r goes back to the start, ← steps back, q quits"
+    } else if !session.steps.restartable {
+        "← scrubs back, q quits"
+    } else {
+        "r runs it again, ← scrubs back, ] the next lesson"
+    };
+    format!("{s}. {keys}")
+}
+
+/// How long a panic stays the narration: three seconds as the viewer
+/// sees them, at the pace shown.
+const PANIC_HOLD: Duration = Duration::from_secs(3);
+
+/// A panic in the last moments shown (three seconds of the viewer's time),
+/// told until then whatever came after it.
+fn recent_panic(session: &Session) -> Option<String> {
+    let cursor = session.history.cursor();
+    let now = session.now();
+    let hold = PANIC_HOLD.mul_f64(session.control.speed.get());
+    let from = now.saturating_sub(hold);
+    let pos = (cursor.saturating_sub(256)..cursor).rev().find_map(|p| {
+        let (t, _, _, change) = session.history.light(p)?;
+        if t < from {
+            return Some(None);
+        }
+        matches!(
+            change,
+            crate::model::record::Light::Done(crate::model::record::End::Panicked)
+        )
+        .then_some(Some(p))
+    })??;
+    let e = session.history.event(pos)?;
+    let Change::Done { outcome, .. } = &e.change else {
+        return None;
+    };
+    let who = name_of(session.model(), e.task);
+    Some(done(session, e.task, &who, Kind::Task, outcome))
 }
 
 /// Which threads and processes are on a CPU now and which wait for one.
@@ -235,11 +302,48 @@ fn event(session: &Session, e: &crate::probe::Event) -> String {
         Change::Running { worker } => match step_label(session, e.task) {
             // Your own code has no steps to name.
             l if l.is_empty() => format!("worker {worker} polls {who}"),
+            _ if matches!(step, Some(Action::Io(_))) => io_poll(session, e, &who, *worker),
             l => format!("worker {worker} polls {who}: {l}"),
         },
         Change::Waiting { wait, due } => waits(session, e.task, &who, *wait, *due, step),
-        Change::Ready { by, late, waited } => woken(session, task, &who, *by, *late, *waited, step),
+        Change::Ready { .. } => woken(session, task, &who, e, step),
         Change::Done { outcome, .. } => done(session, e.task, &who, kind, outcome),
+    }
+}
+
+/// A poll of an io step, by its phase: the poll that starts connecting,
+/// the one that sends the request once connected (the note says what the
+/// wait is for), the one that takes the reply.
+fn io_poll(session: &Session, e: &crate::probe::Event, who: &str, worker: u16) -> String {
+    let label = session
+        .step_of(e.task)
+        .map(|(a, _)| session.scenario.label(a).to_string())
+        .unwrap_or_default();
+    let note = session
+        .step_of(e.task)
+        .and_then(|(_, n)| n)
+        .map_or(String::new(), |n| format!(" ({n})"));
+    // The wait this poll ends, if it ends one (a step reached mid-poll
+    // ends none: it starts the io).
+    let ended = (e.task, e.step);
+    let before = session.history.cursor().saturating_sub(1);
+    let waited = (before.saturating_sub(256)..before)
+        .rev()
+        .filter_map(|p| session.history.light(p))
+        .find(|(_, t, _, _)| *t == ended.0)
+        .and_then(|(_, _, step, change)| match change {
+            crate::model::record::Light::Ready { .. } => Some(step),
+            _ => None,
+        })
+        .and_then(|_| {
+            let t = session.model().task(e.task)?;
+            Some(t.due().is_none())
+        });
+    match waited {
+        // Connected: now the request goes out.
+        Some(true) => format!("worker {worker} polls {who}: connected, it sends its request{note}"),
+        Some(false) => format!("worker {worker} polls {who}: its reply is in"),
+        None => format!("worker {worker} polls {who}: {label}, it starts connecting"),
     }
 }
 
@@ -315,27 +419,42 @@ fn waits(
     }
 }
 
-/// The sentence for a task woken by `by` (`late` past due, after waiting
-/// for `waited`), at `step`.
+/// Why a wake at `at` came `late` past due: the worker was busy when it
+/// was due, or (the real clock, where time goes on while the scheduler is
+/// paused) the viewer's pause held it.
+fn late_because(session: &Session, at: Duration, late: Duration) -> &'static str {
+    let real = session.scenario.runtime.clock == crate::scenario::Clock::Real;
+    if !real {
+        "the worker was busy when it was due"
+    } else if session.paused_between(at.saturating_sub(late), at) {
+        "the run was paused when it was due, not a busy worker"
+    } else if session.is_replay() {
+        "the worker was busy, or the run was paused, when it was due"
+    } else {
+        "the worker was busy when it was due"
+    }
+}
+
+/// The sentence for a task woken by event `e` (a `Ready`), at `step`.
 fn woken(
     session: &Session,
     task: Option<&TaskView>,
     who: &str,
-    by: WakeBy,
-    late: Option<Duration>,
-    waited: Option<Wait>,
+    e: &crate::probe::Event,
     step: Option<&Action>,
 ) -> String {
+    let Change::Ready { by, late, waited } = e.change else {
+        return String::new();
+    };
     let model = session.model();
     let name = |t: u32| name_of(model, t);
     let s = &session.scenario;
-    // On the real clock time goes on while the scheduler is paused.
-    let why = match s.runtime.clock {
-        crate::scenario::Clock::Real => "the worker was busy, or the run paused",
-        crate::scenario::Clock::Virtual => "the worker was busy",
-    };
     let late = late.map_or(String::new(), |l| {
-        format!(", {} late: {why} when it was due", format::time(l))
+        format!(
+            ", {} late: {}",
+            format::time(l),
+            late_because(session, e.t, l)
+        )
     });
     match (by, step) {
         (WakeBy::Os, _) => {
@@ -401,11 +520,18 @@ fn done(session: &Session, task: TaskIdx, who: &str, kind: Kind, outcome: &Outco
         Outcome::Panicked(m) => {
             let joiners = joiners(session, task);
             if joiners.is_empty() {
-                format!("{who} panicked: {m} (the other tasks go on)")
+                format!(
+                    "{who} panicked ({m}): tokio caught it at the task's edge; the other tasks go on"
+                )
             } else {
                 format!(
-                    "{who} panicked: {m}. {}'s join gets a JoinError; the other tasks go on",
-                    joiners.join(", ")
+                    "{who} panicked ({m}): tokio caught it, and {} join returns Err(JoinError); \
+                     the other tasks go on",
+                    joiners
+                        .iter()
+                        .map(|j| possessive(j))
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 )
             }
         }
@@ -430,156 +556,6 @@ fn joiners(session: &Session, task: TaskIdx) -> Vec<String> {
         })
         .map(|t| t.name.clone())
         .collect()
-}
-
-/// Why the task is not running now (or what it is doing), in one line.
-pub fn why(session: &Session, task: TaskIdx) -> String {
-    crate::text::visible(&why_sentence(session, task)).into_owned()
-}
-
-fn why_sentence(session: &Session, task: TaskIdx) -> String {
-    let model = session.model();
-    let Some(t) = model.task(task) else {
-        return String::new();
-    };
-    let now = session.now();
-    let name = |i: u32| name_of(model, i);
-    let since = format::time(now.saturating_sub(t.since()));
-    let s = &session.scenario;
-    let step = session.action(t.spec, t.step);
-    let body = match &t.state {
-        State::Running { worker } if is_cpu(*worker) => format!("on a CPU for {since}"),
-        State::Ready if t.kind.is_os() => {
-            format!("runnable for {since}: the OS gave the CPU to someone else")
-        }
-        State::Running { worker } => {
-            if session.holding().iter().any(|h| h.1 == task) {
-                format!(
-                    "running on worker {worker} for {since}, holding it: nobody else can run there"
-                )
-            } else {
-                format!("running on worker {worker} for {since}")
-            }
-        }
-        State::Ready => format!("ready for {since}: {}", behind(session, model)),
-        State::Waiting(w) => waiting(session, task, t, *w, step, now, &since, &name, s),
-        State::Done(Outcome::Ok) => format!("done at {}", format::time(t.since())),
-        State::Done(Outcome::Panicked(m)) => format!("panicked: {m}"),
-        State::Done(Outcome::Cancelled) => "cancelled".into(),
-    };
-    format!("{}: {body}", t.name)
-}
-
-/// What a ready task waits behind.
-fn behind(session: &Session, model: &Model) -> String {
-    if let Some((w, holder, held)) = session.holding().into_iter().max_by_key(|h| h.2) {
-        return format!(
-            "{} holds worker {w} ({} so far)",
-            name_of(model, holder),
-            format::time(held)
-        );
-    }
-    let busy: Vec<String> = model
-        .workers
-        .iter()
-        .enumerate()
-        .filter_map(|(w, lane)| {
-            lane.current
-                .map(|c| format!("worker {w} runs {}", name_of(model, c)))
-        })
-        .collect();
-    if busy.is_empty() {
-        "next in the queue".into()
-    } else {
-        busy.join(", ")
-    }
-}
-
-#[allow(clippy::too_many_arguments)]
-fn waiting(
-    session: &Session,
-    task: TaskIdx,
-    t: &TaskView,
-    w: Wait,
-    step: Option<&Action>,
-    now: Duration,
-    since: &str,
-    name: &dyn Fn(u32) -> String,
-    s: &crate::scenario::Scenario,
-) -> String {
-    let due = |what: &str| match t.due() {
-        Some(d) if now > d + Duration::from_millis(1) => format!(
-            "{what} was due at {}: {} overdue, the worker was busy then",
-            format::time(d),
-            format::time(now - d)
-        ),
-        Some(d) => format!(
-            "{what} is due at {} ({} from now)",
-            format::time(d),
-            format::time(d.saturating_sub(now))
-        ),
-        None => format!("waiting on {what}"),
-    };
-    match (w, step) {
-        (Wait::Timer, _) => due("its timer"),
-        (Wait::Io, _) if t.due().is_none() => {
-            format!("connecting for {since}: it can send its request once polled again")
-        }
-        (Wait::Io, _) => due("its reply"),
-        (Wait::Lock, Some(Action::Lock(m))) => {
-            let r = session.resources();
-            let holder = r.holders.get(*m).copied().flatten();
-            format!(
-                "waiting {since} for {}{}",
-                s.mutexes[*m],
-                holder.map_or(String::new(), |h| format!(", held by {}", name(h)))
-            )
-        }
-        (Wait::Channel, Some(Action::Send(c))) => {
-            let r = session.resources();
-            format!(
-                "waiting {since} to send on {}: full ({} of {})",
-                s.channels[*c].name,
-                r.fill.get(*c).copied().unwrap_or(0),
-                s.channels[*c].capacity
-            )
-        }
-        (Wait::Channel, Some(Action::Recv(c))) => {
-            format!(
-                "waiting {since} for a message on {}: empty",
-                s.channels[*c].name
-            )
-        }
-        (Wait::Join, Some(Action::Join(j))) => {
-            format!("waiting {since} for {} to finish", s.tasks[*j].name)
-        }
-        (Wait::Blocking | Wait::Process, _) => {
-            let model = session.model();
-            let rows: Vec<String> = model
-                .tasks
-                .iter()
-                .enumerate()
-                .filter(|(_, r)| {
-                    r.kind.is_os() && r.parent == Some(task) && !matches!(r.state, State::Done(_))
-                })
-                .map(|(i, r)| format!("{} {}", name(i as u32), crate::app::state_name(&r.state)))
-                .collect();
-            if rows.is_empty() {
-                format!(
-                    "waiting {since} for its {}",
-                    if w == Wait::Process {
-                        "process"
-                    } else {
-                        "thread"
-                    }
-                )
-            } else {
-                format!("waiting {since} for {}", rows.join(", "))
-            }
-        }
-        (Wait::Yield, _) => format!("yielded {since} ago: waiting for its turn"),
-        (w, _) => format!("waiting {since} on {}", w.as_str()),
-    }
 }
 
 #[cfg(test)]

@@ -5,8 +5,9 @@ use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, List, ListItem, ListState, Paragraph, StatefulWidget, Widget, Wrap};
 
-use super::{status, theme};
+use super::{fit, status, theme};
 use crate::app::App;
+use crate::format::count;
 use crate::text;
 
 pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
@@ -16,17 +17,27 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
         Constraint::Length(1),
     ])
     .areas(area);
-    Line::from(vec![
+    let mut head = vec![
         Span::styled(" taskscope ", theme::TITLE),
         Span::raw("· pick a scenario: each one is a lesson about how tokio schedules tasks"),
-    ])
-    .render(title, buf);
+    ];
+    if let (Some(next), Some(s)) = (app.stopping_for(), &app.session) {
+        head.truncate(1);
+        head.push(Span::styled(
+            format!(
+                "· stopping {}…, then {next}",
+                text::visible(&s.scenario.name)
+            ),
+            theme::PAUSED,
+        ));
+    }
+    fit::line(head, ratatui::style::Style::new(), title, buf);
     let [list_area, about] =
         Layout::horizontal([Constraint::Length(26), Constraint::Min(20)]).areas(body);
     let items: Vec<ListItem> = app
         .choices
         .iter()
-        .map(|c| ListItem::new(text::visible(&c.name).into_owned()))
+        .map(|c| ListItem::new(fit::cut(&text::visible(&c.name), 22)))
         .collect();
     let mut state = ListState::default().with_selected(Some(app.picked));
     StatefulWidget::render(
@@ -49,15 +60,14 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
         lines.push(Line::from(text::one_line(&c.description)));
         if let Some(s) = &c.scenario {
             lines.push(Line::from(""));
+            let tasks: u64 = s.tasks.iter().map(|t| u64::from(t.count)).sum();
             lines.push(Line::from(Span::styled(
                 format!(
-                    "{} ({} worker{}), {} clock, {} task kind{}",
+                    "{} ({}), {} clock, {}",
                     s.runtime.flavor.as_str(),
-                    s.runtime.workers,
-                    if s.runtime.workers == 1 { "" } else { "s" },
+                    count(s.runtime.workers as u64, "worker", "workers"),
                     s.runtime.clock.as_str(),
-                    s.tasks.len(),
-                    if s.tasks.len() == 1 { "" } else { "s" }
+                    count(tasks, "task", "tasks")
                 ),
                 theme::DIM,
             )));

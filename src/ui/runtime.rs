@@ -31,20 +31,15 @@ pub fn folded(session: &Session, area: Rect, buf: &mut Buffer) {
         .count();
     parts.push(format!("ready queue {ready}"));
     parts.push(format!("switches {}", model.switches));
-    parts.extend(resource_lines(session));
-    if let Some(s) = session.sample()
-        && session.scenario.runtime.clock == Clock::Real
-    {
-        parts.push(format!(
-            "steals so far {} (tokio-metrics: a busy worker reports at its next park)",
-            s.runtime.steals
-        ));
+    if model.workers.len() > 1 {
+        parts.push(format!("steals so far {}", model.steals));
     }
-    Line::from(vec![
+    parts.extend(resource_lines(session));
+    let spans = vec![
         Span::styled(" runtime: ", theme::HEADER),
         Span::styled(parts.join(" · "), theme::DIM),
-    ])
-    .render(area, buf);
+    ];
+    super::fit::line(spans, ratatui::style::Style::new(), area, buf);
 }
 
 /// Each mutex's holder and queue, each channel's fill (names from the
@@ -102,8 +97,8 @@ pub fn render(session: &Session, area: Rect, buf: &mut Buffer) {
     let rt = &session.scenario.runtime;
     let now = session.now();
     lines.push(Line::from(format!(
-        "{} worker(s), {}",
-        rt.workers,
+        "{}, {}",
+        crate::format::count(rt.workers as u64, "worker", "workers"),
         rt.flavor.as_str()
     )));
     // One pass over the tasks: running, ready, waiting, done.
@@ -118,9 +113,9 @@ pub fn render(session: &Session, area: Rect, buf: &mut Buffer) {
     }
     for (w, lane) in model.workers.iter().enumerate() {
         lines.push(Line::from(format!(
-            "worker {w}  busy {:>4.0}%  {} polls",
+            "worker {w}  busy {:>4.0}%  {}",
             busy_share(lane, now) * 100.0,
-            lane.polls
+            crate::format::count(lane.polls, "poll", "polls")
         )));
     }
     lines.push(Line::from(format!("ready queue {:>6}", counts[1])));
@@ -132,6 +127,9 @@ pub fn render(session: &Session, area: Rect, buf: &mut Buffer) {
         lines.push(Line::from(format!("{label}     {n:>6}")));
     }
     lines.push(Line::from(format!("switches    {:>6}", model.switches)));
+    if model.workers.len() > 1 {
+        lines.push(Line::from(format!("steals      {:>6}", model.steals)));
+    }
     for line in resource_lines(session) {
         lines.push(Line::from(line));
     }
@@ -171,7 +169,6 @@ pub fn render(session: &Session, area: Rect, buf: &mut Buffer) {
             r.blocking_threads
         )));
         lines.push(Line::from(format!("polls     {:>5}", r.polls)));
-        lines.push(Line::from(format!("steals    {:>5} so far", r.steals)));
         lines.push(Line::from(Span::styled(
             format!(
                 "tokio-metrics, the 250 ms before {} (wall time)",

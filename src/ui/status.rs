@@ -3,10 +3,9 @@
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 use ratatui::style::Style;
-use ratatui::text::{Line, Span};
-use ratatui::widgets::Widget;
+use ratatui::text::Span;
 
-use super::theme;
+use super::{fit, theme};
 use crate::app::{App, Session};
 use crate::keys;
 use crate::scenario::Clock;
@@ -16,41 +15,63 @@ pub fn title(session: &Session, area: Rect, buf: &mut Buffer) {
     let mut spans = vec![
         Span::styled(" taskscope ", theme::TITLE),
         Span::raw(format!(
-            "· {} · {} ({} worker{}) · {} clock",
+            "· {} · {} ({}) · {} clock",
             crate::text::visible(&session.scenario.name),
             rt.flavor.as_str(),
-            rt.workers,
-            if rt.workers == 1 { "" } else { "s" },
+            crate::format::count(rt.workers as u64, "worker", "workers"),
             rt.clock.as_str()
         )),
     ];
     if let Some((wanted, here)) = session.cpus_short {
         spans.push(Span::styled(
-            format!(" · {here} CPU here, not {wanted}: its halves take turns"),
+            format!(
+                " · {} here, not {wanted}: its halves take turns",
+                crate::format::count(here as u64, "CPU", "CPUs")
+            ),
             theme::PAUSED,
         ));
     }
-    Line::from(spans).render(area, buf);
+    fit::line(spans, Style::new(), area, buf);
 }
 
-/// The lesson in one sentence and what to watch for, each on its line.
-pub fn lesson(session: &Session, lesson: Rect, watch: Rect, buf: &mut Buffer) {
-    Line::from(vec![
-        Span::styled(" lesson: ", theme::HEADER),
-        Span::styled(
-            crate::text::one_line(session.scenario.lesson()),
-            theme::LESSON,
-        ),
-    ])
-    .render(lesson, buf);
-    Line::from(vec![
-        Span::styled(" watch for: ", theme::HEADER),
-        Span::styled(
-            crate::text::one_line(&session.scenario.watch_for),
-            theme::LESSON,
-        ),
-    ])
-    .render(watch, buf);
+/// How many lines `label` and `text` take on a screen `width` wide, at
+/// most `max`.
+pub fn lines_for(label: &str, text: &str, width: u16, max: usize) -> u16 {
+    if text.is_empty() {
+        return 0;
+    }
+    let cols = usize::from(width.saturating_sub(2));
+    fit::lines_needed(text, cols, fit::width(label).saturating_sub(1), max) as u16
+}
+
+/// A labelled paragraph (the lesson, what to watch for) on the lines of
+/// `area`, wrapped; the last line ends with `…` if more is left.
+pub fn labelled(label: &str, text: &str, area: Rect, buf: &mut Buffer) {
+    // Every line after the first one column in, as the label is.
+    let cols = usize::from(area.width.saturating_sub(2));
+    let lines = fit::wrap(
+        text,
+        cols,
+        fit::width(label).saturating_sub(1),
+        usize::from(area.height),
+    );
+    for (i, line) in lines.into_iter().enumerate() {
+        let row = Rect {
+            y: area.y + i as u16,
+            height: 1,
+            ..area
+        };
+        let lead = if i == 0 {
+            label.to_string()
+        } else {
+            " ".to_string()
+        };
+        let spans = vec![
+            Span::styled(lead, theme::HEADER),
+            Span::styled(line, theme::LESSON),
+        ];
+        fit::line(spans, Style::new(), row, buf);
+    }
 }
 
 /// A count in at most 4 characters for a narrow column: `9999`, `12k`,
@@ -75,18 +96,21 @@ pub fn fmt_count(n: u64) -> String {
     }
 }
 
-/// The footer's badge: what the screen shows (live, paused, history,
-/// replay, playback, done) and its style.
-fn badge(session: &Session) -> (&'static str, ratatui::style::Style) {
-    if session.looks_live {
+/// The status line's badge: what the screen shows (live, paused, a
+/// replay, history) and its colour.
+fn badge(app: &App, session: &Session) -> (&'static str, Style) {
+    let c = &session.control;
+    if app.next.is_some() {
+        (" STOPPING ", theme::PAUSED)
+    } else if session.looks_live {
         (" LIVE ", theme::LIVE)
     } else if session.plays_back() && session.ended && session.history.at_live_edge() {
         (" DONE ", theme::LIVE)
-    } else if session.plays_back() && session.control.paused {
+    } else if session.plays_back() && c.paused {
         (" PLAYBACK · PAUSED ", theme::PAUSED)
     } else if session.plays_back() {
         (" PLAYBACK ", theme::LIVE)
-    } else if session.is_replay() && session.control.paused {
+    } else if session.is_replay() && c.paused {
         (" REPLAY · PAUSED ", theme::PAUSED)
     } else if session.is_replay() {
         (" REPLAY ", theme::LIVE)
@@ -94,52 +118,29 @@ fn badge(session: &Session) -> (&'static str, ratatui::style::Style) {
         (" HISTORY ", theme::PAUSED)
     } else if session.ended {
         (" DONE ", theme::LIVE)
-    } else if session.control.finishing {
+    } else if c.finishing {
         (
             " PAUSING: the poll in progress runs to its end ",
             theme::PAUSED,
         )
-    } else if session.control.paused && session.control.steps_pending > 0 {
+    } else if c.paused && c.steps_pending > 0 {
         (" PAUSED · step waiting for a ready task ", theme::PAUSED)
-    } else if session.control.paused {
+    } else if c.paused {
         (" PAUSED ", theme::PAUSED)
     } else {
         (" LIVE ", theme::LIVE)
     }
 }
 
-pub fn footer(app: &App, session: &Session, area: Rect, buf: &mut Buffer) {
-    let [status, hints] = ratatui::layout::Layout::vertical([
-        ratatui::layout::Constraint::Length(1),
-        ratatui::layout::Constraint::Length(1),
-    ])
-    .areas(area);
-    let (badge, style) = badge(session);
-    let mut spans = vec![
-        Span::styled(badge, style),
-        Span::raw(format!(" t = {} ", crate::format::time(session.now()))),
-        Span::styled(
-            format!(
-                "· {} / {} transitions ",
-                session.history.cursor(),
-                session.history.len()
-            ),
-            theme::DIM,
-        ),
-    ];
+/// The clock and the pace, and what pausing cannot stop.
+fn clock_words(session: &Session) -> String {
     match session.scenario.runtime.clock {
-        Clock::Virtual => spans.push(Span::raw(format!(
-            "· virtual clock · speed {}x ",
-            session.control.speed
-        ))),
-        Clock::Real if session.plays_back() => {
-            let behind = session.behind().unwrap_or_default();
-            spans.push(Span::raw(format!(
-                "· real clock, played back at {}x, {} behind: the OS can't be slowed ",
-                session.control.speed,
-                crate::format::time(behind)
-            )));
-        }
+        Clock::Virtual => format!("· virtual clock · speed {}x ", session.control.speed),
+        Clock::Real if session.plays_back() => format!(
+            "· real clock, played back at {}x, {} behind: the OS can't be slowed ",
+            session.control.speed,
+            crate::format::time(session.behind().unwrap_or_default())
+        ),
         Clock::Real => {
             let mut text = "· real clock ".to_string();
             if !session.run_speed.is_real_time() {
@@ -151,57 +152,94 @@ pub fn footer(app: &App, session: &Session, area: Rect, buf: &mut Buffer) {
             if session.control.paused && !session.ended {
                 text.push_str("· timers, threads, processes go on ");
             }
-            spans.push(Span::raw(text));
+            text
         }
     }
+}
+
+pub fn footer(app: &App, session: &Session, area: Rect, buf: &mut Buffer) {
+    let [status, hints] = ratatui::layout::Layout::vertical([
+        ratatui::layout::Constraint::Length(1),
+        ratatui::layout::Constraint::Length(1),
+    ])
+    .areas(area);
+    let (badge, style) = badge(app, session);
+    let mut spans = vec![
+        Span::styled(badge, style),
+        Span::raw(format!(" t = {} ", crate::format::time(session.now()))),
+    ];
+    // A problem first: it is what the viewer must read.
+    if let Some(e) = &app.error {
+        spans.push(Span::styled(
+            format!("{} ", crate::text::visible(e)),
+            theme::ERROR,
+        ));
+    }
+    if app.filtering || !app.filter.is_empty() {
+        spans.push(Span::styled(
+            format!("filter: {}", crate::text::visible(&app.filter)),
+            theme::KEY,
+        ));
+        spans.push(Span::raw(if app.filtering {
+            "▏ (Enter keeps it, Esc drops it) "
+        } else {
+            " "
+        }));
+    }
+    spans.push(Span::styled(
+        format!(
+            "· {} / {} ",
+            session.history.cursor(),
+            crate::format::count(session.history.len(), "transition", "transitions")
+        ),
+        theme::DIM,
+    ));
+    spans.push(Span::raw(clock_words(session)));
     if session.history.dropped() > 0 {
         spans.push(Span::styled(
             format!(
-                " ({} oldest dropped from history)",
+                "({} oldest dropped from history) ",
                 session.history.dropped()
             ),
             theme::DIM,
         ));
     }
-    if app.filtering || !app.filter.is_empty() {
-        spans.push(Span::styled(
-            format!("  filter: {}", crate::text::visible(&app.filter)),
-            theme::KEY,
-        ));
-        if app.filtering {
-            spans.push(Span::raw("▏ (Enter to keep)"));
-        }
-    }
     if let Some(c) = &app.console {
-        spans.push(Span::styled(format!("  · console: {c}"), theme::KEY));
+        spans.push(Span::styled(format!("· console: {c}"), theme::KEY));
     }
-    if let Some(e) = &app.error {
-        spans.push(Span::styled(
-            format!("  {}", crate::text::visible(e)),
-            theme::ERROR,
-        ));
-    }
-    Line::from(spans).render(status, buf);
+    fit::line(spans, Style::new(), status, buf);
     hint_line(app, hints, buf);
 }
 
-/// The footer's key hints, from the key table. When they do not all fit,
-/// help and quit come first, so the way out is always on screen.
+/// The footer's key hints, from the key table, most important first, as
+/// many whole ones as fit (help and quit always among them, so the way
+/// out is always on screen); each by its first key (`?` lists them all).
 pub fn hint_line(app: &App, area: Rect, buf: &mut Buffer) {
-    let mut bindings: Vec<_> = keys::bindings(app.context(), true).collect();
-    let width: usize = bindings
-        .iter()
-        .map(|b| keys::keys_label(b).chars().count() + b.short.chars().count() + 2)
-        .sum();
-    if width > usize::from(area.width) {
-        bindings.sort_by_key(|b| !matches!(b.short, "help" | "quit"));
+    let bindings = keys::bindings(app.context(), true);
+    let short = |b: &keys::Binding| match b.action {
+        keys::Action::Leave if !app.filter.is_empty() => "clear filter",
+        _ => b.short,
+    };
+    let key = |b: &keys::Binding| b.keys.first().map_or(String::new(), keys::Key::to_string);
+    let size = |b: &keys::Binding| key(b).chars().count() + short(b).chars().count() + 2;
+    let cols = usize::from(area.width.saturating_sub(1));
+    let must = |b: &keys::Binding| matches!(b.action, keys::Action::Help | keys::Action::Quit);
+    let mut left = cols.saturating_sub(bindings.iter().filter(|b| must(b)).map(|b| size(b)).sum());
+    let mut chosen = Vec::new();
+    for b in bindings {
+        if must(b) {
+            chosen.push(b);
+        } else if size(b) <= left {
+            left -= size(b);
+            chosen.push(b);
+        }
     }
     let mut spans = Vec::new();
-    for b in bindings {
-        spans.push(Span::styled(keys::keys_label(b), theme::KEY));
-        spans.push(Span::styled(format!(" {} ", b.short), Style::new()));
+    for b in chosen {
+        spans.push(Span::styled(key(b), theme::KEY));
+        spans.push(Span::styled(format!(" {} ", short(b)), Style::new()));
     }
-    Line::from(spans).render(area, buf);
+    fit::line(spans, Style::new(), area, buf);
 }
 
 #[cfg(test)]

@@ -54,7 +54,6 @@ pub fn state(state: &State, holding: bool) -> (&'static str, Style) {
     }
 }
 
-/// Glyph and style of one lane cell.
 /// The letter a stretch of waiting starts with on a lane (so lanes read
 /// without colour too).
 pub fn wait_letter(w: Wait) -> char {
@@ -71,8 +70,64 @@ pub fn wait_letter(w: Wait) -> char {
     }
 }
 
-/// The lanes' legend, glyph by glyph.
-pub const LANE_LEGEND: &str = "█ run ▓ hold worker ░ ready · waits: t timer i io c chan l lock j join b thread p proc y yield · | due ! late";
+/// The letter an io step's first phase starts with: connecting, before
+/// its request goes out (the reply's wait is `i`).
+pub const CONNECTING: char = 'n';
+
+/// The glyph of a poll a worker stole from another worker's queue (its
+/// first column; the rest of it is underlined).
+pub const STOLEN: char = '»';
+
+/// Every glyph the lanes draw and what it means, in the legend's order.
+pub const LEGEND: &[(&str, &str)] = &[
+    ("█", "run"),
+    ("▓", "hold worker"),
+    ("░", "ready"),
+    ("─", "waiting"),
+    ("t", "timer"),
+    ("n", "connecting"),
+    ("i", "io reply"),
+    ("c", "channel"),
+    ("l", "lock"),
+    ("j", "join"),
+    ("b", "thread"),
+    ("p", "process"),
+    ("y", "yield"),
+    ("o", "other"),
+    ("|", "due"),
+    ("!", "late"),
+    ("✗", "panicked"),
+    ("·", "idle"),
+    ("A", "task letter"),
+    ("»", "stolen"),
+    ("×", "OS took the thread"),
+    ("~", "not measured"),
+    ("0-9", "messages in the channel"),
+];
+
+/// The legend's entry for glyph `c` as drawn (letters of tasks and digits
+/// of channels by their first).
+pub fn legend_entry(c: char) -> Option<usize> {
+    let key = if c.is_ascii_uppercase() {
+        'A'
+    } else if c.is_ascii_digit() || c == '+' {
+        '0'
+    } else {
+        c
+    };
+    LEGEND.iter().position(|(g, _)| g.starts_with(key))
+}
+
+/// The legend of the entries `used` (bits by [`LEGEND`] index).
+pub fn legend(used: u64) -> String {
+    LEGEND
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| used & (1 << i) != 0)
+        .map(|(_, (g, w))| format!("{g} {w}"))
+        .collect::<Vec<_>>()
+        .join("  ")
+}
 
 /// Glyph and style of one lane cell; `first` marks the first column of a
 /// stretch of waiting, which shows what it waits for.
@@ -83,6 +138,8 @@ pub fn lane(cell: Cell, first: bool) -> (char, Style) {
         Cell::Running => ('█', Style::new().fg(Color::Green)),
         Cell::Holding => ('▓', Style::new().fg(Color::Red)),
         Cell::Sampled => ('~', Style::new().fg(Color::Green)),
+        Cell::Connecting if first => (CONNECTING, Style::new().fg(wait_color(Wait::Io))),
+        Cell::Connecting => ('─', Style::new().fg(wait_color(Wait::Io))),
         Cell::Waiting(w) if first => (wait_letter(w), Style::new().fg(wait_color(w))),
         Cell::Waiting(w) => ('─', Style::new().fg(wait_color(w))),
         Cell::Due(w) => (
@@ -93,7 +150,22 @@ pub fn lane(cell: Cell, first: bool) -> (char, Style) {
             '!',
             Style::new().fg(Color::Red).add_modifier(Modifier::BOLD),
         ),
+        Cell::Panicked => (
+            '✗',
+            Style::new().fg(Color::Red).add_modifier(Modifier::BOLD),
+        ),
     }
+}
+
+/// A worker lane's cell: the task's letter on green (red: holding the
+/// worker); a stolen poll underlined, its first column the steal glyph.
+pub fn polling(letter: char, holding: bool, stolen: bool, first: bool) -> (char, Style) {
+    let bg = if holding { Color::Red } else { Color::Green };
+    let mut style = Style::new().fg(Color::Black).bg(bg);
+    if stolen {
+        style = style.add_modifier(Modifier::UNDERLINED | Modifier::BOLD);
+    }
+    (if stolen && first { STOLEN } else { letter }, style)
 }
 
 /// A row's colour in the CPU lanes: neighbours in turn look apart.

@@ -116,6 +116,7 @@ fn check(lesson: &str) {
 #[test]
 #[cfg_attr(not(target_os = "linux"), ignore = "the OS gives no schedstat here")]
 fn each_os_lessons_slices_are_exact_and_one_row_a_cpu() {
+    let _limit = crate::util::limit();
     for lesson in [
         "preemption",
         "breakfast-threads",
@@ -129,6 +130,7 @@ fn each_os_lessons_slices_are_exact_and_one_row_a_cpu() {
 #[test]
 #[cfg_attr(not(target_os = "linux"), ignore = "the OS gives no schedstat here")]
 fn the_slices_stay_exact_on_a_machine_kept_busy() {
+    let _limit = crate::util::limit();
     let stop = Arc::new(AtomicBool::new(false));
     let busy: Vec<_> = (0..cpus_here())
         .map(|_| {
@@ -213,6 +215,7 @@ fn one_thread_log() -> taskscope::recording::Log {
 
 #[test]
 fn zoomed_in_a_3_ms_slice_spans_many_columns_and_the_ruler_says_how_much_one_is() {
+    let _limit = crate::util::limit();
     use ratatui::Terminal;
     use ratatui::backend::TestBackend;
     use taskscope::app::{App, Message, Session};
@@ -271,6 +274,7 @@ fn zoomed_in_a_3_ms_slice_spans_many_columns_and_the_ruler_says_how_much_one_is(
 #[test]
 #[cfg_attr(not(target_os = "linux"), ignore = "CPUs are told apart on Linux only")]
 fn the_trace_has_a_track_per_cpu_and_the_picture_its_lanes() {
+    let _limit = crate::util::limit();
     let dir = tempfile::tempdir().unwrap();
     let (trace, svg) = (dir.path().join("t.json"), dir.path().join("p.svg"));
     common::ok_stdout(

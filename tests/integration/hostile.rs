@@ -181,7 +181,7 @@ fn a_spawned_idx_of_u32_max_or_ten_million_replays_one_task_in_no_time() {
         assert!(std::fs::metadata(dir.path().join(&name)).unwrap().len() < 300);
         let text = run(&["replay", &name, "--headless"], dir.path()).ok();
         assert!(
-            text.contains("1 tasks") && text.contains("lonely"),
+            text.contains("1 task\n") && text.contains("lonely"),
             "{text}"
         );
         let json = run(&["replay", &name, "--json"], dir.path()).ok();
@@ -1064,7 +1064,7 @@ fn damaged_replay_files_are_exit_2_naming_the_line_and_an_unended_one_is_noted()
         log(&[HEADER.into(), spawned(0.0, 0, "a"), ev("2", 0, "")]),
     );
     let ran = run(&["replay", &file, "--headless"], d);
-    assert!(ran.ok().contains("1 tasks"));
+    assert!(ran.ok().contains("1 task\n"));
     assert!(
         ran.stderr.contains("cut.jsonl: incomplete recording"),
         "{}",

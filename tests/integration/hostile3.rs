@@ -94,6 +94,7 @@ fn write(dir: &Path, name: &str, text: &str) -> String {
 
 #[test]
 fn a_run_of_thousands_of_thread_steps_keeps_the_memory_of_the_threads_alive_at_once() {
+    let _limit = crate::util::limit();
     let dir = tempfile::tempdir().unwrap();
     // 64 tasks x 150 threads, one after another each: 9,600 threads.
     let name = write(
@@ -114,6 +115,7 @@ fn a_run_of_thousands_of_thread_steps_keeps_the_memory_of_the_threads_alive_at_o
 
 #[test]
 fn console_is_refused_for_a_run_whose_tasks_it_could_not_hold() {
+    let _limit = crate::util::limit();
     let dir = tempfile::tempdir().unwrap();
     let ran = run_bounded(
         &["run", "scale-100k", "--headless", "--console=127.0.0.1:0"],
@@ -128,6 +130,7 @@ fn console_is_refused_for_a_run_whose_tasks_it_could_not_hold() {
 
 #[test]
 fn check_says_what_a_scenario_costs_and_the_readme_says_the_budget() {
+    let _limit = crate::util::limit();
     let dir = tempfile::tempdir().unwrap();
     let ran = run_bounded(&["check", "scale-100k"], dir.path(), &[]);
     assert_eq!(ran.code, Some(0), "{}", ran.stderr);
@@ -167,6 +170,7 @@ fn check_says_what_a_scenario_costs_and_the_readme_says_the_budget() {
 
 #[test]
 fn compare_holds_one_scenario_at_a_time() {
+    let _limit = crate::util::limit();
     let dir = tempfile::tempdir().unwrap();
     // A scenario of 3 MB (its description), compared 60 times: 180 MB of
     // files, each read when its turn comes.
@@ -186,6 +190,7 @@ fn compare_holds_one_scenario_at_a_time() {
 
 #[test]
 fn compare_says_a_deadlock_and_exits_1_as_run_does() {
+    let _limit = crate::util::limit();
     let dir = tempfile::tempdir().unwrap();
     let name = write(
         dir.path(),
@@ -239,6 +244,7 @@ fn wait_until(what: &str, cond: impl Fn() -> bool) {
 #[test]
 #[cfg_attr(not(target_os = "linux"), ignore = "reads /proc")]
 fn children_never_outlive_taskscope_killed_or_signalled_mid_compare() {
+    let _limit = crate::util::limit();
     let dir = tempfile::tempdir().unwrap();
     let name = write(
         dir.path(),
@@ -280,6 +286,7 @@ fn children_never_outlive_taskscope_killed_or_signalled_mid_compare() {
 
 #[test]
 fn mutex_holders_one_after_another_count_against_the_scenario_time_limit() {
+    let _limit = crate::util::limit();
     let dir = tempfile::tempdir().unwrap();
     let name = write(
         dir.path(),
@@ -304,6 +311,7 @@ fn mutex_holders_one_after_another_count_against_the_scenario_time_limit() {
 
 #[test]
 fn a_slower_speed_counts_against_the_work_limit_however_it_is_asked_for() {
+    let _limit = crate::util::limit();
     let dir = tempfile::tempdir().unwrap();
     let name = write(
         dir.path(),
@@ -329,6 +337,7 @@ fn a_slower_speed_counts_against_the_work_limit_however_it_is_asked_for() {
 
 #[test]
 fn an_unknown_key_of_megabytes_is_named_short_and_found_at_once() {
+    let _limit = crate::util::limit();
     let dir = tempfile::tempdir().unwrap();
     let key = "x".repeat(3 << 20);
     let name = write(

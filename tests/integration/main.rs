@@ -18,6 +18,7 @@ mod pty;
 mod real_clock;
 mod reliability;
 mod scheduling;
+mod screen;
 mod scrub;
 mod suite;
 mod ui;

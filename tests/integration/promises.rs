@@ -187,12 +187,14 @@ fn replay_keys_play_step_rewind_and_change_the_pace() {
     assert_eq!(session(&app).history.cursor(), 2);
     key(&mut app, Key::Left);
     assert_eq!(session(&app).history.cursor(), 1);
+    // It opens at the lesson's own pace (0.1x).
+    assert_eq!(session(&app).control.speed.get(), 0.1);
     key(&mut app, Key::Char('+'));
     key(&mut app, Key::Char('+'));
     key(&mut app, Key::Char('+'));
-    assert_eq!(session(&app).control.speed.get(), 10.0);
+    assert_eq!(session(&app).control.speed.get(), 1.0);
     key(&mut app, Key::Char('-'));
-    assert_eq!(session(&app).control.speed.get(), 4.0);
+    assert_eq!(session(&app).control.speed.get(), 0.5);
     key(&mut app, Key::Char(' '));
     assert!(!session(&app).control.paused, "space plays");
     tick_until(&mut app, "the end of the recording", |a| {

@@ -230,7 +230,7 @@ fn pause_step_and_quit_in_a_real_terminal() {
         "one task changed: {changed:?}\n{first}\n{after}"
     );
     assert_eq!(changed[0].1.0, "eggs", "{changed:?}\n{first}\n{after}");
-    assert!(changed[0].1.1.starts_with("waiting"), "{changed:?}");
+    assert!(changed[0].1.1.starts_with("connecting"), "{changed:?}");
 
     // Space resumes; the run plays to its end.
     term.press(" ");
@@ -767,7 +767,7 @@ fn your_own_code_steps_one_poll_at_a_time_and_q_exits_0() {
         t.contains("PAUSED") && t.contains("main") && polls(t) == Some(0)
     });
     assert!(
-        !text.contains("next lesson"),
+        !text.contains("next lesson") && !text.contains("] next") && !text.contains("Esc lessons"),
         "no lessons beside your code:\n{text}"
     );
     for n in 1..=8 {
@@ -805,6 +805,7 @@ fn blocks(lane: &str) -> Vec<(char, usize)> {
 #[test]
 #[cfg_attr(not(target_os = "linux"), ignore = "CPUs are told apart on Linux only")]
 fn preemption_shows_each_os_time_slice_as_a_block_and_the_sharers_switch_at_yields() {
+    let _limit = crate::util::limit();
     let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
     if cpus < 2 {
         eprintln!("skipped: the lesson puts its two halves on two CPUs, this machine has {cpus}");
@@ -861,6 +862,7 @@ fn preemption_shows_each_os_time_slice_as_a_block_and_the_sharers_switch_at_yiel
 
 #[test]
 fn running_out_of_memory_on_the_dashboard_gives_the_terminal_back() {
+    let _limit = crate::util::limit();
     let _turn = ONE_LESSON_AT_A_TIME
         .lock()
         .unwrap_or_else(|e| e.into_inner());
@@ -890,6 +892,7 @@ fn running_out_of_memory_on_the_dashboard_gives_the_terminal_back() {
 
 #[test]
 fn events_to_the_terminal_the_dashboard_draws_on_are_refused() {
+    let _limit = crate::util::limit();
     let _turn = ONE_LESSON_AT_A_TIME
         .lock()
         .unwrap_or_else(|e| e.into_inner());
@@ -903,6 +906,7 @@ fn events_to_the_terminal_the_dashboard_draws_on_are_refused() {
 
 #[test]
 fn a_replay_is_shown_with_its_own_runtime_and_not_a_lessons_words_it_does_not_match() {
+    let _limit = crate::util::limit();
     let _turn = ONE_LESSON_AT_A_TIME
         .lock()
         .unwrap_or_else(|e| e.into_inner());
@@ -940,4 +944,675 @@ fn a_replay_is_shown_with_its_own_runtime_and_not_a_lessons_words_it_does_not_ma
     );
     term.press("q");
     assert!(term.ended().success());
+}
+
+// ---------------------------------------------------------------------
+// Every key of the README's key table, pressed in a real terminal, each
+// press read back from the screen; a modified key doing nothing; the
+// screen never blaming a worker for what a pause did; the steals counted
+// on screen as the events count them.
+
+/// The README key table's rows (keys, where) the tests below press, each
+/// one read back from the screen. `every_row_of_the_readme_key_table_is_pressed`
+/// holds this list to the README's table.
+const PRESSED: &[(&str, &str)] = &[
+    ("space", "run screen"),
+    ("n", "run screen"),
+    ("←", "run screen"),
+    ("→", "run screen"),
+    ("Home", "run screen"),
+    ("End", "run screen"),
+    ("+/=", "run screen"),
+    ("-", "run screen"),
+    ("r", "run screen"),
+    ("]", "run screen"),
+    ("[", "run screen"),
+    ("space", "replay"),
+    ("n/→", "replay"),
+    ("←", "replay"),
+    ("+/=", "replay"),
+    ("-", "replay"),
+    ("End", "replay"),
+    ("r/Home", "replay"),
+    ("↑/k", "picker, run screen, replay"),
+    ("↓/j", "picker, run screen, replay"),
+    ("PgUp", "picker, run screen, replay"),
+    ("PgDn", "picker, run screen, replay"),
+    ("Enter", "picker, run screen, replay"),
+    ("/", "run screen, replay"),
+    ("z", "run screen, replay"),
+    ("x", "run screen, replay"),
+    ("v", "run screen, replay"),
+    ("?", "picker, run screen, replay"),
+    ("↑/k", "popup"),
+    ("↓/j", "popup"),
+    ("PgUp", "popup"),
+    ("PgDn", "popup"),
+    ("Home", "popup"),
+    ("End", "popup"),
+    ("Esc/q/Enter/?", "popup"),
+    ("Esc", "run screen"),
+    ("Esc", "replay"),
+    ("q/Ctrl-C", "run screen, replay"),
+    ("q/Esc/Ctrl-C", "picker"),
+    ("Ctrl-C", "popup"),
+];
+
+#[test]
+fn every_row_of_the_readme_key_table_is_pressed() {
+    let _limit = crate::util::limit();
+    let readme = std::fs::read_to_string("README.md").unwrap();
+    let start = readme
+        .find("| key | does | where |")
+        .expect("the key table");
+    let rows: Vec<(String, String)> = readme[start..]
+        .lines()
+        .skip(2)
+        .take_while(|l| l.starts_with("| `"))
+        .map(|l| {
+            let cells: Vec<&str> = l.trim_matches('|').split(" | ").collect();
+            (
+                cells[0].trim().trim_matches('`').to_string(),
+                cells[2].trim().to_string(),
+            )
+        })
+        .collect();
+    assert!(rows.len() >= 30, "{rows:?}");
+    for (keys, place) in &rows {
+        assert!(
+            PRESSED.iter().any(|(k, p)| k == keys && p == place),
+            "no test presses `{keys}` ({place})"
+        );
+    }
+    for (k, p) in PRESSED {
+        assert!(
+            rows.iter().any(|(keys, place)| keys == k && place == p),
+            "`{k}` ({p}) is pressed but not in the README"
+        );
+    }
+}
+
+/// The number in "· N / M transitions": N, the cursor.
+fn cursor_at(text: &str) -> Option<u64> {
+    let line = text.lines().find(|l| l.contains(" transitions"))?;
+    let before = line.split(" / ").next()?;
+    before.rsplit("· ").next()?.trim().parse().ok()
+}
+
+/// The picker's chosen row, by the name after `▶ `.
+fn picked(text: &str) -> Option<String> {
+    let line = text.lines().find(|l| l.contains("│▶ "))?;
+    Some(
+        line.split("│▶ ")
+            .nth(1)?
+            .split_whitespace()
+            .next()?
+            .to_string(),
+    )
+}
+
+/// The task the why line is about.
+fn why_of(text: &str) -> Option<String> {
+    let line = text.lines().find(|l| l.starts_with(" why: "))?;
+    Some(line[" why: ".len()..].split(':').next()?.to_string())
+}
+
+/// The first line of the open popup shown, from its title.
+fn popup_line(text: &str) -> Option<u64> {
+    let title = text.lines().find(|l| l.contains("(Esc closes)"))?;
+    title
+        .split(" · lines ")
+        .nth(1)?
+        .split('-')
+        .next()?
+        .parse()
+        .ok()
+}
+
+/// The speed on the status line.
+fn speed(text: &str) -> Option<String> {
+    let line = text.lines().find(|l| l.contains(" speed "))?;
+    Some(line.split(" speed ").nth(1)?.split('x').next()?.to_string())
+}
+
+/// Presses `keys` and waits until the screen shows what it should.
+fn press_for(term: &mut Terminal, keys: &str, what: &str, cond: impl Fn(&str) -> bool) -> String {
+    term.press(keys);
+    term.wait_for(what, cond)
+}
+
+/// Presses `keys` and checks the screen stays as it was (the run paused).
+fn press_for_nothing(term: &mut Terminal, keys: &str, before: &str) {
+    term.press(keys);
+    std::thread::sleep(Duration::from_millis(700));
+    assert_eq!(term.text(), before, "{keys:?} changed the screen");
+}
+
+#[test]
+fn the_picker_keys_and_a_lesson_opened_from_it() {
+    let _limit = crate::util::limit();
+    let mut term = Terminal::start(&[]);
+    term.wait_for("the picker", |t| {
+        picked(t).as_deref() == Some("breakfast-sequential")
+    });
+    // ↓/j, ↑/k, PgDn, PgUp move the choice.
+    press_for(&mut term, "\x1b[B", "↓", |t| {
+        picked(t).as_deref() == Some("breakfast-concurrent")
+    });
+    press_for(&mut term, "j", "j", |t| {
+        picked(t).as_deref() == Some("create-task")
+    });
+    press_for(&mut term, "\x1b[A", "↑", |t| {
+        picked(t).as_deref() == Some("breakfast-concurrent")
+    });
+    press_for(&mut term, "k", "k", |t| {
+        picked(t).as_deref() == Some("breakfast-sequential")
+    });
+    press_for(&mut term, "\x1b[6~", "PgDn", |t| {
+        picked(t).is_some_and(|p| p != "breakfast-sequential")
+    });
+    press_for(&mut term, "\x1b[5~", "PgUp", |t| {
+        picked(t).as_deref() == Some("breakfast-sequential")
+    });
+    // ? shows help; ? closes it.
+    press_for(&mut term, "?", "help", |t| t.contains("help (Esc closes)"));
+    press_for(&mut term, "?", "help closed", |t| {
+        !t.contains("help (Esc closes)")
+    });
+    // Enter runs the choice; the key bar leads with the way back.
+    press_for(&mut term, "\x1b[B", "↓", |t| {
+        picked(t).as_deref() == Some("breakfast-concurrent")
+    });
+    let text = press_for(&mut term, "\r", "its run screen", |t| {
+        t.contains("breakfast-concurrent ·")
+    });
+    let keys = text.lines().last().unwrap();
+    assert!(
+        keys.starts_with("Esc lessons ] next [ prev space pause n step"),
+        "{text}"
+    );
+    // Esc: back to the lessons, at once; q quits from there.
+    press_for(&mut term, "\x1b", "the picker again", |t| {
+        t.contains("pick a scenario")
+    });
+    term.press("q");
+    assert!(term.ended().success());
+    // Esc and Ctrl-C quit the picker too.
+    for quit in ["\x1b", "\x03"] {
+        let mut term = Terminal::start(&[]);
+        term.wait_for("the picker", |t| t.contains("pick a scenario"));
+        term.press(quit);
+        assert!(term.ended().success(), "{quit:?} quits the picker");
+    }
+}
+
+#[test]
+fn the_run_screen_keys_do_what_the_key_bar_says() {
+    let _limit = crate::util::limit();
+    let mut term = Terminal::start(&["run", "breakfast-concurrent", "--paused"]);
+    term.wait_settled("the paused run screen", |t| {
+        t.contains("PAUSED") && cursor_at(t).is_some()
+    });
+    // space resumes and pauses; n steps one poll.
+    press_for(&mut term, " ", "LIVE", |t| t.contains(" LIVE "));
+    term.press(" ");
+    let text = term.wait_settled("paused", |t| {
+        t.contains(" PAUSED ") && !t.contains("PAUSING")
+    });
+    let before = cursor_at(&text).unwrap();
+    press_for(&mut term, "n", "a step", |t| {
+        cursor_at(t).is_some_and(|n| n > before)
+    });
+    let text = term.wait_settled("the step", |t| {
+        t.contains(" PAUSED ") && !t.contains("PAUSING")
+    });
+    let at = cursor_at(&text).unwrap();
+    assert!(at >= 2, "{}", term.text());
+    // ← back in history, → forward, Home to the oldest, End to the edge.
+    press_for(&mut term, "\x1b[D", "←", |t| {
+        t.contains("HISTORY") && cursor_at(t) == Some(at - 1)
+    });
+    press_for(&mut term, "\x1b[C", "→", |t| cursor_at(t) == Some(at));
+    press_for(&mut term, "\x1b[D", "←", |t| cursor_at(t) == Some(at - 1));
+    press_for(&mut term, "\x1b[H", "Home", |t| cursor_at(t) == Some(0));
+    press_for(&mut term, "\x1b[F", "End", |t| {
+        cursor_at(t) == Some(at) && !t.contains("HISTORY")
+    });
+    // + and = faster, - slower.
+    press_for(&mut term, "+", "+", |t| speed(t).as_deref() == Some("0.25"));
+    press_for(&mut term, "=", "=", |t| speed(t).as_deref() == Some("0.5"));
+    press_for(&mut term, "-", "-", |t| speed(t).as_deref() == Some("0.25"));
+    // z zooms in, x out; v shows the CPUs and back.
+    let text = term.text();
+    let title = |t: &str| {
+        t.lines()
+            .find(|l| l.starts_with("┌ lanes"))
+            .map(str::to_string)
+    };
+    let was = title(&text).unwrap();
+    press_for(&mut term, "z", "z", |t| {
+        title(t).is_some_and(|l| l.contains("(zoomed)") && l != was)
+    });
+    press_for(&mut term, "x", "x", |t| {
+        title(t).is_some_and(|l| !l.contains("(zoomed)"))
+    });
+    press_for(&mut term, "v", "v", |t| {
+        t.contains("│cpu ") || t.contains("on a CPU yet")
+    });
+    press_for(&mut term, "v", "v again", |t| {
+        t.contains("│worker 0") && !t.contains("on a CPU yet")
+    });
+    // ↓/j, ↑/k, PgDn, PgUp move the selection: the why line follows it.
+    press_for(&mut term, "\x1b[5~", "PgUp", |t| {
+        why_of(t).as_deref() == Some("eggs")
+    });
+    press_for(&mut term, "\x1b[B", "↓", |t| {
+        why_of(t).as_deref() == Some("toast")
+    });
+    press_for(&mut term, "j", "j", |t| {
+        why_of(t).as_deref() == Some("coffee")
+    });
+    press_for(&mut term, "k", "k", |t| {
+        why_of(t).as_deref() == Some("toast")
+    });
+    press_for(&mut term, "\x1b[A", "↑", |t| {
+        why_of(t).as_deref() == Some("eggs")
+    });
+    press_for(&mut term, "\x1b[6~", "PgDn", |t| {
+        why_of(t).as_deref() == Some("coffee")
+    });
+    // Enter: the task's detail, at its top; Esc closes it.
+    press_for(&mut term, "\r", "the detail", |t| {
+        t.contains("task detail (Esc closes)") && t.contains("tokio id")
+    });
+    press_for(&mut term, "\x1b", "closed", |t| !t.contains("task detail"));
+    // ? help, which scrolls: ↓/j ↑/k PgDn PgUp End Home; q, Enter, ? and Esc close it.
+    press_for(&mut term, "?", "help", |t| popup_line(t) == Some(1));
+    press_for(&mut term, "\x1b[B", "↓", |t| popup_line(t) == Some(2));
+    press_for(&mut term, "j", "j", |t| popup_line(t) == Some(3));
+    press_for(&mut term, "\x1b[A", "↑", |t| popup_line(t) == Some(2));
+    press_for(&mut term, "k", "k", |t| popup_line(t) == Some(1));
+    press_for(&mut term, "\x1b[6~", "PgDn", |t| {
+        popup_line(t).is_some_and(|l| l > 10)
+    });
+    press_for(&mut term, "\x1b[5~", "PgUp", |t| popup_line(t) == Some(1));
+    press_for(&mut term, "\x1b[F", "End", |t| {
+        popup_line(t).is_some_and(|l| l > 15)
+    });
+    press_for(&mut term, "\x1b[H", "Home", |t| popup_line(t) == Some(1));
+    for close in ["q", "\r", "?", "\x1b"] {
+        press_for(&mut term, close, "the popup closed", |t| {
+            !t.contains("(Esc closes)")
+        });
+        if close != "\x1b" {
+            press_for(&mut term, "?", "help again", |t| {
+                t.contains("help (Esc closes)")
+            });
+        }
+    }
+    // / filters by the words shown; Esc clears the filter, and stays.
+    term.press("/");
+    press_for(&mut term, "toast\r", "the filter", |t| {
+        t.contains("tasks 1 of 3") && t.contains("filter: toast")
+    });
+    let text = press_for(&mut term, "\x1b", "the filter cleared", |t| {
+        t.contains("tasks 3 of 3")
+    });
+    assert!(
+        text.contains("breakfast-concurrent ·"),
+        "Esc with a filter stays:\n{text}"
+    );
+    // Modified keys do nothing: Ctrl-R does not restart, Ctrl-Q does not
+    // quit, Alt-q neither.
+    let still = term.wait_settled("a still screen", |t| t.contains(" PAUSED"));
+    press_for_nothing(&mut term, "\x12", &still);
+    press_for_nothing(&mut term, "\x11", &still);
+    press_for_nothing(&mut term, "\x1bq", &still);
+    // r restarts (paused, as it was).
+    press_for(&mut term, "r", "a new run", |t| {
+        cursor_at(t).is_some_and(|n| n < at) && t.contains("t = 0 ms")
+    });
+    // ] the next lesson, [ the previous one.
+    press_for(&mut term, "]", "the next lesson", |t| {
+        t.contains("create-task ·")
+    });
+    press_for(&mut term, "[", "the previous lesson", |t| {
+        t.contains("breakfast-concurrent ·")
+    });
+    // Esc: the lessons, even for a run opened directly.
+    press_for(&mut term, "\x1b", "the picker", |t| {
+        t.contains("pick a scenario")
+    });
+    term.press("q");
+    assert!(term.ended().success());
+}
+
+#[test]
+fn quit_keys_quit_from_the_run_screen_and_ctrl_c_from_a_popup() {
+    let _limit = crate::util::limit();
+    for (keys, what) in [
+        ("q", "q"),
+        ("\x03", "Ctrl-C"),
+        ("?\x03", "Ctrl-C in the help"),
+        ("\r\x03", "Ctrl-C in a detail"),
+    ] {
+        let mut term = Terminal::start(&["run", "create-task", "--paused"]);
+        term.wait_for("the run screen", |t| t.contains("PAUSED"));
+        term.press(keys);
+        assert!(term.ended().success(), "{what} quits");
+    }
+}
+
+#[test]
+fn the_replay_keys_do_what_they_say() {
+    let _limit = crate::util::limit();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("run.jsonl");
+    let status = std::process::Command::new(env!("CARGO_BIN_EXE_taskscope"))
+        .args(["run", "breakfast-concurrent", "--headless", "--events"])
+        .arg(&file)
+        .stdout(std::process::Stdio::null())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let path = file.to_str().unwrap();
+    let mut term = Terminal::start(&["replay", path]);
+    // It opens at the lesson's own pace.
+    let text = term.wait_settled("the replay", |t| {
+        t.contains("REPLAY · PAUSED") && cursor_at(t) == Some(0)
+    });
+    assert_eq!(speed(&text).as_deref(), Some("0.1"), "{text}");
+    press_for(&mut term, " ", "playing", |t| {
+        t.contains(" REPLAY ") && !t.contains("PAUSED")
+    });
+    press_for(&mut term, " ", "paused", |t| t.contains("REPLAY · PAUSED"));
+    let at = cursor_at(&term.wait_settled("still", |t| t.contains("REPLAY · PAUSED"))).unwrap();
+    press_for(&mut term, "n", "n", |t| cursor_at(t) == Some(at + 1));
+    press_for(&mut term, "\x1b[C", "→", |t| cursor_at(t) == Some(at + 2));
+    press_for(&mut term, "\x1b[D", "←", |t| cursor_at(t) == Some(at + 1));
+    press_for(&mut term, "+", "+", |t| speed(t).as_deref() == Some("0.25"));
+    press_for(&mut term, "=", "=", |t| speed(t).as_deref() == Some("0.5"));
+    press_for(&mut term, "-", "-", |t| speed(t).as_deref() == Some("0.25"));
+    let end = press_for(&mut term, "\x1b[F", "End", |t| {
+        cursor_at(t).is_some_and(|n| n > 20)
+    });
+    let last = cursor_at(&end).unwrap();
+    press_for(&mut term, "r", "r", |t| cursor_at(t) == Some(0));
+    press_for(&mut term, "\x1b[F", "End", |t| cursor_at(t) == Some(last));
+    press_for(&mut term, "\x1b[H", "Home", |t| cursor_at(t) == Some(0));
+    press_for(&mut term, "\x1b[F", "End", |t| cursor_at(t) == Some(last));
+    // The rows, the detail, the filter, the lanes, help.
+    press_for(&mut term, "\x1b[5~", "PgUp", |t| {
+        why_of(t).as_deref() == Some("eggs")
+    });
+    press_for(&mut term, "j", "j", |t| {
+        why_of(t).as_deref() == Some("toast")
+    });
+    press_for(&mut term, "\x1b[B", "↓", |t| {
+        why_of(t).as_deref() == Some("coffee")
+    });
+    press_for(&mut term, "k", "k", |t| {
+        why_of(t).as_deref() == Some("toast")
+    });
+    press_for(&mut term, "\x1b[A", "↑", |t| {
+        why_of(t).as_deref() == Some("eggs")
+    });
+    press_for(&mut term, "\x1b[6~", "PgDn", |t| {
+        why_of(t).as_deref() == Some("coffee")
+    });
+    press_for(&mut term, "\r", "the detail", |t| {
+        t.contains("task detail (Esc closes)")
+    });
+    press_for(&mut term, "\x1b", "closed", |t| !t.contains("task detail"));
+    press_for(&mut term, "z", "z", |t| t.contains("lanes (zoomed)"));
+    press_for(&mut term, "x", "x", |t| {
+        t.contains("┌ lanes ") && !t.contains("(zoomed)")
+    });
+    press_for(&mut term, "v", "v", |t| {
+        t.contains("on a CPU yet") || t.contains("│cpu ")
+    });
+    press_for(&mut term, "v", "v", |t| t.contains("│worker 0"));
+    press_for(&mut term, "?", "help", |t| t.contains("help (Esc closes)"));
+    press_for(&mut term, "\x1b", "closed", |t| !t.contains("(Esc closes)"));
+    term.press("/");
+    press_for(&mut term, "eggs\r", "the filter", |t| {
+        t.contains("tasks 1 of 3")
+    });
+    press_for(&mut term, "\x1b", "the filter cleared", |t| {
+        t.contains("tasks 3 of 3")
+    });
+    // Esc with no filter quits a replay; so do q and Ctrl-C.
+    term.press("\x1b");
+    assert!(term.ended().success());
+    for quit in ["q", "\x03"] {
+        let mut term = Terminal::start(&["replay", path]);
+        term.wait_for("the replay", |t| t.contains("REPLAY"));
+        term.press(quit);
+        assert!(term.ended().success(), "{quit:?} quits a replay");
+    }
+}
+
+#[test]
+fn help_pauses_a_live_lesson_and_closing_it_resumes() {
+    let _limit = crate::util::limit();
+    let mut term = Terminal::start(&["run", "create-task"]);
+    term.wait_for("the live run", |t| t.contains(" LIVE "));
+    let text = press_for(&mut term, "?", "help", |t| {
+        t.contains("help (Esc closes)") && t.contains(" PAUSED")
+    });
+    let paused_at = cursor_at(&text);
+    std::thread::sleep(Duration::from_millis(600));
+    assert_eq!(
+        cursor_at(&term.text()),
+        paused_at,
+        "nothing moves under the help"
+    );
+    press_for(&mut term, "\x1b", "live again", |t| {
+        t.contains(" LIVE ") && !t.contains("(Esc closes)")
+    });
+    term.press("q");
+    assert!(term.ended().success());
+}
+
+#[test]
+fn the_next_lesson_key_says_stopping_at_once() {
+    let _limit = crate::util::limit();
+    let _one = ONE_LESSON_AT_A_TIME
+        .lock()
+        .unwrap_or_else(|e| e.into_inner());
+    // At the lesson's pace its blocking job lasts 6 s, and cannot be
+    // cancelled: stopping takes a moment.
+    let mut term = Terminal::start(&["run", "spawn-blocking-rescue"]);
+    term.wait_for("the blocking job", |t| {
+        t.contains("▶ blocker/blocking") && t.contains(" LIVE ")
+    });
+    let text = press_for(&mut term, "]", "a word at once", |t| {
+        t.contains("stopping spawn-blocking-rescue") || t.contains("breakfast-threads ·")
+    });
+    assert!(
+        text.contains("stopping spawn-blocking-rescue…") && text.contains("STOPPING"),
+        "{text}"
+    );
+    term.wait_for("the next lesson", |t| t.contains("breakfast-threads ·"));
+    term.press("q");
+    assert!(term.ended().success());
+}
+
+#[test]
+fn a_paused_real_clock_run_stepped_never_blames_a_worker_for_the_pause() {
+    let _limit = crate::util::limit();
+    let _one = ONE_LESSON_AT_A_TIME
+        .lock()
+        .unwrap_or_else(|e| e.into_inner());
+    let mut term = Terminal::start(&["run", "spawn-blocking-rescue", "--paused"]);
+    term.wait_for("the paused run", |t| {
+        t.contains("PAUSED") && cursor_at(t).is_some()
+    });
+    let blame = |t: &str| t.contains("worker was busy") || t.contains("timer overdue");
+    let mut seen_pause = false;
+    let mut presses = 0;
+    // Two steps, then the sleeper's timer comes due while the run is held
+    // (its 100 ms are 2 s here, at the lesson's pace).
+    for _ in 0..2 {
+        let before = cursor_at(&term.text()).unwrap();
+        term.press("n");
+        term.wait_for("a step", |t| cursor_at(t).is_some_and(|n| n > before));
+    }
+    let start = Instant::now();
+    while start.elapsed() < Duration::from_secs(4) {
+        let text = term.text();
+        assert!(!blame(&text), "blames a worker:\n{text}");
+        seen_pause |= text.contains("due in the pause") || text.contains("paused when it was due");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // On to the end, one press at a time.
+    loop {
+        let text = term.text();
+        assert!(!blame(&text), "blames a worker:\n{text}");
+        seen_pause |= text.contains("due in the pause") || text.contains("paused when it was due");
+        if text.contains(" DONE ") {
+            break;
+        }
+        let before = cursor_at(&text).unwrap();
+        term.press("n");
+        presses += 1;
+        assert!(presses < 300, "never reached the end:\n{text}");
+        term.wait_for("a press of n to move the counter", |t| {
+            cursor_at(t).is_some_and(|n| n > before) || t.contains(" DONE ")
+        });
+        std::thread::sleep(Duration::from_millis(60));
+    }
+    assert!(seen_pause, "the screen says the pause made the timer late");
+    term.press("q");
+    assert!(term.ended().success());
+}
+
+/// Steals counted from an events file as the probe saw them: a task
+/// polled on another worker than the one whose queue it was put in (by
+/// the task that spawned or woke it, running there, or its own yield).
+fn steals_in(events: &str) -> u64 {
+    use std::collections::HashMap;
+    let mut running: HashMap<u64, u64> = HashMap::new();
+    let mut last: HashMap<u64, u64> = HashMap::new();
+    let mut queued: HashMap<u64, u64> = HashMap::new();
+    let mut yielded: HashMap<u64, bool> = HashMap::new();
+    let mut steals = 0;
+    for line in events.lines() {
+        let v: serde_json::Value = serde_json::from_str(line).unwrap();
+        let Some(task) = v["idx"].as_u64() else {
+            continue;
+        };
+        match v["state"].as_str().unwrap_or("") {
+            "spawned" => {
+                if let Some(w) = v["parent_idx"].as_u64().and_then(|p| running.get(&p)) {
+                    queued.insert(task, *w);
+                }
+            }
+            "running" => {
+                let Some(w) = v["worker"].as_u64() else {
+                    continue;
+                };
+                if running.contains_key(&task) {
+                    continue;
+                }
+                if queued.remove(&task).is_some_and(|q| q != w) {
+                    steals += 1;
+                }
+                running.insert(task, w);
+                last.insert(task, w);
+            }
+            state => {
+                running.remove(&task);
+                if state == "ready" {
+                    let by = v["by_idx"].as_u64().and_then(|b| running.get(&b).copied());
+                    let own = yielded.get(&task).copied().unwrap_or(false);
+                    match by.or(if own { last.get(&task).copied() } else { None }) {
+                        Some(w) => queued.insert(task, w),
+                        None => queued.remove(&task),
+                    };
+                }
+                yielded.insert(task, state == "waiting" && v["wait"] == "yield");
+            }
+        }
+    }
+    steals
+}
+
+/// "steals so far N" on the screen.
+fn steals_shown(text: &str) -> Option<u64> {
+    let line = text.lines().find(|l| l.contains("steals so far "))?;
+    line.split("steals so far ")
+        .nth(1)?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
+}
+
+#[test]
+fn the_steals_on_screen_are_the_steals_in_the_events_every_time() {
+    let _limit = crate::util::limit();
+    let _one = ONE_LESSON_AT_A_TIME
+        .lock()
+        .unwrap_or_else(|e| e.into_inner());
+    let dir = tempfile::tempdir().unwrap();
+    let mut some = 0;
+    for run in 0..10 {
+        let file = dir.path().join(format!("run{run}.jsonl"));
+        let mut term = Terminal::start(&[
+            "run",
+            "work-stealing",
+            "--speed",
+            "1",
+            "--events",
+            file.to_str().unwrap(),
+        ]);
+        let text = term.wait_for("the end", |t| {
+            t.contains(" DONE ") && steals_shown(t).is_some()
+        });
+        term.press("q");
+        assert!(term.ended().success());
+        let events = std::fs::read_to_string(&file).unwrap();
+        let counted = steals_in(&events);
+        assert_eq!(steals_shown(&text), Some(counted), "run {run}:\n{text}");
+        some += u64::from(counted > 0);
+    }
+    assert!(some > 0, "the lesson shows steals at all");
+}
+
+#[test]
+fn keys_pressed_faster_than_the_screen_draws_never_queue_behind_it() {
+    let _limit = crate::util::limit();
+    // A detail of ten thousand tasks' history is slow to draw; six
+    // thousand presses, drawn one by one, kept a screen busy for half a
+    // minute. Taken together, the quit right after them is prompt (the
+    // limit only guards against a hang).
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("many.jsonl");
+    let status = std::process::Command::new(env!("CARGO_BIN_EXE_taskscope"))
+        .args(["run", "many-tasks", "--headless", "--events"])
+        .arg(&file)
+        .stdout(std::process::Stdio::null())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let mut term = Terminal::start(&["replay", file.to_str().unwrap()]);
+    term.wait_for("the replay", |t| t.contains("REPLAY"));
+    term.press("\x1b[F");
+    term.wait_for("its end", |t| t.contains("tasks 10000 of 10000"));
+    press_for(&mut term, "\r", "a task's detail", |t| {
+        t.contains("task detail")
+    });
+    let presses = "j".repeat(6000);
+    let start = Instant::now();
+    term.press(&presses);
+    term.press("\x1b");
+    std::thread::sleep(Duration::from_millis(200));
+    term.press("q");
+    assert!(term.ended().success());
+    assert!(
+        start.elapsed() < Duration::from_secs(60),
+        "6000 presses took {:?} to get through",
+        start.elapsed()
+    );
 }

@@ -201,6 +201,7 @@ mod tests {
 
     #[test]
     fn a_virtual_clock_moves_only_by_charges_until_it_is_read_again() {
+        let _limit = crate::test_limit::limit();
         // Not started: tokio's clock is never read, only the cursor.
         let clock = Clock::new(true);
         clock.charge(Duration::from_millis(5));
@@ -216,6 +217,7 @@ mod tests {
 
     #[test]
     fn a_real_clock_runs_at_its_scale() {
+        let _limit = crate::test_limit::limit();
         let clock = Clock::new(false);
         assert_eq!(clock.now_on(true), 0, "not started");
         clock.set_scale(0.0);

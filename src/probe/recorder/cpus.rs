@@ -150,6 +150,7 @@ mod tests {
 
     #[test]
     fn a_slice_inside_another_rows_takes_the_cpu_from_it_and_gives_it_back() {
+        let _limit = crate::test_limit::limit();
         let mut owners = CpuOwners::default();
         let mut out = Vec::new();
         // Row 1 saw no gap while row 2 ran 4..6 ms on its CPU.
@@ -170,6 +171,7 @@ mod tests {
 
     #[test]
     fn rows_on_other_cpus_are_left_alone() {
+        let _limit = crate::test_limit::limit();
         let mut owners = CpuOwners::default();
         let mut out = Vec::new();
         for e in [
@@ -185,6 +187,7 @@ mod tests {
 
     #[test]
     fn a_displaced_row_that_leaves_for_good_is_not_given_the_cpu_back() {
+        let _limit = crate::test_limit::limit();
         let mut owners = CpuOwners::default();
         let mut out = Vec::new();
         // Row 1 is taken off at 4 and tells its own end at 5, inside row

@@ -29,6 +29,7 @@ mod tests {
 
     #[test]
     fn the_mailbox_holds_the_newest_sample_only() {
+        let _limit = crate::test_limit::limit();
         let mailbox = Mailbox::default();
         assert!(mailbox.newest().is_none());
         for ms in [1, 2] {

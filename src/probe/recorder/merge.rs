@@ -423,6 +423,7 @@ mod tests {
 
     #[test]
     fn a_poll_in_progress_is_shown_once_and_before_what_it_recorded() {
+        let _limit = crate::test_limit::limit();
         let r = Recorder::new(1024, false);
         r.start_clock();
         r.poll_start(0, 0);
@@ -442,6 +443,7 @@ mod tests {
 
     #[test]
     fn a_thread_that_writes_late_is_handed_over_late_never_out_of_order() {
+        let _limit = crate::test_limit::limit();
         let r = Recorder::new(1024, false);
         r.start_clock();
         let late = {
@@ -471,6 +473,7 @@ mod tests {
 
     #[test]
     fn a_poll_that_changed_step_and_runs_on_is_started_once() {
+        let _limit = crate::test_limit::limit();
         // Virtual clock: one thread, nothing held back.
         let r = Recorder::new(1024, true);
         r.start_clock();
@@ -495,6 +498,7 @@ mod tests {
 
     #[test]
     fn a_poll_shown_from_its_slot_is_not_started_again_by_its_entry() {
+        let _limit = crate::test_limit::limit();
         let r = Recorder::new(1024, true);
         r.start_clock();
         r.poll_start(0, 1);
@@ -517,6 +521,7 @@ mod tests {
     /// read, it is not started again.
     #[test]
     fn a_poll_whose_end_was_read_is_not_started_again_from_a_stale_slot() {
+        let _limit = crate::test_limit::limit();
         let r = Recorder::new(1024, false);
         r.start_clock();
         r.poll_start(0, 0);
@@ -536,6 +541,7 @@ mod tests {
 
     #[test]
     fn several_threads_are_merged_in_time_order() {
+        let _limit = crate::test_limit::limit();
         let r = Recorder::new(1 << 12, false);
         r.start_clock();
         let threads: Vec<_> = (0..4u32)
@@ -584,6 +590,7 @@ mod tests {
 
     #[test]
     fn pending_runs_are_merged_by_time_then_thread_then_arrival() {
+        let _limit = crate::test_limit::limit();
         let at = |t: u64, task: TaskIdx| start_event(task, 0, 0, t);
         let mut merge = Merge::default();
         merge.hold([at(10, 0), at(30, 1), at(30, 2)].into_iter(), 1);

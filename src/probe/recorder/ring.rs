@@ -382,6 +382,7 @@ mod tests {
 
     #[test]
     fn what_a_poll_records_inside_it_comes_after_its_start() {
+        let _limit = crate::test_limit::limit();
         let r = Recorder::new(1024, false);
         r.start_clock();
         r.record(1, 0, ready());
@@ -401,6 +402,7 @@ mod tests {
 
     #[test]
     fn a_full_ring_doubles_then_drops_and_counts_on_the_real_clock() {
+        let _limit = crate::test_limit::limit();
         // Capacity 2048: the first ring (1024) is followed by one twice
         // its size, then there is no more room.
         let r = Recorder::new(2048, false);
@@ -424,6 +426,7 @@ mod tests {
 
     #[test]
     fn the_open_slot_shows_a_poll_until_it_is_closed() {
+        let _limit = crate::test_limit::limit();
         let open = Open {
             start: AtomicU64::new(NONE),
             ..Open::default()

@@ -1,5 +1,5 @@
-//! What a session's scenario says about the moment shown: a task's step,
-//! the mutexes and channels, the workers held.
+//! What the screen asks a session about its scenario: a task's step and
+//! note, the mutexes and channels, the workers held.
 
 use std::time::Duration;
 
@@ -20,27 +20,31 @@ impl Session {
         Some((&step.action, step.note.as_deref()))
     }
 
+    /// What step `step` of task kind `spec` does to a mutex or channel.
+    pub fn step_use(&self, spec: u32, step: u32) -> crate::model::resources::StepUse {
+        use crate::model::resources::StepUse;
+        match self.action(spec, step) {
+            Some(Action::Lock(m)) => StepUse::Lock(*m),
+            Some(Action::Unlock(m)) => StepUse::Unlock(*m),
+            Some(Action::Send(c)) => StepUse::Send(*c),
+            Some(Action::Recv(c)) => StepUse::Recv(*c),
+            _ => StepUse::Other,
+        }
+    }
+
     /// Mutexes and channels at the moment shown.
     pub fn resources(&self) -> crate::model::resources::Resources {
-        use crate::model::resources::{self, StepUse};
+        use crate::model::resources;
         let cursor = self.history.cursor();
-        let events = self
-            .history
-            .events()
-            .take_while(|(p, _)| *p < cursor)
-            .map(|(_, e)| e);
+        let events = (self.history.dropped()..cursor)
+            .filter_map(|p| self.history.light(p))
+            .map(|(_, task, step, change)| (task, step, change));
         resources::compute(
             events,
             self.model(),
             self.scenario.mutexes.len(),
             self.scenario.channels.len(),
-            |spec, step| match self.action(spec, step) {
-                Some(Action::Lock(m)) => StepUse::Lock(*m),
-                Some(Action::Unlock(m)) => StepUse::Unlock(*m),
-                Some(Action::Send(c)) => StepUse::Send(*c),
-                Some(Action::Recv(c)) => StepUse::Recv(*c),
-                _ => StepUse::Other,
-            },
+            |spec, step| self.step_use(spec, step),
         )
     }
 
