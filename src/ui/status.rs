@@ -137,7 +137,7 @@ fn clock_words(session: &Session) -> String {
     match session.scenario.runtime.clock {
         Clock::Virtual => format!("· virtual clock · speed {}x ", session.control.speed),
         Clock::Real if session.plays_back() => format!(
-            "· real clock, played back at {}x, {} behind: the OS can't be slowed ",
+            "· played back at {}x, {} behind: the OS can't be slowed ",
             session.control.speed,
             crate::format::time(session.behind().unwrap_or_default())
         ),
