@@ -267,12 +267,10 @@ impl Wait {
             .unwrap_or(Wait::Yield)
     }
 
-    /// The wait `was` turned out to be, if a wake says (`waited`).
+    /// The wait `was` turned out to be, if a wake says (`waited`: only a
+    /// wait tokio did not name, shown as `other` or as a guess, gets one).
     pub fn refined(was: Wait, waited: Option<Wait>) -> Wait {
-        match (was, waited) {
-            (Wait::Other, Some(w)) => w,
-            _ => was,
-        }
+        waited.unwrap_or(was)
     }
 }
 

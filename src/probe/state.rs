@@ -149,9 +149,8 @@ impl TaskState {
 /// Where a wake came from, as the thread that wakes the task sees it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum WakeSource {
-    /// In the poll of task `by` (maybe the woken task itself); `sent`: the
-    /// poll got a bounded channel's permit.
-    Poll { by: TaskIdx, sent: bool },
+    /// In the poll of task `by` (maybe the woken task itself).
+    Poll { by: TaskIdx },
     /// After task `by`'s future returned: its end, waking whoever joins it
     /// (`blocking`: a blocking job's end).
     End { by: TaskIdx, blocking: bool },
@@ -170,7 +169,9 @@ pub(crate) fn classify_wake(me: TaskIdx, wait: Wait, source: WakeSource) -> (Wak
         WakeSource::Poll { by, .. } | WakeSource::End { by, .. } if by == me => {
             (WakeBy::Runtime, None)
         }
-        WakeSource::Poll { by, sent } => (WakeBy::Task(by), sent.then_some(Wait::Channel)),
+        // Another task's poll handed it something: an mpsc or broadcast
+        // send, a `Notify`, a `watch` change (tokio names none of them).
+        WakeSource::Poll { by } => (WakeBy::Task(by), Some(Wait::Channel)),
         WakeSource::End { by, blocking } => (
             WakeBy::Task(by),
             Some(if blocking { Wait::Blocking } else { Wait::Join }),
@@ -286,23 +287,16 @@ mod tests {
         let me = 1;
         // In a poll: another task's, or its own (a self-wake is the runtime's).
         assert_eq!(
-            classify_wake(me, Wait::Lock, Poll { by: 2, sent: false }),
+            classify_wake(me, Wait::Lock, Poll { by: 2 }),
             (WakeBy::Task(2), None)
         );
         assert_eq!(
-            classify_wake(
-                me,
-                Wait::Yield,
-                Poll {
-                    by: me,
-                    sent: false
-                }
-            ),
+            classify_wake(me, Wait::Yield, Poll { by: me }),
             (WakeBy::Runtime, None)
         );
         // A wait tokio did not name is learnt from its waker.
         assert_eq!(
-            classify_wake(me, Wait::Other, Poll { by: 2, sent: true }),
+            classify_wake(me, Wait::Other, Poll { by: 2 }),
             (WakeBy::Task(2), Some(Wait::Channel))
         );
         assert_eq!(

@@ -195,7 +195,7 @@ impl TaskProbe {
     fn woken(&self) {
         // A scenario task's wait is always named: off a poll, its driver.
         let source = match CURRENT.with(Cell::get) {
-            Some(by) => WakeSource::Poll { by, sent: false },
+            Some(by) => WakeSource::Poll { by },
             None => WakeSource::Driver { same_turn: false },
         };
         let (by, _) = classify_wake(self.idx, self.state.wait(), source);

@@ -20,6 +20,7 @@
 //! sent on a channel: channel).
 
 pub mod fanout;
+mod guess;
 pub mod layer;
 mod visitors;
 pub(crate) mod watcher;
@@ -70,8 +71,6 @@ struct PollCtx {
     task: Option<Arc<CodeTask>>,
     /// What the poll waits on, as the last Pending resource said.
     wait: Option<(Wait, Option<Duration>)>,
-    /// The poll got a bounded channel's permit (it sent).
-    sent: bool,
     /// It panicked, with this message.
     panic: Option<String>,
 }

@@ -34,14 +34,20 @@ tokio = { version = "1", features = ["full", "tracing"] }
 const README_MAIN: &str = r#"use std::time::Duration;
 use tokio::task::Builder;
 
-fn main() -> std::process::ExitCode {
-    taskscope::watch(async {
-        let eggs = Builder::new().name("eggs").spawn(tokio::time::sleep(Duration::from_secs(3)));
-        let toast = Builder::new().name("toast").spawn(tokio::time::sleep(Duration::from_secs(2)));
-        eggs.unwrap().await.unwrap();
-        toast.unwrap().await.unwrap();
-    })
+#[taskscope::main(flavor = "current_thread")]
+async fn main() {
+    let eggs = Builder::new().name("eggs").spawn(tokio::time::sleep(Duration::from_secs(3)));
+    let toast = Builder::new().name("toast").spawn(tokio::time::sleep(Duration::from_secs(2)));
+    eggs.unwrap().await.unwrap();
+    toast.unwrap().await.unwrap();
 }
+"#;
+
+/// The server's own dependencies (`tests/own_crate/server.rs`), beside the
+/// README's: the versions taskscope's lock file has, so nothing is fetched.
+const SERVER_DEPENDENCIES: &str = r#"clap = { version = "4", features = ["derive"] }
+tracing = "0.1"
+tracing-subscriber = { version = "0.3", default-features = false, features = ["fmt"] }
 "#;
 
 /// The README's fenced blocks of language `lang`, in order.
@@ -109,7 +115,7 @@ fn build() -> Result<PathBuf, String> {
         krate.join("Cargo.toml"),
         format!(
             "[package]\nname = \"your-code\"\nversion = \"0.1.0\"\nedition = \"2024\"\n\n\
-             [dependencies]\n{}",
+             [dependencies]\n{}{SERVER_DEPENDENCIES}",
             dependencies.replace(r#"path = "../taskscope""#, &path)
         ),
     )
@@ -118,6 +124,11 @@ fn build() -> Result<PathBuf, String> {
     std::fs::copy(
         repo.join("tests/own_crate/primitives.rs"),
         krate.join("src/bin/primitives.rs"),
+    )
+    .unwrap();
+    std::fs::copy(
+        repo.join("tests/own_crate/server.rs"),
+        krate.join("src/bin/server.rs"),
     )
     .unwrap();
     std::fs::copy(repo.join("Cargo.lock"), krate.join("Cargo.lock")).unwrap();
@@ -149,14 +160,23 @@ fn build() -> Result<PathBuf, String> {
 }
 
 /// Runs program `name` of the crate headless on the virtual clock; its
-/// JSON summary and its events.
-fn run(name: &str) -> (Value, Vec<Value>) {
+/// JSON summary and its events. Under `#[taskscope::main]` (`attribute`)
+/// taskscope's options are in `TASKSCOPE`, under `taskscope::watch` they
+/// are the command line.
+fn run(name: &str, attribute: bool) -> (Value, Vec<Value>) {
     let dir = tempfile::tempdir().unwrap();
     let events = dir.path().join("events.jsonl");
     let mut cmd = assert_cmd::Command::new(built().join(name));
-    cmd.args(["--json", "--clock", "virtual", "--events"])
-        .arg(&events)
-        .timeout(common::deadline(Duration::from_secs(20)));
+    if attribute {
+        cmd.env(
+            "TASKSCOPE",
+            format!("--json --clock virtual --events '{}'", events.display()),
+        );
+    } else {
+        cmd.args(["--json", "--clock", "virtual", "--events"])
+            .arg(&events);
+    }
+    cmd.timeout(common::deadline(Duration::from_secs(20)));
     let summary: Value = serde_json::from_str(&common::ok_stdout(&mut cmd)).unwrap();
     let events = std::fs::read_to_string(&events)
         .unwrap()
@@ -203,7 +223,7 @@ fn the_readmes_set_up_is_what_this_test_builds() {
 fn the_readmes_program_builds_outside_the_repo_and_runs_under_the_scope() {
     // The first build compiles taskscope and its dependencies.
     let _limit = common::limit_of(Duration::from_secs(300));
-    let (summary, _) = run("your-code");
+    let (summary, _) = run("your-code", true);
     assert_eq!(summary["wall_ms"], 3000.0);
     let names: Vec<&str> = summary["tasks"]
         .as_array()
@@ -222,7 +242,7 @@ fn the_readmes_program_builds_outside_the_repo_and_runs_under_the_scope() {
 #[test]
 fn every_tokio_primitive_the_readme_names_is_waited_on_for_its_reason_and_time() {
     let _limit = common::limit_of(Duration::from_secs(300));
-    let (summary, events) = run("primitives");
+    let (summary, events) = run("primitives", false);
     assert_eq!(
         summary["wall_ms"], 250.0,
         "main returns when the last one ends"
@@ -296,4 +316,138 @@ fn every_tokio_primitive_the_readme_names_is_waited_on_for_its_reason_and_time()
     assert_eq!(left["outcome"], "cancelled");
     assert_eq!(left["done_ms"], 250.0);
     assert_eq!(left["waits"]["timer"], 250.0);
+}
+
+/// A real server, changed only by `#[taskscope::main]`
+/// (`tests/own_crate/server.rs`), on the real clock: its own `--port`, its
+/// own log lines, its own graceful shutdown on Ctrl-C; taskscope's JSON
+/// summary at the end, exit 0; its socket waits are io while they wait,
+/// and almost none of its wait time is left `other`.
+#[test]
+fn a_server_keeps_its_flag_its_logs_and_its_ctrl_c_and_its_socket_waits_are_io() {
+    use std::io::{BufRead, BufReader, Write};
+    let _limit = common::limit_of(Duration::from_secs(300));
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .unwrap()
+        .port();
+    let dir = tempfile::tempdir().unwrap();
+    let events = dir.path().join("events.jsonl");
+    let mut server = Command::new(built().join("server"))
+        .args(["--port", &port.to_string()])
+        .env(
+            "TASKSCOPE",
+            format!("--json --events '{}'", events.display()),
+        )
+        // Its logs at the level such a server is run at.
+        .env("RUST_LOG", "info")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Its logs and taskscope's summary, line by line, as they come.
+    let (tx, rx) = std::sync::mpsc::channel();
+    let stdout = server.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let mut said = Vec::new();
+    let listening = format!("listening on 127.0.0.1:{port}");
+    while !said.iter().any(|l: &String| l.contains(&listening)) {
+        match rx.recv_timeout(common::deadline(Duration::from_secs(20))) {
+            Ok(line) => said.push(line),
+            Err(_) => {
+                let _ = server.kill();
+                let out = server.wait_with_output().unwrap();
+                panic!(
+                    "no {listening:?} from the server: {said:?}\n{}",
+                    String::from_utf8_lossy(&out.stderr)
+                );
+            }
+        }
+    }
+    // 20 clients, 10 requests each, a little apart.
+    let clients: Vec<_> = (0..20)
+        .map(|_| {
+            std::thread::spawn(move || {
+                let mut socket = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+                let mut replies = BufReader::new(socket.try_clone().unwrap()).lines();
+                for _ in 0..10 {
+                    socket.write_all(b"PING\n").unwrap();
+                    assert_eq!(replies.next().unwrap().unwrap(), "PONG");
+                    std::thread::sleep(Duration::from_millis(5));
+                }
+            })
+        })
+        .collect();
+    for c in clients {
+        c.join().unwrap();
+    }
+    // Ctrl-C, as a terminal sends it.
+    #[allow(unsafe_code)]
+    // SAFETY: a signal to the child this test started and has not reaped.
+    unsafe {
+        libc::kill(server.id() as i32, libc::SIGINT);
+    }
+    let status = server.wait().unwrap();
+    said.extend(rx.iter());
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut server.stderr.take().unwrap(), &mut stderr).unwrap();
+    assert_eq!(status.code(), Some(0), "{said:?}\n{stderr}");
+    for log in ["shutting down gracefully", "all connections closed"] {
+        assert!(
+            said.iter().any(|l| l.contains(log) && l.contains("INFO")),
+            "its own log line {log:?}: {said:?}"
+        );
+    }
+    let json = said
+        .iter()
+        .position(|l| l.starts_with('{'))
+        .map(|at| said[at..].join("\n"))
+        .unwrap_or_else(|| panic!("no JSON summary: {said:?}\n{stderr}"));
+    let summary: Value = serde_json::from_str(&json).unwrap();
+    let tasks = summary["tasks"].as_array().unwrap();
+    let total = |why: &str| -> f64 { tasks.iter().filter_map(|t| t["waits"][why].as_f64()).sum() };
+    let all: f64 = [
+        "timer", "io", "channel", "lock", "join", "blocking", "yield", "other",
+    ]
+    .iter()
+    .map(|w| total(w))
+    .sum();
+    assert!(total("io") > 0.5 * all, "io {} of {all} ms", total("io"));
+    assert!(
+        total("other") < 0.05 * all,
+        "other {} of {all} ms",
+        total("other")
+    );
+    // While they wait: once one connection's wake has said io, the
+    // connections' waits read io as they begin (their spawn place learnt
+    // it), not `other`.
+    let events: Vec<Value> = std::fs::read_to_string(&events)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let connection = |e: &&Value| e["task"].as_str().is_some_and(|n| n.contains("server.rs:"));
+    let learnt = events
+        .iter()
+        .filter(connection)
+        .find(|e| e["state"] == "ready" && e["waited"] == "io")
+        .and_then(|e| e["t_ms"].as_f64())
+        .expect("a connection woken by its socket");
+    let waits: Vec<&str> = events
+        .iter()
+        .filter(connection)
+        .filter(|e| e["state"] == "waiting" && e["t_ms"].as_f64() > Some(learnt))
+        .map(|e| e["wait"].as_str().unwrap())
+        .collect();
+    let io = waits.iter().filter(|w| **w == "io").count();
+    assert!(
+        waits.len() >= 150 && io * 100 >= waits.len() * 95,
+        "{io} of {} connection waits read io as they began",
+        waits.len()
+    );
 }

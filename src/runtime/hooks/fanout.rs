@@ -9,7 +9,9 @@
 //! the ones handed out; the program's are looked up by them).
 
 use std::collections::HashMap;
+use std::sync::mpsc::{Receiver, Sender, channel};
 use std::sync::{Mutex, OnceLock};
+use std::time::{Duration, Instant};
 
 use tracing::span::{Attributes, Id, Record};
 use tracing::subscriber::Interest;
@@ -23,24 +25,68 @@ pub struct Fanout {
     theirs: Mutex<HashMap<u64, Id>>,
 }
 
-/// The program's global subscriber, once it has set one (found from a
-/// thread with no default of its own: ours is the default on this one).
+/// The program's global subscriber, once it has set one.
+static PROGRAMS: OnceLock<Dispatch> = OnceLock::new();
+/// Until when to look for it: a while after any subscriber was made (the
+/// program's is made just before it is set).
+static LOOK_UNTIL: Mutex<Option<Instant>> = Mutex::new(None);
+const LOOK_FOR: Duration = Duration::from_secs(2);
+
 fn program() -> Option<&'static Dispatch> {
-    static PROGRAMS: OnceLock<Dispatch> = OnceLock::new();
     if let Some(d) = PROGRAMS.get() {
         return Some(d);
     }
-    if !tracing::dispatcher::has_been_set() {
+    let looking = LOOK_UNTIL
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .is_some_and(|until| Instant::now() < until);
+    if !looking {
         return None;
     }
-    let global = std::thread::spawn(|| tracing::dispatcher::get_default(Dispatch::clone))
-        .join()
-        .ok()?;
+    let global = global_default()?;
+    if global.is::<tracing::subscriber::NoSubscriber>() {
+        return None;
+    }
     Some(PROGRAMS.get_or_init(|| global))
+}
+
+/// Keeps looking for the program's subscriber a while from now.
+fn look() {
+    *LOOK_UNTIL.lock().unwrap_or_else(|e| e.into_inner()) = Some(Instant::now() + LOOK_FOR);
+}
+
+/// The global default, as a thread with no default of its own sees it
+/// (ours is the default on the runtime's threads): asked of one such
+/// thread, kept for the purpose.
+fn global_default() -> Option<Dispatch> {
+    type Ask = (Sender<()>, Receiver<Dispatch>);
+    static ASK: OnceLock<Option<Mutex<Ask>>> = OnceLock::new();
+    let ask = ASK.get_or_init(|| {
+        let (ask, asked) = channel::<()>();
+        let (tell, told) = channel();
+        std::thread::Builder::new()
+            .name("taskscope-logs".into())
+            .spawn(move || {
+                while asked.recv().is_ok() {
+                    if tell
+                        .send(tracing::dispatcher::get_default(Dispatch::clone))
+                        .is_err()
+                    {
+                        return;
+                    }
+                }
+            })
+            .ok()?;
+        Some(Mutex::new((ask, told)))
+    });
+    let ask = ask.as_ref()?.lock().unwrap_or_else(|e| e.into_inner());
+    ask.0.send(()).ok()?;
+    ask.1.recv().ok()
 }
 
 impl Fanout {
     pub fn new(ours: Dispatch) -> Fanout {
+        look();
         Fanout {
             ours,
             theirs: Mutex::new(HashMap::new()),
@@ -55,6 +101,14 @@ impl Fanout {
 }
 
 impl Subscriber for Fanout {
+    /// Asked whenever a subscriber is made: perhaps the program's.
+    fn max_level_hint(&self) -> Option<tracing::level_filters::LevelFilter> {
+        if PROGRAMS.get().is_none() {
+            look();
+        }
+        None
+    }
+
     fn register_callsite(&self, _: &'static Metadata<'static>) -> Interest {
         // Asked each time: the program's subscriber may come later.
         Interest::sometimes()

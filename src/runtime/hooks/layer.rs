@@ -26,8 +26,6 @@ struct TaskExt(Arc<CodeTask>);
 /// A tokio resource's span: what waiting on it is.
 struct Resource {
     wait: Wait,
-    /// A semaphore inside another resource, or a bounded channel's.
-    internal: bool,
     /// A timer: when it is due, registered with the pacer.
     due: Option<(Duration, Option<Due>)>,
 }
@@ -50,7 +48,6 @@ where
                 attrs.record(&mut f);
                 span.extensions_mut().insert(Resource {
                     wait: f.wait(),
-                    internal: f.internal,
                     due: None,
                 });
             }
@@ -150,7 +147,8 @@ fn task_created(watcher: &Watcher, f: SpawnFields) -> Option<Arc<CodeTask>> {
         (false, _, _) => f.name.into(),
         // Named after the task that handed it over, as a scenario's are.
         (true, Kind::Blocking, Some(p)) => p.job_name().into(),
-        (true, _, _) => format!("task-{}", f.id).into(),
+        // Where it was spawned, as tokio-console shows it.
+        (true, _, _) => f.place().unwrap_or_else(|| format!("task-{}", f.id)).into(),
     };
     let task = watcher.created(shown, f.id, kind, parent.map(|p| p.idx()));
     if kind == Kind::Task {
@@ -174,7 +172,7 @@ where
 }
 
 /// A resource was polled in the poll on this thread: Pending says what
-/// the poll waits on; a ready internal semaphore, that it sent.
+/// the poll waits on.
 fn resource_polled<S>(f: &PollOpFields, ctx: &Context<'_, S>)
 where
     S: Subscriber + for<'a> LookupSpan<'a>,
@@ -188,16 +186,11 @@ where
     let Some(res) = ext.get::<Resource>() else {
         return;
     };
-    let (wait, due, internal) = (res.wait, res.due.as_ref().map(|d| d.0), res.internal);
+    let (wait, due) = (res.wait, res.due.as_ref().map(|d| d.0));
     drop(ext);
-    POLL.with(|p| {
-        let mut p = p.borrow_mut();
-        match f.is_ready {
-            Some(false) => p.wait = Some((wait, due)),
-            Some(true) if internal => p.sent = true,
-            _ => {}
-        }
-    });
+    if f.is_ready == Some(false) {
+        POLL.with(|p| p.borrow_mut().wait = Some((wait, due)));
+    }
 }
 
 /// A timer was set or reset, due in `ms`: when it is due, told to the

@@ -20,6 +20,8 @@ pub(super) const STATE_UPDATE_TARGET: &str = "runtime::resource::state_update";
 const KIND: &str = "kind";
 const TASK_NAME: &str = "task.name";
 const TASK_ID: &str = "task.id";
+const LOC_FILE: &str = "loc.file";
+const LOC_LINE: &str = "loc.line";
 const CONCRETE_TYPE: &str = "concrete_type";
 const IS_INTERNAL: &str = "is_internal";
 const OP: &str = "op";
@@ -27,12 +29,22 @@ const IS_READY: &str = "is_ready";
 const DURATION: &str = "duration";
 
 /// A `runtime.spawn` span: `kind` (task, local, blocking), `task.name`,
-/// `task.id`.
+/// `task.id`, and where it was spawned (`loc.file`, `loc.line`).
 #[derive(Default)]
 pub(super) struct SpawnFields {
     pub kind: String,
     pub name: String,
     pub id: u64,
+    pub file: String,
+    pub line: u64,
+}
+
+impl SpawnFields {
+    /// Where the task was spawned, `file:line` (as tokio-console shows),
+    /// if tokio said.
+    pub fn place(&self) -> Option<String> {
+        (!self.file.is_empty()).then(|| format!("{}:{}", self.file, self.line))
+    }
 }
 
 impl Visit for SpawnFields {
@@ -48,13 +60,17 @@ impl Visit for SpawnFields {
         match field.name() {
             KIND => self.kind = value.into(),
             TASK_NAME => self.name = value.into(),
+            // Bounded: a path is the program's own, but kept short.
+            LOC_FILE => self.file = value.chars().take(200).collect(),
             _ => {}
         }
     }
 
     fn record_u64(&mut self, field: &Field, value: u64) {
-        if field.name() == TASK_ID {
-            self.id = value;
+        match field.name() {
+            TASK_ID => self.id = value,
+            LOC_LINE => self.line = value,
+            _ => {}
         }
     }
 }

@@ -6,6 +6,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::Duration;
 
+use super::guess::{Guesses, Learnt};
 use super::{ACTIVE, Hidden, JUST_CREATED, POLL, Phase, PollCtx, parked, turn};
 use crate::event::{Change, Kind, ON_CPU, Outcome, TaskIdx, TaskStats, Wait};
 use crate::probe::{
@@ -29,6 +30,8 @@ pub(crate) struct Watcher {
     io: tokio::sync::OnceCell<Arc<crate::runtime::io::IoServer>>,
     /// Set as the tracing default of every runtime thread, if any.
     thread_tracing: Option<tracing::Dispatch>,
+    /// What the waits tokio does not name turned out to be, by task name.
+    guesses: Guesses,
 }
 
 /// One of your tasks (or a `spawn_blocking` job).
@@ -44,6 +47,8 @@ pub(crate) struct CodeTask {
     times: Times,
     /// The thread's turn its last poll ended in (see [`turn`]).
     ended_in: Mutex<(u64, u64)>,
+    /// What its last wait tokio did not name turned out to be.
+    learnt: Learnt,
 }
 
 impl CodeTask {
@@ -78,6 +83,7 @@ impl Watcher {
             start: OnceLock::new(),
             io: tokio::sync::OnceCell::new(),
             thread_tracing,
+            guesses: Guesses::default(),
         });
         ACTIVE.set(watcher.clone()).ok()?;
         Some(watcher)
@@ -149,6 +155,7 @@ impl Watcher {
             state: TaskState::new(),
             times: Times::spawned_at(now),
             ended_in: Mutex::new((0, 0)),
+            learnt: Learnt::new(),
         });
         self.tasks().insert(id, task.clone());
         self.recorder.record(
@@ -240,7 +247,14 @@ impl Watcher {
         }
         let (wait, due) = wait.unwrap_or((Wait::Other, None));
         task.state.set_wait(wait, due);
-        if let Some(end) = task.state.poll_pending() {
+        if let Some(mut end) = task.state.poll_pending() {
+            // Not named by tokio: shown as what it most likely is (its
+            // wake still says what it was).
+            if let PollEnd::Waiting { wait, .. } = &mut end
+                && *wait == Wait::Other
+            {
+                *wait = self.guesses.guess(&task.name, &task.learnt);
+            }
             task.times.poll_end(now);
             *task.ended_in.lock().unwrap_or_else(|e| e.into_inner()) = turn();
             self.recorder.poll_end(0, |_| end);
@@ -299,10 +313,7 @@ impl Watcher {
         let source = POLL.with(|p| {
             let p = p.borrow();
             match (p.phase, &p.task) {
-                (Phase::InPoll, Some(w)) => WakeSource::Poll {
-                    by: w.idx,
-                    sent: p.sent,
-                },
+                (Phase::InPoll, Some(w)) => WakeSource::Poll { by: w.idx },
                 // The waker's future is over: the end of the task it joins.
                 (Phase::After, Some(w)) => WakeSource::End {
                     by: w.idx,
@@ -315,6 +326,9 @@ impl Watcher {
             }
         });
         let (by, waited) = classify_wake(task.idx, wait, source);
+        if let Some(w) = waited {
+            self.guesses.learnt(&task.name, &task.learnt, w);
+        }
         let now = self.now();
         if let Woken::Ready { due } = task.state.woken(by) {
             task.times.woken(now);
