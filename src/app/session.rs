@@ -573,10 +573,12 @@ impl Session {
     /// A fresh run of the same scenario, with the same controls (once
     /// this one has stopped).
     pub fn again(&self) -> Result<Session, RunError> {
+        // Played back to its end, it stopped there: it plays again.
+        let done = self.plays_back() && self.ended && self.history.at_live_edge();
         Session::start(
             self.target.clone(),
             self.options.clone(),
-            self.control.paused,
+            self.control.paused && !done,
             self.control.speed,
         )
     }

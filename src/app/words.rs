@@ -1,6 +1,6 @@
 //! The words a task's row shows: its state and its step. The table draws
-//! them and the filter matches the name and state, so `/holding` finds the
-//! rows that say HOLDING, and nothing else.
+//! them and the filter matches them with the name, so `/holding` finds the
+//! rows that say HOLDING and `/stove` the steps that use the stove.
 
 use std::time::Duration;
 
@@ -80,8 +80,8 @@ pub fn step_text(session: &Session, idx: TaskIdx) -> (String, String) {
     (label, note)
 }
 
-/// Whether task `idx`'s row shows `needle` (lower case) in its name or
-/// in its state, as the table words it.
+/// Whether task `idx`'s row shows `needle` (lower case) in its name, its
+/// state or its step, as the table words them.
 pub fn shows(session: &Session, idx: TaskIdx, holds: bool, needle: &str) -> bool {
     let Some(t) = session.model().task(idx) else {
         return false;
@@ -89,7 +89,12 @@ pub fn shows(session: &Session, idx: TaskIdx, holds: bool, needle: &str) -> bool
     if t.name.to_lowercase().contains(needle) {
         return true;
     }
-    state_text(session, idx, holds)
+    if state_text(session, idx, holds)
         .to_lowercase()
         .contains(needle)
+    {
+        return true;
+    }
+    let (label, note) = step_text(session, idx);
+    label.to_lowercase().contains(needle) || note.to_lowercase().contains(needle)
 }

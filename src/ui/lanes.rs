@@ -79,19 +79,23 @@ pub fn lane_letters(model: &Model) -> Vec<char> {
         .iter()
         .map(|t| {
             // Of the name as shown: never a control or bidi character.
-            let initial = crate::text::visible(&t.name).chars().next().unwrap_or('?');
+            // Upper case: the lanes' waits use lower-case letters, and a
+            // channel's lane counts its messages in digits.
+            let initial = crate::text::visible(&t.name)
+                .chars()
+                .next()
+                .map_or('?', |c| c.to_ascii_uppercase());
             if model.tasks.len() > MANY {
                 return initial;
             }
-            let letters = t.name.chars().filter(char::is_ascii_alphanumeric);
-            // Upper case first: the task lanes' waits use lower-case letters.
+            let letters = t.name.chars().filter(char::is_ascii_alphabetic);
             let candidates = letters
                 .clone()
                 .map(|c| c.to_ascii_uppercase())
                 .chain('A'..='Z')
-                .chain('0'..='9')
                 .chain(letters.map(|c| c.to_ascii_lowercase()))
-                .chain('a'..='z');
+                .chain('a'..='z')
+                .chain('0'..='9');
             let pick = candidates
                 .into_iter()
                 .find(|c| !used.contains(c))
@@ -316,7 +320,12 @@ fn cpu_view(
     });
     let mut all: Vec<Lane> = Vec::new();
     if cpus.is_empty() {
-        let none = "no thread or process of this run on a CPU yet (v: lanes by task)";
+        // Only threads, processes and pinned workers have a known CPU.
+        let none = if session.ended && session.history.at_live_edge() {
+            "this run had no thread or process of its own on a CPU (v: lanes by task)"
+        } else {
+            "no thread or process of this run on a CPU yet (v: lanes by task)"
+        };
         all.push(Lane {
             label: String::new(),
             style: theme::DIM,
@@ -434,7 +443,10 @@ fn worker_lane(n: usize, row: &[WorkerCell], letter: &dyn Fn(TaskIdx) -> char) -
                 // In the task's poll, but the OS took the thread away.
                 WorkerCell::OffCpu(_) => ('×', Style::new().fg(Color::Red)),
                 WorkerCell::Polling(task, holding, stolen) => {
-                    let first = !matches!(previous, WorkerCell::Polling(t, ..) if t == task);
+                    // The same poll on after the OS gave the thread back
+                    // is no new poll (and no new steal).
+                    let first = !matches!(previous,
+                        WorkerCell::Polling(t, ..) | WorkerCell::OffCpu(t) if t == task);
                     theme::polling(letter(task), holding, stolen, first)
                 }
             };

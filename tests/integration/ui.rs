@@ -238,3 +238,28 @@ fn a_long_detail_opens_at_its_top_and_scrolls_to_its_end() {
     }
     assert_ne!(draw(&app, 80, 24).to_string(), end, "↑ scrolls");
 }
+
+/// The filter matches the words of a row's step too: `/stove` finds the
+/// cooks whose step locks or fries on the stove, as their rows say.
+#[test]
+fn the_filter_finds_the_words_of_a_rows_step() {
+    let _limit = crate::util::limit();
+    let mut app = at("mutex-contention", 12);
+    for k in "/stove".chars().map(Key::Char).chain([Key::Enter]) {
+        app.update(Message::Key(k));
+    }
+    let shown = app.visible_tasks();
+    assert!(!shown.is_empty(), "no row found by its step");
+    let s = app.session.as_ref().unwrap();
+    for idx in 0..s.model().tasks.len() as u32 {
+        let step = s
+            .step_of(idx)
+            .map(|(a, note)| format!("{} {}", s.scenario.label(a), note.unwrap_or("")))
+            .unwrap_or_default();
+        assert_eq!(
+            shown.contains(&idx),
+            step.contains("stove"),
+            "task {idx}, step {step:?}"
+        );
+    }
+}
