@@ -561,7 +561,8 @@ fn cpu_lane(
         .iter()
         .map(|cell| match *cell {
             CpuCell::Empty => ('\0', Style::new()),
-            CpuCell::Idle => ('·', theme::DIM),
+            // Idle, or busy with a program taskscope does not watch.
+            CpuCell::Idle => ('◦', theme::DIM),
             CpuCell::Row(task, switched) => {
                 if !seen.contains(&task) {
                     seen.push(task);

@@ -98,6 +98,7 @@ pub const LEGEND: &[(&str, &str)] = &[
     ("!", "late"),
     ("✗", "panicked"),
     ("·", "idle"),
+    ("◦", "CPU: none of this run's (idle, or another program)"),
     ("A", "task letter"),
     ("»", "stolen"),
     ("×", "OS took the thread"),

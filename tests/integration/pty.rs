@@ -784,7 +784,7 @@ fn your_own_code_steps_one_poll_at_a_time_and_q_exits_0() {
 }
 
 /// The time slices along a CPU's lane line: (letter, columns), a thread's
-/// turns cut only by other programs' short turns (`·`, under half a
+/// turns cut only by other programs' short turns (`◦`, under half a
 /// millisecond on a busy machine) counted as one.
 fn slices(lane: &str) -> Vec<(char, usize)> {
     let mut slices: Vec<(char, usize)> = Vec::new();
