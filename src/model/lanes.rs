@@ -131,6 +131,9 @@ struct Row<C> {
     pending: Option<C>,
     /// When the timer or reply the row waits for is due.
     due: Option<Duration>,
+    /// A worker's poll while a thread of the run holds its CPU: what it
+    /// shows again once the CPU is free.
+    displaced: Option<C>,
 }
 
 impl<C: Busy> Row<C> {
@@ -142,6 +145,7 @@ impl<C: Busy> Row<C> {
             marked: false,
             pending: None,
             due: None,
+            displaced: None,
         }
     }
 
@@ -263,7 +267,8 @@ pub fn compute(
             Row::new(window.cols, WorkerCell::Empty, current)
         })
         .collect();
-    let mut sweep = Sweep::new(window, drawn, base, live.tasks.len());
+    let pinned = &history.info().worker_cpus;
+    let mut sweep = Sweep::new(window, drawn, base, live.tasks.len(), pinned);
     let spec_of = |task: TaskIdx| live.task(task).map_or(0, |t| t.spec);
     for pos in from..cursor {
         // The light form: nothing of a task's name or figures is cloned.
@@ -335,10 +340,20 @@ struct Sweep<'w> {
     queued_on: Vec<Option<usize>>,
     last_worker: Vec<Option<usize>>,
     yielded: Vec<bool>,
+    /// The CPU each worker is pinned to (`pin_workers`), by worker.
+    pinned: &'w [u16],
+    /// The CPU each thread or process of the run is on, by task.
+    os_on: Vec<Option<u16>>,
 }
 
 impl Sweep<'_> {
-    fn new<'w>(window: &'w Window, drawn: usize, base: &Model, tasks: usize) -> Sweep<'w> {
+    fn new<'w>(
+        window: &'w Window,
+        drawn: usize,
+        base: &Model,
+        tasks: usize,
+        pinned: &'w [u16],
+    ) -> Sweep<'w> {
         let n = tasks.max(base.tasks.len());
         let mut s = Sweep {
             window,
@@ -347,6 +362,8 @@ impl Sweep<'_> {
             queued_on: vec![None; n],
             last_worker: vec![None; n],
             yielded: vec![false; n],
+            pinned,
+            os_on: vec![None; n],
         };
         for (w, v) in base.workers.iter().enumerate() {
             if let Some(slot) = v.current.and_then(|t| s.running_on.get_mut(t as usize)) {
@@ -395,6 +412,46 @@ impl Sweep<'_> {
         }
     }
 
+    /// A thread or process of the run took a CPU, or left it: a worker
+    /// pinned to that CPU cannot run meanwhile (one CPU runs one thread),
+    /// so its poll shows the OS holding the thread from then until the CPU
+    /// is free again, before the worker's own report of it comes in.
+    fn os_turns(&mut self, e: &Seen, workers: &mut [Row<WorkerCell>]) {
+        let task = e.task as usize;
+        if self.os_on.len() <= task {
+            self.os_on.resize(task + 1, None);
+        }
+        let now_on = match e.change {
+            Light::Running { worker } => crate::event::cpu_of(worker),
+            _ => None,
+        };
+        let was_on = self.os_on[task];
+        if was_on == now_on || matches!(e.change, Light::OffCpu { .. }) {
+            return;
+        }
+        self.os_on[task] = now_on;
+        let before = e.before();
+        for (w, wr) in workers.iter_mut().enumerate() {
+            let Some(&cpu) = self.pinned.get(w) else {
+                continue;
+            };
+            match wr.current {
+                WorkerCell::Polling(t, ..) if now_on == Some(cpu) => {
+                    wr.fill_through(before, self.drawn);
+                    wr.displaced = Some(wr.current);
+                    wr.current = WorkerCell::OffCpu(t);
+                }
+                WorkerCell::OffCpu(_) if was_on == Some(cpu) => {
+                    if let Some(cell) = wr.displaced.take() {
+                        wr.fill_through(before, self.drawn);
+                        wr.current = cell;
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+
     /// Applies one event to the worker rows (and to what the sweep keeps).
     fn workers(&mut self, e: &Seen, workers: &mut Vec<Row<WorkerCell>>) {
         let (drawn, cols) = (self.drawn, self.window.cols);
@@ -407,6 +464,7 @@ impl Sweep<'_> {
             self.yielded.resize(task + 1, false);
         }
         let was_on = self.running_on[task];
+        self.os_turns(e, workers);
         match e.change {
             Light::OffCpu { gone } => {
                 if let Some(wr) = was_on.and_then(|w| workers.get_mut(w)) {
@@ -428,6 +486,7 @@ impl Sweep<'_> {
                 wr.fill_through(before, drawn);
                 let cell = WorkerCell::Polling(e.task, e.holds, stolen);
                 if new_poll {
+                    wr.displaced = None;
                     wr.mark(e.col.0, cell);
                     self.running_on[task] = Some(w);
                     self.last_worker[task] = Some(w);
@@ -435,13 +494,21 @@ impl Sweep<'_> {
                     wr.current = cell;
                 } else {
                     // The step changed: the poll goes on (a steal still).
-                    let stolen = matches!(wr.current, WorkerCell::Polling(_, _, true));
+                    let stolen = matches!(
+                        wr.displaced.unwrap_or(wr.current),
+                        WorkerCell::Polling(_, _, true)
+                    );
                     let cell = WorkerCell::Polling(e.task, e.holds, stolen);
-                    if wr.pending.is_some() && e.col.1 {
-                        // The step changed at the column's start: show the new one.
-                        wr.pending = Some(cell);
+                    if wr.displaced.is_some() {
+                        // Off its CPU still: shown once it is back.
+                        wr.displaced = Some(cell);
+                    } else {
+                        if wr.pending.is_some() && e.col.1 {
+                            // The step changed at the column's start: show the new one.
+                            wr.pending = Some(cell);
+                        }
+                        wr.current = cell;
                     }
-                    wr.current = cell;
                 }
             }
             Light::Spawned { parent } => {
@@ -455,6 +522,7 @@ impl Sweep<'_> {
                     if let Some(wr) = workers.get_mut(w) {
                         wr.fill_through(before, drawn);
                         wr.current = WorkerCell::Idle;
+                        wr.displaced = None;
                     }
                 }
                 if let Light::Ready { by } = e.change {
@@ -815,5 +883,51 @@ pub(super) mod tests {
         assert_eq!(lanes.tasks[0][5], Cell::Waiting(Wait::Io));
         assert_eq!(lanes.tasks[1][4], Cell::Panicked);
         assert_eq!(lanes.tasks[1][5], Cell::Done);
+    }
+
+    #[test]
+    fn a_thread_of_the_run_on_a_pinned_workers_cpu_holds_the_worker_off_it() {
+        let _limit = crate::test_limit::limit();
+        let mut h = History::new(
+            RunInfo {
+                scenario: "t".into(),
+                flavor: "current_thread".into(),
+                workers: 1,
+                clock: "real".into(),
+                worker_cpus: vec![0],
+            },
+            1 << 20,
+        );
+        let on_cpu0 = Change::Running {
+            worker: crate::event::on_cpu(0),
+        };
+        let ready = Change::Ready {
+            by: WakeBy::Runtime,
+            late: None,
+            waited: None,
+        };
+        for e in [
+            spawned(0, 0),
+            spawned(0, 1),
+            ev(1, 0, Change::Running { worker: 0 }),
+            // Thread 1 takes CPU 0 from 3 ms to 6 ms: the worker is off it.
+            ev(3, 1, on_cpu0),
+            ev(6, 1, ready),
+        ] {
+            h.push(e);
+        }
+        let w = Window {
+            start: Duration::ZERO,
+            scale: ms(1),
+            cols: 8,
+            until: ms(8),
+        };
+        let lanes = compute(&h, h.len(), &w, &[], |_, _| false);
+        let cells = &lanes.workers[0];
+        assert_eq!(cells[2], WorkerCell::Polling(0, false, false), "{cells:?}");
+        for c in 3..6 {
+            assert_eq!(cells[c], WorkerCell::OffCpu(0), "column {c}: {cells:?}");
+        }
+        assert_eq!(cells[6], WorkerCell::Polling(0, false, false), "{cells:?}");
     }
 }
