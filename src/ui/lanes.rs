@@ -48,7 +48,9 @@ pub fn window(now: Duration, cols: usize, fit: bool, zoom: Option<Duration>) -> 
     let span = now.min(WINDOW).max(Duration::from_micros(100));
     let need = (span.as_nanos() as u64).div_ceil(cols as u64).max(1);
     let scale_ns = if fit && now <= WINDOW {
-        need
+        // Strictly more than span / cols: the last moment (a task's end)
+        // falls inside the last column, not just past it.
+        span.as_nanos() as u64 / cols as u64 + 1
     } else {
         let mut pow = 1u64;
         loop {
