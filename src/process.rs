@@ -87,10 +87,23 @@ pub fn watch_signals(temps: Vec<PathBuf>, suspend: bool) -> Signals {
 }
 
 /// The binary's allocator: the system's, except that when it has no memory
-/// left it gives the terminal back first (Rust then says so and aborts, and
-/// no panic hook runs: without this the terminal would stay raw, on the
-/// alternate screen).
+/// left it gives the terminal back, says so in one line and ends the
+/// process (exit 2), allocating nothing: Rust's own handling would abort
+/// with a backtrace, and no panic hook runs (the terminal would stay raw,
+/// on the alternate screen).
 pub struct GiveBackOnOom;
+
+/// Memory ran out: see [`GiveBackOnOom`].
+fn out_of_memory() -> ! {
+    crate::tui::give_back_without_allocating();
+    const SAY: &[u8] = b"taskscope: out of memory (README, Limits: what a run takes)\n";
+    // SAFETY: writes a static buffer to stderr and ends the process at once.
+    #[allow(unsafe_code)]
+    unsafe {
+        libc::write(2, SAY.as_ptr().cast(), SAY.len());
+        libc::_exit(2)
+    }
+}
 
 // SAFETY: every call is passed to the system allocator unchanged.
 #[allow(unsafe_code)]
@@ -99,7 +112,7 @@ unsafe impl std::alloc::GlobalAlloc for GiveBackOnOom {
         // SAFETY: the caller's contract is passed on unchanged.
         let p = unsafe { std::alloc::System.alloc(layout) };
         if p.is_null() {
-            crate::tui::give_back_without_allocating();
+            out_of_memory();
         }
         p
     }
@@ -108,7 +121,7 @@ unsafe impl std::alloc::GlobalAlloc for GiveBackOnOom {
         // SAFETY: the caller's contract is passed on unchanged.
         let p = unsafe { std::alloc::System.alloc_zeroed(layout) };
         if p.is_null() {
-            crate::tui::give_back_without_allocating();
+            out_of_memory();
         }
         p
     }
@@ -117,7 +130,7 @@ unsafe impl std::alloc::GlobalAlloc for GiveBackOnOom {
         // SAFETY: the caller's contract is passed on unchanged.
         let p = unsafe { std::alloc::System.realloc(ptr, layout, new) };
         if p.is_null() {
-            crate::tui::give_back_without_allocating();
+            out_of_memory();
         }
         p
     }

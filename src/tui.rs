@@ -40,12 +40,10 @@ pub fn give_back_without_allocating() {
     if TAKEN.swap(false, Ordering::SeqCst) {
         let _ = crossterm::terminal::disable_raw_mode();
         const BACK: &[u8] = b"\x1b[?1049l\x1b[?25h\r\n";
-        const SAY: &[u8] = b"taskscope: out of memory (README, Limits: what a run takes)\n";
-        // SAFETY: writes static buffers to the process's stdout and stderr.
+        // SAFETY: writes a static buffer to the process's stdout.
         #[allow(unsafe_code)]
         unsafe {
             libc::write(1, BACK.as_ptr().cast(), BACK.len());
-            libc::write(2, SAY.as_ptr().cast(), SAY.len());
         }
     }
 }

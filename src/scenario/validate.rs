@@ -21,7 +21,7 @@ mod steps;
 mod values;
 
 pub use diagnostic::{Diagnostic, ScenarioError};
-use diagnostic::{MAX_DIAGNOSTICS, line_col};
+use diagnostic::{MAX_DIAGNOSTICS, MAX_FOUND, line_col};
 
 /// Parses and validates a scenario file's bytes.
 pub fn parse(origin: &str, bytes: &[u8]) -> Result<Scenario, ScenarioError> {
@@ -69,6 +69,20 @@ pub fn parse(origin: &str, bytes: &[u8]) -> Result<Scenario, ScenarioError> {
                 .into(),
         ));
     }
+    // Each table and value parsed takes far more memory than its bytes:
+    // counted first, so a file of nothing but `{a={b={}}}` is refused
+    // before it is parsed.
+    if let Some(at) = too_many_values(text) {
+        let (line, col) = line_col(text, at);
+        return Err(fail(
+            line,
+            col,
+            format!(
+                "more than {MAX_VALUES} tables and values (`{{`, `[`, `=`) in one file; a \
+                 scenario needs far fewer: `count` makes many tasks, `repeat` many steps"
+            ),
+        ));
+    }
     let table = match DeTable::parse(text) {
         Ok(table) => table,
         Err(e) => {
@@ -88,7 +102,22 @@ pub fn parse(origin: &str, bytes: &[u8]) -> Result<Scenario, ScenarioError> {
     match scenario {
         Some(s) if checker.diagnostics.is_empty() => Ok(s),
         _ => {
+            // In the file's order, the first ones, and how many more.
+            checker.diagnostics.sort_by_key(|d| (d.line, d.col));
+            let more = checker.diagnostics.len().saturating_sub(MAX_DIAGNOSTICS);
             checker.diagnostics.truncate(MAX_DIAGNOSTICS);
+            if let Some(last) = checker.diagnostics.last().filter(|_| more > 0) {
+                let (line, col) = (last.line, last.col);
+                checker.diagnostics.push(Diagnostic {
+                    line,
+                    col,
+                    message: if more + MAX_DIAGNOSTICS >= MAX_FOUND {
+                        format!("and at least {more} more problems (fix these first)")
+                    } else {
+                        format!("and {more} more problems (fix these first)")
+                    },
+                });
+            }
             if checker.diagnostics.is_empty() {
                 checker.at(0..0, "the scenario is incomplete".into());
             }
@@ -98,6 +127,17 @@ pub fn parse(origin: &str, bytes: &[u8]) -> Result<Scenario, ScenarioError> {
             })
         }
     }
+}
+
+/// The most tables and values a scenario file may hold (each `{`, `[` and
+/// `=`, strings' too: a rough count that errs on the safe side).
+const MAX_VALUES: usize = 600_000;
+
+/// Where the file passes [`MAX_VALUES`], if it does.
+fn too_many_values(text: &str) -> Option<usize> {
+    text.match_indices(['{', '[', '='])
+        .nth(MAX_VALUES)
+        .map(|(at, _)| at)
 }
 
 type Value<'i> = Spanned<DeValue<'i>>;

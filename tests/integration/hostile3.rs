@@ -367,3 +367,54 @@ fn an_unknown_key_of_megabytes_is_named_short_and_found_at_once() {
         started.elapsed()
     );
 }
+
+/// A file of nothing but nested tables, 4 MiB, is refused before it is
+/// parsed (parsed, it took 1 GB; the bound lets through what an 80,000
+/// task join chain holds, about 300 MB), with where it passed the bound.
+#[test]
+fn a_file_of_a_million_tables_is_refused_before_it_is_parsed() {
+    let _limit = crate::util::limit();
+    let dir = tempfile::tempdir().unwrap();
+    let line = "x1={a={b={c={d={e={f={g={}}}}}}}}\n";
+    let name = write(
+        dir.path(),
+        "tables.toml",
+        &line.repeat((4 << 20) / line.len()),
+    );
+    let ran = run_bounded(&["check", &name], dir.path(), &[]);
+    assert_eq!(ran.code, Some(2), "{}", ran.stderr);
+    assert!(
+        ran.stderr.contains("more than 600000 tables and values"),
+        "{}",
+        ran.stderr
+    );
+    assert_eq!(ran.stderr.lines().count(), 1, "{}", ran.stderr);
+    assert!(ran.peak_kb < 50_000, "{} KB", ran.peak_kb);
+}
+
+/// Many problems: the first 20 in the file's order, then how many more.
+#[test]
+fn many_problems_are_listed_in_file_order_and_the_rest_counted() {
+    let _limit = crate::util::limit();
+    let dir = tempfile::tempdir().unwrap();
+    let keys: String = (0..30).map(|i| format!("x{i} = 1\n")).collect();
+    let name = write(
+        dir.path(),
+        "keys.toml",
+        &format!("name = \"k\"\n{keys}[[task]]\nname = \"t\"\nsteps = [ {{ yield = true }} ]\n"),
+    );
+    let ran = run_bounded(&["check", &name], dir.path(), &[]);
+    assert_eq!(ran.code, Some(2), "{}", ran.stderr);
+    let lines: Vec<&str> = ran
+        .stderr
+        .lines()
+        .filter(|l| l.contains("keys.toml:"))
+        .collect();
+    assert_eq!(lines.len(), 21, "{}", ran.stderr);
+    let at: Vec<usize> = lines
+        .iter()
+        .map(|l| l.split(':').nth(1).unwrap().parse().unwrap())
+        .collect();
+    assert!(at.windows(2).all(|w| w[0] <= w[1]), "{at:?}");
+    assert!(lines[20].contains("and 10 more problems"), "{}", lines[20]);
+}

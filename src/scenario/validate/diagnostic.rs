@@ -11,6 +11,9 @@ use super::Checker;
 
 /// Most problems reported for one file.
 pub(super) const MAX_DIAGNOSTICS: usize = 20;
+/// Most problems looked for (so the first ones in the file's order are
+/// reported, and the rest counted).
+pub(super) const MAX_FOUND: usize = 1000;
 
 /// One problem, located in the file.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -60,7 +63,7 @@ pub(super) fn line_col(text: &str, offset: usize) -> (usize, usize) {
 impl Checker<'_> {
     /// Whether as many problems are found as one report shows.
     pub(super) fn full(&self) -> bool {
-        self.diagnostics.len() >= MAX_DIAGNOSTICS
+        self.diagnostics.len() >= MAX_FOUND
     }
 
     pub(super) fn at(&mut self, span: Range<usize>, message: String) {
