@@ -43,21 +43,22 @@ pub fn limit_malloc_arenas() {
 
 /// What the signals said, for the run to act on.
 pub struct Signals {
-    /// SIGINT, SIGTERM or SIGHUP (the terminal closed): the run stops
-    /// cleanly, files complete. Holds the signal's number.
+    /// SIGINT, SIGTERM, SIGHUP (the terminal closed), SIGQUIT (Ctrl-\\)
+    /// or SIGALRM: the run stops cleanly, files complete. Holds the
+    /// signal's number.
     pub stop: Arc<AtomicUsize>,
     /// SIGTSTP (the dashboard's Ctrl-Z): suspend with the terminal given
     /// back.
     pub suspend: Arc<AtomicBool>,
 }
 
-/// The one signal set-up. The first SIGINT, SIGTERM or SIGHUP sets
-/// [`Signals::stop`]; a second ends the process at once, with the
+/// The one signal set-up. The first of the signals [`Signals::stop`] names
+/// sets it; a second ends the process at once, with the
 /// terminal given back and the temporary files `temps` removed, so nothing
 /// half-written stays behind. SIGTSTP is taken over only where the
 /// dashboard can `suspend` itself (a headless run stops as any program).
 pub fn watch_signals(temps: Vec<PathBuf>, suspend: bool) -> Signals {
-    use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM, SIGTSTP};
+    use signal_hook::consts::{SIGALRM, SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGTSTP};
     let signals = Signals {
         stop: Arc::new(AtomicUsize::new(0)),
         suspend: Arc::new(AtomicBool::new(false)),
@@ -65,7 +66,9 @@ pub fn watch_signals(temps: Vec<PathBuf>, suspend: bool) -> Signals {
     if suspend {
         let _ = signal_hook::flag::register(SIGTSTP, signals.suspend.clone());
     }
-    let Ok(mut iter) = signal_hook::iterator::Signals::new([SIGINT, SIGTERM, SIGHUP]) else {
+    // (SIGUSR1 and SIGUSR2 are left alone: your own program may use them.)
+    let stops = [SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGALRM];
+    let Ok(mut iter) = signal_hook::iterator::Signals::new(stops) else {
         return signals;
     };
     let flag = signals.stop.clone();
