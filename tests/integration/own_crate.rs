@@ -325,8 +325,8 @@ fn every_tokio_primitive_the_readme_names_is_waited_on_for_its_reason_and_time()
 /// and almost none of its wait time is left `other`.
 #[test]
 fn a_server_keeps_its_flag_its_logs_and_its_ctrl_c_and_its_socket_waits_are_io() {
-    use std::io::{BufRead, BufReader, Write};
     let _limit = common::limit_of(Duration::from_secs(300));
+    use std::io::{BufRead, BufReader, Write};
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .unwrap()

@@ -232,6 +232,7 @@ fn the_filter_keeps_tasks_in_a_state() {
         Key::Char('e'),
         Key::Char('a'),
         Key::Char('d'),
+        Key::Char('y'),
         Key::Enter,
     ] {
         key(&mut app, k);

@@ -1210,10 +1210,10 @@ fn the_run_screen_keys_do_what_the_key_bar_says() {
         title(t).is_some_and(|l| !l.contains("(zoomed)"))
     });
     press_for(&mut term, "v", "v", |t| {
-        t.contains("│cpu ") || t.contains("on a CPU yet")
+        t.contains("│cpu ") || t.contains("(v: lanes by task)")
     });
     press_for(&mut term, "v", "v again", |t| {
-        t.contains("│worker 0") && !t.contains("on a CPU yet")
+        t.contains("│worker 0") && !t.contains("(v: lanes by task)")
     });
     // ↓/j, ↑/k, PgDn, PgUp move the selection: the why line follows it.
     press_for(&mut term, "\x1b[5~", "PgUp", |t| {
@@ -1382,7 +1382,7 @@ fn the_replay_keys_do_what_they_say() {
         t.contains("┌ lanes ") && !t.contains("(zoomed)")
     });
     press_for(&mut term, "v", "v", |t| {
-        t.contains("on a CPU yet") || t.contains("│cpu ")
+        t.contains("(v: lanes by task)") || t.contains("│cpu ")
     });
     press_for(&mut term, "v", "v", |t| t.contains("│worker 0"));
     press_for(&mut term, "?", "help", |t| t.contains("help (Esc closes)"));
