@@ -67,7 +67,12 @@ impl App {
                     // A restart keeps the lanes as they were.
                     (self.cpu_view, self.zoom) = (cpu_view, zoom);
                 }
-                Some(Err(e)) => self.error = Some(e.to_string()),
+                Some(Err(e)) => {
+                    // Refused (a limit at the new speed, say): the run that
+                    // was stays on screen, with why.
+                    self.error = Some(e.to_string());
+                    self.session = old;
+                }
                 None => {}
             },
         }
