@@ -97,12 +97,23 @@ pub fn compute_cpus(history: &History, cursor: u64, window: &Window) -> Vec<(u16
             r.fill_through(before, drawn);
             if r.current == CpuCell::Row(task, false) || r.current == CpuCell::Row(task, true) {
                 r.current = CpuCell::Idle;
+                // A poll it took the CPU from, still going: back on it.
+                if let Some(CpuCell::Row(x, _)) = r.displaced.take()
+                    && on.get(x as usize).copied().flatten() == Some(cpu)
+                {
+                    r.current = CpuCell::Row(x, false);
+                }
             }
         }
         if let Some(cpu) = now_on {
             let c = lane(&mut rows, cpu);
             let r = &mut rows[c];
             r.fill_through(before, drawn);
+            if let CpuCell::Row(x, _) = r.current
+                && x != task
+            {
+                r.displaced = Some(r.current);
+            }
             r.mark(col, CpuCell::Row(task, true));
             r.current = CpuCell::Row(task, false);
             on[i] = Some(cpu);
@@ -180,5 +191,54 @@ mod tests {
         assert_eq!(lane[6], CpuCell::Row(1, false));
         assert_eq!(lane[7], CpuCell::Idle);
         assert_eq!(lane[8], CpuCell::Idle);
+    }
+
+    #[test]
+    fn a_pinned_workers_poll_is_back_on_its_cpu_once_a_thread_of_the_run_leaves_it() {
+        let _limit = crate::test_limit::limit();
+        let mut h = History::new(
+            crate::model::RunInfo {
+                scenario: "t".into(),
+                flavor: "current_thread".into(),
+                workers: 1,
+                clock: "real".into(),
+                worker_cpus: vec![0],
+            },
+            1 << 20,
+        );
+        for e in [
+            spawned(0, 0),
+            spawned(0, 1),
+            ev(1, 0, Change::Running { worker: 0 }),
+            ev(
+                3,
+                1,
+                Change::Running {
+                    worker: crate::event::on_cpu(0),
+                },
+            ),
+            ev(
+                6,
+                1,
+                Change::Ready {
+                    by: WakeBy::Runtime,
+                    late: None,
+                    waited: None,
+                },
+            ),
+        ] {
+            h.push(e);
+        }
+        let w = Window {
+            start: Duration::ZERO,
+            scale: ms(1),
+            cols: 8,
+            until: ms(8),
+        };
+        let cpus = compute_cpus(&h, h.len(), &w);
+        let cells = &cpus[0].1;
+        assert!(matches!(cells[2], CpuCell::Row(0, _)), "{cells:?}");
+        assert!(matches!(cells[4], CpuCell::Row(1, _)), "{cells:?}");
+        assert!(matches!(cells[6], CpuCell::Row(0, _)), "{cells:?}");
     }
 }
