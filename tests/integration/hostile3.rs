@@ -418,3 +418,48 @@ fn many_problems_are_listed_in_file_order_and_the_rest_counted() {
     assert!(at.windows(2).all(|w| w[0] <= w[1]), "{at:?}");
     assert!(lines[20].contains("and 10 more problems"), "{}", lines[20]);
 }
+
+/// Tasks each waiting for the next (a join, or a message) before a long
+/// sleep of their own last the sum of their sleeps: counted against the
+/// scenario time limit, as a chain of spawns is.
+#[test]
+fn a_chain_of_joins_or_of_messages_counts_against_the_scenario_time_limit() {
+    let _limit = crate::util::limit();
+    let dir = tempfile::tempdir().unwrap();
+    for (kind, wait, pass) in [
+        ("join", "{ join = \"t{next}\" }", ""),
+        ("channel", "{ recv = \"c{next}\" }", "{ send = \"c{me}\" }"),
+    ] {
+        let mut text = format!("name = \"{kind}-relay\"\n");
+        for i in 0..40 {
+            text.push_str(&format!("[[channel]]\nname = \"c{i}\"\ncapacity = 1\n"));
+        }
+        for i in 0..40 {
+            let me = i.to_string();
+            let next = (i + 1).to_string();
+            let mut steps = Vec::new();
+            if i + 1 < 40 {
+                steps.push(wait.replace("{next}", &next));
+            }
+            steps.push("{ sleep = \"50m\" }".into());
+            if !pass.is_empty() {
+                steps.push(pass.replace("{me}", &me));
+            }
+            text.push_str(&format!(
+                "[[task]]\nname = \"t{i}\"\nsteps = [{}]\n",
+                steps.join(", ")
+            ));
+        }
+        if kind == "channel" {
+            text.push_str("[[task]]\nname = \"drain\"\nsteps = [{ recv = \"c0\" }]\n");
+        }
+        let name = write(dir.path(), &format!("{kind}.toml"), &text);
+        let ran = run_bounded(&["check", &name], dir.path(), &[]);
+        assert_eq!(ran.code, Some(2), "{kind}: {}", ran.stderr);
+        assert!(
+            ran.stderr.contains("would last about 33h"),
+            "{kind}: {}",
+            ran.stderr
+        );
+    }
+}
