@@ -571,11 +571,13 @@ fn shown_ms(text: &str) -> Option<f64> {
     let rest = line.split(" t = ").nth(1)?;
     let (num, unit) = rest.split_once(' ')?;
     let v: f64 = num.parse().ok()?;
-    Some(if unit.starts_with("ms") {
-        v
-    } else {
-        v * 1000.0
-    })
+    let per_ms = match unit.split_whitespace().next()? {
+        "µs" => 0.001,
+        "ms" => 1.0,
+        "s" => 1000.0,
+        _ => return None,
+    };
+    Some(v * per_ms)
 }
 
 #[test]
@@ -784,8 +786,9 @@ fn your_own_code_steps_one_poll_at_a_time_and_q_exits_0() {
 }
 
 /// The time slices along a CPU's lane line: (letter, columns), a thread's
-/// turns cut only by other programs' short turns (`◦`, under half a
-/// millisecond on a busy machine) counted as one.
+/// turn from when it got the CPU from the other thread until it lost it to
+/// the other thread (other programs' turns between, `◦` on a busy
+/// machine, do not end it: they are not the run's).
 fn slices(lane: &str) -> Vec<(char, usize)> {
     let mut slices: Vec<(char, usize)> = Vec::new();
     let mut gap = 0;
@@ -795,7 +798,7 @@ fn slices(lane: &str) -> Vec<(char, usize)> {
             continue;
         }
         match slices.last_mut() {
-            Some((l, m)) if *l == c && gap < 5 => *m += gap + n,
+            Some((l, m)) if *l == c => *m += gap + n,
             _ => slices.push((c, n)),
         }
         gap = 0;
