@@ -133,18 +133,26 @@ impl Watch {
             Ok(cli) => cli,
             Err(code) => return ExitCode::from(code),
         };
-        let name = self.name.clone().unwrap_or_else(program_name);
-        let future = Box::pin(async move {
+        let future = async move {
             let _ = future.await;
             Ok(())
-        });
-        let service = false;
+        };
+        self.run_program(future, cli.options, false)
+    }
+
+    /// Runs `main` (its result said as tokio says it) with taskscope's
+    /// `options`; `service`: the program keeps its Ctrl-C.
+    fn run_program<F>(self, main: F, options: crate::cli::RunOpts, service: bool) -> ExitCode
+    where
+        F: Future<Output = Result<(), String>> + Send + 'static,
+    {
+        let name = self.name.clone().unwrap_or_else(program_name);
         match crate::command::run::program(
             &name,
             self.runtime,
             self.pace,
-            future,
-            cli.options,
+            Box::pin(main),
+            options,
             service,
         ) {
             Ok(code) => ExitCode::from(code),
@@ -193,23 +201,7 @@ impl Watch {
             Ok(cli) => cli,
             Err(code) => return ExitCode::from(code),
         };
-        let name = self.name.clone().unwrap_or_else(program_name);
-        let future = Box::pin(async move { main.await.into_result() });
-        let service = true;
-        match crate::command::run::program(
-            &name,
-            self.runtime,
-            self.pace,
-            future,
-            cli.options,
-            service,
-        ) {
-            Ok(code) => ExitCode::from(code),
-            Err(e) => {
-                crate::command::say(&e.to_string());
-                ExitCode::from(e.exit_code())
-            }
-        }
+        self.run_program(async move { main.await.into_result() }, cli.options, true)
     }
 }
 
