@@ -26,11 +26,16 @@ impl App {
             return;
         };
         s.begin_close();
+        let left = s.scenario.name.clone();
         self.next = Some(next);
         self.popup = None;
         if next == Next::Picker {
             self.mode = Mode::Picker;
             self.filter.clear();
+            // Back on the lesson just left.
+            if let Some(i) = self.choices.iter().position(|c| c.name == left) {
+                self.picked = i;
+            }
         }
         // It may have stopped already.
         self.stopping();

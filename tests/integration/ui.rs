@@ -263,3 +263,16 @@ fn the_filter_finds_the_words_of_a_rows_step() {
         );
     }
 }
+
+/// Esc from a lesson goes back to the picker on that lesson, not the first
+/// (`taskscope run mutex-contention`, then Esc).
+#[test]
+fn esc_from_a_lesson_goes_back_to_the_picker_on_that_lesson() {
+    let _limit = crate::util::limit();
+    let mut app = App::with_session(session("mutex-contention"));
+    app.session.as_mut().unwrap().looks_live = true;
+    app.update(Message::Key(Key::Esc));
+    let text = draw(&app, 120, 35).to_string();
+    let chosen = text.lines().find(|l| l.contains("│▶")).unwrap_or("");
+    assert!(chosen.contains("mutex-contention"), "{text}");
+}
