@@ -47,6 +47,27 @@ pub fn cut(s: &str, cols: usize) -> String {
     out
 }
 
+/// `s` in at most `cols` columns, cut in the middle: its start, `…`, and
+/// its last `tail` characters (where names like `busy-a/thread` and
+/// `busy-b/thread`, `say-after-3s` and `say-after-6s` differ at one end or
+/// the other).
+pub fn cut_middle(s: &str, cols: usize, tail: usize) -> String {
+    if width(s) <= cols {
+        return s.to_string();
+    }
+    let end: String = {
+        let chars: Vec<char> = s.chars().collect();
+        chars[chars.len().saturating_sub(tail)..].iter().collect()
+    };
+    let room = cols.saturating_sub(width(&end));
+    if room < 4 {
+        return cut(s, cols);
+    }
+    let mut out = cut(s, room);
+    out.push_str(&end);
+    out
+}
+
 /// `spans` cut to at most `cols` columns; a cut ends in `…` (in the style
 /// of the span it cuts).
 pub fn spans<'a>(spans: Vec<Span<'a>>, cols: usize) -> Vec<Span<'a>> {
@@ -171,5 +192,14 @@ mod tests {
         for line in wrap("a verylongwordthatcannotfit here", 8, 0, 3) {
             assert!(width(&line) <= 8, "{line}");
         }
+    }
+
+    #[test]
+    fn a_cut_in_the_middle_keeps_where_names_differ() {
+        let _limit = crate::test_limit::limit();
+        assert_eq!(cut_middle("S say-after-3s", 13, 3), "S say-aft…-3s");
+        assert_eq!(cut_middle("S say-after-6s", 13, 3), "S say-aft…-6s");
+        assert_eq!(cut_middle("Y busy-a/thread", 13, 3), "Y busy-a/…ead");
+        assert_eq!(cut_middle("short", 13, 3), "short");
     }
 }

@@ -199,7 +199,7 @@ pub fn render(app: &App, session: &Session, visible: &[u32], area: Rect, buf: &m
     let inner = block.inner(area);
     block.render(area, buf);
     for (y, lane) in (inner.y..inner.y + inner.height).zip(&shown.lanes) {
-        let label = fit::cut(&lane.label, LABEL as usize - 1);
+        let label = fit::cut_middle(&lane.label, LABEL as usize - 1, 3);
         buf.set_string(inner.x, y, label, lane.style);
         for (c, (ch, style)) in lane.cells.iter().enumerate() {
             if *ch == '\0' {

@@ -46,10 +46,16 @@ fn rows(buf: &Buffer) -> Vec<String> {
 /// it, ending in `…`).
 fn whole_or_marked(shown: &str, full: &str) -> bool {
     let shown = shown.trim_end();
-    shown == full.trim_end()
-        || shown
-            .strip_suffix('…')
-            .is_some_and(|s| full.starts_with(s.trim_end()) && !s.trim_end().is_empty())
+    let full = full.trim_end();
+    // Whole, or cut with `…`: at its end, or in its middle (its start and
+    // its end kept, as lane labels are).
+    shown == full
+        || shown.split_once('…').is_some_and(|(head, tail)| {
+            !head.trim_end().is_empty()
+                && full.starts_with(head.trim_end())
+                && full.ends_with(tail)
+                && head.trim_end().len() + tail.len() < full.len()
+        })
 }
 
 /// Whether the paragraph that starts on line `at` with `label` shows
