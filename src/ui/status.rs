@@ -186,6 +186,9 @@ pub fn footer(app: &App, session: &Session, area: Rect, buf: &mut Buffer) {
             " "
         }));
     }
+    // The clock and pace before the count of transitions: on a narrow
+    // terminal the count is what is cut.
+    spans.push(Span::raw(clock_words(session)));
     spans.push(Span::styled(
         format!(
             "· {} / {} ",
@@ -194,7 +197,6 @@ pub fn footer(app: &App, session: &Session, area: Rect, buf: &mut Buffer) {
         ),
         theme::DIM,
     ));
-    spans.push(Span::raw(clock_words(session)));
     if session.history.dropped() > 0 {
         spans.push(Span::styled(
             format!(
