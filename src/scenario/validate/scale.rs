@@ -133,6 +133,9 @@ fn instances(tasks: &[ReadTask], order: &[usize]) -> Vec<u64> {
 /// without recursion (chains of 80,000 tasks); a wait that closes a loop
 /// (two tasks passing messages to and fro) adds nothing more.
 fn chains(tasks: &[ReadTask], copies: &[PerCopy]) -> Vec<u128> {
+    // Nodes: the tasks, then one per channel (the longest of its senders),
+    // so many receivers of many senders cost their sum, not their product.
+    let n = tasks.len();
     let mut senders: Vec<Vec<usize>> = Vec::new();
     for (t, task) in tasks.iter().enumerate() {
         for s in &task.spec.steps {
@@ -144,24 +147,31 @@ fn chains(tasks: &[ReadTask], copies: &[PerCopy]) -> Vec<u128> {
             }
         }
     }
-    let waits_on = |t: usize| -> Vec<usize> {
-        let mut on = Vec::new();
-        for s in &tasks[t].spec.steps {
-            match s.action {
-                Action::Spawn(j) | Action::Join(j) => on.push(j),
-                Action::Recv(c) => on.extend(senders.get(c).into_iter().flatten()),
-                _ => {}
-            }
+    let waits_on = |node: usize| -> Vec<usize> {
+        if let Some(c) = node.checked_sub(n) {
+            return senders[c].clone();
         }
-        on.retain(|&j| j != t);
+        let mut on: Vec<usize> = tasks[node]
+            .spec
+            .steps
+            .iter()
+            .filter_map(|s| match s.action {
+                Action::Spawn(j) | Action::Join(j) => Some(j),
+                Action::Recv(c) if c < senders.len() => Some(n + c),
+                _ => None,
+            })
+            .filter(|&j| j != node)
+            .collect();
         on.sort_unstable();
         on.dedup();
         on
     };
+    let own = |node: usize| copies.get(node).map_or(0, |c| c.time);
     // 0: not seen, 1: being walked, 2: done.
-    let mut state = vec![0u8; tasks.len()];
-    let mut chain = vec![0u128; tasks.len()];
-    for root in 0..tasks.len() {
+    let nodes = n + senders.len();
+    let mut state = vec![0u8; nodes];
+    let mut chain = vec![0u128; nodes];
+    for root in 0..nodes {
         if state[root] != 0 {
             continue;
         }
@@ -183,11 +193,12 @@ fn chains(tasks: &[ReadTask], copies: &[PerCopy]) -> Vec<u128> {
                 .map(|&j| chain[j])
                 .max()
                 .unwrap_or(0);
-            chain[t] = copies[t].time.saturating_add(longest);
+            chain[t] = own(t).saturating_add(longest);
             state[t] = 2;
             stack.pop();
         }
     }
+    chain.truncate(n);
     chain
 }
 
