@@ -9,6 +9,7 @@
 //! the ones handed out; the program's are looked up by them).
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, Sender, channel};
 use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
@@ -27,20 +28,24 @@ pub struct Fanout {
 
 /// The program's global subscriber, once it has set one.
 static PROGRAMS: OnceLock<Dispatch> = OnceLock::new();
-/// Until when to look for it: a while after any subscriber was made (the
-/// program's is made just before it is set).
-static LOOK_UNTIL: Mutex<Option<Instant>> = Mutex::new(None);
+/// Until when to look for it (ns after [`since`]): a while after any
+/// subscriber was made (the program's is made just before it is set).
+/// Read on every span and event of the runtime's threads: no lock.
+static LOOK_UNTIL: AtomicU64 = AtomicU64::new(0);
 const LOOK_FOR: Duration = Duration::from_secs(2);
+
+/// The instant [`LOOK_UNTIL`] counts from.
+fn since() -> Instant {
+    static SINCE: OnceLock<Instant> = OnceLock::new();
+    *SINCE.get_or_init(Instant::now)
+}
 
 fn program() -> Option<&'static Dispatch> {
     if let Some(d) = PROGRAMS.get() {
         return Some(d);
     }
-    let looking = LOOK_UNTIL
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .is_some_and(|until| Instant::now() < until);
-    if !looking {
+    let now = since().elapsed().as_nanos() as u64;
+    if now >= LOOK_UNTIL.load(Ordering::Relaxed) {
         return None;
     }
     let global = global_default()?;
@@ -52,7 +57,8 @@ fn program() -> Option<&'static Dispatch> {
 
 /// Keeps looking for the program's subscriber a while from now.
 fn look() {
-    *LOOK_UNTIL.lock().unwrap_or_else(|e| e.into_inner()) = Some(Instant::now() + LOOK_FOR);
+    let until = (since().elapsed() + LOOK_FOR).as_nanos() as u64;
+    LOOK_UNTIL.fetch_max(until, Ordering::Relaxed);
 }
 
 /// The global default, as a thread with no default of its own sees it
