@@ -628,13 +628,18 @@ pub(super) mod tests {
     }
 
     pub fn history(events: &[Event]) -> History {
+        pinned_history(events, Vec::new())
+    }
+
+    /// [`history`] of a run whose worker w is pinned to CPU `cpus[w]`.
+    pub fn pinned_history(events: &[Event], cpus: Vec<u16>) -> History {
         let mut h = History::new(
             RunInfo {
                 scenario: "t".into(),
                 flavor: "current_thread".into(),
                 workers: 1,
                 clock: "virtual".into(),
-                worker_cpus: Vec::new(),
+                worker_cpus: cpus,
             },
             1 << 20,
         );
@@ -642,6 +647,32 @@ pub(super) mod tests {
             h.push(e.clone());
         }
         h
+    }
+
+    /// Task 0 polled on worker 0 (pinned to CPU 0) from 1 ms; thread 1 on
+    /// CPU 0 from 3 ms to 6 ms.
+    pub fn pinned_turns() -> Vec<Event> {
+        vec![
+            spawned(0, 0),
+            spawned(0, 1),
+            ev(1, 0, Change::Running { worker: 0 }),
+            ev(
+                3,
+                1,
+                Change::Running {
+                    worker: crate::event::on_cpu(0),
+                },
+            ),
+            ev(
+                6,
+                1,
+                Change::Ready {
+                    by: WakeBy::Runtime,
+                    late: None,
+                    waited: None,
+                },
+            ),
+        ]
     }
 
     pub fn spawned(t: u64, task: TaskIdx) -> Event {
@@ -888,34 +919,7 @@ pub(super) mod tests {
     #[test]
     fn a_thread_of_the_run_on_a_pinned_workers_cpu_holds_the_worker_off_it() {
         let _limit = crate::test_limit::limit();
-        let mut h = History::new(
-            RunInfo {
-                scenario: "t".into(),
-                flavor: "current_thread".into(),
-                workers: 1,
-                clock: "real".into(),
-                worker_cpus: vec![0],
-            },
-            1 << 20,
-        );
-        let on_cpu0 = Change::Running {
-            worker: crate::event::on_cpu(0),
-        };
-        let ready = Change::Ready {
-            by: WakeBy::Runtime,
-            late: None,
-            waited: None,
-        };
-        for e in [
-            spawned(0, 0),
-            spawned(0, 1),
-            ev(1, 0, Change::Running { worker: 0 }),
-            // Thread 1 takes CPU 0 from 3 ms to 6 ms: the worker is off it.
-            ev(3, 1, on_cpu0),
-            ev(6, 1, ready),
-        ] {
-            h.push(e);
-        }
+        let h = pinned_history(&pinned_turns(), vec![0]);
         let w = Window {
             start: Duration::ZERO,
             scale: ms(1),

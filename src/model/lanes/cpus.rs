@@ -134,7 +134,7 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
-    use crate::model::lanes::tests::{ev, history, ms, spawned};
+    use crate::model::lanes::tests::{ev, history, ms, pinned_history, pinned_turns, spawned};
     use crate::probe::{Change, WakeBy};
 
     #[test]
@@ -196,39 +196,7 @@ mod tests {
     #[test]
     fn a_pinned_workers_poll_is_back_on_its_cpu_once_a_thread_of_the_run_leaves_it() {
         let _limit = crate::test_limit::limit();
-        let mut h = History::new(
-            crate::model::RunInfo {
-                scenario: "t".into(),
-                flavor: "current_thread".into(),
-                workers: 1,
-                clock: "real".into(),
-                worker_cpus: vec![0],
-            },
-            1 << 20,
-        );
-        for e in [
-            spawned(0, 0),
-            spawned(0, 1),
-            ev(1, 0, Change::Running { worker: 0 }),
-            ev(
-                3,
-                1,
-                Change::Running {
-                    worker: crate::event::on_cpu(0),
-                },
-            ),
-            ev(
-                6,
-                1,
-                Change::Ready {
-                    by: WakeBy::Runtime,
-                    late: None,
-                    waited: None,
-                },
-            ),
-        ] {
-            h.push(e);
-        }
+        let h = pinned_history(&pinned_turns(), vec![0]);
         let w = Window {
             start: Duration::ZERO,
             scale: ms(1),
