@@ -84,8 +84,8 @@ pub struct Session {
     playback: Option<Playing>,
     /// Played back: the screen's speed, once changed (the run's stays).
     playback_speed: Option<Speed>,
-    /// The CPUs the lesson asks for and the fewer this machine gives it:
-    /// what it cannot show here.
+    /// The CPUs the lesson asks for (two for a lesson drawn per CPU) and
+    /// the fewer this machine gives it: what it cannot show here.
     pub cpus_short: Option<(usize, usize)>,
     /// When the viewer held the scheduler (real clock: timers go on).
     pauses: Pauses,
@@ -145,12 +145,7 @@ impl Session {
             .history
             .reserve_tasks(session.scenario.starting_tasks());
         let here = std::thread::available_parallelism().map_or(1, |n| n.get());
-        session.cpus_short = session
-            .scenario
-            .runtime
-            .cpus
-            .filter(|wanted| *wanted > here)
-            .map(|wanted| (wanted, here));
+        session.cpus_short = cpus_short(&session.scenario, here);
         if !paced && !playback && paused {
             session.pauses.held(true, Duration::ZERO);
         }
@@ -607,4 +602,33 @@ fn keep_sample(samples: &mut VecDeque<(Duration, Arc<Sample>)>, sample: Arc<Samp
         *older = Arc::new(older.runtime_only());
     }
     samples.push_back((sample.at, sample));
+}
+
+/// The CPUs `scenario` asks for (two for a lesson drawn per CPU: work at
+/// once needs two) when this machine gives it fewer, `here`.
+fn cpus_short(scenario: &Scenario, here: usize) -> Option<(usize, usize)> {
+    let shows_cpus = scenario.view == crate::scenario::View::Cpus;
+    (scenario.runtime.cpus)
+        .or(shows_cpus.then_some(2))
+        .filter(|wanted| *wanted > here)
+        .map(|wanted| (wanted, here))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scenario::View;
+
+    #[test]
+    fn a_lesson_drawn_per_cpu_warns_on_one_cpu_and_one_asking_for_more_cpus_on_fewer() {
+        let _limit = crate::test_limit::limit();
+        let mut scenario = Scenario::unknown("threads");
+        assert_eq!(cpus_short(&scenario, 1), None, "a task view needs no CPUs");
+        scenario.view = View::Cpus;
+        assert_eq!(cpus_short(&scenario, 1), Some((2, 1)));
+        assert_eq!(cpus_short(&scenario, 2), None);
+        scenario.runtime.cpus = Some(4);
+        assert_eq!(cpus_short(&scenario, 2), Some((4, 2)));
+        assert_eq!(cpus_short(&scenario, 8), None);
+    }
 }

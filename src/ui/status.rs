@@ -14,23 +14,24 @@ pub fn title(session: &Session, area: Rect, buf: &mut Buffer) {
     let rt = &session.scenario.runtime;
     let mut spans = vec![
         Span::styled(" taskscope ", theme::TITLE),
-        Span::raw(format!(
-            "· {} · {} ({}) · {} clock",
-            crate::text::visible(&session.scenario.name),
-            rt.flavor.as_str(),
-            crate::format::count(rt.workers as u64, "worker", "workers"),
-            rt.clock.as_str()
-        )),
+        Span::raw(format!("· {} ", crate::text::visible(&session.scenario.name))),
     ];
+    // The warning first: on a narrow screen the rest is cut, not it.
     if let Some((wanted, here)) = session.cpus_short {
         spans.push(Span::styled(
             format!(
-                " · {} here, not {wanted}: its halves take turns",
+                "· {} here, not {wanted}: what would run at once takes turns ",
                 crate::format::count(here as u64, "CPU", "CPUs")
             ),
             theme::PAUSED,
         ));
     }
+    spans.push(Span::raw(format!(
+        "· {} ({}) · {} clock",
+        rt.flavor.as_str(),
+        crate::format::count(rt.workers as u64, "worker", "workers"),
+        rt.clock.as_str()
+    )));
     fit::line(spans, Style::new(), area, buf);
 }
 
