@@ -7,6 +7,7 @@ static ALLOCATOR: taskscope::process::GiveBackOnOom = taskscope::process::GiveBa
 fn main() -> ExitCode {
     taskscope::process::limit_malloc_arenas();
     taskscope::process::install_panic_hook();
+    taskscope::process::stop_on_user_signals();
     let cli = match taskscope::cli::parse::<taskscope::cli::Cli>() {
         Ok(cli) => cli,
         Err(code) => return ExitCode::from(code),

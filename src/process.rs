@@ -41,11 +41,22 @@ pub fn limit_malloc_arenas() {
     }
 }
 
+/// Whether SIGUSR1 and SIGUSR2 stop a run as SIGTERM does: in the
+/// `taskscope` binary they do; your own program keeps them.
+static USER_SIGNALS_STOP: AtomicBool = AtomicBool::new(false);
+
+/// SIGUSR1 and SIGUSR2 stop a run cleanly, as SIGTERM does (their default
+/// would end the process with the terminal left raw). For the `taskscope`
+/// binary: your own program may use them.
+pub fn stop_on_user_signals() {
+    USER_SIGNALS_STOP.store(true, Ordering::Relaxed);
+}
+
 /// What the signals said, for the run to act on.
 pub struct Signals {
-    /// SIGINT, SIGTERM, SIGHUP (the terminal closed), SIGQUIT (Ctrl-\\)
-    /// or SIGALRM: the run stops cleanly, files complete. Holds the
-    /// signal's number.
+    /// SIGINT, SIGTERM, SIGHUP (the terminal closed), SIGQUIT (Ctrl-\\),
+    /// SIGALRM (and in the binary SIGUSR1, SIGUSR2): the run stops
+    /// cleanly, files complete. Holds the signal's number.
     pub stop: Arc<AtomicUsize>,
     /// SIGTSTP (the dashboard's Ctrl-Z): suspend with the terminal given
     /// back.
@@ -66,8 +77,12 @@ pub fn watch_signals(temps: Vec<PathBuf>, suspend: bool) -> Signals {
     if suspend {
         let _ = signal_hook::flag::register(SIGTSTP, signals.suspend.clone());
     }
-    // (SIGUSR1 and SIGUSR2 are left alone: your own program may use them.)
-    let stops = [SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGALRM];
+    use signal_hook::consts::{SIGUSR1, SIGUSR2};
+    let mut stops = vec![SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGALRM];
+    // Your own program may use SIGUSR1 and SIGUSR2: they are its own.
+    if USER_SIGNALS_STOP.load(Ordering::Relaxed) {
+        stops.extend([SIGUSR1, SIGUSR2]);
+    }
     let Ok(mut iter) = signal_hook::iterator::Signals::new(stops) else {
         return signals;
     };

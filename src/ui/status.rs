@@ -14,7 +14,10 @@ pub fn title(session: &Session, area: Rect, buf: &mut Buffer) {
     let rt = &session.scenario.runtime;
     let mut spans = vec![
         Span::styled(" taskscope ", theme::TITLE),
-        Span::raw(format!("· {} ", crate::text::visible(&session.scenario.name))),
+        Span::raw(format!(
+            "· {} ",
+            crate::text::visible(&session.scenario.name)
+        )),
     ];
     // The warning first: on a narrow screen the rest is cut, not it.
     if let Some((wanted, here)) = session.cpus_short {

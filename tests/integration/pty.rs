@@ -621,7 +621,15 @@ fn quitting_mid_run_records_the_unfinished_tasks_as_cancelled_then() {
 #[test]
 fn signals_and_deadlocks_end_the_dashboard_with_the_codes_headless_runs_use() {
     let _limit = crate::util::limit();
-    for (signal, code) in [(libc::SIGTERM, 143), (libc::SIGINT, 130)] {
+    let stops = [
+        (libc::SIGTERM, 143),
+        (libc::SIGINT, 130),
+        (libc::SIGQUIT, 131),
+        (libc::SIGALRM, 142),
+        (libc::SIGUSR1, 138),
+        (libc::SIGUSR2, 140),
+    ];
+    for (signal, code) in stops {
         let term = Terminal::start(&["run", "create-task"]);
         term.wait_for("the run screen", |t| t.contains("lanes"));
         term.signal(signal);
