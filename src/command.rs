@@ -92,7 +92,7 @@ fn scenario_file(arg: &str) -> Option<&Path> {
 /// A scenario named on the command line: a path to a file, or a bundled name.
 pub fn load(arg: &str) -> Result<Scenario, Error> {
     if let Some(path) = scenario_file(arg) {
-        let file = std::fs::File::open(path)
+        let file = crate::export::open_to_read(path)
             .map_err(|e| Error::Input(format!("{arg}: cannot read: {e}")))?;
         // One byte past the limit is enough to tell the file is too large.
         let mut bytes = Vec::new();

@@ -42,6 +42,49 @@ pub fn create_new(path: &Path) -> std::io::Result<File> {
         .open(path)
 }
 
+/// Opens `path` for reading without waiting: a named pipe nobody writes
+/// to reads as empty at once instead of blocking the program (where no
+/// Ctrl-C would be heard).
+pub fn open_to_read(path: &Path) -> std::io::Result<File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(path)?;
+    blocking(file)
+}
+
+/// Opens the device or pipe at `path` for writing without waiting: a
+/// named pipe nobody reads is refused at once, not waited on forever.
+fn open_device(path: &Path) -> std::io::Result<File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let opened = std::fs::OpenOptions::new()
+        .write(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(path);
+    match opened {
+        Err(e) if e.raw_os_error() == Some(libc::ENXIO) => Err(unusable(
+            "the path is a pipe that nothing reads from; start its reader first".into(),
+        )),
+        opened => blocking(opened?),
+    }
+}
+
+/// `file` with reads and writes that wait again (opened without waiting).
+fn blocking(file: File) -> std::io::Result<File> {
+    use std::os::fd::AsRawFd;
+    let fd = file.as_raw_fd();
+    // SAFETY: fcntl on a descriptor this function owns, flags only.
+    #[allow(unsafe_code)]
+    unsafe {
+        let flags = libc::fcntl(fd, libc::F_GETFL);
+        if flags < 0 || libc::fcntl(fd, libc::F_SETFL, flags & !libc::O_NONBLOCK) < 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+    }
+    Ok(file)
+}
+
 /// Why an output path cannot be used, found before a run.
 fn unusable(why: String) -> std::io::Error {
     std::io::Error::other(why)
@@ -83,7 +126,7 @@ impl AtomicFile {
                 ));
             }
             Some(m) if !m.is_file() => {
-                let file = std::fs::OpenOptions::new().write(true).open(target)?;
+                let file = open_device(target)?;
                 return Ok(AtomicFile {
                     shown: target.display().to_string(),
                     temp: None,

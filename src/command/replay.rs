@@ -13,7 +13,7 @@ use crate::scenario::{Clock, Flavor, Scenario, bundled};
 pub(super) fn replay(path: &Path, as_json: bool, headless: bool) -> Result<u8, Error> {
     use crate::recording::{self, LogError, MAX_LOG_BYTES};
     let origin = path.display().to_string();
-    let file = std::fs::File::open(path)
+    let file = crate::export::open_to_read(path)
         .map_err(|e| Error::Input(format!("{origin}: cannot read: {e}")))?;
     // Refused before reading a byte when the size is known; the reader
     // stops at the limit whatever the file is (a pipe, /dev/zero).

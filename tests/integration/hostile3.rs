@@ -463,3 +463,45 @@ fn a_chain_of_joins_or_of_messages_counts_against_the_scenario_time_limit() {
         );
     }
 }
+
+#[test]
+fn a_named_pipe_nobody_writes_or_reads_is_refused_at_once_not_waited_on() {
+    let _limit = crate::util::limit();
+    let dir = tempfile::tempdir().unwrap();
+    let pipe = dir.path().join("pipe.toml");
+    let path = std::ffi::CString::new(pipe.to_str().unwrap()).unwrap();
+    // SAFETY: mkfifo with a valid path.
+    #[allow(unsafe_code)]
+    let made = unsafe { libc::mkfifo(path.as_ptr(), 0o600) };
+    assert_eq!(made, 0, "mkfifo");
+    // Reading: nothing writes, so it is empty (not waited on).
+    let ran = run_bounded(&["check", "pipe.toml"], dir.path(), &[]);
+    assert_eq!(ran.code, Some(2), "{}", ran.stderr);
+    assert!(ran.stderr.contains("the file is empty"), "{}", ran.stderr);
+    let ran = run_bounded(&["replay", "pipe.toml", "--headless"], dir.path(), &[]);
+    assert_eq!(ran.code, Some(2), "{}", ran.stderr);
+    assert!(ran.stderr.contains("no header line"), "{}", ran.stderr);
+    // Writing: nothing reads, so nothing could be written.
+    let args = ["run", "create-task", "--headless", "--events", "pipe.toml"];
+    let ran = run_bounded(&args, dir.path(), &[]);
+    assert_eq!(ran.code, Some(2), "{}", ran.stderr);
+    assert!(
+        ran.stderr.contains("a pipe that nothing reads from"),
+        "{}",
+        ran.stderr
+    );
+    // With a reader, the events go through the pipe.
+    let reader = std::thread::spawn(move || std::fs::read_to_string(pipe).unwrap());
+    let mut ran;
+    loop {
+        ran = run_bounded(&args, dir.path(), &[]);
+        // The reader may not have opened its end yet: then it is refused.
+        if ran.code == Some(0) {
+            break;
+        }
+        assert!(ran.stderr.contains("nothing reads"), "{}", ran.stderr);
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let events = reader.join().unwrap();
+    assert!(events.lines().count() > 10, "{events}");
+}
