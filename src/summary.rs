@@ -234,8 +234,9 @@ impl Summary {
         out.push('\n');
         if self.tasks.is_empty() {
             out.push_str(
-                "no task figures: the tasks ran without the probe (--probe off), so only the \
-                 run's length and tokio's runtime figures were measured\n",
+                "no task figures: no task was recorded (a run with --probe off, or a \
+                 recording cut before its first task), so there is only the run's length \
+                 and tokio's runtime figures\n",
             );
             return out;
         }

@@ -107,6 +107,13 @@ pub fn read_into(
                 ),
             ));
         }
+        // A last line without its newline that is not whole JSON: the
+        // writer was cut mid-line. The events before it are replayed.
+        if !text.ends_with(b"\n")
+            && serde_json::from_slice::<serde::de::IgnoredAny>(&text).is_err_and(|e| e.is_eof())
+        {
+            break;
+        }
         reader.line(n, &text)?;
     }
     reader.finish()
@@ -885,6 +892,18 @@ mod tests {
         assert_eq!(cut.events, events);
         assert!(!cut.complete);
         assert!(cut.incomplete_note().is_some());
+        // Cut mid-line: the events before the cut, as a recording cut short.
+        let whole = written(&info, &events, None);
+        let last = whole[..whole.len() - 1].iter().rposition(|b| *b == b'\n');
+        let mid_line = &whole[..last.unwrap() + 10];
+        let cut = read("c.jsonl", mid_line).unwrap();
+        assert_eq!(cut.events, events[..2]);
+        assert!(!cut.complete);
+        // A broken line that ends in its newline is still refused.
+        let mut broken = mid_line.to_vec();
+        broken.push(b'\n');
+        let e = read("d.jsonl", &broken[..]).unwrap_err();
+        assert!(e.message.contains("not a taskscope event line"), "{e}");
     }
 
     /// The refusal of a file of these lines: (line number, message).
