@@ -78,7 +78,7 @@ pub fn parse(origin: &str, bytes: &[u8]) -> Result<Scenario, ScenarioError> {
             line,
             col,
             format!(
-                "more than {MAX_VALUES} tables and values (`{{`, `[`, `=`) in one file; a \
+                "more than {MAX_VALUES} tables and values (`{{`, `[`, `=`, `,`) in one file; a \
                  scenario needs far fewer: `count` makes many tasks, `repeat` many steps"
             ),
         ));
@@ -129,13 +129,14 @@ pub fn parse(origin: &str, bytes: &[u8]) -> Result<Scenario, ScenarioError> {
     }
 }
 
-/// The most tables and values a scenario file may hold (each `{`, `[` and
-/// `=`, strings' too: a rough count that errs on the safe side).
+/// The most tables and values a scenario file may hold (each `{`, `[`, `=`
+/// and `,`, strings' too: a rough count that errs on the safe side; the
+/// commas count an array's values).
 const MAX_VALUES: usize = 600_000;
 
 /// Where the file passes [`MAX_VALUES`], if it does.
 fn too_many_values(text: &str) -> Option<usize> {
-    text.match_indices(['{', '[', '='])
+    text.match_indices(['{', '[', '=', ','])
         .nth(MAX_VALUES)
         .map(|(at, _)| at)
 }

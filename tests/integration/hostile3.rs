@@ -390,6 +390,13 @@ fn a_file_of_a_million_tables_is_refused_before_it_is_parsed() {
     );
     assert_eq!(ran.stderr.lines().count(), 1, "{}", ran.stderr);
     assert!(ran.peak_kb < 50_000, "{} KB", ran.peak_kb);
+    // Two million numbers in one array under an unknown key: parsed, 320 MB.
+    let numbers = format!("x = [{}1]\n", "1,".repeat(2_000_000));
+    let name = write(dir.path(), "numbers.toml", &numbers);
+    let ran = run_bounded(&["check", &name], dir.path(), &[]);
+    assert_eq!(ran.code, Some(2), "{}", ran.stderr);
+    assert!(ran.stderr.contains("tables and values"), "{}", ran.stderr);
+    assert!(ran.peak_kb < 50_000, "{} KB", ran.peak_kb);
 }
 
 /// Many problems: the first 20 in the file's order, then how many more.
