@@ -364,9 +364,11 @@ async fn wait_for_the_end(
                     suspect = None;
                 } else if suspect == Some(progress) {
                     let n = cancel_all(shared).await;
+                    let who = crate::format::count(n as u64, "task", "tasks");
                     let why = format!(
-                        "{n} task(s) waited forever on a channel, mutex or join that nothing \
-                         could complete (a deadlock); they were cancelled"
+                        "{who} waited forever on a channel, mutex or join that nothing could \
+                         complete (a deadlock); {} cancelled",
+                        if n == 1 { "it was" } else { "they were" }
                     );
                     return (Ending::Deadlock, Some(why));
                 } else {

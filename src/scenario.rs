@@ -105,8 +105,8 @@ impl Cost {
         let work = self.work.mul_f64(stretch);
         if work > MAX_WORK {
             return Err(format!(
-                "at speed {speed} this scenario would do {} of work (every duration stretched \
-                 by {stretch:.0}); the work limit is {}",
+                "at speed {speed} it would do {} of work; the work limit is {} (every duration \
+                 is stretched {stretch:.0}x)",
                 crate::format::time(work),
                 crate::format::exact(MAX_WORK)
             ));
@@ -114,8 +114,8 @@ impl Cost {
         let time = self.time.mul_f64(stretch);
         if time > MAX_RUN_TIME {
             return Err(format!(
-                "at speed {speed} this scenario would last {} of scenario time; the scenario \
-                 time limit is {}",
+                "at speed {speed} it would last {}; the scenario time limit is {} (every \
+                 duration is stretched {stretch:.0}x)",
                 crate::format::time(time),
                 crate::format::exact(MAX_RUN_TIME)
             ));

@@ -128,7 +128,7 @@ impl Session {
             .scenario()
             .cost
             .check_at(options.time_scale.get())
-            .map_err(RunError::Start)?;
+            .map_err(RunError::Refused)?;
         options.sample_every = Some(Duration::from_millis(250));
         // Drained every frame: a smaller buffer is room enough, and it
         // counts in the dashboard's memory.

@@ -51,6 +51,9 @@ pub enum Ending {
 pub enum RunError {
     #[error("could not start the runtime: {0}")]
     Start(String),
+    /// Not started: past a limit at the speed asked for.
+    #[error("not started: {0}")]
+    Refused(String),
     #[error("the runtime failed: {0}")]
     Failed(String),
 }
@@ -80,8 +83,13 @@ impl Stop {
 /// the events file's).
 pub fn stopped_note(at: Duration, cancelled: usize) -> String {
     format!(
-        "the run was stopped at {}; {cancelled} unfinished task(s) were cancelled",
-        crate::format::ms_tenths(at)
+        "the run was stopped at {}; {} cancelled",
+        crate::format::ms_tenths(at),
+        crate::format::count(
+            cancelled as u64,
+            "unfinished task was",
+            "unfinished tasks were"
+        )
     )
 }
 

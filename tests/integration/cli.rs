@@ -383,8 +383,8 @@ steps = [ { recv = "never" } ]
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
         stderr.contains(
-            "1 task(s) waited forever on a channel, mutex or join that nothing could \
-             complete (a deadlock); they were cancelled"
+            "1 task waited forever on a channel, mutex or join that nothing could \
+             complete (a deadlock); it was cancelled"
         ),
         "{stderr}"
     );

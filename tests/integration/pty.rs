@@ -1640,3 +1640,38 @@ fn keys_pressed_faster_than_the_screen_draws_never_queue_behind_it() {
         start.elapsed()
     );
 }
+
+/// A restart the limits refuse at the speed chosen (40 s of sleep at 0.01x
+/// is 66 min, past the scenario time limit) keeps the run on screen, with
+/// why; the run is not lost and `q` still quits.
+#[test]
+fn a_refused_restart_keeps_the_run_on_screen_and_says_why() {
+    let _limit = crate::util::limit();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("long.toml");
+    std::fs::write(
+        &path,
+        "name = \"long-nap\"\ndescription = \"One long nap.\"\n[runtime]\nclock = \"real\"\n\
+         [[task]]\nname = \"napper\"\nsteps = [ { sleep = \"40s\" } ]\n",
+    )
+    .unwrap();
+    let mut term = Terminal::start(&["run", path.to_str().unwrap(), "--speed", "1"]);
+    term.wait_for("the run screen", |t| {
+        t.contains("napper") && t.contains("lanes")
+    });
+    for expected in ["0.5", "0.25", "0.1", "0.05", "0.02", "0.01"] {
+        // The real clock cannot change pace mid-run: a restart takes it.
+        press_for(&mut term, "-", expected, |t| {
+            t.contains(&format!("(r restarts at {expected}x)"))
+        });
+    }
+    let text = press_for(&mut term, "r", "the refusal", |t| {
+        t.contains("not started: at speed 0.01 it would last 4000.00 s; the scenario time limit")
+    });
+    assert!(
+        text.contains("long-nap") && text.contains("napper"),
+        "{text}"
+    );
+    term.press("q");
+    assert!(term.ended().success());
+}
