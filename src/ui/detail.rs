@@ -9,9 +9,10 @@ use ratatui::widgets::{Clear, Widget};
 use super::theme;
 use crate::app::{App, Session, state_name};
 use crate::format::{self, count};
-use crate::model::{Model, TaskView};
+use crate::model::TaskView;
 use crate::probe::{Change, TaskIdx};
 use crate::text;
+use std::time::Duration;
 
 /// The transitions the detail lists at most (the newest).
 const ROOM: usize = 1000;
@@ -27,13 +28,20 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
     let mut lines = about(session, idx, t);
     figures(session, idx, t, &mut lines);
     lines.push(Line::from(""));
-    let (mine, older) = transitions(session, idx, t);
+    let (mine, older, short) = transitions(session, idx, t);
     let dropped = session.history.dropped();
     let mut head = "transitions, oldest first".to_string();
     if older > 0 {
         head.push_str(&format!(
             " ({} older not listed: the newest {ROOM} are)",
             count(older as u64, "transition", "transitions")
+        ));
+    }
+    if short > 0 {
+        head.push_str(&format!(
+            " ({} by the OS, each under {}, not listed)",
+            count(short as u64, "short take", "short takes"),
+            format::time(SHORT_TAKE)
         ));
     }
     if dropped > 0 {
@@ -143,9 +151,18 @@ fn figures(session: &Session, idx: TaskIdx, t: &TaskView, lines: &mut Vec<Line<'
     }
 }
 
+/// The OS taking a worker's thread away for less than this is not listed
+/// one by one (a busy machine does it every few µs): only counted.
+const SHORT_TAKE: Duration = Duration::from_micros(100);
+
 /// Its newest transitions up to the moment shown (at most [`ROOM`]),
-/// oldest first, and how many older ones are left out.
-fn transitions(session: &Session, idx: TaskIdx, t: &TaskView) -> (Vec<Line<'static>>, usize) {
+/// oldest first, how many older ones are left out, and how many short
+/// takes by the OS (under [`SHORT_TAKE`]) are counted, not listed.
+fn transitions(
+    session: &Session,
+    idx: TaskIdx,
+    t: &TaskView,
+) -> (Vec<Line<'static>>, usize, usize) {
     let cursor = session.history.cursor();
     let all = session
         .history
@@ -153,13 +170,17 @@ fn transitions(session: &Session, idx: TaskIdx, t: &TaskView) -> (Vec<Line<'stat
         .rev()
         .filter(|(p, e)| *p < cursor && e.task == idx);
     let mut mine: Vec<Line> = Vec::new();
-    let mut older = 0;
+    let (mut older, mut short) = (0, 0);
     for (_, e) in all {
+        if matches!(e.change, Change::OffCpu { gone } if gone < SHORT_TAKE) {
+            short += 1;
+            continue;
+        }
         if mine.len() == ROOM {
             older += 1;
             continue;
         }
-        let what = transition(session.model(), &e.change);
+        let what = transition(session, e.t, &e.change);
         let step = session
             .scenario
             .tasks
@@ -174,11 +195,12 @@ fn transitions(session: &Session, idx: TaskIdx, t: &TaskView) -> (Vec<Line<'stat
         ]));
     }
     mine.reverse();
-    (mine, older)
+    (mine, older, short)
 }
 
 /// One transition, in a few words.
-fn transition(model: &Model, change: &Change) -> String {
+fn transition(session: &Session, at: Duration, change: &Change) -> String {
+    let model = session.model();
     match change {
         Change::Spawned { .. } => "spawned".to_string(),
         Change::Running { worker } if crate::event::is_cpu(*worker) => {
@@ -212,6 +234,11 @@ fn transition(model: &Model, change: &Change) -> String {
                     .map_or("?".into(), |b| text::visible(&b.name).into_owned())
             });
             match late {
+                // Late because the viewer held the run, not the workers.
+                Some(l) if session.paused_between(at.saturating_sub(*l), at) => format!(
+                    "ready (woken by {by}, {} late: the pause held it)",
+                    format::time(*l)
+                ),
                 Some(l) => format!("ready (woken by {by}, {} late)", format::time(*l)),
                 None => format!("ready (woken by {by})"),
             }

@@ -188,7 +188,8 @@ pub fn render(app: &App, session: &Session, visible: &[u32], area: Rect, buf: &m
         task_view(app, session, visible, &w, rows, &letter)
     };
     let mut used = 0u64;
-    for lane in &shown.lanes {
+    // A lane without a label is words (there is nothing to draw), not glyphs.
+    for lane in shown.lanes.iter().filter(|l| !l.label.is_empty()) {
         for (c, _) in &lane.cells {
             if let Some(i) = theme::legend_entry(*c) {
                 used |= 1 << i;
@@ -323,7 +324,10 @@ fn cpu_view(
     let mut all: Vec<Lane> = Vec::new();
     if cpus.is_empty() {
         // Only threads, processes and pinned workers have a known CPU.
-        let none = if session.ended && session.history.at_live_edge() {
+        let virtual_clock = session.scenario.runtime.clock == crate::scenario::Clock::Virtual;
+        let none = if virtual_clock {
+            "the virtual clock keeps no time of the OS's: no CPU lanes (v: lanes by task)"
+        } else if session.ended && session.history.at_live_edge() {
             "this run had no thread or process of its own on a CPU (v: lanes by task)"
         } else {
             "no thread or process of this run on a CPU yet (v: lanes by task)"
@@ -436,20 +440,28 @@ fn block(
 /// A worker's lane: which task it ran, by the task's letter.
 fn worker_lane(n: usize, row: &[WorkerCell], letter: &dyn Fn(TaskIdx) -> char) -> Lane {
     let mut previous = WorkerCell::Empty;
+    // Whether the poll drawn now had its steal marked: once a poll, on its
+    // first column on the CPU (a column the OS took is `×`).
+    let mut marked = false;
     let cells = row
         .iter()
         .map(|cell| {
+            if let WorkerCell::Polling(task, ..) | WorkerCell::OffCpu(task) = *cell {
+                // The same poll on after the OS gave the thread back is no
+                // new poll (and no new steal).
+                let same = matches!(previous,
+                    WorkerCell::Polling(t, ..) | WorkerCell::OffCpu(t) if t == task);
+                marked &= same;
+            }
             let drawn = match *cell {
                 WorkerCell::Empty => ('\0', Style::new()),
                 WorkerCell::Idle => ('·', theme::DIM),
                 // In the task's poll, but the OS took the thread away.
                 WorkerCell::OffCpu(_) => ('×', Style::new().fg(Color::Red)),
                 WorkerCell::Polling(task, holding, stolen) => {
-                    // The same poll on after the OS gave the thread back
-                    // is no new poll (and no new steal).
-                    let first = !matches!(previous,
-                        WorkerCell::Polling(t, ..) | WorkerCell::OffCpu(t) if t == task);
-                    theme::polling(letter(task), holding, stolen, first)
+                    let mark = stolen && !marked;
+                    marked |= mark;
+                    theme::polling(letter(task), holding, stolen, mark)
                 }
             };
             previous = *cell;
@@ -581,5 +593,28 @@ fn cpu_lane(
         label: format!("cpu {cpu}"),
         style: theme::HEADER,
         cells,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_steal_is_marked_once_a_poll_even_when_the_os_took_its_first_column() {
+        let _limit = crate::test_limit::limit();
+        use WorkerCell::{Idle, OffCpu, Polling};
+        let row = [
+            OffCpu(1),
+            Polling(1, false, true),
+            OffCpu(1),
+            Polling(1, false, true),
+            Idle,
+            Polling(2, false, true),
+            Polling(2, false, true),
+        ];
+        let lane = worker_lane(1, &row, &|t| if t == 1 { 'U' } else { 'C' });
+        let drawn: String = lane.cells.iter().map(|(c, _)| *c).collect();
+        assert_eq!(drawn, "×»×U·»C");
     }
 }

@@ -30,11 +30,12 @@ pub fn folded(session: &Session, area: Rect, buf: &mut Buffer) {
         .filter(|t| t.state == State::Ready && !t.kind.is_os())
         .count();
     parts.push(format!("ready queue {ready}"));
-    parts.push(format!("switches {}", model.switches));
+    // What lessons ask to watch (steals, locks, channels) before switches.
     if model.workers.len() > 1 {
         parts.push(format!("steals so far {}", model.steals));
     }
     parts.extend(resource_lines(session));
+    parts.push(format!("switches {}", model.switches));
     let spans = vec![
         Span::styled(" runtime: ", theme::HEADER),
         Span::styled(parts.join(" · "), theme::DIM),

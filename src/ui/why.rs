@@ -72,7 +72,7 @@ fn behind(session: &Session, model: &Model) -> String {
         })
         .collect();
     if busy.is_empty() {
-        "next in the queue".into()
+        "in the ready queue, for the next worker free to take it".into()
     } else {
         busy.join(", ")
     }
@@ -125,7 +125,10 @@ fn waiting(session: &Session, task: TaskIdx, t: &TaskView, w: Wait, since: &str)
                 .filter(|(_, r)| {
                     r.kind.is_os() && r.parent == Some(task) && !matches!(r.state, State::Done(_))
                 })
-                .map(|(i, r)| format!("{} {}", name(i as u32), crate::app::state_name(&r.state)))
+                .map(|(i, _)| {
+                    let state = crate::app::words::state_text(session, i as u32, false);
+                    format!("{} ({state})", name(i as u32))
+                })
                 .collect();
             if rows.is_empty() {
                 let what = if w == Wait::Process {

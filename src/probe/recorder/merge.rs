@@ -228,17 +228,20 @@ impl Merge {
                 .iter()
                 .map(|r| r.slots())
                 .sum::<usize>();
-            if let Some(o) = open {
-                // Real clock: another thread may still record something
-                // stamped before this start. On the virtual clock every
+            let reader = &self.readers[buf.id];
+            let unseen =
+                open.filter(|o| !reader.started.contains(&o.poll) && reader.ended != Some(o.poll));
+            if let Some(o) = unseen {
+                // Real clock: its start is handed over from the slot, in
+                // order: nothing later goes first. Once handed over, the
+                // poll holds nothing back (what it records is stamped when
+                // written): a long poll on one worker does not hide what
+                // the others do meanwhile. On the virtual clock every
                 // later stamp is at least the cursor, which is past it.
                 if !lossless {
                     *horizon = (*horizon).min(o.start);
                 }
             }
-            let reader = &self.readers[buf.id];
-            let unseen =
-                open.filter(|o| !reader.started.contains(&o.poll) && reader.ended != Some(o.poll));
             if waiting > 0 || unseen.is_some() {
                 found.push(Found {
                     buf,
@@ -439,6 +442,46 @@ mod tests {
         r.finish();
         r.drain(&mut out, Duration::ZERO);
         assert_eq!(order(&out), [(0, "running"), (2, "ready"), (0, "waiting")]);
+    }
+
+    /// Work stealing seen live: worker 0 polls a long task; what worker 1
+    /// does meanwhile is handed over within the grace, not held back until
+    /// worker 0's poll ends.
+    #[test]
+    fn a_long_poll_on_one_thread_does_not_hold_back_the_others() {
+        let _limit = crate::test_limit::limit();
+        let r = Recorder::new(1024, false);
+        r.start_clock();
+        let (started, end) = (std::sync::mpsc::channel(), std::sync::mpsc::channel::<()>());
+        let long = {
+            let r = r.clone();
+            std::thread::spawn(move || {
+                r.poll_start(0, 0);
+                started.0.send(()).unwrap();
+                end.1.recv().unwrap();
+                r.poll_end(0, |_| waiting());
+            })
+        };
+        started.1.recv().unwrap();
+        std::thread::sleep(Duration::from_nanos(2 * GRACE));
+        let mut out = Vec::new();
+        r.drain(&mut out, Duration::ZERO);
+        assert_eq!(order(&out), [(0, "running")]);
+        r.poll_start(1, 0);
+        r.poll_end(0, |_| waiting());
+        std::thread::sleep(Duration::from_nanos(2 * GRACE));
+        r.drain(&mut out, Duration::ZERO);
+        assert_eq!(
+            order(&out),
+            [(0, "running"), (1, "running"), (1, "waiting")],
+            "task 1's poll while task 0's still runs"
+        );
+        end.0.send(()).unwrap();
+        long.join().unwrap();
+        r.finish();
+        r.drain(&mut out, Duration::ZERO);
+        assert_eq!(order(&out)[3], (0, "waiting"));
+        assert!(out.is_sorted_by_key(|e| e.t), "in time order");
     }
 
     #[test]
