@@ -46,6 +46,11 @@ pub struct Choice {
     pub scenario: Option<Arc<Scenario>>,
 }
 
+/// The time one frame gives to keys: a flood of different keys (a screen
+/// of a million tasks takes long for each) never holds up the screen or
+/// Ctrl-C for longer.
+const KEYS_PER_FRAME: std::time::Duration = std::time::Duration::from_millis(150);
+
 pub struct App {
     pub mode: Mode,
     pub popup: Option<Popup>,
@@ -233,26 +238,34 @@ impl App {
 
     /// Takes in every message that came since the last frame: runs of one
     /// key pressed again and again are taken as one press that goes as
-    /// far, so keys never queue behind a slow screen.
+    /// far, so keys never queue behind a slow screen. Ctrl-C goes first,
+    /// whatever came before it; keys that find the frame's time for keys
+    /// ([`KEYS_PER_FRAME`]) spent are dropped, but a `q` among them.
     pub fn update_all(&mut self, messages: impl IntoIterator<Item = Message>) {
-        let mut run: Option<(Key, usize)> = None;
-        for m in messages {
-            match (m, run) {
-                (Message::Key(k), Some((r, n))) if k == r => run = Some((r, n + 1)),
-                (Message::Key(k), _) => {
-                    if let Some((r, n)) = run.take() {
-                        self.press(r, n);
-                    }
-                    run = Some((k, 1));
-                }
-                (Message::Tick, _) => {}
-            }
+        let keys: Vec<Key> = messages
+            .into_iter()
+            .filter_map(|m| match m {
+                Message::Key(k) => Some(k),
+                Message::Tick => None,
+            })
+            .collect();
+        if keys.contains(&Key::CtrlC) {
+            self.press(Key::CtrlC, 1);
+            return;
+        }
+        let started = std::time::Instant::now();
+        let mut runs = keys.chunk_by(|a, b| a == b).peekable();
+        while let Some(run) = runs.next() {
+            self.press(run[0], run.len());
             if self.quit {
                 return;
             }
-        }
-        if let Some((r, n)) = run {
-            self.press(r, n);
+            if started.elapsed() > KEYS_PER_FRAME {
+                if runs.any(|r| r[0] == Key::Char('q')) {
+                    self.press(Key::Char('q'), 1);
+                }
+                return;
+            }
         }
     }
 

@@ -275,6 +275,10 @@ impl Drop for KillOnDrop {
 pub struct RowSlices {
     row: Arc<OsRow>,
     hold: Hold,
+    /// When these slices began to be recorded (ns), after the row's spawn:
+    /// nothing is recorded earlier (a child may start on a CPU before its
+    /// parent has recorded its row).
+    from: u64,
     /// When the work ended (ns), once it has.
     ended: Option<u64>,
 }
@@ -283,12 +287,19 @@ impl RowSlices {
     /// Slices of `row`, recorded from the calling thread from now on.
     pub fn new(row: Arc<OsRow>) -> RowSlices {
         let recorder = row.recorder().clone();
-        let hold = recorder.hold(recorder.at_raw(crate::probe::real_clock().raw()));
+        let from = recorder.at_raw(crate::probe::real_clock().raw());
+        let hold = recorder.hold(from);
         RowSlices {
             row,
             hold,
+            from,
             ended: None,
         }
+    }
+
+    /// The scenario time of raw count `at`, never before [`RowSlices::from`].
+    fn at(&self, at: u64) -> u64 {
+        self.row.recorder().at_raw(at).max(self.from)
     }
 
     /// The row ends: at the end of its work, if it was told, else now.
@@ -302,21 +313,21 @@ impl RowSlices {
 
 impl Slices for RowSlices {
     fn on_cpu(&mut self, cpu: u16, at: u64) {
-        let t = self.row.recorder().at_raw(at);
+        let t = self.at(at);
         self.row.on_cpu_at(Some(cpu), t);
     }
 
     fn off_cpu(&mut self, at: u64) {
-        let t = self.row.recorder().at_raw(at);
+        let t = self.at(at);
         self.row.off_cpu_at(t);
     }
 
     fn still(&mut self, at: u64) {
-        self.hold.move_to(self.row.recorder().at_raw(at));
+        self.hold.move_to(self.at(at));
     }
 
     fn end(&mut self, at: u64) {
-        self.ended = Some(self.row.recorder().at_raw(at));
+        self.ended = Some(self.at(at));
     }
 }
 

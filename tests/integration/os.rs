@@ -196,3 +196,39 @@ fn helpers_and_caterers_work_at_the_same_time_as_rows_of_their_own() {
         }
     }
 }
+
+/// A child starts on a CPU before its parent has recorded its row: what
+/// it tells is recorded from the row's start on, so every recording of
+/// processes and threads replays (its first slices came before its spawn
+/// line, under a `?` name, in 1 of 6 runs).
+#[test]
+fn a_recording_of_many_children_starting_at_once_replays() {
+    let _limit = common::limit();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("children.toml");
+    std::fs::write(
+        &path,
+        "name = \"children\"\ndescription = \"Children and threads at once.\"\n\
+         [runtime]\nflavor = \"multi_thread\"\nworkers = 2\nclock = \"real\"\n\
+         [[task]]\nname = \"p\"\ncount = 8\nsteps = [ { process = \"30ms\" } ]\n\
+         [[task]]\nname = \"th\"\ncount = 2\nsteps = [ { thread = \"30ms\" } ]\n",
+    )
+    .unwrap();
+    for run in 0..4 {
+        let events = dir.path().join(format!("run{run}.jsonl"));
+        ok_stdout(
+            taskscope()
+                .arg("run")
+                .arg(&path)
+                .arg("--headless")
+                .arg("--events")
+                .arg(&events),
+        );
+        let text = std::fs::read_to_string(&events).unwrap();
+        assert!(
+            !text.contains("\"task\":\"?\""),
+            "run {run}: a row before its spawn"
+        );
+        ok_stdout(taskscope().arg("replay").arg(&events).arg("--headless"));
+    }
+}

@@ -688,3 +688,30 @@ fn cell_styles_carry_running_holding_the_selection_and_a_steal() {
     assert_eq!(buf[(x, y)].fg, Color::Green);
     assert!(buf[(x, y)].modifier.contains(Modifier::BOLD));
 }
+
+/// A flood of different keys (each a scrub: slow on a big run) queued
+/// before Ctrl-C: Ctrl-C goes first. Without it, a frame spends a bounded
+/// time on keys, and a `q` among the rest still quits.
+#[test]
+fn ctrl_c_and_q_are_heard_through_a_flood_of_mixed_keys() {
+    let _limit = util::limit();
+    let flood = |last: Key| {
+        let mut keys: Vec<Message> = (0..200_000)
+            .map(|i| Message::Key(if i % 2 == 0 { Key::Left } else { Key::Right }))
+            .collect();
+        keys.push(Message::Key(last));
+        keys.extend((0..1000).map(|_| Message::Key(Key::Left)));
+        keys
+    };
+    for last in [Key::CtrlC, Key::Char('q')] {
+        let mut app = App::with_session(recorded("many-tasks"));
+        let started = std::time::Instant::now();
+        app.update_all(flood(last));
+        assert!(app.quit, "{last:?} not heard");
+        let took = started.elapsed();
+        assert!(
+            took < util::deadline(Duration::from_secs(2)),
+            "{last:?} heard after {took:?}"
+        );
+    }
+}
