@@ -110,6 +110,8 @@ pub(crate) struct Shared {
     /// [`MAX_THREADS`] threads and [`MAX_PROCESSES`] children alive at once.
     threads: Arc<Semaphore>,
     processes: Semaphore,
+    /// Joins ended `thread` step threads, then gives their turn back.
+    reaper: crate::runtime::os::Reaper,
     /// Scenario time zero on tokio's clock.
     start: tokio::time::Instant,
     /// Real clock: scenario time per wall time (1 = real time).
@@ -166,6 +168,7 @@ impl Shared {
             stopping: stop.flag(),
             threads: Arc::new(Semaphore::new(MAX_THREADS)),
             processes: Semaphore::new(MAX_PROCESSES),
+            reaper: crate::runtime::os::Reaper::default(),
             start,
             scale: recorder.time_scale(),
             sampled: options.sample_every.is_some(),

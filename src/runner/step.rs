@@ -492,7 +492,7 @@ async fn blocking_step(d: Duration, side: OsSide) {
 /// A `thread` step: an OS thread of its own burns `d` of CPU, once there
 /// is room for another thread (more wait their turn).
 async fn thread_step(shared: &Shared, d: Duration, side: impl FnOnce(u64) -> OsSide) {
-    // Held by the thread until it ends.
+    // Held until the thread has ended.
     let Ok(turn) = Box::pin(shared.threads.clone().acquire_owned()).await else {
         panic!("the run is closing");
     };
@@ -507,10 +507,12 @@ async fn thread_step(shared: &Shared, d: Duration, side: impl FnOnce(u64) -> OsS
             let slices = side.burn(d);
             side.end(start, slices);
             let _ = tx.send(());
-            drop(turn);
         });
-    if let Err(e) = spawned {
-        panic!("could not start a thread: {e}");
-    }
+    let thread = match spawned {
+        Ok(thread) => thread,
+        Err(e) => panic!("could not start a thread: {e}"),
+    };
     let _ = rx.await;
+    // Its turn is given back once the thread has wholly ended.
+    shared.reaper.reap(thread, turn);
 }

@@ -15,8 +15,8 @@
 
 use std::io::Write;
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use super::work::Slices;
@@ -265,6 +265,48 @@ impl Drop for KillOnDrop {
             unsafe {
                 libc::kill(self.pid as libc::pid_t, libc::SIGKILL);
             }
+        }
+    }
+}
+
+/// Joins ended helper threads off the runtime, then lets their turn go:
+/// a thread counts against the turns until it has wholly ended and its
+/// stack is freed (let go when its work ended, thousands of exiting
+/// threads held their stacks at once and the process ran out of memory
+/// maps).
+#[derive(Default)]
+pub struct Reaper {
+    to_join: Mutex<Option<std::sync::mpsc::Sender<(std::thread::JoinHandle<()>, Box<dyn Send>)>>>,
+}
+
+impl Reaper {
+    /// Joins `thread` soon, then drops `turn`.
+    pub fn reap(&self, thread: std::thread::JoinHandle<()>, turn: impl Send + 'static) {
+        let mut to_join = self.to_join.lock().unwrap_or_else(|e| e.into_inner());
+        let sender = to_join.get_or_insert_with(|| {
+            let (tx, rx) =
+                std::sync::mpsc::channel::<(std::thread::JoinHandle<()>, Box<dyn Send>)>();
+            let started = std::thread::Builder::new()
+                .name("taskscope-reaper".into())
+                .stack_size(64 << 10)
+                .spawn(move || {
+                    for (thread, turn) in rx {
+                        let _ = thread.join();
+                        drop(turn);
+                    }
+                });
+            // No thread to join with: each is joined where it ends.
+            if started.is_err() {
+                let (tx, _) = std::sync::mpsc::channel();
+                return tx;
+            }
+            tx
+        });
+        if let Err(std::sync::mpsc::SendError((thread, turn))) =
+            sender.send((thread, Box::new(turn)))
+        {
+            let _ = thread.join();
+            drop(turn);
         }
     }
 }

@@ -512,3 +512,44 @@ fn a_named_pipe_nobody_writes_or_reads_is_refused_at_once_not_waited_on() {
     let events = reader.join().unwrap();
     assert!(events.lines().count() > 10, "{events}");
 }
+
+/// Thread steps wait their turn until the thread before has wholly ended:
+/// let go when its work ended, exiting threads piled up (thousands of
+/// stacks mapped at once, 500,000 such tasks ran out of memory maps and
+/// aborted). The process's memory maps are counted while it runs.
+#[test]
+fn threads_that_ended_give_their_stack_back_before_the_next_one_starts() {
+    let _limit = crate::util::limit();
+    let dir = tempfile::tempdir().unwrap();
+    let name = write(
+        dir.path(),
+        "threads.toml",
+        "name = \"threads\"\n[runtime]\nclock = \"real\"\n[[task]]\nname = \"t\"\n\
+         count = 30000\nsteps = [ { thread = \"1us\" } ]\n",
+    );
+    let mut child = Command::new(env!("CARGO_BIN_EXE_taskscope"))
+        .args(["run", &name, "--headless"])
+        .current_dir(dir.path())
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let maps = format!("/proc/{}/maps", child.id());
+    let started = Instant::now();
+    let mut most = 0;
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if let Ok(text) = std::fs::read_to_string(&maps) {
+            most = most.max(text.lines().count());
+        }
+        assert!(started.elapsed() < DEADLINE, "no end within {DEADLINE:?}");
+        std::thread::sleep(Duration::from_millis(5));
+    };
+    assert!(status.success(), "{status}");
+    // 64 threads' stacks and guards, the runtime's and the binary's: a few
+    // hundred maps.
+    assert!(most > 0 && most < 1500, "{most} memory maps at once");
+}
