@@ -276,8 +276,11 @@ impl Drop for KillOnDrop {
 /// maps).
 #[derive(Default)]
 pub struct Reaper {
-    to_join: Mutex<Option<std::sync::mpsc::Sender<(std::thread::JoinHandle<()>, Box<dyn Send>)>>>,
+    to_join: Mutex<Option<std::sync::mpsc::Sender<Ended>>>,
 }
+
+/// An ended thread to join, and its turn to drop once joined.
+type Ended = (std::thread::JoinHandle<()>, Box<dyn Send>);
 
 impl Reaper {
     /// Joins `thread` soon, then drops `turn`.
