@@ -74,11 +74,19 @@ pub(crate) fn out(text: &str) -> Result<(), Error> {
     }
 }
 
-/// JSON for stdout, indented, with no raw control character.
-fn json(value: &impl serde::Serialize) -> Result<String, Error> {
-    text::pretty_json(value)
-        .map(|t| t + "\n")
-        .map_err(|e| Error::Failed(e.to_string()))
+/// Prints JSON to stdout, indented, with no raw control character, as it
+/// is made; a reader that went away is no error (as for [`out`]).
+fn print_json(value: &impl serde::Serialize) -> Result<(), Error> {
+    let mut stdout = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
+    match text::write_pretty_json(&mut stdout, value)
+        .and_then(|()| stdout.write_all(b"\n"))
+        .and_then(|()| stdout.flush())
+    {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+            Err(Error::Failed(format!("could not write to stdout: {e}")))
+        }
+        _ => Ok(()),
+    }
 }
 
 /// The file a scenario argument names, if it names one (else it is a
@@ -124,7 +132,7 @@ fn print_summary(
 ) -> Result<crate::summary::Summary, Error> {
     let summary = summary(if as_json { usize::MAX } else { ROWS });
     if as_json {
-        out(&json(&summary)?)?;
+        print_json(&summary)?;
     } else {
         out(&summary.table(ROWS))?;
     }

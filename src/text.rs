@@ -211,12 +211,21 @@ pub fn write_json(out: &mut impl io::Write, value: &impl serde::Serialize) -> io
 /// `value` as indented JSON, hidden characters escaped.
 pub fn pretty_json(value: &impl serde::Serialize) -> io::Result<String> {
     let mut out = Vec::new();
+    write_pretty_json(&mut out, value)?;
+    String::from_utf8(out).map_err(io::Error::other)
+}
+
+/// [`pretty_json`], written to `out` as it is made (a million tasks'
+/// summary is never held whole).
+pub fn write_pretty_json(out: impl io::Write, value: &impl serde::Serialize) -> io::Result<()> {
     let mut ser = serde_json::Serializer::with_formatter(
-        &mut out,
+        out,
         SafeJson(serde_json::ser::PrettyFormatter::new()),
     );
-    value.serialize(&mut ser).map_err(io::Error::other)?;
-    String::from_utf8(out).map_err(io::Error::other)
+    value.serialize(&mut ser).map_err(|e| match e.io_error_kind() {
+        Some(kind) => io::Error::new(kind, e),
+        None => io::Error::other(e),
+    })
 }
 
 #[cfg(test)]

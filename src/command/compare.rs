@@ -1,7 +1,7 @@
 //! `taskscope compare`: several scenarios run one after another, their
 //! times side by side (the talk's table, measured).
 
-use super::{json, load, out, say};
+use super::{load, out, print_json, say};
 use crate::Error;
 use crate::error::EXIT_FAILED;
 use crate::runtime::RunOptions;
@@ -19,7 +19,7 @@ pub(super) fn compare(args: &[String], as_json: bool) -> Result<u8, Error> {
     let signals = crate::process::watch_signals(Vec::new(), false);
     let rows = crate::compare::measure(&names, load, &RunOptions::default(), Some(&signals.stop))?;
     if as_json {
-        out(&json(&serde_json::json!({ "rows": rows }))?)?;
+        print_json(&serde_json::json!({ "rows": rows }))?;
     } else {
         out(&crate::compare::table(&rows))?;
     }

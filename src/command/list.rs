@@ -1,6 +1,6 @@
 //! `taskscope list`: the bundled lessons, a line each (or JSON).
 
-use super::{json, out};
+use super::{out, print_json};
 use crate::Error;
 use crate::scenario::{Scenario, bundled};
 use crate::text;
@@ -23,7 +23,7 @@ pub(super) fn list(as_json: bool) -> Result<u8, Error> {
                 })
             })
             .collect();
-        out(&json(&items)?)?;
+        print_json(&items)?;
     } else {
         let width = scenarios
             .iter()

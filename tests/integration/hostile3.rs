@@ -553,3 +553,35 @@ fn threads_that_ended_give_their_stack_back_before_the_next_one_starts() {
     // hundred maps.
     assert!(most > 0 && most < 1500, "{most} memory maps at once");
 }
+
+/// What `check` says a run takes holds for a headless run with `--json`
+/// too: the summary is written as it is made, not held whole beside the
+/// run (a million tasks' JSON is 600 MB).
+#[test]
+fn a_json_summary_stays_within_what_check_says_a_run_takes() {
+    let _limit = crate::util::limit();
+    let dir = tempfile::tempdir().unwrap();
+    let name = write(
+        dir.path(),
+        "many.toml",
+        "name = \"many\"\n[[task]]\nname = \"t\"\ncount = 400000\n\
+         steps = [ { yield = true } ]\n",
+    );
+    let checked = run_bounded(&["check", &name], dir.path(), &[]);
+    let said_mb: f64 = checked
+        .stdout
+        .split("memory about ")
+        .nth(1)
+        .and_then(|s| s.strip_suffix(" headless").or(s.split(" headless").next()))
+        .and_then(|s| s.strip_suffix(" MB"))
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("no estimate in MB: {}", checked.stdout));
+    let ran = run_bounded(&["run", &name, "--headless", "--json"], dir.path(), &[]);
+    assert_eq!(ran.code, Some(0), "{}", ran.stderr);
+    assert!(ran.stdout.len() > 200 << 20, "{} bytes of JSON", ran.stdout.len());
+    let peak_mb = ran.peak_kb as f64 / 1024.0;
+    assert!(
+        peak_mb < said_mb,
+        "{peak_mb:.0} MB at the peak; check said about {said_mb} MB"
+    );
+}
