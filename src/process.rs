@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::Duration;
 
 use crate::error::say;
 
@@ -90,18 +91,46 @@ pub fn watch_signals(temps: Vec<PathBuf>, suspend: bool) -> Signals {
     let _ = std::thread::Builder::new()
         .name("taskscope-signals".into())
         .spawn(move || {
+            let temps = Arc::new(temps);
             for signal in iter.forever() {
                 if flag.swap(signal as usize, Ordering::SeqCst) == 0 {
+                    // A run that cannot stop (its output blocked: a pipe
+                    // nobody reads) still ends, a while after.
+                    let temps = temps.clone();
+                    let _ = std::thread::Builder::new()
+                        .name("taskscope-stop-deadline".into())
+                        .spawn(move || {
+                            std::thread::sleep(STOP_DEADLINE);
+                            end_now(signal, &temps, true)
+                        });
                     continue;
                 }
-                crate::tui::give_back();
-                for temp in &temps {
-                    let _ = std::fs::remove_file(temp);
-                }
-                std::process::exit(128 + signal);
+                end_now(signal, &temps, false);
             }
         });
     signals
+}
+
+/// How long a run has to stop cleanly after the first signal before it is
+/// ended as a second signal ends it.
+const STOP_DEADLINE: Duration = Duration::from_secs(10);
+
+/// Ends the process after `signal`: the terminal given back, the temporary
+/// files `temps` removed (nothing half-written stays), and, when the run
+/// did not stop by itself (`late`), a line saying so.
+fn end_now(signal: i32, temps: &[PathBuf], late: bool) -> ! {
+    crate::tui::give_back();
+    for temp in temps {
+        let _ = std::fs::remove_file(temp);
+    }
+    if late {
+        say(&format!(
+            "stopped by signal {signal}, but the run did not end within {} s (an output \
+             nothing reads?); ended now, its output files left out",
+            STOP_DEADLINE.as_secs()
+        ));
+    }
+    std::process::exit(128 + signal)
 }
 
 /// The binary's allocator: the system's, except that when it has no memory

@@ -222,10 +222,12 @@ pub fn write_pretty_json(out: impl io::Write, value: &impl serde::Serialize) -> 
         out,
         SafeJson(serde_json::ser::PrettyFormatter::new()),
     );
-    value.serialize(&mut ser).map_err(|e| match e.io_error_kind() {
-        Some(kind) => io::Error::new(kind, e),
-        None => io::Error::other(e),
-    })
+    value
+        .serialize(&mut ser)
+        .map_err(|e| match e.io_error_kind() {
+            Some(kind) => io::Error::new(kind, e),
+            None => io::Error::other(e),
+        })
 }
 
 #[cfg(test)]

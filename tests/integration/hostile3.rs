@@ -4,6 +4,7 @@
 //! holds one scenario at a time, hears signals and says a deadlock. Each
 //! run of the binary is bounded: an address-space limit and a deadline.
 
+use std::os::unix::fs::OpenOptionsExt;
 use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -578,10 +579,55 @@ fn a_json_summary_stays_within_what_check_says_a_run_takes() {
         .unwrap_or_else(|| panic!("no estimate in MB: {}", checked.stdout));
     let ran = run_bounded(&["run", &name, "--headless", "--json"], dir.path(), &[]);
     assert_eq!(ran.code, Some(0), "{}", ran.stderr);
-    assert!(ran.stdout.len() > 200 << 20, "{} bytes of JSON", ran.stdout.len());
+    assert!(
+        ran.stdout.len() > 200 << 20,
+        "{} bytes of JSON",
+        ran.stdout.len()
+    );
     let peak_mb = ran.peak_kb as f64 / 1024.0;
     assert!(
         peak_mb < said_mb,
         "{peak_mb:.0} MB at the peak; check said about {said_mb} MB"
     );
+}
+
+/// A run whose events go to a pipe nothing reads cannot stop cleanly (its
+/// writes wait): the first SIGINT still ends it, 10 s later, saying why.
+#[test]
+fn a_run_stuck_on_an_output_nothing_reads_still_ends_after_one_signal() {
+    let _limit = crate::util::limit();
+    let dir = tempfile::tempdir().unwrap();
+    let pipe = dir.path().join("events.jsonl");
+    let path = std::ffi::CString::new(pipe.to_str().unwrap()).unwrap();
+    // SAFETY: mkfifo with a valid path.
+    #[allow(unsafe_code)]
+    let made = unsafe { libc::mkfifo(path.as_ptr(), 0o600) };
+    assert_eq!(made, 0, "mkfifo");
+    // Open for reading, never read: the pipe fills and writes wait.
+    let reader = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(&pipe)
+        .unwrap();
+    let child = Command::new(env!("CARGO_BIN_EXE_taskscope"))
+        .args(["run", "many-tasks", "--headless", "--events"])
+        .arg(&pipe)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_secs(2));
+    // SAFETY: signalling our own child.
+    #[allow(unsafe_code)]
+    unsafe {
+        libc::kill(child.id() as libc::pid_t, libc::SIGINT);
+    }
+    let signalled = Instant::now();
+    let out = child.wait_with_output().unwrap();
+    drop(reader);
+    assert_eq!(out.status.code(), Some(130));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("did not end within 10 s"), "{stderr}");
+    assert!(signalled.elapsed() < DEADLINE, "{:?}", signalled.elapsed());
 }
