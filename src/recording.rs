@@ -15,6 +15,7 @@ mod write;
 
 pub use format::{
     FORMAT, MAX_LINE_BYTES, MAX_LOG_BYTES, MAX_LOG_EVENTS, MAX_LOG_MS, MAX_LOG_TASKS,
+    MAX_NAME_CHARS,
 };
 pub use read::{Log, LogError, read, read_into};
 pub use write::LineWriter;

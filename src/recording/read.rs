@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use super::format::{
     FORMAT, Line, MAX_LINE_BYTES, MAX_LOG_BYTES, MAX_LOG_EVENTS, MAX_LOG_MS, MAX_LOG_TASKS,
-    exact_ms, from_ms,
+    MAX_NAME_CHARS, exact_ms, from_ms,
 };
 use crate::event::{
     Change, Event, Kind, MAX_CPUS, ON_CPU, OsStats, Outcome, TaskIdx, TaskStats, Wait, WakeBy,
@@ -311,6 +311,16 @@ impl<'a> Reader<'a> {
             .task
             .ok_or_else(|| self.err(n, "the spawned line has no \"task\" name".into()))?
             .into();
+        // Room for what a row's name gains (`/blocking-12`, `/process-3`).
+        if name.chars().count() > MAX_NAME_CHARS + 32 {
+            return Err(self.err(
+                n,
+                format!(
+                    "the task's name is longer than {} characters, the most a recording holds",
+                    MAX_NAME_CHARS + 32
+                ),
+            ));
+        }
         let parent = match line.parent_idx {
             Some(p) => self.task(n, "its parent is", p),
             None => None,
@@ -918,6 +928,23 @@ mod tests {
     }
 
     const SPAWNED: &str = r#"{"t_ms":0,"task":"a","id":1,"state":"spawned","idx":0,"step":0}"#;
+
+    #[test]
+    fn a_name_past_the_longest_a_recording_holds_is_refused_on_its_line() {
+        let _limit = crate::test_limit::limit();
+        let named = |n: usize| {
+            format!(
+                r#"{{"t_ms":0,"task":"{}","id":1,"state":"spawned","idx":0,"step":0}}"#,
+                "é".repeat(n)
+            )
+        };
+        let longest = named(MAX_NAME_CHARS + 32);
+        let text = format!("{HEADER}\n{longest}\n");
+        assert!(read("ok.jsonl", text.as_bytes()).is_ok());
+        let (line, message) = refusal(&[HEADER, &named(MAX_NAME_CHARS + 33)]);
+        assert_eq!(line, 2);
+        assert!(message.contains("longer than 1056 characters"), "{message}");
+    }
 
     #[test]
     fn a_line_past_the_longest_is_refused_on_its_line() {

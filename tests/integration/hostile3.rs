@@ -631,3 +631,50 @@ fn a_run_stuck_on_an_output_nothing_reads_still_ends_after_one_signal() {
     assert!(stderr.contains("did not end within 10 s"), "{stderr}");
     assert!(signalled.elapsed() < DEADLINE, "{:?}", signalled.elapsed());
 }
+
+/// 100,000 processes of 1 µs each: tiny work, but starting each one takes
+/// milliseconds (about 3 ms here), so the run would last many minutes.
+/// Each start counts as work: refused by `check`.
+#[test]
+fn starting_a_process_or_a_thread_counts_against_the_work_limit() {
+    let _limit = crate::util::limit();
+    let dir = tempfile::tempdir().unwrap();
+    // (the step, how many tasks, how many times each, whether it passes)
+    for (kind, count, times, ok) in [
+        ("process", 100_000, 1, false),
+        ("process", 2_000, 1, true),
+        ("thread", 1_000, 2_000, false),
+        ("thread", 1_000, 100, true),
+    ] {
+        let name = write(
+            dir.path(),
+            "tiny.toml",
+            &format!(
+                "name = \"tiny\"\n[runtime]\nclock = \"real\"\n[[task]]\nname = \"t\"\n\
+                 count = {count}\nsteps = [ {{ repeat = {times}, steps = [ {{ {kind} = \"1us\" }} ] }} ]\n"
+            ),
+        );
+        let ran = run_bounded(&["check", &name], dir.path(), &[]);
+        if ok {
+            assert_eq!(
+                ran.code,
+                Some(0),
+                "{kind} x {count} x {times}: {}",
+                ran.stderr
+            );
+        } else {
+            assert_eq!(
+                ran.code,
+                Some(2),
+                "{kind} x {count} x {times}: {}",
+                ran.stdout
+            );
+            assert!(
+                ran.stderr
+                    .contains("starting a thread counts at least 100us, a process 5ms"),
+                "{}",
+                ran.stderr
+            );
+        }
+    }
+}

@@ -47,11 +47,20 @@ impl SpawnFields {
     }
 }
 
+/// A task's name as your program gave it, at most
+/// [`crate::recording::MAX_NAME_CHARS`] characters (what a recording
+/// keeps and `replay` opens).
+fn bounded(name: &str) -> String {
+    name.chars()
+        .take(crate::recording::MAX_NAME_CHARS)
+        .collect()
+}
+
 impl Visit for SpawnFields {
     fn record_debug(&mut self, field: &Field, value: &dyn Debug) {
         match field.name() {
             KIND => self.kind = format!("{value:?}"),
-            TASK_NAME => self.name = format!("{value:?}"),
+            TASK_NAME => self.name = bounded(&format!("{value:?}")),
             _ => {}
         }
     }
@@ -59,7 +68,7 @@ impl Visit for SpawnFields {
     fn record_str(&mut self, field: &Field, value: &str) {
         match field.name() {
             KIND => self.kind = value.into(),
-            TASK_NAME => self.name = value.into(),
+            TASK_NAME => self.name = bounded(value),
             // Bounded: a path is the program's own, but kept short.
             LOC_FILE => self.file = value.chars().take(200).collect(),
             _ => {}

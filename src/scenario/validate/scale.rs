@@ -23,6 +23,12 @@ fn nanos(d: Duration) -> u128 {
     d.as_nanos()
 }
 
+/// The least work a `thread` step counts for: starting and ending a thread.
+pub const THREAD_START: Duration = Duration::from_micros(100);
+/// The least work a `process` step counts for: starting this program again
+/// as a child (fork, exec, its start-up) and waiting for it.
+pub const PROCESS_START: Duration = Duration::from_millis(5);
+
 fn per_copy(task: &ReadTask) -> PerCopy {
     let mut c = PerCopy {
         polls: 1,
@@ -46,11 +52,13 @@ fn per_copy(task: &ReadTask) -> PerCopy {
         c.polls = c.polls.saturating_add(polls.saturating_mul(m));
         c.steps = c.steps.saturating_add(m);
         let (work, time) = match &s.action {
-            Action::Cpu { work: d, .. }
-            | Action::Block(d)
-            | Action::SpawnBlocking(d)
-            | Action::Thread(d)
-            | Action::Process(d) => (times(*d), times(*d)),
+            // Starting a thread or a child process takes time of its own,
+            // however short its work: counted as at least that.
+            Action::Thread(d) => (times((*d).max(THREAD_START)), times(*d)),
+            Action::Process(d) => (times((*d).max(PROCESS_START)), times(*d)),
+            Action::Cpu { work: d, .. } | Action::Block(d) | Action::SpawnBlocking(d) => {
+                (times(*d), times(*d))
+            }
             Action::Sleep(d) | Action::Io(d) => (0, times(*d)),
             _ => (0, 0),
         };
@@ -326,9 +334,11 @@ impl Checker<'_> {
                 tasks[t].name_span.clone(),
                 format!(
                     "this scenario would do {} of work{at_speed} (cpu, block, spawn_blocking, thread \
-                     and process steps, every copy and every pass of a repeat); the work limit is {} \
-                     in one run",
+                     and process steps, every copy and every pass of a repeat; starting a thread \
+                     counts at least {}, a process {}); the work limit is {} in one run",
                     rough(work),
+                    crate::format::exact(THREAD_START),
+                    crate::format::exact(PROCESS_START),
                     crate::format::exact(MAX_WORK)
                 ),
             );
