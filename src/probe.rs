@@ -43,11 +43,21 @@ pub use wrap::{Probed, TaskProbe};
 thread_local! {
     /// The task being polled on this thread, for "who woke whom".
     pub(crate) static CURRENT: Cell<Option<TaskIdx>> = const { Cell::new(None) };
+    /// A scenario's `fail` step is panicking on this thread, on purpose.
+    static FAILING: Cell<bool> = const { Cell::new(false) };
 }
 
-/// Whether the current thread is polling a scenario task (for panic hooks).
+/// Whether the current thread is polling a scenario task, or failing one
+/// on purpose (a `fail` step, with or without the probe): for panic hooks.
 pub fn in_task() -> bool {
-    CURRENT.with(Cell::get).is_some()
+    CURRENT.with(Cell::get).is_some() || FAILING.with(|f| f.replace(false))
+}
+
+/// A scenario's `fail` step: panics with `message`, a panic the panic hook
+/// knows is the scenario's own (not an internal error).
+pub fn fail(message: &str) -> ! {
+    FAILING.with(|f| f.set(true));
+    std::panic::panic_any(message.to_string())
 }
 
 /// The text of a panic payload.

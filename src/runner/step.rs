@@ -250,7 +250,7 @@ impl TaskRun {
                 self.sync_step(action).await;
             }
             Action::Unlock(m) => self.held.retain(|(h, _)| h != m),
-            Action::Fail(message) => panic!("{message}"),
+            Action::Fail(message) => crate::probe::fail(message),
         }
     }
 

@@ -175,13 +175,26 @@ fn ending(session: &Session) -> String {
         return format!("stopped at {}: {note}", format::time(wall));
     }
     let mut s = format!("{} done at {}", all(tasks, &os), format::time(wall));
-    for (i, t) in model.tasks.iter().enumerate() {
+    // The first few panics by name, the rest counted: a run of thousands
+    // of panics is one sentence, found in one pass over the tasks.
+    const TOLD: usize = 3;
+    let panicked: Vec<usize> = (model.tasks.iter().enumerate())
+        .filter(|(_, t)| matches!(t.outcome(), Some(Outcome::Panicked(_))))
+        .map(|(i, _)| i)
+        .collect();
+    let mut joiners_of: Vec<Vec<u32>> = vec![Vec::new(); panicked.len().min(TOLD)];
+    for j in 0..model.tasks.len() as u32 {
+        if let Some(p) = model.join_error(j)
+            && let Some(k) = panicked.iter().take(TOLD).position(|i| *i == p as usize)
+        {
+            joiners_of[k].push(j);
+        }
+    }
+    for (k, &i) in panicked.iter().take(TOLD).enumerate() {
+        let t = &model.tasks[i];
         if let Some(Outcome::Panicked(m)) = t.outcome() {
             s.push_str(&format!("; {} panicked ({m})", t.name));
-            let joiners: Vec<String> = (0..model.tasks.len() as u32)
-                .filter(|j| model.join_error(*j) == Some(i as u32))
-                .map(|j| name_of(model, j))
-                .collect();
+            let joiners: Vec<String> = joiners_of[k].iter().map(|j| name_of(model, *j)).collect();
             if !joiners.is_empty() {
                 s.push_str(&format!(
                     " and {} join got Err(JoinError)",
@@ -193,6 +206,9 @@ fn ending(session: &Session) -> String {
                 ));
             }
         }
+    }
+    if panicked.len() > TOLD {
+        s.push_str(&format!("; and {} more panicked", panicked.len() - TOLD));
     }
     let keys = if session.shows_replay() {
         "r goes back to the start, ← steps back, q quits"

@@ -17,7 +17,8 @@ fn polls(events: &[Event], task: TaskIdx) -> Vec<(Duration, Duration, u16)> {
     for e in events.iter().filter(|e| e.task == task) {
         match (&e.change, open) {
             (Change::Running { worker }, None) => open = Some((e.t, *worker)),
-            (Change::Running { .. }, Some(_)) => {}
+            // The OS taking the worker's thread away is inside the poll.
+            (Change::Running { .. } | Change::OffCpu { .. }, Some(_)) => {}
             (_, Some((start, worker))) => {
                 out.push((start, e.t, worker));
                 open = None;

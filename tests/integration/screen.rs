@@ -715,3 +715,26 @@ fn ctrl_c_and_q_are_heard_through_a_flood_of_mixed_keys() {
         );
     }
 }
+
+/// The end of a run of many panics: its sentence names the first few and
+/// counts the rest, found in one pass (each panic looked for its joiners
+/// among all tasks: 200,000 panics froze the screen, deaf to Ctrl-C).
+#[test]
+fn the_end_of_a_run_of_many_panics_is_drawn_at_once() {
+    let _limit = util::limit();
+    let scenario = Arc::new(util::inline(
+        "name = \"panics\"\n[[task]]\nname = \"p\"\ncount = 40000\nsteps = [ { fail = \"x\" } ]\n",
+    ));
+    let log = taskscope::headless::record(scenario.clone(), util::options()).unwrap();
+    let app = App::with_session(Session::replay(scenario, log));
+    let mut app = app;
+    app.update_all([Message::Key(Key::End)]);
+    let started = std::time::Instant::now();
+    let screen = rows(&draw(&app, 200, 35)).join("\n");
+    let took = started.elapsed();
+    assert!(screen.contains("; and 39997 more panicked"), "{screen}");
+    assert!(
+        took < util::deadline(Duration::from_secs(1)),
+        "drawn in {took:?}"
+    );
+}
