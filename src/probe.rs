@@ -60,13 +60,17 @@ pub fn fail(message: &str) -> ! {
     std::panic::panic_any(message.to_string())
 }
 
-/// The text of a panic payload.
+/// The text of a panic payload, at most
+/// [`crate::recording::MAX_NAME_CHARS`] characters (what a recording keeps).
 pub fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
-    if let Some(s) = payload.downcast_ref::<&str>() {
-        (*s).to_string()
+    let text = if let Some(s) = payload.downcast_ref::<&str>() {
+        s
     } else if let Some(s) = payload.downcast_ref::<String>() {
-        s.clone()
+        s.as_str()
     } else {
-        "panicked".to_string()
-    }
+        "panicked"
+    };
+    text.chars()
+        .take(crate::recording::MAX_NAME_CHARS)
+        .collect()
 }

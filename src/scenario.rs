@@ -73,6 +73,10 @@ pub struct Cost {
     /// The scenario time it lasts at least: its longest chain of timed
     /// steps, or the time a mutex is held by all its holders in turn.
     pub time: Duration,
+    /// Bytes its file takes while read (each table and value parsed).
+    pub reading: u64,
+    /// Bytes its `fail` messages take, one per failing row.
+    pub messages: u64,
 }
 
 /// Most events the dashboard's history keeps (older ones go first).
@@ -85,6 +89,8 @@ pub const MEMORY_BASE: u64 = 16 << 20;
 pub const MEMORY_PER_ROW: u64 = 2 << 10;
 /// On the dashboard: a row's view and its share of the history's snapshots.
 pub const MEMORY_PER_ROW_ON_SCREEN: u64 = 4 << 10;
+/// Reading the file: a table or value parsed (each `{`, `[`, `=`, `,`).
+pub const MEMORY_PER_VALUE: u64 = 512;
 /// On the dashboard: an event kept in the history (8 million at most).
 pub const MEMORY_PER_EVENT: u64 = 32;
 /// With `--console`: console-subscriber's figures and histograms of a task.
@@ -133,7 +139,10 @@ impl Cost {
 
     /// About the peak memory of a headless run.
     pub fn headless_bytes(&self) -> u64 {
-        MEMORY_BASE.saturating_add(self.tasks.saturating_mul(MEMORY_PER_ROW))
+        MEMORY_BASE
+            .saturating_add(self.tasks.saturating_mul(MEMORY_PER_ROW))
+            .saturating_add(self.reading)
+            .saturating_add(self.messages)
     }
 
     /// About the peak memory of the dashboard's run.
@@ -142,6 +151,8 @@ impl Cost {
         MEMORY_BASE
             .saturating_add(self.tasks.saturating_mul(MEMORY_PER_ROW_ON_SCREEN))
             .saturating_add(kept.saturating_mul(MEMORY_PER_EVENT))
+            .saturating_add(self.reading)
+            .saturating_add(self.messages)
     }
 
     /// What `--console` adds.

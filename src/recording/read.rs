@@ -446,6 +446,17 @@ impl<'a> Reader<'a> {
 
     /// A done line: the outcome, then the task's figures.
     fn done(&self, n: usize, line: Line) -> Result<Change, LogError> {
+        if let Some(m) = &line.message
+            && m.chars().count() > MAX_NAME_CHARS
+        {
+            return Err(self.err(
+                n,
+                format!(
+                    "the panic message is longer than {MAX_NAME_CHARS} characters, the most a \
+                     recording holds"
+                ),
+            ));
+        }
         let outcome = match line.outcome.as_deref() {
             Some("ok") => Outcome::Ok,
             Some("panicked") => Outcome::Panicked(line.message.unwrap_or_default()),
@@ -944,6 +955,17 @@ mod tests {
         let (line, message) = refusal(&[HEADER, &named(MAX_NAME_CHARS + 33)]);
         assert_eq!(line, 2);
         assert!(message.contains("longer than 1056 characters"), "{message}");
+        let panicked = |n: usize| {
+            format!(
+                r#"{{"t_ms":1,"task":"a","state":"done","idx":0,"step":0,"outcome":"panicked","message":"{}"}}"#,
+                "x".repeat(n)
+            )
+        };
+        let text = format!("{HEADER}\n{SPAWNED}\n{}\n", panicked(MAX_NAME_CHARS));
+        assert!(read("ok.jsonl", text.as_bytes()).is_ok());
+        let (line, message) = refusal(&[HEADER, SPAWNED, &panicked(MAX_NAME_CHARS + 1)]);
+        assert_eq!(line, 3);
+        assert!(message.contains("panic message is longer"), "{message}");
     }
 
     #[test]

@@ -100,7 +100,11 @@ pub fn parse(origin: &str, bytes: &[u8]) -> Result<Scenario, ScenarioError> {
     };
     let scenario = checker.scenario(table.get_ref());
     match scenario {
-        Some(s) if checker.diagnostics.is_empty() => Ok(s),
+        Some(mut s) if checker.diagnostics.is_empty() => {
+            let values = text.matches(VALUE_MARKS).count() as u64;
+            s.cost.reading = values.saturating_mul(crate::scenario::MEMORY_PER_VALUE);
+            Ok(s)
+        }
         _ => {
             // In the file's order, the first ones, and how many more.
             checker.diagnostics.sort_by_key(|d| (d.line, d.col));
@@ -134,9 +138,12 @@ pub fn parse(origin: &str, bytes: &[u8]) -> Result<Scenario, ScenarioError> {
 /// commas count an array's values).
 const MAX_VALUES: usize = 600_000;
 
+/// What marks a table or value (see [`MAX_VALUES`]).
+const VALUE_MARKS: [char; 4] = ['{', '[', '=', ','];
+
 /// Where the file passes [`MAX_VALUES`], if it does.
 fn too_many_values(text: &str) -> Option<usize> {
-    text.match_indices(['{', '[', '=', ','])
+    text.match_indices(VALUE_MARKS)
         .nth(MAX_VALUES)
         .map(|(at, _)| at)
 }

@@ -174,6 +174,10 @@ fn check_says_what_a_scenario_costs_and_the_readme_says_the_budget() {
             s::MEMORY_PER_EVENT
         ),
         format!(
+            "each table and value (`{{`, `[`, `=`, `,`) | {} bytes |",
+            s::MEMORY_PER_VALUE
+        ),
+        format!(
             "figures and histograms of it) | {} KB, up to {} GB",
             s::MEMORY_PER_CONSOLE_TASK >> 10,
             s::MAX_CONSOLE_MEMORY >> 30
@@ -708,6 +712,38 @@ fn a_fail_step_is_no_internal_error_with_the_probe_off() {
             !ran.stderr.contains("internal error"),
             "--probe {probe}: {}",
             ran.stderr
+        );
+    }
+}
+
+/// What `check` says a run takes counts reading the file (190,000 steps:
+/// 16 MB said, 273 MB used) and the `fail` messages its rows keep.
+#[test]
+fn check_counts_reading_the_file_and_the_fail_messages_in_a_runs_memory() {
+    let _limit = crate::util::limit();
+    let dir = tempfile::tempdir().unwrap();
+    let steps = vec!["{yield=true}"; 150_000].join(",");
+    let many_steps = format!("name=\"steps\"\n[[task]]\nname=\"t\"\nsteps=[{steps}]\n");
+    let long_fail = format!(
+        "name=\"fails\"\n[[task]]\nname=\"t\"\ncount=100000\nsteps=[{{fail=\"{}\"}}]\n",
+        "x".repeat(1000)
+    );
+    for (file, text) in [("steps.toml", many_steps), ("fails.toml", long_fail)] {
+        let name = write(dir.path(), file, &text);
+        let checked = run_bounded(&["check", &name], dir.path(), &[]);
+        let said_mb: f64 = checked
+            .stdout
+            .split("memory about ")
+            .nth(1)
+            .and_then(|s| s.split(" MB headless").next())
+            .and_then(|s| s.parse().ok())
+            .unwrap_or_else(|| panic!("{file}: no estimate in MB: {}", checked.stdout));
+        let ran = run_bounded(&["run", &name, "--headless"], dir.path(), &[]);
+        assert_eq!(ran.code, Some(0), "{file}: {}", ran.stderr);
+        let peak_mb = ran.peak_kb as f64 / 1024.0;
+        assert!(
+            peak_mb < said_mb,
+            "{file}: {peak_mb:.0} MB at the peak; check said about {said_mb} MB"
         );
     }
 }

@@ -275,11 +275,24 @@ impl Checker<'_> {
                 .fold(0u64, |a, (_, m)| a.saturating_add(*m));
             a.saturating_add(leaves.saturating_mul(*n))
         });
+        // A row that fails keeps its message (one: it fails once).
+        let messages = tasks.iter().zip(&instances).fold(0u64, |a, (t, n)| {
+            let longest = (t.spec.steps.iter())
+                .filter_map(|s| match &s.action {
+                    Action::Fail(m) => Some(m.len() as u64),
+                    _ => None,
+                })
+                .max()
+                .unwrap_or(0);
+            a.saturating_add(longest.saturating_mul(*n))
+        });
         Some(Cost {
             tasks: total.saturating_add(os_rows),
             polls,
             work: Duration::from_nanos(u64::try_from(work).unwrap_or(u64::MAX)),
             time: Duration::from_nanos(u64::try_from(time).unwrap_or(u64::MAX)),
+            reading: 0,
+            messages,
         })
     }
 
