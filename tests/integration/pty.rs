@@ -1450,8 +1450,11 @@ fn the_next_lesson_key_says_stopping_at_once() {
     term.wait_for("the blocking job", |t| {
         t.contains("▶ blocker/blocking") && t.contains(" LIVE ")
     });
+    // Both the narration and the status line (a screen read mid-redraw,
+    // on a loaded machine, may have one without the other yet).
     let text = press_for(&mut term, "]", "a word at once", |t| {
-        t.contains("stopping spawn-blocking-rescue") || t.contains("breakfast-threads ·")
+        (t.contains("stopping spawn-blocking-rescue") && t.contains("STOPPING"))
+            || t.contains("breakfast-threads ·")
     });
     assert!(
         text.contains("stopping spawn-blocking-rescue…") && text.contains("STOPPING"),
