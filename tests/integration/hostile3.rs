@@ -12,8 +12,11 @@ use std::time::{Duration, Instant};
 
 /// The binary's address space at most (a run past it aborts).
 const ADDRESS_SPACE: u64 = 2 << 30;
-/// Long enough for a debug build on a busy machine, short of a hang.
-const DEADLINE: Duration = Duration::from_secs(120);
+/// Long enough for a debug build on a busy machine (scaled to this build
+/// and machine: 120 s for a debug build on two free CPUs), short of a hang.
+fn deadline() -> Duration {
+    crate::util::deadline(Duration::from_secs(40))
+}
 
 /// What one bounded run of the binary gave.
 struct Ran {
@@ -71,13 +74,13 @@ fn run_bounded(args: &[&str], dir: &Path, env: &[(&str, &str)]) -> Ran {
         if done == pid {
             break (status, usage);
         }
-        if started.elapsed() > DEADLINE {
+        if started.elapsed() > deadline() {
             // SAFETY: killing our own child.
             #[allow(unsafe_code)]
             unsafe {
                 libc::kill(pid, libc::SIGKILL);
             }
-            panic!("{args:?} did not end within {DEADLINE:?}");
+            panic!("{args:?} did not end within {:?}", deadline());
         }
         std::thread::sleep(Duration::from_millis(20));
     };
@@ -256,7 +259,10 @@ fn marked(mark: &str) -> Vec<u32> {
 fn wait_until(what: &str, cond: impl Fn() -> bool) {
     let started = Instant::now();
     while !cond() {
-        assert!(started.elapsed() < DEADLINE, "timed out waiting for {what}");
+        assert!(
+            started.elapsed() < deadline(),
+            "timed out waiting for {what}"
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
 }
@@ -565,7 +571,11 @@ fn threads_that_ended_give_their_stack_back_before_the_next_one_starts() {
         if let Ok(text) = std::fs::read_to_string(&maps) {
             most = most.max(text.lines().count());
         }
-        assert!(started.elapsed() < DEADLINE, "no end within {DEADLINE:?}");
+        assert!(
+            started.elapsed() < deadline(),
+            "no end within {:?}",
+            deadline()
+        );
         std::thread::sleep(Duration::from_millis(5));
     };
     assert!(status.success(), "{status}");
@@ -648,7 +658,11 @@ fn a_run_stuck_on_an_output_nothing_reads_still_ends_after_one_signal() {
     assert_eq!(out.status.code(), Some(130));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("did not end within 10 s"), "{stderr}");
-    assert!(signalled.elapsed() < DEADLINE, "{:?}", signalled.elapsed());
+    assert!(
+        signalled.elapsed() < deadline(),
+        "{:?}",
+        signalled.elapsed()
+    );
 }
 
 /// 100,000 processes of 1 µs each: tiny work, but starting each one takes

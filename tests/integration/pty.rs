@@ -1147,8 +1147,12 @@ fn the_picker_keys_and_a_lesson_opened_from_it() {
     press_for(&mut term, "\x1b[B", "↓", |t| {
         picked(t).as_deref() == Some("breakfast-concurrent")
     });
+    // Its key bar drawn too (a read mid-redraw may have the picker's).
     let text = press_for(&mut term, "\r", "its run screen", |t| {
         t.contains("breakfast-concurrent ·")
+            && t.lines()
+                .last()
+                .is_some_and(|l| l.starts_with("Esc lessons"))
     });
     let keys = text.lines().last().unwrap();
     assert!(
