@@ -489,25 +489,29 @@ mod tests {
         let _limit = crate::test_limit::limit();
         let r = Recorder::new(1024, false);
         r.start_clock();
+        let (read, go) = (std::sync::mpsc::channel(), std::sync::mpsc::channel::<()>());
         let late = {
             let r = r.clone();
             // Reads the clock, then is held up (as if pre-empted) before
-            // it writes what it read.
+            // it writes what it read: until told to go on, so no head
+            // start depends on how busy the machine is.
             std::thread::spawn(move || {
                 r.record_with(7, 0, |_| {
-                    std::thread::sleep(Duration::from_millis(20));
+                    read.0.send(()).unwrap();
+                    go.1.recv().unwrap();
                     ready()
                 })
             })
         };
-        std::thread::sleep(Duration::from_millis(2));
+        read.1.recv().unwrap();
         r.record(1, 0, ready());
         std::thread::sleep(Duration::from_nanos(2 * GRACE));
         let mut out = Vec::new();
         r.drain(&mut out, Duration::ZERO);
         assert_eq!(order(&out), [(1, "ready")]);
+        go.0.send(()).unwrap();
         let stamped = late.join().unwrap();
-        assert!(stamped < out[0].t, "task 7 read the clock first");
+        assert!(stamped <= out[0].t, "task 7 read the clock first");
         r.finish();
         r.drain(&mut out, Duration::ZERO);
         assert_eq!(order(&out), [(1, "ready"), (7, "ready")]);
