@@ -61,7 +61,7 @@ pub fn fail(message: &str) -> ! {
 }
 
 /// The text of a panic payload, at most
-/// [`crate::recording::MAX_NAME_CHARS`] characters (what a recording keeps).
+/// [`crate::text::MAX_NAME_CHARS`] characters (what a recording keeps).
 pub fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
     let text = if let Some(s) = payload.downcast_ref::<&str>() {
         s
@@ -70,7 +70,5 @@ pub fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
     } else {
         "panicked"
     };
-    text.chars()
-        .take(crate::recording::MAX_NAME_CHARS)
-        .collect()
+    text.chars().take(crate::text::MAX_NAME_CHARS).collect()
 }

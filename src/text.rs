@@ -16,6 +16,12 @@ use std::io;
 
 use unicode_width::UnicodeWidthChar;
 
+/// Longest name of a task your program names, and longest panic message,
+/// in characters: longer ones are cut where they are made, and a
+/// recording holds no longer (its rows' names may have a little more, as
+/// `/blocking-12`).
+pub const MAX_NAME_CHARS: usize = 1024;
+
 /// Whether `c` must never reach an output as itself: it would steer a
 /// terminal (C0, DEL, C1 controls), reorder the text around it (bidi
 /// controls), break lines, make XML invalid (noncharacters), or take no

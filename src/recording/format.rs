@@ -19,10 +19,9 @@ pub const MAX_LOG_BYTES: u64 = 2 << 30;
 pub const MAX_LINE_BYTES: usize = 1 << 20;
 /// Most events one log may hold (as many as the dashboard's history keeps).
 pub const MAX_LOG_EVENTS: usize = crate::model::history::REPLAY_LIMIT;
-/// Longest name of a task your program names (longer ones are cut when
-/// recorded); a recording's names may have a little more (a row's
-/// `/blocking-12`).
-pub const MAX_NAME_CHARS: usize = 1024;
+/// Longest name of a task your program names, and longest panic message
+/// (see [`crate::text::MAX_NAME_CHARS`]).
+pub use crate::text::MAX_NAME_CHARS;
 /// Most tasks a replayed file may spawn (as many as a run may start).
 pub const MAX_LOG_TASKS: u64 = crate::scenario::MAX_TASKS;
 /// Latest time an event may have: a week of scenario time, in ms.

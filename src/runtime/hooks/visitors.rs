@@ -48,12 +48,10 @@ impl SpawnFields {
 }
 
 /// A task's name as your program gave it, at most
-/// [`crate::recording::MAX_NAME_CHARS`] characters (what a recording
+/// [`crate::text::MAX_NAME_CHARS`] characters (what a recording
 /// keeps and `replay` opens).
 fn bounded(name: &str) -> String {
-    name.chars()
-        .take(crate::recording::MAX_NAME_CHARS)
-        .collect()
+    name.chars().take(crate::text::MAX_NAME_CHARS).collect()
 }
 
 impl Visit for SpawnFields {
