@@ -105,30 +105,35 @@ pub fn parse(origin: &str, bytes: &[u8]) -> Result<Scenario, ScenarioError> {
             s.cost.reading = values.saturating_mul(crate::scenario::MEMORY_PER_VALUE);
             Ok(s)
         }
-        _ => {
-            // In the file's order, the first ones, and how many more.
-            checker.diagnostics.sort_by_key(|d| (d.line, d.col));
-            let more = checker.diagnostics.len().saturating_sub(MAX_DIAGNOSTICS);
-            checker.diagnostics.truncate(MAX_DIAGNOSTICS);
-            if let Some(last) = checker.diagnostics.last().filter(|_| more > 0) {
-                let (line, col) = (last.line, last.col);
-                checker.diagnostics.push(Diagnostic {
-                    line,
-                    col,
-                    message: if more + MAX_DIAGNOSTICS >= MAX_FOUND {
-                        format!("and at least {more} more problems (fix these first)")
-                    } else {
-                        format!("and {more} more problems (fix these first)")
-                    },
-                });
-            }
-            if checker.diagnostics.is_empty() {
-                checker.at(0..0, "the scenario is incomplete".into());
-            }
-            Err(ScenarioError {
-                origin: origin.to_string(),
-                diagnostics: checker.diagnostics,
-            })
+        _ => Err(checker.refusal(origin)),
+    }
+}
+
+impl Checker<'_> {
+    /// The problems found, as the error: in the file's order, the first
+    /// [`MAX_DIAGNOSTICS`], and how many more.
+    fn refusal(mut self, origin: &str) -> ScenarioError {
+        self.diagnostics.sort_by_key(|d| (d.line, d.col));
+        let more = self.diagnostics.len().saturating_sub(MAX_DIAGNOSTICS);
+        self.diagnostics.truncate(MAX_DIAGNOSTICS);
+        if let Some(last) = self.diagnostics.last().filter(|_| more > 0) {
+            let (line, col) = (last.line, last.col);
+            self.diagnostics.push(Diagnostic {
+                line,
+                col,
+                message: if more + MAX_DIAGNOSTICS >= MAX_FOUND {
+                    format!("and at least {more} more problems (fix these first)")
+                } else {
+                    format!("and {more} more problems (fix these first)")
+                },
+            });
+        }
+        if self.diagnostics.is_empty() {
+            self.at(0..0, "the scenario is incomplete".into());
+        }
+        ScenarioError {
+            origin: origin.to_string(),
+            diagnostics: self.diagnostics,
         }
     }
 }

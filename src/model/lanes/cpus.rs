@@ -1,6 +1,8 @@
 //! The CPU lanes: which of the run's threads and processes each CPU ran,
 //! column by column, from the events up to a cursor.
 
+use std::time::Duration;
+
 use super::{Busy, Row, Window};
 use crate::model::State;
 use crate::model::history::History;
@@ -22,6 +24,17 @@ pub enum CpuCell {
 impl Busy for CpuCell {
     fn busy(&self) -> bool {
         matches!(self, CpuCell::Row(..))
+    }
+}
+
+/// The columns of `r` from `t - gone` to `t` (up to `before`, filled
+/// first): none of this run's, its worker's thread was off the CPU.
+fn idle_while_off(r: &mut Row<CpuCell>, window: &Window, before: i64, t: Duration, gone: Duration) {
+    r.fill_through(before, window.drawn());
+    let (from, to) = window.covered(t.saturating_sub(gone), t);
+    let to = to.min(r.filled);
+    for c in &mut r.cells[from.min(to)..to] {
+        *c = CpuCell::Idle;
     }
 }
 
@@ -77,13 +90,7 @@ pub fn compute_cpus(history: &History, cursor: u64, window: &Window) -> Vec<(u16
         if let Light::OffCpu { gone } = change {
             // Its worker's thread was off the CPU meanwhile: not ours then.
             if let Some(cpu) = on[i] {
-                let r = &mut rows[usize::from(cpu)];
-                r.fill_through(before, drawn);
-                let (from, to) = window.covered(t.saturating_sub(gone), t);
-                let to = to.min(r.filled);
-                for c in &mut r.cells[from.min(to)..to] {
-                    *c = CpuCell::Idle;
-                }
+                idle_while_off(&mut rows[usize::from(cpu)], window, before, t, gone);
             }
             continue;
         }
