@@ -87,7 +87,9 @@ impl Terminal {
         self.parser.lock().unwrap().screen().contents()
     }
 
-    /// Waits for `cond` (the limit only guards against a hang).
+    /// Waits for `cond` (the limit only guards against a hang; it scales
+    /// with the build and the machine: a lesson played back slowly on a
+    /// loaded machine takes longer).
     fn wait_for(&self, what: &str, cond: impl Fn(&str) -> bool) -> String {
         let start = Instant::now();
         loop {
@@ -96,7 +98,7 @@ impl Terminal {
                 return text;
             }
             assert!(
-                start.elapsed() < Duration::from_secs(30),
+                start.elapsed() < common::deadline(Duration::from_secs(10)),
                 "timed out waiting for {what}:\n{text}"
             );
             std::thread::sleep(Duration::from_millis(20));
@@ -110,7 +112,7 @@ impl Terminal {
         let mut text = self.wait_for(what, &cond);
         loop {
             assert!(
-                start.elapsed() < Duration::from_secs(30),
+                start.elapsed() < common::deadline(Duration::from_secs(10)),
                 "the screen never settled on {what}:\n{text}"
             );
             std::thread::sleep(Duration::from_millis(120));
