@@ -618,6 +618,17 @@ pub(super) mod tests {
         Duration::from_millis(n)
     }
 
+    /// `cols` columns of 1 ms from 0, drawn up to 8 ms (the pinned-worker
+    /// histories' span).
+    pub fn ms_columns(cols: usize) -> Window {
+        Window {
+            start: Duration::ZERO,
+            scale: ms(1),
+            cols,
+            until: ms(8),
+        }
+    }
+
     pub fn ev(t: u64, task: TaskIdx, change: Change) -> Event {
         Event {
             t: ms(t),
@@ -846,12 +857,7 @@ pub(super) mod tests {
                 },
             ),
         ]);
-        let w = Window {
-            start: Duration::ZERO,
-            scale: ms(1),
-            cols: 8,
-            until: ms(8),
-        };
+        let w = ms_columns(8);
         let lanes = compute(&h, h.len(), &w, &[], |_, _| false);
         let cells = &lanes.workers[0];
         assert_eq!(cells[1], WorkerCell::Polling(0, false, false), "{cells:?}");
@@ -920,12 +926,7 @@ pub(super) mod tests {
     fn a_thread_of_the_run_on_a_pinned_workers_cpu_holds_the_worker_off_it() {
         let _limit = crate::test_limit::limit();
         let h = pinned_history(&pinned_turns(), vec![0]);
-        let w = Window {
-            start: Duration::ZERO,
-            scale: ms(1),
-            cols: 8,
-            until: ms(8),
-        };
+        let w = ms_columns(8);
         let lanes = compute(&h, h.len(), &w, &[], |_, _| false);
         let cells = &lanes.workers[0];
         assert_eq!(cells[2], WorkerCell::Polling(0, false, false), "{cells:?}");

@@ -138,10 +138,10 @@ pub fn compute_cpus(history: &History, cursor: u64, window: &Window) -> Vec<(u16
 
 #[cfg(test)]
 mod tests {
-    use std::time::Duration;
-
     use super::*;
-    use crate::model::lanes::tests::{ev, history, ms, pinned_history, pinned_turns, spawned};
+    use crate::model::lanes::tests::{
+        ev, history, ms_columns, pinned_history, pinned_turns, spawned,
+    };
     use crate::probe::{Change, WakeBy};
 
     #[test]
@@ -176,12 +176,7 @@ mod tests {
             running(4, 1, 1),
             off(7, 1),
         ]);
-        let w = Window {
-            start: Duration::ZERO,
-            scale: ms(1),
-            cols: 9,
-            until: ms(8),
-        };
+        let w = ms_columns(9);
         let cpus = compute_cpus(&h, h.len(), &w);
         assert_eq!(cpus.len(), 2, "lanes for CPUs 0 and 1");
         assert!(
@@ -204,12 +199,7 @@ mod tests {
     fn a_pinned_workers_poll_is_back_on_its_cpu_once_a_thread_of_the_run_leaves_it() {
         let _limit = crate::test_limit::limit();
         let h = pinned_history(&pinned_turns(), vec![0]);
-        let w = Window {
-            start: Duration::ZERO,
-            scale: ms(1),
-            cols: 8,
-            until: ms(8),
-        };
+        let w = ms_columns(8);
         let cpus = compute_cpus(&h, h.len(), &w);
         let cells = &cpus[0].1;
         assert!(matches!(cells[2], CpuCell::Row(0, _)), "{cells:?}");
