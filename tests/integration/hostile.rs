@@ -608,11 +608,7 @@ fn a_device_or_fifo_given_as_output_is_written_in_place_and_stays_what_it_was() 
     };
     // A FIFO: a reader gets every line, and the FIFO is still a FIFO.
     let fifo = d.join("fifo");
-    let c = std::ffi::CString::new(fifo.as_os_str().as_encoded_bytes()).unwrap();
-    // SAFETY: a valid C string; mkfifo only creates a node.
-    #[allow(unsafe_code)]
-    let rc = unsafe { libc::mkfifo(c.as_ptr(), 0o600) };
-    assert_eq!(rc, 0, "mkfifo");
+    crate::util::make_fifo(&fifo);
     let path = fifo.clone();
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || tx.send(std::fs::read_to_string(path).unwrap()));

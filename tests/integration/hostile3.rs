@@ -529,11 +529,7 @@ fn a_named_pipe_nobody_writes_or_reads_is_refused_at_once_not_waited_on() {
     let _limit = crate::util::limit();
     let dir = tempfile::tempdir().unwrap();
     let pipe = dir.path().join("pipe.toml");
-    let path = std::ffi::CString::new(pipe.to_str().unwrap()).unwrap();
-    // SAFETY: mkfifo with a valid path.
-    #[allow(unsafe_code)]
-    let made = unsafe { libc::mkfifo(path.as_ptr(), 0o600) };
-    assert_eq!(made, 0, "mkfifo");
+    crate::util::make_fifo(&pipe);
     // Reading: nothing writes, so it is empty (not waited on).
     let ran = run_bounded(&["check", "pipe.toml"], dir.path(), &[]);
     assert_eq!(ran.code, Some(2), "{}", ran.stderr);
@@ -654,11 +650,7 @@ fn a_run_stuck_on_an_output_nothing_reads_still_ends_after_one_signal() {
     let _limit = crate::util::limit();
     let dir = tempfile::tempdir().unwrap();
     let pipe = dir.path().join("events.jsonl");
-    let path = std::ffi::CString::new(pipe.to_str().unwrap()).unwrap();
-    // SAFETY: mkfifo with a valid path.
-    #[allow(unsafe_code)]
-    let made = unsafe { libc::mkfifo(path.as_ptr(), 0o600) };
-    assert_eq!(made, 0, "mkfifo");
+    crate::util::make_fifo(&pipe);
     // Open for reading, never read: the pipe fills and writes wait.
     let reader = std::fs::OpenOptions::new()
         .read(true)

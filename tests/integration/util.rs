@@ -93,3 +93,12 @@ pub fn ok_stdout(cmd: &mut assert_cmd::Command) -> String {
     );
     String::from_utf8(out.stdout).expect("stdout is UTF-8")
 }
+
+/// A named pipe (FIFO) made at `path`.
+pub fn make_fifo(path: &std::path::Path) {
+    let c = std::ffi::CString::new(path.as_os_str().as_encoded_bytes()).unwrap();
+    // SAFETY: a valid C string; mkfifo only creates a node.
+    #[allow(unsafe_code)]
+    let rc = unsafe { libc::mkfifo(c.as_ptr(), 0o600) };
+    assert_eq!(rc, 0, "mkfifo {}", path.display());
+}
