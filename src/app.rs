@@ -254,7 +254,7 @@ impl App {
             return;
         }
         let started = std::time::Instant::now();
-        let mut runs = keys.chunk_by(|a, b| a == b).peekable();
+        let mut runs = keys.chunk_by(|a, b| a == b);
         while let Some(run) = runs.next() {
             self.press(run[0], run.len());
             if self.quit {
