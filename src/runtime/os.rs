@@ -287,8 +287,7 @@ impl Reaper {
     pub fn reap(&self, thread: std::thread::JoinHandle<()>, turn: impl Send + 'static) {
         let mut to_join = self.to_join.lock().unwrap_or_else(|e| e.into_inner());
         let sender = to_join.get_or_insert_with(|| {
-            let (tx, rx) =
-                std::sync::mpsc::channel::<(std::thread::JoinHandle<()>, Box<dyn Send>)>();
+            let (tx, rx) = std::sync::mpsc::channel::<Ended>();
             let started = std::thread::Builder::new()
                 .name("taskscope-reaper".into())
                 .stack_size(64 << 10)
