@@ -72,7 +72,8 @@ pub fn parse(origin: &str, bytes: &[u8]) -> Result<Scenario, ScenarioError> {
     // Each table and value parsed takes far more memory than its bytes:
     // counted first, so a file of nothing but `{a={b={}}}` is refused
     // before it is parsed.
-    if let Some(at) = too_many_values(text) {
+    let values = text.matches(VALUE_MARKS).count();
+    if let Some(at) = past_the_most_values(text, values) {
         let (line, col) = line_col(text, at);
         return Err(fail(
             line,
@@ -101,8 +102,7 @@ pub fn parse(origin: &str, bytes: &[u8]) -> Result<Scenario, ScenarioError> {
     let scenario = checker.scenario(table.get_ref());
     match scenario {
         Some(mut s) if checker.diagnostics.is_empty() => {
-            let values = text.matches(VALUE_MARKS).count() as u64;
-            s.cost.reading = values.saturating_mul(crate::scenario::MEMORY_PER_VALUE);
+            s.cost.reading = (values as u64).saturating_mul(crate::scenario::MEMORY_PER_VALUE);
             Ok(s)
         }
         _ => Err(checker.refusal(origin)),
@@ -146,8 +146,12 @@ const MAX_VALUES: usize = 600_000;
 /// What marks a table or value (see [`MAX_VALUES`]).
 const VALUE_MARKS: [char; 4] = ['{', '[', '=', ','];
 
-/// Where the file passes [`MAX_VALUES`], if it does.
-fn too_many_values(text: &str) -> Option<usize> {
+/// Where the file passes [`MAX_VALUES`], if its `values` do (looked for
+/// only then).
+fn past_the_most_values(text: &str, values: usize) -> Option<usize> {
+    if values <= MAX_VALUES {
+        return None;
+    }
     text.match_indices(VALUE_MARKS)
         .nth(MAX_VALUES)
         .map(|(at, _)| at)
