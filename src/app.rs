@@ -10,6 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::keys::{self, Action, Context, Key};
+use crate::model::State;
 use crate::runtime::{RunError, RunOptions};
 use crate::scenario::{Scenario, bundled};
 use crate::speed::Speed;
@@ -81,6 +82,10 @@ pub struct App {
     pub zoom: Option<Duration>,
     /// The lanes show one lane per CPU instead of workers and tasks.
     pub cpu_view: bool,
+    /// Finished tasks are folded into a count by name (your own code's
+    /// run opens so: a server's live connections first, not buried under
+    /// thousands that ended).
+    pub fold_done: bool,
     /// What the drawing measured, for the keys that depend on it.
     pub drawn: Drawn,
     /// Lines the open popup is scrolled by, from its top.
@@ -154,6 +159,7 @@ impl App {
             console: None,
             zoom: None,
             cpu_view: false,
+            fold_done: false,
             drawn: Drawn::default(),
             scroll: 0,
             popup_paused: false,
@@ -189,6 +195,7 @@ impl App {
     /// for one played back behind its run, zoomed in on its time slices.
     fn show(&mut self, session: Session) {
         self.cpu_view = session.scenario.view == crate::scenario::View::Cpus;
+        self.fold_done = !session.steps.restartable;
         self.zoom = session.plays_back().then_some(crate::model::lanes::FINEST);
         self.session = Some(session);
         self.mode = Mode::Run;
@@ -383,6 +390,15 @@ impl App {
                 self.drawn.lanes_scale.set(self.zoom.unwrap_or(auto));
             }
             Action::CpuView => self.cpu_view = !self.cpu_view,
+            Action::FoldDone => {
+                // The selection stays on its task where it can.
+                let task = self.selected_task();
+                self.fold_done = !self.fold_done;
+                let visible = self.visible_tasks();
+                self.selected = task
+                    .and_then(|t| visible.iter().position(|v| *v == t))
+                    .unwrap_or(0);
+            }
             Action::Faster | Action::Slower => {
                 let now = self
                     .session
@@ -480,7 +496,7 @@ impl App {
         let Some(focus) = self.session.as_ref().and_then(focus) else {
             return;
         };
-        if self.filter.is_empty() {
+        if self.filter.is_empty() && !self.fold_done {
             self.selected = focus as usize;
         } else if let Some(i) = self.visible_tasks().iter().position(|t| *t == focus) {
             self.selected = i;
@@ -488,18 +504,23 @@ impl App {
     }
 
     /// Task indices shown in the table, after the filter (which matches
-    /// the words the rows show).
+    /// the words the rows show), without the finished ones when they are
+    /// folded.
     pub fn visible_tasks(&self) -> Vec<u32> {
         let Some(s) = &self.session else {
             return Vec::new();
         };
-        let count = s.model().tasks.len() as u32;
+        let model = s.model();
+        let count = model.tasks.len() as u32;
+        let live =
+            |i: &u32| !self.fold_done || !matches!(model.tasks[*i as usize].state, State::Done(_));
         if self.filter.is_empty() {
-            return (0..count).collect();
+            return (0..count).filter(live).collect();
         }
         let needle = self.filter.to_lowercase();
         let holding = s.holding();
         (0..count)
+            .filter(live)
             .filter(|&i| words::shows(s, i, holding.iter().any(|h| h.1 == i), &needle))
             .collect()
     }

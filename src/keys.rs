@@ -82,6 +82,8 @@ pub enum Action {
     ZoomOut,
     /// The lanes: one per task and worker, or one per CPU.
     CpuView,
+    /// Finished tasks: folded into one count by name, or shown.
+    FoldDone,
 }
 
 /// The screens and popups keys are read in.
@@ -330,6 +332,15 @@ pub const BINDINGS: &[Binding] = &[
         short: "CPUs",
         contexts: &[Run, Replay],
         footer: 17,
+    },
+    Binding {
+        keys: &[Key::Char('d')],
+        action: Action::FoldDone,
+        does: "finished tasks: folded into a count by name (live ones first), or shown",
+        short: "fold done",
+        contexts: &[Run, Replay],
+        // The table's title names it when something is folded.
+        footer: 0,
     },
     Binding {
         keys: &[Key::Char('?')],

@@ -2,10 +2,18 @@
 //! a frame at most every 33 ms, and the terminal restored however it ends
 //! (quit, panic, Ctrl-C, SIGINT, SIGTERM, SIGHUP) and while it is suspended
 //! (Ctrl-Z, SIGTSTP), until the shell's `fg` brings it back.
+//!
+//! Your own program's output (its logs, its prints) would write over the
+//! dashboard: while it is open, what the program writes to stdout and
+//! stderr is held in two unnamed temporary files, and written where it
+//! would have gone once the terminal is given back.
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::fs::File;
+use std::io::{BufWriter, Seek, Write};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicUsize, Ordering};
 use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crossterm::event::{self, Event, KeyCode, KeyEventKind, KeyModifiers};
@@ -25,12 +33,130 @@ pub struct Closed {
 /// The terminal is raw and on the alternate screen (the dashboard's).
 static TAKEN: AtomicBool = AtomicBool::new(false);
 
+/// The file descriptor the dashboard draws on: stdout, or the terminal
+/// stdout was while the program's output is held.
+static SCREEN_FD: AtomicI32 = AtomicI32::new(1);
+
+/// The dashboard's terminal, written through [`SCREEN_FD`].
+pub struct Screen;
+
+impl Write for Screen {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        // SAFETY: writes `buf` to a descriptor this process keeps open.
+        #[allow(unsafe_code)]
+        let n = unsafe {
+            libc::write(
+                SCREEN_FD.load(Ordering::SeqCst),
+                buf.as_ptr().cast(),
+                buf.len(),
+            )
+        };
+        if n < 0 {
+            Err(std::io::Error::last_os_error())
+        } else {
+            Ok(n as usize)
+        }
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+type Term = ratatui::Terminal<ratatui::backend::CrosstermBackend<BufWriter<Screen>>>;
+
+/// Where the program's stdout (1) or stderr (2) went, and the file that
+/// holds what it writes meanwhile.
+struct Held {
+    fd: i32,
+    was: OwnedFd,
+    file: File,
+}
+
+static HELD: Mutex<Vec<Held>> = Mutex::new(Vec::new());
+
+fn dup(fd: i32) -> std::io::Result<OwnedFd> {
+    // SAFETY: dup makes a new descriptor this process then owns.
+    #[allow(unsafe_code)]
+    let new = unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, 3) };
+    if new < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    // SAFETY: `new` was just made and is owned by nothing else.
+    #[allow(unsafe_code)]
+    Ok(unsafe { OwnedFd::from_raw_fd(new) })
+}
+
+fn dup2(from: i32, to: i32) -> std::io::Result<()> {
+    // SAFETY: points descriptor `to` where `from` points.
+    #[allow(unsafe_code)]
+    if unsafe { libc::dup2(from, to) } < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// From now until [`give_back`], the dashboard draws on the terminal and
+/// what the program writes to stdout and stderr waits in temporary files.
+/// Nothing is held if they cannot be made (the program's output then
+/// shows through, as before).
+fn hold_output() -> std::io::Result<()> {
+    let screen = dup(1)?;
+    let mut held = Vec::new();
+    for fd in [1, 2] {
+        held.push(Held {
+            fd,
+            was: dup(fd)?,
+            file: tempfile::tempfile()?,
+        });
+    }
+    for h in &held {
+        dup2(h.file.as_raw_fd(), h.fd)?;
+    }
+    SCREEN_FD.store(screen.as_raw_fd(), Ordering::SeqCst);
+    // Kept open for the process's life: the screen, drawn on to the end.
+    std::mem::forget(screen);
+    *HELD.lock().unwrap_or_else(|e| e.into_inner()) = held;
+    Ok(())
+}
+
+/// The program's stdout and stderr back where they were, with what they
+/// held written there.
+fn release_output() {
+    let held = std::mem::take(&mut *HELD.lock().unwrap_or_else(|e| e.into_inner()));
+    for mut h in held {
+        if dup2(h.was.as_raw_fd(), h.fd).is_err() {
+            continue;
+        }
+        let _ = h.file.rewind();
+        let copied = if h.fd == 1 {
+            std::io::copy(&mut h.file, &mut std::io::stdout().lock())
+        } else {
+            std::io::copy(&mut h.file, &mut std::io::stderr().lock())
+        };
+        let _ = copied;
+    }
+    let _ = std::io::stdout().flush();
+}
+
+/// Cooked mode, the main screen, the cursor shown.
+fn restore_terminal() {
+    let _ = crossterm::terminal::disable_raw_mode();
+    let _ = crossterm::execute!(
+        Screen,
+        crossterm::terminal::LeaveAlternateScreen,
+        crossterm::cursor::Show
+    );
+}
+
 /// Gives the terminal back if the dashboard has it: cooked mode, the main
-/// screen, the cursor shown (the panic hook and a second signal call it).
+/// screen, the cursor shown, and the program's held output written out
+/// (the panic hook and a second signal call it).
 pub fn give_back() {
     if TAKEN.swap(false, Ordering::SeqCst) {
-        ratatui::restore();
+        restore_terminal();
     }
+    release_output();
 }
 
 /// [`give_back`] when memory has run out: raw mode off and the main screen
@@ -40,22 +166,33 @@ pub fn give_back_without_allocating() {
     if TAKEN.swap(false, Ordering::SeqCst) {
         let _ = crossterm::terminal::disable_raw_mode();
         const BACK: &[u8] = b"\x1b[?1049l\x1b[?25h\r\n";
-        // SAFETY: writes a static buffer to the process's stdout.
+        // SAFETY: writes a static buffer to the terminal.
         #[allow(unsafe_code)]
         unsafe {
-            libc::write(1, BACK.as_ptr().cast(), BACK.len());
+            libc::write(
+                SCREEN_FD.load(Ordering::SeqCst),
+                BACK.as_ptr().cast(),
+                BACK.len(),
+            );
         }
     }
 }
 
-/// Takes the terminal: raw mode and the alternate screen. Not
-/// `ratatui::init`, which installs a panic hook of its own: the process
-/// has one (`process::install_panic_hook`), which calls [`give_back`].
-fn take() -> std::io::Result<ratatui::DefaultTerminal> {
+/// Takes the terminal: raw mode and the alternate screen, the program's
+/// output held if `hold`. Not `ratatui::init`, which installs a panic hook
+/// of its own: the process has one (`process::install_panic_hook`), which
+/// calls [`give_back`].
+fn take(hold: bool) -> std::io::Result<Term> {
+    if hold {
+        // Not held: the program's output shows through, as it did.
+        let _ = hold_output();
+    }
     TAKEN.store(true, Ordering::SeqCst);
     crossterm::terminal::enable_raw_mode()?;
-    crossterm::execute!(std::io::stdout(), crossterm::terminal::EnterAlternateScreen)?;
-    ratatui::Terminal::new(ratatui::backend::CrosstermBackend::new(std::io::stdout()))
+    crossterm::execute!(Screen, crossterm::terminal::EnterAlternateScreen)?;
+    ratatui::Terminal::new(ratatui::backend::CrosstermBackend::new(
+        BufWriter::with_capacity(1 << 16, Screen),
+    ))
 }
 
 /// Runs the dashboard until the viewer quits or a signal arrives (`stop`
@@ -65,7 +202,8 @@ pub fn run(mut app: App, stop: &AtomicUsize, suspend: &AtomicBool) -> std::io::R
     // Raw mode turns Ctrl-Z into a key: it suspends, as SIGTSTP does.
     let ctrl_z = Arc::new(AtomicBool::new(false));
     let ctrl_z_in = ctrl_z.clone();
-    let mut terminal = match take() {
+    let program = app.screen_context() == crate::keys::Context::Program;
+    let mut terminal = match take(program) {
         Ok(t) => t,
         Err(e) => {
             give_back();
@@ -146,7 +284,10 @@ pub fn run(mut app: App, stop: &AtomicUsize, suspend: &AtomicBool) -> std::io::R
             Err(mpsc::RecvTimeoutError::Disconnected) => break,
         }
     }
-    if let Some(session) = app.session.as_mut() {
+    // A lesson stops here; your program is asked to stop first, as Ctrl-C
+    // asks it, by the caller (stopping it here would cancel its tasks
+    // before its own shutdown could run).
+    if let Some(session) = app.session.as_mut().filter(|_| !program) {
         session.stop();
     }
     give_back();
@@ -160,13 +301,14 @@ pub fn run(mut app: App, stop: &AtomicUsize, suspend: &AtomicBool) -> std::io::R
 /// Gives the terminal back and stops, as a shell's Ctrl-Z stops a
 /// program; once continued (`fg`), takes the screen again. The run goes on
 /// meanwhile, as it would in a hidden window.
-fn suspended(terminal: &mut ratatui::DefaultTerminal) -> std::io::Result<()> {
-    give_back();
-    crossterm::execute!(std::io::stdout(), crossterm::cursor::Show)?;
+fn suspended(terminal: &mut Term) -> std::io::Result<()> {
+    if TAKEN.swap(false, Ordering::SeqCst) {
+        restore_terminal();
+    }
     signal_hook::low_level::emulate_default_handler(signal_hook::consts::SIGTSTP)?;
     crossterm::terminal::enable_raw_mode()?;
     crossterm::execute!(
-        std::io::stdout(),
+        Screen,
         crossterm::terminal::EnterAlternateScreen,
         crossterm::terminal::Clear(crossterm::terminal::ClearType::All),
         crossterm::cursor::Hide

@@ -2,6 +2,8 @@
 //! cell fitted to its column (a cut ends in `…`), scrolling with the
 //! selection (`▲ N more`, `▼ N more` on the edges).
 
+use std::collections::HashMap;
+
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 use ratatui::style::Style;
@@ -13,6 +15,7 @@ use super::{fit, theme};
 use crate::app::words::{state_text, step_text};
 use crate::app::{App, Session};
 use crate::format;
+use crate::model::State;
 use crate::text;
 
 /// The columns a table of this width shows.
@@ -111,7 +114,15 @@ pub fn render(app: &App, session: &Session, visible: &[u32], area: Rect, buf: &m
     app.drawn.table_top.set(top);
     let shown: Vec<u32> = visible.iter().skip(top).take(rows).copied().collect();
     let below = visible.len().saturating_sub(top + shown.len());
-    let block = frame(visible.len(), model.tasks.len(), top, below, area.width);
+    let folded = app.fold_done.then(|| folded(model));
+    let block = frame(
+        visible.len(),
+        model.tasks.len(),
+        top,
+        below,
+        folded,
+        area.width,
+    );
     let inner = block.inner(area);
     block.render(area, buf);
     let holding = session.holding();
@@ -156,24 +167,79 @@ pub fn render(app: &App, session: &Session, visible: &[u32], area: Rect, buf: &m
     }
 }
 
-/// The table's frame: how many tasks it shows of how many, and how many
-/// rows are out of view above and below.
-fn frame(visible: usize, all: usize, above: usize, below: usize, width: u16) -> Block<'static> {
-    let title = Line::from(vec![
+/// Tasks whose names are counted for the folded line at most (a count
+/// by name of more would take too long a frame).
+const FOLD_NAMES_UP_TO: usize = 200_000;
+
+/// The finished tasks folded away: how many, and the names most of them
+/// have (`conn 3,000 · src/main.rs:40 112`; empty when none is done, or
+/// too many tasks to count by name in a frame).
+fn folded(model: &crate::model::Model) -> (usize, String) {
+    let done = model
+        .tasks
+        .iter()
+        .filter(|t| matches!(t.state, State::Done(_)));
+    let count = done.clone().count();
+    let mut names = String::new();
+    if count > 0 && model.tasks.len() <= FOLD_NAMES_UP_TO {
+        let mut by_name: HashMap<&str, usize> = HashMap::new();
+        for t in done {
+            *by_name.entry(&t.name).or_default() += 1;
+        }
+        let mut most: Vec<(&str, usize)> = by_name.into_iter().collect();
+        most.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
+        let shown: Vec<String> = most
+            .iter()
+            .take(3)
+            .map(|(name, n)| format!("{} {}", text::visible(name), fmt_count(*n as u64)))
+            .collect();
+        names = shown.join(" · ");
+        if most.len() > 3 {
+            names.push_str(" · …");
+        }
+    }
+    (count, names)
+}
+
+/// The table's frame: how many tasks it shows of how many, how many
+/// finished ones are folded (and their names), and how many rows are out
+/// of view above and below.
+fn frame(
+    visible: usize,
+    all: usize,
+    above: usize,
+    below: usize,
+    folded: Option<(usize, String)>,
+    width: u16,
+) -> Block<'static> {
+    let mut title = vec![
         Span::styled(" tasks ", theme::HEADER),
         Span::styled(format!("{visible} of {all} "), theme::DIM),
-    ]);
-    let mut block = Block::bordered().title(title);
+    ];
+    if let Some((count, _)) = &folded {
+        title.push(Span::styled(
+            format!(
+                "· {} done, folded (d shows them) ",
+                fmt_count(*count as u64)
+            ),
+            theme::DIM,
+        ));
+    }
+    let mut block = Block::bordered().title(Line::from(title));
     let more = |n: usize, arrow: char| {
         Line::from(Span::styled(format!(" {arrow} {n} more "), theme::KEY)).right_aligned()
     };
-    // On a frame too narrow for both, the markers win (they are short).
-    let _ = width;
     if above > 0 {
         block = block.title(more(above, '▲'));
     }
     if below > 0 {
         block = block.title_bottom(more(below, '▼'));
+    }
+    if let Some((_, names)) = folded.filter(|(_, names)| !names.is_empty()) {
+        // Room is left for the `▼ N more` marker (they are short: it wins).
+        let room = usize::from(width).saturating_sub(if below > 0 { 18 } else { 4 });
+        let line = format!(" done: {names} ");
+        block = block.title_bottom(Line::from(Span::styled(fit::cut(&line, room), theme::DIM)));
     }
     block
 }

@@ -93,7 +93,7 @@ fn readme_set_up() -> (String, String, String) {
 
 /// The crate, built once for the tests of this module: the folder of its
 /// programs.
-fn built() -> &'static Path {
+pub(crate) fn built() -> &'static Path {
     static BUILT: OnceLock<Result<PathBuf, String>> = OnceLock::new();
     BUILT
         .get_or_init(build)

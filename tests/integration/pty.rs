@@ -1009,6 +1009,7 @@ const PRESSED: &[(&str, &str)] = &[
     ("z", "run screen, replay"),
     ("x", "run screen, replay"),
     ("v", "run screen, replay"),
+    ("d", "run screen, replay"),
     ("?", "picker, run screen, replay"),
     ("↑/k", "popup"),
     ("↓/j", "popup"),
@@ -1232,6 +1233,13 @@ fn the_run_screen_keys_do_what_the_key_bar_says() {
     press_for(&mut term, "v", "v again", |t| {
         t.contains("│worker 0") && !t.contains("(v: lanes by task)")
     });
+    // d folds the finished tasks, and shows them again.
+    press_for(&mut term, "d", "d", |t| {
+        t.contains("done, folded (d shows them)")
+    });
+    press_for(&mut term, "d", "d again", |t| {
+        !t.contains("folded") && t.contains("tasks 3 of 3")
+    });
     // ↓/j, ↑/k, PgDn, PgUp move the selection: the why line follows it.
     press_for(&mut term, "\x1b[5~", "PgUp", |t| {
         why_of(t).as_deref() == Some("eggs")
@@ -1402,6 +1410,12 @@ fn the_replay_keys_do_what_they_say() {
         t.contains("(v: lanes by task)") || t.contains("│cpu ")
     });
     press_for(&mut term, "v", "v", |t| t.contains("│worker 0"));
+    // At the end every task is done: d folds them all into one line.
+    press_for(&mut term, "d", "d", |t| {
+        t.contains("tasks 0 of 3 · 3 done, folded (d shows them)")
+            && t.contains("done: coffee 1 · eggs 1 · toast 1")
+    });
+    press_for(&mut term, "d", "d again", |t| t.contains("tasks 3 of 3"));
     press_for(&mut term, "?", "help", |t| t.contains("help (Esc closes)"));
     press_for(&mut term, "\x1b", "closed", |t| !t.contains("(Esc closes)"));
     term.press("/");
@@ -1687,4 +1701,41 @@ fn a_refused_restart_keeps_the_run_on_screen_and_says_why() {
     );
     term.press("q");
     assert!(term.ended().success());
+}
+
+#[test]
+fn a_server_on_the_dashboard_keeps_its_logs_off_the_screen_and_q_runs_its_own_shutdown() {
+    let _limit = common::limit_of(Duration::from_secs(300));
+    let server = crate::own_crate::built().join("server");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .unwrap()
+        .port();
+    let script = format!("RUST_LOG=info exec '{}' --port {port}", server.display());
+    let mut term = Terminal::start_program(std::path::Path::new("/bin/sh"), &["-c", &script]);
+    term.wait_for("the dashboard with main waiting", |t| {
+        t.contains("taskscope · server") && t.contains("‖ main")
+    });
+    let _client =
+        std::net::TcpStream::connect(("127.0.0.1", port)).expect("its own port, its own flag");
+    let text = term.wait_for("a connection", |t| t.contains("tasks 2 of 2"));
+    assert!(
+        !text.contains("listening on") && !text.contains("INFO"),
+        "the program's log wrote over the dashboard:\n{text}"
+    );
+    // q asks the program to stop as Ctrl-C does: its own shutdown runs,
+    // and its logs, held while the dashboard was open, come out in order.
+    term.press("q");
+    let after = term.wait_for("its shutdown's last log line", |t| {
+        t.contains("all connections closed")
+    });
+    let at = |line: &str| {
+        after
+            .find(line)
+            .unwrap_or_else(|| panic!("no {line:?} after the dashboard closed:\n{after}"))
+    };
+    assert!(at(&format!("listening on 127.0.0.1:{port}")) < at("shutting down gracefully"));
+    assert!(at("shutting down gracefully") < at("all connections closed"));
+    let status = term.ended();
+    assert!(status.success(), "{status:?}\n{after}");
 }
