@@ -271,6 +271,12 @@ impl Session {
     }
 
     /// The model the screen shows (at the cursor).
+    /// Task `t` is in an io step's first phase, connecting (a lesson's:
+    /// your own code's io waits are its sockets, with no reply due).
+    pub fn connecting(&self, t: &crate::model::TaskView) -> bool {
+        t.connecting() && !self.steps.unnamed_waits
+    }
+
     pub fn model(&self) -> &Model {
         self.history.model()
     }

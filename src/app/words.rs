@@ -46,8 +46,10 @@ pub fn state_text(session: &Session, idx: TaskIdx, holds: bool) -> String {
         State::Waiting(w) => match overdue(session, t) {
             Some((_, true)) => format!("{} due in the pause", due_word(t)),
             Some((late, false)) => format!("{} overdue {}", due_word(t), format::time(late)),
-            None if t.connecting() => "connecting".into(),
-            None if *w == crate::probe::Wait::Io => "waiting for the reply".into(),
+            None if session.connecting(t) => "connecting".into(),
+            None if *w == crate::probe::Wait::Io && t.due().is_some() => {
+                "waiting for the reply".into()
+            }
             None => state_name(&t.state),
         },
         State::Done(Outcome::Ok) if model.join_error(idx).is_some() => "done (JoinError)".into(),

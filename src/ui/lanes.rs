@@ -71,8 +71,15 @@ pub fn window(now: Duration, cols: usize, fit: bool, zoom: Option<Duration>) -> 
     }
 }
 
+/// Letters for tasks past the 26 of A-Z: lower-case Greek, without those
+/// that look like a Latin letter (the lanes' waits are lower-case Latin
+/// letters: `t` timer, `c` channel, `o` other).
+const MORE_LETTERS: &str = "αβγδεζηθλμξπσφχψω";
+
 /// A letter for each task on the worker lanes, as unique as can be: its
-/// initial if free, else another letter of its name, else any free one.
+/// initial if free, else another letter of its name, else any free one;
+/// never one the lanes use for something else (a wait's lower-case
+/// letter, a channel's digits): past the letters, `*`.
 pub fn lane_letters(model: &Model) -> Vec<char> {
     const MANY: usize = 300;
     let mut used = std::collections::HashSet::new();
@@ -81,25 +88,20 @@ pub fn lane_letters(model: &Model) -> Vec<char> {
         .iter()
         .map(|t| {
             // Of the name as shown: never a control or bidi character.
-            // Upper case: the lanes' waits use lower-case letters, and a
-            // channel's lane counts its messages in digits.
             let initial = crate::text::visible(&t.name)
                 .chars()
-                .next()
-                .map_or('?', |c| c.to_ascii_uppercase());
+                .find(char::is_ascii_alphabetic)
+                .map_or('*', |c| c.to_ascii_uppercase());
             if model.tasks.len() > MANY {
                 return initial;
             }
-            let letters = t.name.chars().filter(char::is_ascii_alphabetic);
-            let candidates = letters
-                .clone()
+            let pick = t
+                .name
+                .chars()
+                .filter(char::is_ascii_alphabetic)
                 .map(|c| c.to_ascii_uppercase())
                 .chain('A'..='Z')
-                .chain(letters.map(|c| c.to_ascii_lowercase()))
-                .chain('a'..='z')
-                .chain('0'..='9');
-            let pick = candidates
-                .into_iter()
+                .chain(MORE_LETTERS.chars())
                 .find(|c| !used.contains(c))
                 .unwrap_or(initial);
             used.insert(pick);
@@ -297,7 +299,20 @@ fn task_view(
     }
     let chosen = visible.get(selected).copied();
     for (&idx, row) in tasks.iter().zip(&cells.tasks) {
-        lanes.push(task_lane(model, idx, row, letter, chosen == Some(idx)));
+        if session.steps.unnamed_waits {
+            // Your own code: an io wait with no reply due is a socket
+            // waited on (no lesson's connect phase): `i`, not `n`.
+            let row: Vec<Cell> = row
+                .iter()
+                .map(|c| match c {
+                    Cell::Connecting => Cell::Waiting(crate::probe::Wait::Io),
+                    c => *c,
+                })
+                .collect();
+            lanes.push(task_lane(model, idx, &row, letter, chosen == Some(idx)));
+        } else {
+            lanes.push(task_lane(model, idx, row, letter, chosen == Some(idx)));
+        }
     }
     Shown {
         lanes,
@@ -616,5 +631,52 @@ mod tests {
         let lane = worker_lane(1, &row, &|t| if t == 1 { 'U' } else { 'C' });
         let drawn: String = lane.cells.iter().map(|(c, _)| *c).collect();
         assert_eq!(drawn, "×»×U·»C");
+    }
+
+    #[test]
+    fn task_letters_are_never_a_waits_letter_or_a_digit() {
+        let _limit = crate::test_limit::limit();
+        for tasks in [60, 400] {
+            let mut model = Model::new(crate::model::RunInfo {
+                scenario: "t".into(),
+                flavor: "current_thread".into(),
+                workers: 1,
+                clock: "virtual".into(),
+                worker_cpus: Vec::new(),
+            });
+            for i in 0..tasks {
+                let name = ["timer-task", "1st", "42"][i as usize % 3];
+                model.apply(&crate::probe::Event {
+                    t: Duration::ZERO,
+                    task: i,
+                    step: 0,
+                    change: crate::probe::Change::Spawned {
+                        name: name.into(),
+                        id: u64::from(i) + 1,
+                        spec: 0,
+                        parent: None,
+                        kind: crate::probe::Kind::Task,
+                    },
+                });
+            }
+            let letters = lane_letters(&model);
+            assert_eq!(letters.len(), tasks as usize);
+            for (i, c) in letters.iter().enumerate() {
+                assert!(
+                    !c.is_ascii_lowercase() && !c.is_ascii_digit(),
+                    "{tasks} tasks: task {i} drawn as {c:?}, a wait's letter or a digit"
+                );
+                let entry =
+                    crate::ui::theme::legend_entry(*c).map(|e| crate::ui::theme::LEGEND[e].1);
+                assert!(
+                    entry.is_some_and(|words| words.ends_with("task letters")),
+                    "{c:?} is in the legend as {entry:?}, not as a task letter"
+                );
+            }
+            if tasks < 300 {
+                let unique: std::collections::HashSet<_> = letters.iter().collect();
+                assert_eq!(unique.len(), 26 + MORE_LETTERS.chars().count() + 1);
+            }
+        }
     }
 }

@@ -392,6 +392,9 @@ fn waits(
             "{who} set a timer: waiting until {}",
             due.map_or("it fires".into(), format::time)
         ),
+        (Wait::Io, _) if due.is_none() && session.steps.unnamed_waits => {
+            format!("{who} waits on io (a socket, say) until tokio's I/O driver wakes it")
+        }
         (Wait::Io, _) if due.is_none() => {
             format!("{who} is connecting to the server (waiting on io)")
         }

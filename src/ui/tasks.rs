@@ -350,6 +350,21 @@ fn widths(cols: &[Column], rows: &[RowText], room: u16, widest_name: Option<usiz
     w
 }
 
+/// A name cut to `cols` columns: a spawn place (`src/bin/server.rs:38`,
+/// your own code's unnamed tasks) keeps its file and line, which tell
+/// places apart (`‖ src/…server.rs:38`); any other name keeps its start.
+fn cut_name(name: &str, cols: usize) -> String {
+    let is_place = name
+        .rsplit_once(':')
+        .is_some_and(|(_, line)| !line.is_empty() && line.chars().all(|c| c.is_ascii_digit()));
+    if !is_place {
+        return fit::cut(name, cols);
+    }
+    let file_and_line = name.rsplit('/').next().unwrap_or(name);
+    let tail = file_and_line.chars().count().min(cols.saturating_sub(5));
+    fit::cut_middle(name, cols, tail)
+}
+
 /// Draws one row of cells at row `y` of `inner`, each cut to its column
 /// (left aligned, figures too: a column reads from its start).
 fn draw_row(
@@ -369,10 +384,30 @@ fn draw_row(
         buf.set_style(Rect::new(inner.x, y, inner.width, 1), style);
     }
     let mut x = inner.x;
-    for ((_, w), (text, style)) in cols.iter().zip(widths).zip(cells) {
-        let shown = fit::cut(text, usize::from(*w));
+    for ((c, w), (text, style)) in cols.iter().zip(widths).zip(cells) {
+        let shown = match c {
+            Column::Name => cut_name(text, usize::from(*w)),
+            _ => fit::cut(text, usize::from(*w)),
+        };
         let style = row_style.map_or(*style, |r| style.patch(r));
         buf.set_string(x, y, shown, style);
         x += w + 1;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::cut_name;
+
+    #[test]
+    fn a_spawn_place_keeps_its_file_and_line_when_cut() {
+        let _limit = crate::test_limit::limit();
+        assert_eq!(cut_name("‖ src/bin/server.rs:38", 18), "‖ src…server.rs:38");
+        assert_eq!(
+            cut_name("‖ src/bin/server.rs:38", 30),
+            "‖ src/bin/server.rs:38"
+        );
+        assert_eq!(cut_name("‖ a-very-long-task-name", 12), "‖ a-very-lo…");
+        assert_eq!(cut_name("‖ time:12s", 8), "‖ time:…");
     }
 }

@@ -100,6 +100,7 @@ pub const LEGEND: &[(&str, &str)] = &[
     ("·", "idle"),
     ("◦", "CPU: none of this run's (idle, or another program)"),
     ("A-Z", "task letters"),
+    ("α-ω *", "more task letters"),
     ("»", "stolen"),
     ("×", "OS took the thread"),
     ("~", "not measured"),
@@ -111,6 +112,8 @@ pub const LEGEND: &[(&str, &str)] = &[
 pub fn legend_entry(c: char) -> Option<usize> {
     let key = if c.is_ascii_uppercase() {
         'A'
+    } else if c == '*' || ('α'..='ω').contains(&c) {
+        'α'
     } else if c.is_ascii_digit() || c == '+' {
         '0'
     } else {

@@ -85,8 +85,11 @@ fn waiting(session: &Session, task: TaskIdx, t: &TaskView, w: Wait, since: &str)
     let step = session.action(t.spec, t.step);
     match (w, step) {
         (Wait::Timer, _) => due(session, t, "its timer"),
-        (Wait::Io, _) if t.connecting() => format!(
+        (Wait::Io, _) if session.connecting(t) => format!(
             "connecting for {since}, nothing sent yet: it sends its request once polled again"
+        ),
+        (Wait::Io, _) if t.due().is_none() => format!(
+            "waiting {since} on io (a socket, say): tokio's I/O driver wakes it when it is ready"
         ),
         (Wait::Io, _) => due(session, t, "its reply"),
         (Wait::Lock, Some(Action::Lock(m))) => {

@@ -1716,9 +1716,19 @@ fn a_server_on_the_dashboard_keeps_its_logs_off_the_screen_and_q_runs_its_own_sh
     term.wait_for("the dashboard with main waiting", |t| {
         t.contains("taskscope · server") && t.contains("‖ main")
     });
-    let _client =
+    let mut client =
         std::net::TcpStream::connect(("127.0.0.1", port)).expect("its own port, its own flag");
-    let text = term.wait_for("a connection", |t| t.contains("tasks 2 of 2"));
+    client.write_all(b"PING\n").unwrap();
+    let mut pong = [0u8; 5];
+    client.read_exact(&mut pong).unwrap();
+    // Its connection reads its socket again: io, by its spawn place, and
+    // no lesson's "connecting".
+    let text = term.wait_for("a connection waiting on its socket", |t| {
+        t.contains("tasks 2 of 2")
+            && t.lines()
+                .any(|l| l.contains("src…server.rs:38") && l.contains("waiting (io)"))
+    });
+    assert!(!text.contains("connecting"), "{text}");
     assert!(
         !text.contains("listening on") && !text.contains("INFO"),
         "the program's log wrote over the dashboard:\n{text}"
