@@ -227,10 +227,13 @@ pub enum Wait {
     /// Something tokio does not say (your own code): a `Notify`, an mpsc
     /// `recv`, a future of your own.
     Other,
+    /// A signal (your own code's `tokio::signal::ctrl_c()`, say): known at
+    /// its wake, which tokio's signal driver makes.
+    Signal,
 }
 
 impl Wait {
-    pub const ALL: [Wait; 9] = [
+    pub const ALL: [Wait; 10] = [
         Wait::Timer,
         Wait::Io,
         Wait::Channel,
@@ -240,6 +243,7 @@ impl Wait {
         Wait::Process,
         Wait::Yield,
         Wait::Other,
+        Wait::Signal,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -253,6 +257,7 @@ impl Wait {
             Wait::Process => "process",
             Wait::Yield => "yield",
             Wait::Other => "other",
+            Wait::Signal => "signal",
         }
     }
 

@@ -114,6 +114,13 @@ pub struct Waits {
     pub yield_: f64,
     /// Your own code: waits tokio does not say what they are for.
     pub other: f64,
+    /// Your own code: waits on a signal (its Ctrl-C, say); only when some.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub signal: f64,
+}
+
+fn is_zero(v: &f64) -> bool {
+    *v == 0.0
 }
 
 pub use crate::format::ms;
@@ -164,6 +171,7 @@ impl Summary {
                         process: w(Wait::Process),
                         yield_: w(Wait::Yield),
                         other: w(Wait::Other),
+                        signal: w(Wait::Signal),
                     },
                     cpu_ms: stats.os.map(|o| ms(o.cpu)),
                     runqueue_ms: stats.os.map(|o| ms(o.runqueue)),
@@ -286,6 +294,8 @@ fn task_row(t: &TaskSummary) -> String {
         (t.waits.blocking, "blocking"),
         (t.waits.process, "process"),
         (t.waits.yield_, "yield"),
+        (t.waits.other, "other"),
+        (t.waits.signal, "signal"),
     ]
     .into_iter()
     .filter(|(v, _)| *v > 0.0)

@@ -30,6 +30,7 @@ fn wait_color(w: Wait) -> &'static str {
         Wait::Blocking | Wait::Process => "#04a5e5",
         Wait::Yield => "#e5c890",
         Wait::Other => "#9ca0b0",
+        Wait::Signal => "#fe640b",
     }
 }
 

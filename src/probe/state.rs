@@ -155,8 +155,9 @@ pub(crate) enum WakeSource {
     /// (`blocking`: a blocking job's end).
     End { by: TaskIdx, blocking: bool },
     /// Off any poll, on one of the runtime's threads: its drivers (timers,
-    /// I/O), or a `yield_now` handed back in the turn it began (`same_turn`).
-    Driver { same_turn: bool },
+    /// I/O, signals), or a `yield_now` handed back in the turn it began
+    /// (`same_turn`); `signal`: a signal came while it waited, just now.
+    Driver { same_turn: bool, signal: bool },
     /// Anywhere else: a thread of its own.
     Outside,
 }
@@ -176,12 +177,15 @@ pub(crate) fn classify_wake(me: TaskIdx, wait: Wait, source: WakeSource) -> (Wak
             WakeBy::Task(by),
             Some(if blocking { Wait::Blocking } else { Wait::Join }),
         ),
-        WakeSource::Driver { same_turn } => match wait {
+        WakeSource::Driver { same_turn, signal } => match wait {
             Wait::Timer => (WakeBy::Timer, None),
             Wait::Io => (WakeBy::Io, None),
             // Not named by tokio: the I/O driver's, unless it came back in
-            // the turn its wait began (tokio defers a yield's wake so).
+            // the turn its wait began (tokio defers a yield's wake so), or
+            // a signal has just come (tokio's signal driver wakes from the
+            // I/O driver's turn).
             Wait::Other if same_turn => (WakeBy::Runtime, Some(Wait::Yield)),
+            Wait::Other if signal => (WakeBy::Runtime, Some(Wait::Signal)),
             Wait::Other => (WakeBy::Io, Some(Wait::Io)),
             _ => (WakeBy::Runtime, None),
         },
@@ -335,23 +339,82 @@ mod tests {
         );
         // Off any poll: the drivers, or a yield handed back in its turn.
         assert_eq!(
-            classify_wake(me, Wait::Timer, Driver { same_turn: false }),
+            classify_wake(
+                me,
+                Wait::Timer,
+                Driver {
+                    same_turn: false,
+                    signal: false
+                }
+            ),
             (WakeBy::Timer, None)
         );
         assert_eq!(
-            classify_wake(me, Wait::Io, Driver { same_turn: true }),
+            classify_wake(
+                me,
+                Wait::Io,
+                Driver {
+                    same_turn: true,
+                    signal: false
+                }
+            ),
             (WakeBy::Io, None)
         );
         assert_eq!(
-            classify_wake(me, Wait::Other, Driver { same_turn: false }),
+            classify_wake(
+                me,
+                Wait::Other,
+                Driver {
+                    same_turn: false,
+                    signal: false
+                }
+            ),
             (WakeBy::Io, Some(Wait::Io))
         );
         assert_eq!(
-            classify_wake(me, Wait::Other, Driver { same_turn: true }),
+            classify_wake(
+                me,
+                Wait::Other,
+                Driver {
+                    same_turn: true,
+                    signal: false
+                }
+            ),
             (WakeBy::Runtime, Some(Wait::Yield))
         );
+        // A signal came while it waited, just before the drivers' wake.
         assert_eq!(
-            classify_wake(me, Wait::Yield, Driver { same_turn: false }),
+            classify_wake(
+                me,
+                Wait::Other,
+                Driver {
+                    same_turn: false,
+                    signal: true
+                }
+            ),
+            (WakeBy::Runtime, Some(Wait::Signal))
+        );
+        // A timer due as a signal came is still the timer's.
+        assert_eq!(
+            classify_wake(
+                me,
+                Wait::Timer,
+                Driver {
+                    same_turn: false,
+                    signal: true
+                }
+            ),
+            (WakeBy::Timer, None)
+        );
+        assert_eq!(
+            classify_wake(
+                me,
+                Wait::Yield,
+                Driver {
+                    same_turn: false,
+                    signal: false
+                }
+            ),
             (WakeBy::Runtime, None)
         );
         assert_eq!(

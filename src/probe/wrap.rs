@@ -196,7 +196,10 @@ impl TaskProbe {
         // A scenario task's wait is always named: off a poll, its driver.
         let source = match CURRENT.with(Cell::get) {
             Some(by) => WakeSource::Poll { by },
-            None => WakeSource::Driver { same_turn: false },
+            None => WakeSource::Driver {
+                same_turn: false,
+                signal: false,
+            },
         };
         let (by, _) = classify_wake(self.idx, self.state.wait(), source);
         if let Woken::Ready { due } = self.state.woken(by) {

@@ -22,6 +22,7 @@
 pub mod fanout;
 mod guess;
 pub mod layer;
+mod signals;
 mod visitors;
 pub(crate) mod watcher;
 

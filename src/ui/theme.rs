@@ -32,6 +32,7 @@ fn wait_color(w: Wait) -> Color {
         Wait::Blocking | Wait::Process => Color::LightBlue,
         Wait::Yield => Color::Yellow,
         Wait::Other => Color::Gray,
+        Wait::Signal => Color::LightRed,
     }
 }
 
@@ -67,6 +68,7 @@ pub fn wait_letter(w: Wait) -> char {
         Wait::Process => 'p',
         Wait::Yield => 'y',
         Wait::Other => 'o',
+        Wait::Signal => 's',
     }
 }
 
@@ -94,6 +96,7 @@ pub const LEGEND: &[(&str, &str)] = &[
     ("p", "process"),
     ("y", "yield"),
     ("o", "other"),
+    ("s", "signal"),
     ("|", "due"),
     ("!", "late"),
     ("✗", "panicked"),

@@ -450,4 +450,18 @@ fn a_server_keeps_its_flag_its_logs_and_its_ctrl_c_and_its_socket_waits_are_io()
         "{io} of {} connection waits read io as they began",
         waits.len()
     );
+    // Ctrl-C: main's last wait (its accept loop's select) ended by the
+    // signal, named apart from the sockets it also waited on.
+    let main_wakes: Vec<&Value> = events
+        .iter()
+        .filter(|e| e["task"] == "main" && e["state"] == "ready")
+        .collect();
+    let signal = main_wakes.iter().filter(|e| e["waited"] == "signal");
+    let last_io = main_wakes.iter().rfind(|e| e["waited"] == "io");
+    assert!(
+        signal.clone().count() == 1
+            && signal.clone().next().unwrap()["t_ms"].as_f64() > last_io.unwrap()["t_ms"].as_f64(),
+        "one signal wake, Ctrl-C's, after its accepts: {main_wakes:?}"
+    );
+    assert!(task(&summary, "main")["waits"]["signal"].as_f64() > Some(0.0));
 }

@@ -2,7 +2,7 @@
 //! report them (spawn, poll, wake, end), recorded as taskscope's events.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::Duration;
 
@@ -49,6 +49,8 @@ pub(crate) struct CodeTask {
     ended_in: Mutex<(u64, u64)>,
     /// What its last wait tokio did not name turned out to be.
     learnt: Learnt,
+    /// The signals seen when its wait began (see `hooks::signals`).
+    signals_at_wait: AtomicU64,
 }
 
 impl CodeTask {
@@ -86,6 +88,7 @@ impl Watcher {
             guesses: Guesses::default(),
         });
         ACTIVE.set(watcher.clone()).ok()?;
+        super::signals::count();
         Some(watcher)
     }
 
@@ -156,6 +159,7 @@ impl Watcher {
             times: Times::spawned_at(now),
             ended_in: Mutex::new((0, 0)),
             learnt: Learnt::new(),
+            signals_at_wait: AtomicU64::new(0),
         });
         self.tasks().insert(id, task.clone());
         self.recorder.record(
@@ -257,6 +261,8 @@ impl Watcher {
             }
             task.times.poll_end(now);
             *task.ended_in.lock().unwrap_or_else(|e| e.into_inner()) = turn();
+            task.signals_at_wait
+                .store(super::signals::seen(), Ordering::Relaxed);
             self.recorder.poll_end(0, |_| end);
         }
     }
@@ -321,12 +327,14 @@ impl Watcher {
                 },
                 _ if is_runtime_thread() => WakeSource::Driver {
                     same_turn: *task.ended_in.lock().unwrap_or_else(|e| e.into_inner()) == turn(),
+                    signal: super::signals::woke(task.signals_at_wait.load(Ordering::Relaxed)),
                 },
                 _ => WakeSource::Outside,
             }
         });
         let (by, waited) = classify_wake(task.idx, wait, source);
-        if let Some(w) = waited {
+        // A signal is a one-off: the task's next wait is not guessed one.
+        if let Some(w) = waited.filter(|w| *w != Wait::Signal) {
             self.guesses.learnt(&task.name, &task.learnt, w);
         }
         let now = self.now();
