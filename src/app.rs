@@ -50,6 +50,9 @@ pub struct Choice {
 /// The time one frame gives to keys: a flood of different keys (a screen
 /// of a million tasks takes long for each) never holds up the screen or
 /// Ctrl-C for longer.
+/// Finished tasks of your own code's run past which they are folded.
+pub const AUTO_FOLD: usize = 100;
+
 const KEYS_PER_FRAME: std::time::Duration = std::time::Duration::from_millis(150);
 
 pub struct App {
@@ -82,10 +85,9 @@ pub struct App {
     pub zoom: Option<Duration>,
     /// The lanes show one lane per CPU instead of workers and tasks.
     pub cpu_view: bool,
-    /// Finished tasks are folded into a count by name (your own code's
-    /// run opens so: a server's live connections first, not buried under
-    /// thousands that ended).
-    pub fold_done: bool,
+    /// Finished tasks are folded into a count by name, as the viewer chose
+    /// with `d`; None: as [`App::folds_done`] decides.
+    pub fold_done: Option<bool>,
     /// What the drawing measured, for the keys that depend on it.
     pub drawn: Drawn,
     /// Lines the open popup is scrolled by, from its top.
@@ -159,7 +161,7 @@ impl App {
             console: None,
             zoom: None,
             cpu_view: false,
-            fold_done: false,
+            fold_done: None,
             drawn: Drawn::default(),
             scroll: 0,
             popup_paused: false,
@@ -195,7 +197,7 @@ impl App {
     /// for one played back behind its run, zoomed in on its time slices.
     fn show(&mut self, session: Session) {
         self.cpu_view = session.scenario.view == crate::scenario::View::Cpus;
-        self.fold_done = !session.steps.restartable;
+        self.fold_done = None;
         self.zoom = session.plays_back().then_some(crate::model::lanes::FINEST);
         self.session = Some(session);
         self.mode = Mode::Run;
@@ -393,7 +395,7 @@ impl App {
             Action::FoldDone => {
                 // The selection stays on its task where it can.
                 let task = self.selected_task();
-                self.fold_done = !self.fold_done;
+                self.fold_done = Some(!self.folds_done());
                 let visible = self.visible_tasks();
                 self.selected = task
                     .and_then(|t| visible.iter().position(|v| *v == t))
@@ -496,11 +498,29 @@ impl App {
         let Some(focus) = self.session.as_ref().and_then(focus) else {
             return;
         };
-        if self.filter.is_empty() && !self.fold_done {
+        if self.filter.is_empty() && !self.folds_done() {
             self.selected = focus as usize;
         } else if let Some(i) = self.visible_tasks().iter().position(|t| *t == focus) {
             self.selected = i;
         }
+    }
+
+    /// Whether finished tasks are folded: as the viewer chose, else for
+    /// your own code once more than [`AUTO_FOLD`] have finished (a
+    /// server's live connections first; a program of a few tasks, as the
+    /// examples are, keeps every row).
+    pub fn folds_done(&self) -> bool {
+        self.fold_done.unwrap_or_else(|| {
+            self.session.as_ref().is_some_and(|s| {
+                !s.steps.restartable
+                    && s.model()
+                        .tasks
+                        .iter()
+                        .filter(|t| matches!(t.state, State::Done(_)))
+                        .nth(AUTO_FOLD)
+                        .is_some()
+            })
+        })
     }
 
     /// Task indices shown in the table, after the filter (which matches
@@ -512,8 +532,8 @@ impl App {
         };
         let model = s.model();
         let count = model.tasks.len() as u32;
-        let live =
-            |i: &u32| !self.fold_done || !matches!(model.tasks[*i as usize].state, State::Done(_));
+        let fold = self.folds_done();
+        let live = |i: &u32| !fold || !matches!(model.tasks[*i as usize].state, State::Done(_));
         if self.filter.is_empty() {
             return (0..count).filter(live).collect();
         }

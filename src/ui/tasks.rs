@@ -114,7 +114,7 @@ pub fn render(app: &App, session: &Session, visible: &[u32], area: Rect, buf: &m
     app.drawn.table_top.set(top);
     let shown: Vec<u32> = visible.iter().skip(top).take(rows).copied().collect();
     let below = visible.len().saturating_sub(top + shown.len());
-    let folded = app.fold_done.then(|| folded(model));
+    let folded = app.folds_done().then(|| folded(model));
     let block = frame(
         visible.len(),
         model.tasks.len(),

@@ -1718,6 +1718,11 @@ fn a_server_on_the_dashboard_keeps_its_logs_off_the_screen_and_q_runs_its_own_sh
     });
     let mut client =
         std::net::TcpStream::connect(("127.0.0.1", port)).expect("its own port, its own flag");
+    // Its connection waits for the first line; the line's wake says io.
+    term.wait_for("the connection waiting for its first line", |t| {
+        t.lines()
+            .any(|l| l.contains("src…server.rs:38") && l.contains("waiting (other)"))
+    });
     client.write_all(b"PING\n").unwrap();
     let mut pong = [0u8; 5];
     client.read_exact(&mut pong).unwrap();
@@ -1729,6 +1734,15 @@ fn a_server_on_the_dashboard_keeps_its_logs_off_the_screen_and_q_runs_its_own_sh
                 .any(|l| l.contains("src…server.rs:38") && l.contains("waiting (io)"))
     });
     assert!(!text.contains("connecting"), "{text}");
+    // Past 100 finished connections, the finished ones fold into a count:
+    // the live ones are what the table shows.
+    for _ in 0..101 {
+        drop(std::net::TcpStream::connect(("127.0.0.1", port)).unwrap());
+    }
+    term.wait_for("the finished connections folded", |t| {
+        t.contains("tasks 2 of 103 · 101 done, folded (d shows them)")
+            && t.contains("done: src/bin/server.rs:38 101")
+    });
     assert!(
         !text.contains("listening on") && !text.contains("INFO"),
         "the program's log wrote over the dashboard:\n{text}"
