@@ -9,6 +9,7 @@
 
 mod cpus;
 pub mod resources;
+mod shares;
 
 use std::time::Duration;
 
@@ -18,6 +19,7 @@ use super::{Model, State, TaskView};
 use crate::probe::{TaskIdx, Wait};
 
 pub use cpus::{CpuCell, compute_cpus};
+pub use shares::run_shares;
 
 /// What a task was doing during one column.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -298,7 +298,14 @@ fn task_view(
         }
     }
     let chosen = visible.get(selected).copied();
-    for (&idx, row) in tasks.iter().zip(&cells.tasks) {
+    // Your own code: how much of each column a task ran (a task that
+    // runs 2 ms in 8 s is not drawn as busy).
+    let shares = session
+        .steps
+        .unnamed_waits
+        .then(|| lanes::run_shares(&session.history, cursor, w, &tasks))
+        .flatten();
+    for (i, (&idx, row)) in tasks.iter().zip(&cells.tasks).enumerate() {
         if session.steps.unnamed_waits {
             // Your own code: an io wait with no reply due is a socket
             // waited on (no lesson's connect phase): `i`, not `n`.
@@ -309,7 +316,15 @@ fn task_view(
                     c => *c,
                 })
                 .collect();
-            lanes.push(task_lane(model, idx, &row, letter, chosen == Some(idx)));
+            let mut lane = task_lane(model, idx, &row, letter, chosen == Some(idx));
+            if let Some(share) = shares.as_ref().and_then(|s| s.get(i)) {
+                for ((ch, _), (cell, eighths)) in lane.cells.iter_mut().zip(row.iter().zip(share)) {
+                    if *cell == Cell::Running {
+                        *ch = theme::share_glyph(*eighths);
+                    }
+                }
+            }
+            lanes.push(lane);
         } else {
             lanes.push(task_lane(model, idx, row, letter, chosen == Some(idx)));
         }

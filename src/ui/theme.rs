@@ -72,6 +72,12 @@ pub fn wait_letter(w: Wait) -> char {
     }
 }
 
+/// A running cell of your own code's lane by how much of its column the
+/// task ran, in eighths: `▁` a moment (any poll shows), `█` all of it.
+pub fn share_glyph(eighths: u8) -> char {
+    ['▁', '▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'][usize::from(eighths.min(8))]
+}
+
 /// The letter an io step's first phase starts with: connecting, before
 /// its request goes out (the reply's wait is `i`).
 pub const CONNECTING: char = 'n';
@@ -102,6 +108,7 @@ pub const LEGEND: &[(&str, &str)] = &[
     ("✗", "panicked"),
     ("·", "idle"),
     ("◦", "CPU: none of this run's (idle, or another program)"),
+    ("▁", "ran a little of the column (▁ to █)"),
     ("A-Z", "task letters"),
     ("α-ω *", "more task letters"),
     ("»", "stolen"),
@@ -117,6 +124,8 @@ pub fn legend_entry(c: char) -> Option<usize> {
         'A'
     } else if c == '*' || ('α'..='ω').contains(&c) {
         'α'
+    } else if ('▁'..='▇').contains(&c) {
+        '▁'
     } else if c.is_ascii_digit() || c == '+' {
         '0'
     } else {

@@ -1734,6 +1734,13 @@ fn a_server_on_the_dashboard_keeps_its_logs_off_the_screen_and_q_runs_its_own_sh
                 .any(|l| l.contains("src…server.rs:38") && l.contains("waiting (io)"))
     });
     assert!(!text.contains("connecting"), "{text}");
+    // Its lane draws how much of each column it ran: a connection that
+    // answered one line in a moment is no solid block.
+    term.wait_for("the connection's lane drawn by share", |t| {
+        t.lines()
+            .find(|l| l.contains("src/bin…:38"))
+            .is_some_and(|lane| lane.contains('▁') && !lane.contains('█'))
+    });
     // Past 100 finished connections, the finished ones fold into a count:
     // the live ones are what the table shows.
     for _ in 0..101 {
