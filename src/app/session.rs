@@ -271,6 +271,12 @@ impl Session {
     }
 
     /// The model the screen shows (at the cursor).
+    /// Events the recorder could not keep (it fell behind the run): the
+    /// rows of the tasks they were about may be stale.
+    pub fn lost(&self) -> u64 {
+        self.dropped.max(self.history.live().dropped)
+    }
+
     /// Task `t` is in an io step's first phase, connecting (a lesson's:
     /// your own code's io waits are its sockets, with no reply due).
     pub fn connecting(&self, t: &crate::model::TaskView) -> bool {

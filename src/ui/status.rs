@@ -193,6 +193,15 @@ pub fn footer(app: &App, session: &Session, area: Rect, buf: &mut Buffer) {
     // The clock and pace before the count of transitions: on a narrow
     // terminal the count is what is cut.
     spans.push(Span::raw(clock_words(session)));
+    if session.lost() > 0 {
+        spans.push(Span::styled(
+            format!(
+                "· {} lost (the recorder fell behind: some rows may be stale) ",
+                crate::format::count(session.lost(), "event", "events")
+            ),
+            theme::ERROR,
+        ));
+    }
     spans.push(Span::styled(
         format!(
             "· {} / {} ",

@@ -276,3 +276,24 @@ fn esc_from_a_lesson_goes_back_to_the_picker_on_that_lesson() {
     let chosen = text.lines().find(|l| l.contains("│▶")).unwrap_or("");
     assert!(chosen.contains("mutex-contention"), "{text}");
 }
+
+#[test]
+fn events_the_recorder_lost_are_said_on_the_status_line() {
+    let _limit = common::limit();
+    let path = "tests/fixtures/breakfast-concurrent.jsonl";
+    let text = std::fs::read_to_string(path).unwrap();
+    let lossy = text.replace("\"events_dropped\":0", "\"events_dropped\":47356");
+    assert_ne!(text, lossy, "the fixture's end line counts dropped events");
+    let log = taskscope::recording::read(path, lossy.as_bytes()).unwrap();
+    let scenario = Arc::new(bundled::get("breakfast-concurrent").unwrap().unwrap());
+    let app = App::with_session(Session::replay(scenario, log));
+    let frame = format!("{:?}", draw(&app, 160, 35));
+    assert!(
+        frame.contains("· 47356 events lost (the recorder fell behind: some rows may be stale)"),
+        "{frame}"
+    );
+    let whole = taskscope::recording::read(path, text.as_bytes()).unwrap();
+    let scenario = Arc::new(bundled::get("breakfast-concurrent").unwrap().unwrap());
+    let app = App::with_session(Session::replay(scenario, whole));
+    assert!(!format!("{:?}", draw(&app, 160, 35)).contains("lost"));
+}
