@@ -21,6 +21,9 @@ use crate::model::lanes::resources::ResourceCell;
 use crate::model::lanes::{self, Cell, CpuCell, Window, WorkerCell};
 use crate::probe::TaskIdx;
 
+mod letters;
+pub use letters::lane_letters;
+
 const LABEL: u16 = 14;
 /// The window shows at most this much time before it scrolls.
 const WINDOW: Duration = Duration::from_secs(10);
@@ -69,45 +72,6 @@ pub fn window(now: Duration, cols: usize, fit: bool, zoom: Option<Duration>) -> 
         cols,
         until: now,
     }
-}
-
-/// Letters for tasks past the 26 of A-Z: lower-case Greek, without those
-/// that look like a Latin letter (the lanes' waits are lower-case Latin
-/// letters: `t` timer, `c` channel, `o` other).
-const MORE_LETTERS: &str = "αβγδεζηθλμξπσφχψω";
-
-/// A letter for each task on the worker lanes, as unique as can be: its
-/// initial if free, else another letter of its name, else any free one;
-/// never one the lanes use for something else (a wait's lower-case
-/// letter, a channel's digits): past the letters, `*`.
-pub fn lane_letters(model: &Model) -> Vec<char> {
-    const MANY: usize = 300;
-    let mut used = std::collections::HashSet::new();
-    model
-        .tasks
-        .iter()
-        .map(|t| {
-            // Of the name as shown: never a control or bidi character.
-            let initial = crate::text::visible(&t.name)
-                .chars()
-                .find(char::is_ascii_alphabetic)
-                .map_or('*', |c| c.to_ascii_uppercase());
-            if model.tasks.len() > MANY {
-                return initial;
-            }
-            let pick = t
-                .name
-                .chars()
-                .filter(char::is_ascii_alphabetic)
-                .map(|c| c.to_ascii_uppercase())
-                .chain('A'..='Z')
-                .chain(MORE_LETTERS.chars())
-                .find(|c| !used.contains(c))
-                .unwrap_or(initial);
-            used.insert(pick);
-            pick
-        })
-        .collect()
 }
 
 /// One lane as drawn: its label and its cells.
@@ -298,37 +262,7 @@ fn task_view(
         }
     }
     let chosen = visible.get(selected).copied();
-    // Your own code: how much of each column a task ran (a task that
-    // runs 2 ms in 8 s is not drawn as busy).
-    let shares = session
-        .steps
-        .unnamed_waits
-        .then(|| lanes::run_shares(&session.history, cursor, w, &tasks))
-        .flatten();
-    for (i, (&idx, row)) in tasks.iter().zip(&cells.tasks).enumerate() {
-        if session.steps.unnamed_waits {
-            // Your own code: an io wait with no reply due is a socket
-            // waited on (no lesson's connect phase): `i`, not `n`.
-            let row: Vec<Cell> = row
-                .iter()
-                .map(|c| match c {
-                    Cell::Connecting => Cell::Waiting(crate::probe::Wait::Io),
-                    c => *c,
-                })
-                .collect();
-            let mut lane = task_lane(model, idx, &row, letter, chosen == Some(idx));
-            if let Some(share) = shares.as_ref().and_then(|s| s.get(i)) {
-                for ((ch, _), (cell, eighths)) in lane.cells.iter_mut().zip(row.iter().zip(share)) {
-                    if *cell == Cell::Running {
-                        *ch = theme::share_glyph(*eighths);
-                    }
-                }
-            }
-            lanes.push(lane);
-        } else {
-            lanes.push(task_lane(model, idx, row, letter, chosen == Some(idx)));
-        }
-    }
+    lanes.extend(task_lanes(session, w, &tasks, &cells.tasks, chosen, letter));
     Shown {
         lanes,
         above: top,
@@ -554,6 +488,65 @@ fn resource_lane(
 }
 
 /// A task's lane: its state over time (its label reversed when selected).
+/// The lanes of `tasks`, whose cells are `rows` (`chosen`: the selected
+/// task's).
+fn task_lanes(
+    session: &Session,
+    w: &Window,
+    tasks: &[TaskIdx],
+    rows: &[Vec<Cell>],
+    chosen: Option<TaskIdx>,
+    letter: &dyn Fn(TaskIdx) -> char,
+) -> Vec<Lane> {
+    let model = session.model();
+    // Your own code: how much of each column a task ran (a task that
+    // runs 2 ms in 8 s is not drawn as busy).
+    let own = session.steps.unnamed_waits;
+    let cursor = session.history.cursor();
+    let shares = own
+        .then(|| lanes::run_shares(&session.history, cursor, w, tasks))
+        .flatten();
+    let lane = |(i, (&idx, row)): (usize, (&TaskIdx, &Vec<Cell>))| {
+        let selected = chosen == Some(idx);
+        if own {
+            let share = shares.as_ref().and_then(|s| s.get(i));
+            own_code_lane(model, idx, row, share, letter, selected)
+        } else {
+            task_lane(model, idx, row, letter, selected)
+        }
+    };
+    tasks.iter().zip(rows).enumerate().map(lane).collect()
+}
+
+/// Your own code's task lane: an io wait with no reply due is a socket
+/// waited on (no lesson's connect phase: `i`, not `n`), and a running
+/// cell shows how much of its column (`share`, in eighths) the task ran.
+fn own_code_lane(
+    model: &Model,
+    idx: TaskIdx,
+    row: &[Cell],
+    share: Option<&Vec<u8>>,
+    letter: &dyn Fn(TaskIdx) -> char,
+    selected: bool,
+) -> Lane {
+    let row: Vec<Cell> = row
+        .iter()
+        .map(|c| match c {
+            Cell::Connecting => Cell::Waiting(crate::probe::Wait::Io),
+            c => *c,
+        })
+        .collect();
+    let mut lane = task_lane(model, idx, &row, letter, selected);
+    if let Some(share) = share {
+        for ((ch, _), (cell, eighths)) in lane.cells.iter_mut().zip(row.iter().zip(share)) {
+            if *cell == Cell::Running {
+                *ch = theme::share_glyph(*eighths);
+            }
+        }
+    }
+    lane
+}
+
 fn task_lane(
     model: &Model,
     idx: TaskIdx,
@@ -646,52 +639,5 @@ mod tests {
         let lane = worker_lane(1, &row, &|t| if t == 1 { 'U' } else { 'C' });
         let drawn: String = lane.cells.iter().map(|(c, _)| *c).collect();
         assert_eq!(drawn, "×»×U·»C");
-    }
-
-    #[test]
-    fn task_letters_are_never_a_waits_letter_or_a_digit() {
-        let _limit = crate::test_limit::limit();
-        for tasks in [60, 400] {
-            let mut model = Model::new(crate::model::RunInfo {
-                scenario: "t".into(),
-                flavor: "current_thread".into(),
-                workers: 1,
-                clock: "virtual".into(),
-                worker_cpus: Vec::new(),
-            });
-            for i in 0..tasks {
-                let name = ["timer-task", "1st", "42"][i as usize % 3];
-                model.apply(&crate::probe::Event {
-                    t: Duration::ZERO,
-                    task: i,
-                    step: 0,
-                    change: crate::probe::Change::Spawned {
-                        name: name.into(),
-                        id: u64::from(i) + 1,
-                        spec: 0,
-                        parent: None,
-                        kind: crate::probe::Kind::Task,
-                    },
-                });
-            }
-            let letters = lane_letters(&model);
-            assert_eq!(letters.len(), tasks as usize);
-            for (i, c) in letters.iter().enumerate() {
-                assert!(
-                    !c.is_ascii_lowercase() && !c.is_ascii_digit(),
-                    "{tasks} tasks: task {i} drawn as {c:?}, a wait's letter or a digit"
-                );
-                let entry =
-                    crate::ui::theme::legend_entry(*c).map(|e| crate::ui::theme::LEGEND[e].1);
-                assert!(
-                    entry.is_some_and(|words| words.ends_with("task letters")),
-                    "{c:?} is in the legend as {entry:?}, not as a task letter"
-                );
-            }
-            if tasks < 300 {
-                let unique: std::collections::HashSet<_> = letters.iter().collect();
-                assert_eq!(unique.len(), 26 + MORE_LETTERS.chars().count() + 1);
-            }
-        }
     }
 }
