@@ -702,7 +702,7 @@ pub(super) mod tests {
         )
     }
 
-    fn log() -> Vec<Event> {
+    pub fn log() -> Vec<Event> {
         vec![
             spawned(0, 0),
             ev(10, 0, Change::Running { worker: 0 }),

@@ -99,47 +99,13 @@ fn add(cols: &mut [Duration], window: &Window, from: Duration, to: Duration) {
 
 #[cfg(test)]
 mod tests {
-    use super::super::tests::{ev, history, ms, spawned};
+    use super::super::tests::{history, log, ms};
     use super::*;
-    use crate::probe::{Change, Outcome, Wait, WakeBy};
-
-    fn events() -> Vec<crate::probe::Event> {
-        vec![
-            spawned(0, 0),
-            ev(10, 0, Change::Running { worker: 0 }),
-            ev(
-                20,
-                0,
-                Change::Waiting {
-                    wait: Wait::Other,
-                    due: None,
-                },
-            ),
-            ev(
-                50,
-                0,
-                Change::Ready {
-                    by: WakeBy::Io,
-                    late: None,
-                    waited: Some(Wait::Io),
-                },
-            ),
-            ev(50, 0, Change::Running { worker: 0 }),
-            ev(
-                52,
-                0,
-                Change::Done {
-                    outcome: Outcome::Ok,
-                    stats: std::sync::Arc::default(),
-                },
-            ),
-        ]
-    }
 
     #[test]
     fn a_column_counts_the_eighths_its_task_ran() {
         let _limit = crate::test_limit::limit();
-        let h = history(&events());
+        let h = history(&log());
         let w = |start: u64| Window {
             start: ms(start),
             scale: ms(10),
