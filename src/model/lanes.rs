@@ -238,8 +238,21 @@ pub fn compute(
     let live = history.live();
     let begin = history.position_at(window.start).min(cursor);
     let (from, base) = history.snapshot_before(begin);
-    // Where each requested task's row is.
-    let row_of = |task: TaskIdx| tasks.iter().position(|t| *t == task);
+    // Where each requested task's row is, by task (looked up for every
+    // event: a search of the rows for each of a million events was most
+    // of a frame).
+    let mut row_index = vec![u32::MAX; live.tasks.len()];
+    for (i, &t) in tasks.iter().enumerate() {
+        if let Some(slot) = row_index.get_mut(t as usize) {
+            *slot = i as u32;
+        }
+    }
+    let row_of = |task: TaskIdx| {
+        row_index
+            .get(task as usize)
+            .filter(|i| **i != u32::MAX)
+            .map(|i| *i as usize)
+    };
     let holds_now = |m: &Model, task: TaskIdx| {
         m.task(task)
             .is_some_and(|t| matches!(t.state, State::Running { .. }) && holds(t.spec, t.step))

@@ -18,8 +18,11 @@ pub fn lane_letters(model: &Model) -> Vec<char> {
         .tasks
         .iter()
         .map(|t| {
-            // Of the name as shown: never a control or bidi character.
-            let initial = crate::text::visible(&t.name)
+            // Its first ASCII letter (never a control or bidi character:
+            // the name need not be made visible first, for 100,000 tasks
+            // a frame).
+            let initial = t
+                .name
                 .chars()
                 .find(char::is_ascii_alphabetic)
                 .map_or('*', |c| c.to_ascii_uppercase());
