@@ -533,9 +533,10 @@ fn step_to_the_end(args: &[&str]) {
         term.wait_for("a press of n to move the counter", |t| {
             transitions(t).is_some_and(|n| n > before)
         });
-        // Let what that poll did show before the next press.
+        // Let what that poll did show before the next press (read whole:
+        // a frame may be half drawn when read, on a loaded machine).
         std::thread::sleep(Duration::from_millis(100));
-        text = term.text();
+        text = term.wait_for("the screen after the step", |t| transitions(t).is_some());
         assert!(presses < 200, "never reached the end:\n{text}");
     }
     term.press("q");
@@ -1501,7 +1502,8 @@ fn a_paused_real_clock_run_stepped_never_blames_a_worker_for_the_pause() {
     // Two steps, then the sleeper's timer comes due while the run is held
     // (its 100 ms are 2 s here, at the lesson's pace).
     for _ in 0..2 {
-        let before = cursor_at(&term.text()).unwrap();
+        let text = term.wait_for("the counter", |t| cursor_at(t).is_some());
+        let before = cursor_at(&text).unwrap();
         term.press("n");
         term.wait_for("a step", |t| cursor_at(t).is_some_and(|n| n > before));
     }
