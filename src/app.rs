@@ -47,12 +47,12 @@ pub struct Choice {
     pub scenario: Option<Arc<Scenario>>,
 }
 
-/// The time one frame gives to keys: a flood of different keys (a screen
-/// of a million tasks takes long for each) never holds up the screen or
-/// Ctrl-C for longer.
 /// Finished tasks of your own code's run past which they are folded.
 pub const AUTO_FOLD: usize = 100;
 
+/// The time one frame gives to keys: a flood of different keys (a screen
+/// of a million tasks takes long for each) never holds up the screen or
+/// Ctrl-C for longer.
 const KEYS_PER_FRAME: std::time::Duration = std::time::Duration::from_millis(150);
 
 pub struct App {

@@ -10,7 +10,7 @@
 
 use std::fs::File;
 use std::io::{BufWriter, Seek, Write};
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::sync::atomic::{AtomicBool, AtomicI32, AtomicUsize, Ordering};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
@@ -75,18 +75,6 @@ struct Held {
 
 static HELD: Mutex<Vec<Held>> = Mutex::new(Vec::new());
 
-fn dup(fd: i32) -> std::io::Result<OwnedFd> {
-    // SAFETY: dup makes a new descriptor this process then owns.
-    #[allow(unsafe_code)]
-    let new = unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, 3) };
-    if new < 0 {
-        return Err(std::io::Error::last_os_error());
-    }
-    // SAFETY: `new` was just made and is owned by nothing else.
-    #[allow(unsafe_code)]
-    Ok(unsafe { OwnedFd::from_raw_fd(new) })
-}
-
 fn dup2(from: i32, to: i32) -> std::io::Result<()> {
     // SAFETY: points descriptor `to` where `from` points.
     #[allow(unsafe_code)]
@@ -101,15 +89,20 @@ fn dup2(from: i32, to: i32) -> std::io::Result<()> {
 /// Nothing is held if they cannot be made (the program's output then
 /// shows through, as before).
 fn hold_output() -> std::io::Result<()> {
-    let screen = dup(1)?;
-    let mut held = Vec::new();
-    for fd in [1, 2] {
-        held.push(Held {
-            fd,
-            was: dup(fd)?,
+    let stdout = std::io::stdout().as_fd().try_clone_to_owned()?;
+    let screen = stdout.try_clone()?;
+    let held = vec![
+        Held {
+            fd: 1,
+            was: stdout,
             file: tempfile::tempfile()?,
-        });
-    }
+        },
+        Held {
+            fd: 2,
+            was: std::io::stderr().as_fd().try_clone_to_owned()?,
+            file: tempfile::tempfile()?,
+        },
+    ];
     for h in &held {
         dup2(h.file.as_raw_fd(), h.fd)?;
     }
@@ -129,12 +122,11 @@ fn release_output() {
             continue;
         }
         let _ = h.file.rewind();
-        let copied = if h.fd == 1 {
+        let _ = if h.fd == 1 {
             std::io::copy(&mut h.file, &mut std::io::stdout().lock())
         } else {
             std::io::copy(&mut h.file, &mut std::io::stderr().lock())
         };
-        let _ = copied;
     }
     let _ = std::io::stdout().flush();
 }
